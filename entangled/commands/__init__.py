@@ -1,0 +1,1 @@
+"""Subcommands of the ``entangled`` command that live in the core package."""

@@ -1,0 +1,44 @@
+"""Error types of the library.
+
+Every argument error is a :class:`ValueError` subclass whose message names the parameter,
+the value that was given and what is allowed, so that a user can fix the call from the
+message alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+
+class EntangledError(ValueError):
+    """Base class of every argument error raised by ``entangled``."""
+
+
+class InvalidParameterError(EntangledError):
+    """A parameter value is of the wrong type or out of its allowed range."""
+
+    def __init__(self, name: str, value: Any, allowed: str, *, context: str | None = None):
+        self.name = name
+        self.value = value
+        self.allowed = allowed
+        where = f"{context}: " if context else ""
+        super().__init__(f"{where}invalid {name}={value!r}; allowed: {allowed}")
+
+
+class UnknownFamilyError(EntangledError):
+    """A family name that is not registered."""
+
+    def __init__(self, name: Any, known: Iterable[str]):
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(
+            f"invalid family={name!r}; allowed: one of {', '.join(self.known)}"
+        )
+
+
+class InvalidMatrixError(EntangledError):
+    """A matrix that cannot be used as a skip mapping (not square, not finite, ...)."""
+
+    def __init__(self, name: str, value_summary: str, allowed: str):
+        self.name = name
+        super().__init__(f"invalid {name}={value_summary}; allowed: {allowed}")

@@ -1,0 +1,282 @@
+"""The :class:`Mapping` base class: a fixed n x n skip matrix with verified structure.
+
+A family subclasses :class:`Mapping`, declares its :class:`~entangled.mappings.params.Param`
+specifications and implements
+
+* ``_build_matrix()``: the dense float64 matrix ``M`` (the ground truth every structured
+  method is tested against);
+* optionally ``_operands()`` and ``_apply_operands(operands, x)``: the structure-aware product
+  ``y_i = sum_j M_ij x_j`` along the last axis of ``x``, computed from a few small tensors
+  (an index vector for a permutation, a band for a circulant, ...). The default is the dense
+  product with ``M``;
+* optionally ``_exact_eigvals()`` / ``_exact_singular_values()``: closed forms from structure;
+* ``contains(matrix, tol)``: whether a matrix belongs to the family (the membership half of
+  the ``sample``/``contains`` pair that lets one generic test cover every family).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from entangled.errors import EntangledError, InvalidParameterError
+from entangled.mappings.params import Param, check_positive_int, check_seed, is_integer
+
+DICT_FIELDS = ("family", "n", "seed", "params")
+
+
+class Mapping:
+    """A fixed skip mapping ``M`` of size ``n x n`` from a named family.
+
+    Attributes
+    ----------
+    family : str
+        Registered family name.
+    n : int
+        Size of the mapping.
+    seed : int
+        Seed of the family's random construction (ignored by deterministic families).
+    params : dict
+        Validated, JSON-serialisable family parameters (defaults filled in).
+    """
+
+    family: ClassVar[str] = ""
+    parameters: ClassVar[tuple[Param, ...]] = ()
+    seeded: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
+
+    def __init__(self, n: int, *, seed: int = 0, **params: Any):
+        context = self.family or type(self).__name__
+        self.n = check_positive_int("n", n, context=context)
+        self.seed = check_seed(seed, context=context)
+        known = {p.name: p for p in self.parameters}
+        for name, value in params.items():
+            if name not in known:
+                allowed = ", ".join(known) if known else "none (this family has no parameters)"
+                raise InvalidParameterError(
+                    "parameter", name, f"parameters of family {self.family!r}: {allowed}",
+                    context=context,
+                )
+        self.params = {
+            p.name: p.check(params.get(p.name, p.default), context=context)
+            for p in self.parameters
+        }
+        self._validate()
+        self._matrix_cache: torch.Tensor | None = None
+        self._operand_cache: dict[tuple, dict[str, torch.Tensor]] = {}
+
+    # ------------------------------------------------------------------ hooks
+    def _validate(self) -> None:
+        """Cross-parameter checks (override); raise InvalidParameterError."""
+
+    def _build_matrix(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _operands(self) -> dict[str, torch.Tensor]:
+        """Tensors that define the structure-aware product (default: the dense matrix)."""
+        return {"matrix": self.dense()}
+
+    @staticmethod
+    def _apply_operands(operands: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """``y = x M^T`` along the last axis, i.e. ``y_i = sum_j M_ij x_j`` (dense default)."""
+        return torch.nn.functional.linear(x, operands["matrix"])
+
+    def _exact_eigvals(self) -> torch.Tensor | None:
+        return None
+
+    def _exact_singular_values(self) -> torch.Tensor | None:
+        return None
+
+    @classmethod
+    def contains(cls, matrix: Any, tol: float = 1e-9) -> bool:
+        """Whether ``matrix`` is a member of this family (up to ``tol``)."""
+        raise NotImplementedError
+
+    def uses_seed(self) -> bool:
+        """Whether the matrix depends on ``seed`` for these parameters."""
+        return type(self).seeded
+
+    # ------------------------------------------------------------- public API
+    def dense(self) -> torch.Tensor:
+        """The cached float64 matrix (do not modify; :meth:`matrix` returns a copy)."""
+        if self._matrix_cache is None:
+            built = self._build_matrix().to(dtype=torch.float64, device="cpu")
+            if built.shape != (self.n, self.n):
+                raise RuntimeError(f"{self.family}: built matrix has shape {tuple(built.shape)}")
+            self._matrix_cache = built
+        return self._matrix_cache
+
+    def matrix(self) -> torch.Tensor:
+        """The mapping as a dense ``(n, n)`` float64 tensor ``M`` (a fresh copy)."""
+        return self.dense().clone()
+
+    def operands(self, dtype: torch.dtype = torch.float64, device: Any = "cpu") -> dict:
+        """The structure tensors used by :meth:`apply`, floating ones cast to ``dtype``."""
+        key = (dtype, torch.device(device))
+        if key not in self._operand_cache:
+            self._operand_cache[key] = {
+                name: (t.to(device=device, dtype=dtype) if t.is_floating_point() or t.is_complex()
+                       else t.to(device=device))
+                for name, t in self._operands().items()
+            }
+        return self._operand_cache[key]
+
+    @classmethod
+    def apply_with(cls, operands: dict[str, torch.Tensor], x: torch.Tensor, dim: int = -1):
+        """Apply the product defined by ``operands`` along ``dim`` of ``x`` (no checks)."""
+        if dim in (-1, x.ndim - 1):
+            return cls._apply_operands(operands, x)
+        return cls._apply_operands(operands, x.movedim(dim, -1)).movedim(-1, dim)
+
+    def apply(self, x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+        """Return ``x`` with ``M`` applied along ``dim``: ``y_i = sum_j M_ij x_j``.
+
+        Structure-aware (gather, sparse, FFT/banded, 2x2 blocks, ... as the family allows),
+        differentiable, and the result has the dtype and device of ``x``.
+        """
+        dim = check_apply_input(x, dim, self.n, context=self.family)
+        return self.apply_with(self.operands(x.dtype, x.device), x, dim)
+
+    def eigvals(self) -> torch.Tensor:
+        """Eigenvalues as a complex128 tensor of shape ``(n,)``.
+
+        Exact from structure where the family gives a closed form, else
+        ``torch.linalg.eigvals`` of :meth:`matrix`.
+        """
+        exact = self._exact_eigvals()
+        if exact is not None:
+            return exact.to(torch.complex128)
+        return torch.linalg.eigvals(self.dense())
+
+    def singular_values(self) -> torch.Tensor:
+        """Singular values, float64, descending."""
+        exact = self._exact_singular_values()
+        if exact is not None:
+            return torch.sort(exact.to(torch.float64), descending=True).values
+        return torch.linalg.svdvals(self.dense())
+
+    def graph(self):
+        """Support graph: ``networkx.DiGraph`` on nodes 0..n-1, edge ``j -> i`` with
+        ``weight = M[i, j]`` for every nonzero entry (diagonal entries are self-loops)."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(range(self.n))
+        dense = self.dense()
+        rows, cols = torch.nonzero(dense, as_tuple=True)
+        weights = dense[rows, cols]
+        graph.add_weighted_edges_from(
+            zip(cols.tolist(), rows.tolist(), weights.tolist())
+        )
+        return graph
+
+    def to_dict(self) -> dict:
+        """Plain JSON-serialisable description; :meth:`from_dict` rebuilds the same matrix."""
+        return {
+            "family": self.family,
+            "n": self.n,
+            "seed": self.seed,
+            "params": copy.deepcopy(self.params),
+        }
+
+    @staticmethod
+    def from_dict(data: dict) -> "Mapping":
+        """Rebuild a mapping from :meth:`to_dict` output (fields family, n, seed, params)."""
+        from entangled.mappings.registry import make_mapping
+
+        if not isinstance(data, dict):
+            raise EntangledError(
+                f"invalid data={type(data).__name__}; allowed: a dict with fields "
+                + ", ".join(DICT_FIELDS)
+            )
+        for name in data:
+            if name not in DICT_FIELDS:
+                raise EntangledError(
+                    f"invalid field {name!r} in mapping dict; allowed fields: "
+                    + ", ".join(DICT_FIELDS)
+                )
+        for name in DICT_FIELDS:
+            if name not in data:
+                raise EntangledError(
+                    f"missing field {name!r} in mapping dict; required fields: "
+                    + ", ".join(DICT_FIELDS)
+                )
+        if not isinstance(data["params"], dict):
+            raise InvalidParameterError("params", data["params"], "a dict of family parameters")
+        return make_mapping(data["family"], data["n"], seed=data["seed"], **data["params"])
+
+    def short_params(self) -> str:
+        """Parameters as ``key=value`` text for tables (long values abbreviated)."""
+        parts = []
+        for key, value in self.params.items():
+            text = repr(value) if not isinstance(value, float) else f"{value:g}"
+            if len(text) > 24:
+                text = text[:21] + "..."
+            parts.append(f"{key}={text}")
+        return ", ".join(parts)
+
+    def __repr__(self) -> str:
+        extra = f", seed={self.seed}" if self.uses_seed() else ""
+        params = self.short_params()
+        return f"Mapping({self.family!r}, n={self.n}{extra}{', ' + params if params else ''})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.family, self.n, self.seed, repr(sorted(self.params.items()))))
+
+
+def check_apply_input(x: Any, dim: Any, n: int, *, context: str = "apply") -> int:
+    """Validate the input of :meth:`Mapping.apply`; return ``dim`` as a non-negative int."""
+    if not isinstance(x, torch.Tensor):
+        raise InvalidParameterError("x", type(x).__name__, "a torch.Tensor", context=context)
+    if not x.is_floating_point():
+        raise InvalidParameterError("x.dtype", x.dtype, "a floating-point dtype", context=context)
+    if not is_integer(dim) or not -x.ndim <= int(dim) < x.ndim:
+        raise InvalidParameterError(
+            "dim", dim, f"an integer in [{-x.ndim}, {x.ndim - 1}] for a {x.ndim}-D input",
+            context=context,
+        )
+    dim = int(dim) % x.ndim
+    if x.shape[dim] != n:
+        raise InvalidParameterError(
+            f"x.shape[{dim}]", x.shape[dim], f"{n} (the size n of the mapping)", context=context
+        )
+    return dim
+
+
+def as_float64_matrix(value: Any, name: str = "matrix") -> torch.Tensor:
+    """Convert an array-like to a CPU float64 tensor, validating square, 2-D, finite, non-empty."""
+    from entangled.errors import InvalidMatrixError
+
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().to(device="cpu")
+    else:
+        try:
+            tensor = torch.as_tensor(np.asarray(value))
+        except (TypeError, ValueError) as exc:
+            raise InvalidMatrixError(name, f"<{type(value).__name__}>",
+                                     f"a square 2-D array of real numbers ({exc})") from None
+    if tensor.is_complex() or not (tensor.is_floating_point() or tensor.dtype in (
+            torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)):
+        raise InvalidMatrixError(name, f"<array of dtype {tensor.dtype}>",
+                                 "a square 2-D array of real numbers")
+    shape = tuple(tensor.shape)
+    if tensor.ndim != 2:
+        raise InvalidMatrixError(name, f"<array of shape {shape}>", "a square 2-D array (n, n)")
+    if shape[0] != shape[1]:
+        raise InvalidMatrixError(name, f"<array of shape {shape}>", "a square 2-D array (n, n)")
+    if shape[0] == 0:
+        raise InvalidMatrixError(name, f"<array of shape {shape}>", "a non-empty (n, n) array, n >= 1")
+    tensor = tensor.to(torch.float64)
+    if not torch.isfinite(tensor).all():
+        bad = int((~torch.isfinite(tensor)).sum())
+        raise InvalidMatrixError(name, f"<({shape[0]}, {shape[1]}) array with {bad} NaN/inf entries>",
+                                 "finite entries only")
+    return tensor.contiguous()

@@ -1,0 +1,108 @@
+"""Structural-correlation (circulant) mappings: mixing of neighbouring coordinates.
+
+.. math:: M_{ij} = \\frac{k\\big(d(i, j)\\big)}{Z}, \\qquad d(i, j) = \\min(|i-j|,\\; n-|i-j|),
+          \\qquad Z = \\sum_j k\\big(d(0, j)\\big)
+
+with a kernel of bandwidth ``h``: gaussian ``exp(-d^2 / 2h^2)``, laplace ``exp(-d / h)`` or box
+``1[d <= h]``. Weights below ``1e-12`` of the diagonal weight are set to exactly zero, so ``M``
+is banded with radius ``R`` and its graph has only the real neighbourhoods. ``M`` is
+symmetric, circulant, nonnegative and doubly stochastic; ``h = 0`` gives exactly ``I``.
+
+Eigenvalues are the DFT of the first row, :math:`\\lambda_k = \\sum_j c_j e^{-2\\pi i jk/n}`
+(real, as ``c`` is symmetric); singular values are their moduli. :meth:`apply` is a banded
+circular convolution when the band is narrow and an FFT product otherwise.
+"""
+
+from __future__ import annotations
+
+
+import torch
+
+from entangled.mappings import _checks
+from entangled.mappings.base import Mapping
+from entangled.mappings.params import Param
+from entangled.mappings.registry import register_family
+
+KERNEL_CUTOFF = 1e-12
+BAND_FRACTION = 0.25  # banded convolution when 2R + 1 <= BAND_FRACTION * n, else FFT
+
+
+def kernel_weights(distances: torch.Tensor, bandwidth: float, kernel: str) -> torch.Tensor:
+    """Unnormalised kernel ``k(d)`` with ``k(0) = 1``, truncated below ``KERNEL_CUTOFF``."""
+    d = distances.to(torch.float64)
+    if bandwidth == 0:
+        weights = (d == 0).to(torch.float64)
+    elif kernel == "gaussian":
+        weights = torch.exp(-(d**2) / (2 * bandwidth**2))
+    elif kernel == "laplace":
+        weights = torch.exp(-d / bandwidth)
+    else:
+        weights = (d <= bandwidth).to(torch.float64)
+    return torch.where(weights < KERNEL_CUTOFF, 0.0, weights)
+
+
+@register_family
+class CirculantMapping(Mapping):
+    """Symmetric circulant ``M`` from a distance kernel, rows and columns summing to 1."""
+
+    family = "circulant"
+    summary = "structural correlation: symmetric circulant kernel, rows sum to 1"
+    parameters = (
+        Param("bandwidth", "float", 1.0, low=0.0, identity_value=0.0, search_range=(0.0, 8.0),
+              doc="kernel bandwidth h (0 gives I)"),
+        Param("kernel", "choice", "gaussian", choices=("gaussian", "laplace", "box"),
+              identity_value="gaussian", doc="kernel shape"),
+    )
+
+    def first_row(self) -> torch.Tensor:
+        """``c`` with ``M_ij = c[(j - i) mod n]`` (float64, sums to 1, ``c[j] = c[n - j]``)."""
+        j = torch.arange(self.n)
+        weights = kernel_weights(torch.minimum(j, self.n - j), self.params["bandwidth"],
+                                 self.params["kernel"])
+        return weights / weights.sum()
+
+    def radius(self) -> int:
+        """Band radius R: the largest circular distance with a nonzero weight."""
+        row = self.first_row()
+        return int(torch.nonzero(row[: self.n // 2 + 1]).max())
+
+    def _build_matrix(self) -> torch.Tensor:
+        return _checks.circulant_from_first_row(self.first_row())
+
+    def _operands(self) -> dict[str, torch.Tensor]:
+        row, radius = self.first_row(), self.radius()
+        if 2 * radius + 1 <= BAND_FRACTION * self.n:
+            offsets = torch.arange(-radius, radius + 1)
+            return {"band": row[offsets % self.n]}
+        return {"spectrum": torch.fft.rfft(row).real}
+
+    @staticmethod
+    def _apply_operands(operands, x):
+        n = x.shape[-1]
+        if "band" in operands:
+            band = operands["band"]
+            radius = (band.shape[0] - 1) // 2
+            flat = x.reshape(-1, 1, n)
+            padded = torch.nn.functional.pad(flat, (radius, radius), mode="circular")
+            return torch.nn.functional.conv1d(padded, band.view(1, 1, -1)).reshape(x.shape)
+        return torch.fft.irfft(torch.fft.rfft(x, dim=-1) * operands["spectrum"], n=n, dim=-1)
+
+    def _exact_eigvals(self):
+        return torch.fft.fft(self.first_row().to(torch.complex128))
+
+    def _exact_singular_values(self):
+        return self._exact_eigvals().abs()
+
+    @classmethod
+    def contains(cls, matrix, tol: float = 1e-9) -> bool:
+        """Symmetric circulant, nonnegative, rows summing to 1."""
+        m = _checks.square(matrix)
+        ones = torch.ones(m.shape[0], dtype=m.dtype)
+        return (
+            _checks.close_to(m, _checks.circulant_from_first_row(m[0]), tol)
+            and _checks.close_to(m, m.T, tol)
+            and bool(m.min() >= -tol)
+            and _checks.close_to(m.sum(1), ones, tol)
+        )
+
+

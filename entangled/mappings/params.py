@@ -1,0 +1,116 @@
+"""Parameter specifications shared by the mapping families.
+
+A family declares its parameters as :class:`Param` objects. The specification is the single
+source of truth for validation (``check``), defaults, documentation (``entangled families``)
+and for the hypothesis strategies of :mod:`theory.strategies`, which read ``low``/``high``,
+``choices`` and ``identity_value`` (the end of the range at which the family is closest to
+the identity, towards which strategies shrink).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any
+
+from entangled.errors import InvalidParameterError
+
+
+def is_integer(value: Any) -> bool:
+    """True for Python/numpy integers, False for bool and everything else."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value: Any) -> bool:
+    """True for Python/numpy reals (ints included), False for bool and everything else."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_positive_int(name: str, value: Any, *, context: str | None = None) -> int:
+    """Return ``value`` as an ``int`` if it is an integer >= 1, else raise."""
+    if not is_integer(value) or int(value) < 1:
+        raise InvalidParameterError(name, value, "a positive integer (>= 1)", context=context)
+    return int(value)
+
+
+def check_seed(value: Any, *, context: str | None = None) -> int:
+    """Return ``value`` as an ``int`` if it is an integer in [0, 2**63), else raise."""
+    if not is_integer(value) or not 0 <= int(value) < 2**63:
+        raise InvalidParameterError("seed", value, "an integer in [0, 2**63)", context=context)
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Param:
+    """Specification of one family parameter.
+
+    Parameters
+    ----------
+    name : parameter name as passed to :func:`entangled.make_mapping`.
+    kind : ``"float"``, ``"int"``, ``"choice"`` or ``"matrix"`` (an (n, n) array or None).
+    default : value used when the parameter is not given.
+    low, high : inclusive bounds for numeric kinds (``None``: unbounded).
+    choices : allowed values for ``kind="choice"``.
+    identity_value : the value at which the family is closest to the identity
+        (strategies shrink towards it); ``None`` when no end is closer.
+    doc : one-line description.
+    exclusive_low : ``low`` itself is not allowed (e.g. a temperature > 0).
+    search_range : the range property-based search draws from where the allowed range is
+        unbounded or impractically wide (e.g. ``theta`` in [-pi, pi]).
+    """
+
+    name: str
+    kind: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    choices: tuple = ()
+    identity_value: Any = None
+    doc: str = ""
+    exclusive_low: bool = False
+    search_range: tuple[float, float] | None = field(default=None, compare=False)
+
+    def allowed(self) -> str:
+        """Human-readable description of the allowed values."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "matrix":
+            return "a square 2-D array of finite real numbers of size (n, n), or None"
+        what = "a finite real number" if self.kind == "float" else "an integer"
+        bracket = "(" if self.exclusive_low else "["
+        if self.low is not None and self.high is not None:
+            return f"{what} in {bracket}{self.low:g}, {self.high:g}]"
+        if self.low is not None:
+            return f"{what} {'>' if self.exclusive_low else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{what} <= {self.high:g}"
+        return what
+
+    def check(self, value: Any, *, context: str | None = None) -> Any:
+        """Return the normalised value (plain Python type) or raise InvalidParameterError."""
+        if self.kind == "choice":
+            if isinstance(value, str) and value in self.choices:
+                return value
+            raise InvalidParameterError(self.name, value, self.allowed(), context=context)
+        if self.kind == "matrix":
+            if value is None:
+                return None
+            from entangled.mappings.base import as_float64_matrix
+
+            return as_float64_matrix(value, name=self.name).tolist()
+        if self.kind == "int":
+            ok = is_integer(value)
+            normalised = int(value) if ok else None
+        else:
+            ok = is_real(value) and math.isfinite(float(value))
+            normalised = float(value) if ok else None
+        if ok and self.low is not None and (
+            normalised < self.low or (self.exclusive_low and normalised == self.low)
+        ):
+            ok = False
+        if ok and self.high is not None and normalised > self.high:
+            ok = False
+        if not ok:
+            raise InvalidParameterError(self.name, value, self.allowed(), context=context)
+        return normalised

@@ -1,0 +1,110 @@
+"""The entangled sparse mapping of Lechner et al. (arXiv 2206.01261).
+
+.. math:: M = (1 - s)\\, I + s\\, S
+
+``S`` is a random nonnegative sparse matrix: every row has exactly
+``k = round(density * (n - 1))`` off-diagonal nonzeros at uniformly drawn columns, with
+weights uniform in (0, 1]. ``normalise`` scales ``S``:
+
+* ``"row"`` (default): rows of ``S`` sum to 1, so ``M`` is row-stochastic — eigenvalue 1
+  (eigenvector the all-ones vector) and spectral radius 1, like ``I``;
+* ``"column"``: columns of ``S`` sum to 1 (``M`` column-stochastic);
+* ``"none"``: the raw weights.
+
+A row (or column) of ``S`` that receives no off-diagonal entry (``k = 0``) puts its mass on
+the diagonal, so ``density = 0`` or ``strength = 0`` gives exactly ``I``.
+
+:meth:`apply` is a sparse product with the ``n (k + 1)`` stored entries (CSR), never dense.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from entangled.mappings import _checks
+from entangled.mappings.base import Mapping
+from entangled.mappings.params import Param
+from entangled.mappings.registry import register_family
+
+# torch warns once that CSR support is "beta"; the operations used here are stable and tested.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+
+
+def off_diagonal_columns(n: int, k: int, generator: torch.Generator) -> torch.Tensor:
+    """``(n, k)`` int64: for each row i, k distinct columns drawn uniformly from {j != i}."""
+    if k == 0:
+        return torch.empty(n, 0, dtype=torch.int64)
+    scores = torch.rand(n, n - 1, generator=generator, dtype=torch.float64)
+    picks = scores.topk(k, dim=1).indices
+    rows = torch.arange(n)[:, None]
+    return torch.sort(picks + (picks >= rows).to(torch.int64), dim=1).values
+
+
+@register_family
+class SparseMapping(Mapping):
+    """``(1 - strength) I + strength S`` with ``S`` sparse, nonnegative, normalised."""
+
+    family = "sparse"
+    summary = "(1-strength) I + strength S, S random sparse nonnegative, normalised"
+    seeded = True
+    parameters = (
+        Param("density", "float", 0.05, low=0.0, high=1.0, identity_value=0.0,
+              doc="fraction of off-diagonal entries of S per row that are nonzero"),
+        Param("strength", "float", 0.5, low=0.0, high=1.0, identity_value=0.0,
+              doc="weight s of S in (1 - s) I + s S"),
+        Param("normalise", "choice", "row", choices=("row", "column", "none"),
+              identity_value="row", doc="scale S to row sums 1, column sums 1, or not at all"),
+    )
+
+    def uses_seed(self) -> bool:
+        return self.off_diagonal_per_row() > 0 and self.params["strength"] > 0
+
+    def off_diagonal_per_row(self) -> int:
+        """``k = round(density * (n - 1))``."""
+        return int(round(self.params["density"] * (self.n - 1)))
+
+    def _structure(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Columns ``(n, k)`` and weights ``(n, k)`` of the off-diagonal part of ``S``."""
+        generator = torch.Generator().manual_seed(self.seed)
+        k = self.off_diagonal_per_row()
+        columns = off_diagonal_columns(self.n, k, generator)
+        weights = 1.0 - torch.rand(self.n, k, generator=generator, dtype=torch.float64)
+        return columns, weights
+
+    def _build_matrix(self) -> torch.Tensor:
+        n, strength = self.n, self.params["strength"]
+        columns, weights = self._structure()
+        s_matrix = torch.zeros(n, n, dtype=torch.float64)
+        s_matrix[torch.arange(n)[:, None].expand_as(columns), columns] = weights
+        mode = self.params["normalise"]
+        if mode != "none":
+            axis = 1 if mode == "row" else 0
+            sums = s_matrix.sum(axis)
+            empty = sums == 0
+            s_matrix = s_matrix / torch.where(empty, 1.0, sums).unsqueeze(axis)
+            s_matrix[empty.nonzero(as_tuple=True)[0], empty.nonzero(as_tuple=True)[0]] = 1.0
+        elif columns.shape[1] == 0:
+            s_matrix = torch.eye(n, dtype=torch.float64)
+        return (1.0 - strength) * torch.eye(n, dtype=torch.float64) + strength * s_matrix
+
+    def _operands(self) -> dict[str, torch.Tensor]:
+        csr = self.dense().to_sparse_csr()
+        return {"crow": csr.crow_indices(), "col": csr.col_indices(), "values": csr.values()}
+
+    @staticmethod
+    def _apply_operands(operands, x):
+        n = x.shape[-1]
+        matrix = torch.sparse_csr_tensor(
+            operands["crow"], operands["col"], operands["values"], size=(n, n),
+            check_invariants=False,
+        )
+        flat = x.reshape(-1, n)
+        return torch.sparse.mm(matrix, flat.T).T.reshape(x.shape)
+
+    @classmethod
+    def contains(cls, matrix, tol: float = 1e-9) -> bool:
+        """Nonnegative with a nonnegative diagonal (any row/column normalisation)."""
+        m = _checks.square(matrix)
+        return bool(m.min() >= -tol)

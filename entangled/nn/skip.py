@@ -1,0 +1,58 @@
+"""``EntangledSkip``: a fixed skip mapping as a torch module."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from entangled.errors import InvalidParameterError
+from entangled.mappings.base import Mapping, check_apply_input
+from entangled.mappings.params import is_integer
+
+
+class EntangledSkip(nn.Module):
+    """Apply a fixed :class:`~entangled.Mapping` ``M`` along one axis: ``y = M x``.
+
+    Use ``dim=1`` for the channels of ``(B, C, H, W)`` feature maps and ``dim=-1`` (default)
+    for the features of ``(B, T, D)`` sequences or the hidden state ``(B, H)`` of an RNN.
+
+    The dense matrix and the tensors of the structure-aware product (permutation index,
+    sparse entries, convolution band, ...) are registered as **buffers**: they move with
+    ``.to()``/``.cuda()``/``.double()``, are saved in ``state_dict`` and are never trained.
+    The forward pass uses the structure-aware product, never the dense matrix, unless the
+    family itself is dense.
+    """
+
+    def __init__(self, mapping: Mapping, dim: int = -1):
+        super().__init__()
+        if not isinstance(mapping, Mapping):
+            raise InvalidParameterError("mapping", type(mapping).__name__, "an entangled Mapping",
+                                        context="EntangledSkip")
+        if not is_integer(dim):
+            raise InvalidParameterError("dim", dim, "an integer axis", context="EntangledSkip")
+        self.mapping = mapping
+        self.dim = int(dim)
+        default = torch.get_default_dtype()
+        self.register_buffer("matrix", mapping.matrix().to(default))
+        self._operand_names = []
+        for name, tensor in mapping.operands().items():
+            tensor = tensor.to(default) if tensor.is_floating_point() else tensor.clone()
+            self.register_buffer(f"op_{name}", tensor)
+            self._operand_names.append(name)
+
+    @property
+    def n(self) -> int:
+        return self.mapping.n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dim = check_apply_input(x, self.dim, self.mapping.n, context="EntangledSkip")
+        operands = {}
+        for name in self._operand_names:
+            tensor = getattr(self, f"op_{name}")
+            if tensor.is_floating_point() and tensor.dtype != x.dtype:
+                tensor = tensor.to(x.dtype)
+            operands[name] = tensor
+        return type(self.mapping).apply_with(operands, x, dim)
+
+    def extra_repr(self) -> str:
+        return f"{self.mapping!r}, dim={self.dim}"

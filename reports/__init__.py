@@ -1,0 +1,1 @@
+"""The HTML report of the entangled testbed."""

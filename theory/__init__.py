@@ -1,0 +1,1 @@
+"""Properties and conjectures about entangled skip mappings."""

@@ -1,0 +1,1 @@
+"""pytest plugin of the theory package (registered under the ``pytest11`` entry point)."""
