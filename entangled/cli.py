@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "list mapping families and which attributes of the identity each shares"),
     "verify": ("theory.cli_verify", "run conjectures and print the ledger of verdicts"),
     "train": ("entangled.commands.train", "train one model with an entangled skip"),
+    "sweep": ("entangled.commands.sweep", "run a list of run configs into a result directory (resumable)"),
     "probe": ("theory.cli_probe", "measure the skip mapping a residual module actually applies"),
     "report": ("reports.cli", "run a suite and write the self-contained HTML report"),
 }
