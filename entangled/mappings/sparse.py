@@ -28,9 +28,6 @@ from entangled.mappings.base import Mapping
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
 
-# torch warns once that CSR support is "beta"; the operations used here are stable and tested.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-
 
 def off_diagonal_columns(n: int, k: int, generator: torch.Generator) -> torch.Tensor:
     """``(n, k)`` int64: for each row i, k distinct columns drawn uniformly from {j != i}."""
@@ -90,7 +87,10 @@ class SparseMapping(Mapping):
         return (1.0 - strength) * torch.eye(n, dtype=torch.float64) + strength * s_matrix
 
     def _operands(self) -> dict[str, torch.Tensor]:
-        csr = self.dense().to_sparse_csr()
+        with warnings.catch_warnings():
+            # torch warns once that CSR support is "beta"; the operations used are tested here.
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            csr = self.dense().to_sparse_csr()
         return {"crow": csr.crow_indices(), "col": csr.col_indices(), "values": csr.values()}
 
     @staticmethod

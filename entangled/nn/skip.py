@@ -17,8 +17,10 @@ class EntangledSkip(nn.Module):
     for the features of ``(B, T, D)`` sequences or the hidden state ``(B, H)`` of an RNN.
 
     The dense matrix and the tensors of the structure-aware product (permutation index,
-    sparse entries, convolution band, ...) are registered as **buffers**: they move with
-    ``.to()``/``.cuda()``/``.double()``, are saved in ``state_dict`` and are never trained.
+    sparse entries, convolution band, ...) are registered as **buffers**, created in float64
+    so no precision is lost before the module is moved: they move with
+    ``.to()``/``.cuda()``/``.float()``, are saved in ``state_dict`` and are never trained.
+    Floating buffers are cast to the input's dtype when the two differ.
     The forward pass uses the structure-aware product, never the dense matrix, unless the
     family itself is dense.
     """
@@ -32,12 +34,10 @@ class EntangledSkip(nn.Module):
             raise InvalidParameterError("dim", dim, "an integer axis", context="EntangledSkip")
         self.mapping = mapping
         self.dim = int(dim)
-        default = torch.get_default_dtype()
-        self.register_buffer("matrix", mapping.matrix().to(default))
+        self.register_buffer("matrix", mapping.matrix())
         self._operand_names = []
         for name, tensor in mapping.operands().items():
-            tensor = tensor.to(default) if tensor.is_floating_point() else tensor.clone()
-            self.register_buffer(f"op_{name}", tensor)
+            self.register_buffer(f"op_{name}", tensor.clone())
             self._operand_names.append(name)
 
     @property
