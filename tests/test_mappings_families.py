@@ -101,11 +101,12 @@ def test_circulant_matches_scipy_circulant_and_fft_eigenvalues():
     np.testing.assert_allclose(gaussian, weights / weights.sum(), rtol=1e-14)
 
 
-def test_circulant_wide_band_uses_fft_and_narrow_band_uses_convolution():
-    narrow = E.make_mapping("circulant", 256, bandwidth=1.0)
-    wide = E.make_mapping("circulant", 16, bandwidth=4.0)
-    assert "band" in narrow.operands() and narrow.operands()["band"].numel() == 2 * narrow.radius() + 1
-    assert "spectrum" in wide.operands()
+def test_circulant_apply_multiplies_by_its_eigenvalues_in_fourier_space():
+    m = E.make_mapping("circulant", 16, bandwidth=2.0)
+    spectrum = m.operands()["spectrum"]
+    torch.testing.assert_close(spectrum, m.eigvals().real[: 16 // 2 + 1], rtol=0, atol=1e-15)
+    assert m.radius() == 8  # exp(-d^2/8) >= exp(-8) > 1e-12 up to the largest distance n/2 = 8
+    assert E.make_mapping("circulant", 64, bandwidth=1.0).radius() == 7  # exp(-64/2) < 1e-12
 
 
 def test_sinkhorn_stochasticity_error_falls_with_iterations():
