@@ -167,3 +167,10 @@ def test_dense_from_matrix_keeps_the_matrix_exactly():
 
 def test_dense_random_mixing_is_identity_at_scale_zero():
     assert torch.equal(E.make_mapping("dense", 6, scale=0.0).matrix(), torch.eye(6, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "laplace", "box"])
+def test_circulant_with_a_tiny_bandwidth_is_the_identity_not_nan(kernel):
+    """Regression: h**2 underflowed to 0 for h < 1e-154 and the Gaussian gave 0/0 = NaN."""
+    m = E.make_mapping("circulant", 5, bandwidth=1e-300, kernel=kernel)
+    assert torch.equal(m.matrix(), torch.eye(5, dtype=torch.float64))

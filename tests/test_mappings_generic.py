@@ -132,3 +132,15 @@ def test_families_are_sorted_and_complete():
     assert names == sorted(names)
     assert set(names) >= {"identity", "orthogonal", "rotation", "permutation", "sparse",
                           "circulant", "sinkhorn", "birkhoff", "dense"}
+
+
+@pytest.mark.parametrize("family", E.families())
+def test_apply_works_under_torch_func_transforms(family):
+    """jacrev of apply is the matrix itself, and vmap matches the batched product."""
+    m = E.make_mapping(family, 7, seed=1, **({"density": 0.5} if family == "sparse" else {}))
+    x = torch.randn(7, dtype=torch.float64)
+    jacobian = torch.func.jacrev(m.apply)(x)
+    torch.testing.assert_close(jacobian, m.matrix(), rtol=1e-12, atol=1e-12)
+    batch = torch.randn(5, 7, dtype=torch.float64)
+    torch.testing.assert_close(torch.func.vmap(m.apply)(batch), batch @ m.matrix().T,
+                               rtol=1e-12, atol=1e-12)

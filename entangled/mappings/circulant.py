@@ -34,7 +34,7 @@ def kernel_weights(distances: torch.Tensor, bandwidth: float, kernel: str) -> to
     if bandwidth == 0:
         weights = (d == 0).to(torch.float64)
     elif kernel == "gaussian":
-        weights = torch.exp(-(d**2) / (2 * bandwidth**2))
+        weights = torch.exp(-0.5 * (d / bandwidth) ** 2)  # (d/h)^2, not d^2/h^2: h^2 may underflow
     elif kernel == "laplace":
         weights = torch.exp(-d / bandwidth)
     else:

@@ -14,7 +14,9 @@ weights uniform in (0, 1]. ``normalise`` scales ``S``:
 A row (or column) of ``S`` that receives no off-diagonal entry (``k = 0``) puts its mass on
 the diagonal, so ``density = 0`` or ``strength = 0`` gives exactly ``I``.
 
-:meth:`apply` is a sparse product with the ``n (k + 1)`` stored entries (CSR), never dense.
+:meth:`apply` is a sparse product with the ``n (k + 1)`` stored entries (CSR), never dense;
+under ``torch.func`` transforms, which do not support sparse tensors, the same entries are
+applied with a gather and an ``index_add``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ from entangled.mappings import _checks
 from entangled.mappings.base import Mapping
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
+
+
+def functorch_active() -> bool:
+    """Whether a torch.func transform (vmap, grad, jacrev, ...) is running."""
+    try:
+        return torch._C._functorch.peek_interpreter_stack() is not None
+    except AttributeError:  # pragma: no cover - older/newer torch without this hook
+        return False
 
 
 def off_diagonal_columns(n: int, k: int, generator: torch.Generator) -> torch.Tensor:
@@ -87,19 +97,28 @@ class SparseMapping(Mapping):
         return (1.0 - strength) * torch.eye(n, dtype=torch.float64) + strength * s_matrix
 
     def _operands(self) -> dict[str, torch.Tensor]:
-        with warnings.catch_warnings():
-            # torch warns once that CSR support is "beta"; the operations used are tested here.
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            csr = self.dense().to_sparse_csr()
-        return {"crow": csr.crow_indices(), "col": csr.col_indices(), "values": csr.values()}
+        """CSR arrays of ``M`` (row-major nonzeros), plus the row index of every entry."""
+        dense = self.dense()
+        row, col = torch.nonzero(dense, as_tuple=True)
+        counts = torch.bincount(row, minlength=self.n)
+        crow = torch.cat((torch.zeros(1, dtype=torch.int64), torch.cumsum(counts, 0)))
+        return {"crow": crow, "row": row, "col": col, "values": dense[row, col]}
 
     @staticmethod
     def _apply_operands(operands, x):
         n = x.shape[-1]
-        matrix = torch.sparse_csr_tensor(
-            operands["crow"], operands["col"], operands["values"], size=(n, n),
-            check_invariants=False,
-        )
+        if functorch_active():
+            # torch.func transforms (jacrev, vmap) do not support sparse tensors: use the
+            # same stored entries through a gather and an index_add.
+            products = x[..., operands["col"]] * operands["values"]
+            return torch.zeros_like(x).index_add(-1, operands["row"], products)
+        with warnings.catch_warnings():
+            # torch warns once that CSR support is "beta"; the operations used are tested here.
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            matrix = torch.sparse_csr_tensor(
+                operands["crow"], operands["col"], operands["values"], size=(n, n),
+                check_invariants=False,
+            )
         flat = x.reshape(-1, n)
         return torch.sparse.mm(matrix, flat.T).T.reshape(x.shape)
 
