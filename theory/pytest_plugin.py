@@ -1,1 +1,188 @@
-"""pytest plugin of the theory package (registered under the ``pytest11`` entry point)."""
+"""pytest plugin of the theory package (registered under the ``pytest11`` entry point).
+
+Every conjecture x family becomes a collected test item, e.g.
+``conjecture[spectral.eigenvalues_on_unit_circle-orthogonal]``; an item fails when the verdict
+does not match the conjecture's ``expected``, with the counterexample and its reproduction
+snippet in the failure message.
+
+The plugin is inert unless asked (it is loaded in every pytest run of the environment):
+
+* ``--conjectures PATH`` (repeatable): collect the conjectures of a file, directory or dotted
+  module name;
+* ini option ``conjecture_catalog = true``: collect the built-in catalog when pytest runs on
+  its default paths (no path arguments), so ``pytest`` on the repository verifies the catalog
+  while ``pytest tests/test_x.py`` stays fast; ``--conjecture-catalog`` forces it;
+* ``--conjecture-examples N``: hypothesis examples per item (default: the conjecture's own,
+  else 30); ``--conjecture-seed S``: base seed (default 0).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+INI_CATALOG = "conjecture_catalog"
+
+
+def pytest_addoption(parser) -> None:
+    group = parser.getgroup("conjectures", "entangled conjectures (theory package)")
+    group.addoption("--conjectures", action="append", default=[], metavar="PATH",
+                    help="collect conjectures from a .py file, directory or dotted module "
+                         "name (repeatable)")
+    group.addoption("--conjecture-catalog", action="store_true", default=False,
+                    help="collect the built-in conjecture catalog even with path arguments")
+    group.addoption("--conjecture-examples", type=int, default=None, metavar="N",
+                    help="hypothesis examples per conjecture item")
+    group.addoption("--conjecture-seed", type=int, default=0, metavar="S",
+                    help="base seed of the conjecture search (default 0)")
+    parser.addini(INI_CATALOG, type="bool", default=False,
+                  help="collect the built-in conjecture catalog when pytest runs on its "
+                       "default paths")
+
+
+def _wants_catalog(config) -> bool:
+    if config.getoption("conjecture_catalog"):
+        return True
+    if not config.getini(INI_CATALOG):
+        return False
+    source = getattr(config, "args_source", None)
+    return source is not None and source != pytest.Config.ArgsSource.ARGS
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items) -> None:
+    sources = list(config.getoption("conjectures") or [])
+    catalog = _wants_catalog(config)
+    if not sources and not catalog:
+        return
+    added = collect_conjecture_items(session, sources, catalog)
+    items.extend(added)
+    # let the terminal reporter count them in "collected N items"
+    from _pytest.reports import CollectReport
+
+    report = CollectReport("theory::conjectures", "passed", None, result=added)
+    config.hook.pytest_collectreport(report=report)
+
+
+def collect_conjecture_items(session, sources, catalog: bool) -> list:
+    """Items for the built-in catalog (if ``catalog``) and for each source."""
+    from theory.engine import dedupe, plan
+    from theory.loader import load_builtin, load_sources
+
+    items = []
+    groups = []
+    if catalog:
+        groups.append(("theory/conjectures", load_builtin(), []))
+    for source in sources:
+        found, errors = load_sources([source])
+        groups.append((source, found, errors))
+    seen = set()
+    for label, conjectures, errors in groups:
+        parent = ConjectureCollector.from_parent(
+            session, name=label, nodeid=label, path=_node_path(session, label))
+        for failure in errors:
+            items.append(LoadErrorItem.from_parent(
+                parent, name=f"conjecture-load[{failure['source']}]", failure=failure))
+        for conj, family in plan(dedupe(conjectures)):
+            key = (conj.name, conj.source, family)
+            if key in seen:
+                continue
+            seen.add(key)
+            items.append(ConjectureItem.from_parent(
+                parent, name=f"conjecture[{conj.short_name}-{family}]",
+                conj=conj, family=family))
+    return items
+
+
+def _node_path(session, label: str) -> Path:
+    candidate = Path(label)
+    if candidate.exists():
+        return candidate.resolve()
+    return Path(session.config.rootpath)
+
+
+class ConjectureCollector(pytest.Collector):
+    """Parent node of the items of one conjecture source (items are created directly)."""
+
+    def collect(self):
+        return []
+
+
+class ConjectureMismatch(Exception):
+    """The verdict of a conjecture item does not match its expectation."""
+
+
+class ConjectureItem(pytest.Item):
+    """One conjecture checked on one family."""
+
+    def __init__(self, *, conj, family, **kwargs):
+        super().__init__(**kwargs)
+        self.conj = conj
+        self.family = family
+        self.entry = None
+
+    def runtest(self) -> None:
+        from theory.engine import check
+
+        config = self.config
+        self.entry = check(self.conj, self.family,
+                           examples=config.getoption("conjecture_examples"),
+                           seed=config.getoption("conjecture_seed"))
+        if not self.entry.matches_expected:
+            raise ConjectureMismatch(format_entry(self.entry))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ConjectureMismatch):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+class LoadErrorItem(pytest.Item):
+    """A conjecture source that failed to load: always fails with its traceback."""
+
+    def __init__(self, *, failure, **kwargs):
+        super().__init__(**kwargs)
+        self.failure = failure
+
+    def runtest(self) -> None:
+        raise ConjectureMismatch(
+            f"could not load conjectures from {self.failure['source']}:\n{self.failure['error']}")
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ConjectureMismatch):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+def format_entry(entry) -> str:
+    """Failure message: verdict vs expectation, counterexample, snippet, error."""
+    lines = [f"{entry.conjecture} on {entry.family}: verdict {entry.verdict!r}, "
+             f"expected {entry.expected!r} ({entry.examples} distinct examples)",
+             f"statement: {entry.statement}"]
+    if entry.worst is not None:
+        lines.append(f"worst measured value: {entry.worst!r} (tol {entry.tol!r})")
+    cx = entry.counterexample
+    if cx is not None:
+        shown = {k: v for k, v in cx.items() if k not in ("snippet", "mappings")}
+        lines.append(f"counterexample: {shown}")
+        if "mappings" in cx:
+            lines.append(f"mappings: {cx['mappings']}")
+        lines.append("reproduce with:")
+        lines.append(f"    python -c {_shell_quote(cx['snippet'])}")
+    if entry.error:
+        lines.append("error:")
+        lines += ["    " + line for line in entry.error.rstrip().splitlines()]
+    return "\n".join(lines)
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return f"'{text}'" if "'" not in text else shlex.quote(text)

@@ -1,0 +1,160 @@
+"""``entangled verify``: run conjectures and print the ledger of verdicts.
+
+Exit status: 0 when every verdict matches its ``expected``, 1 when some does not, 2 for usage
+errors or a source that failed to load (reported with its traceback; the others still run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+HELP = "run conjectures and print the ledger of verdicts"
+
+EPILOG = """\
+PATH is a .py file, a directory (every .py file below it) or a dotted module name.
+Without PATH the built-in catalog (theory.conjectures) is verified; with PATHs the catalog
+is verified too unless --no-builtin is given.
+
+exit status: 0 all verdicts match their expectation, 1 some do not, 2 usage or load error
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``entangled verify`` to ``parser``."""
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="conjecture file, directory or dotted module name")
+    parser.add_argument("--json", metavar="FILE", default=None,
+                        help="also write the ledger as JSON to FILE")
+    parser.add_argument("--examples", metavar="N", type=_positive_int, default=None,
+                        help="hypothesis examples per conjecture and family "
+                             "(default: the conjecture's own, else 30)")
+    parser.add_argument("--seed", metavar="S", type=_nonnegative_int, default=0,
+                        help="base seed of the search (default 0)")
+    parser.add_argument("--family", metavar="F", action="append", default=None,
+                        help="only check family F (repeatable)")
+    parser.add_argument("--no-builtin", action="store_true",
+                        help="do not verify the built-in catalog")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress lines on stderr")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid N={text!r}; allowed: a positive integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid N={text!r}; allowed: a positive integer")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid S={text!r}; allowed: an integer >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid S={text!r}; allowed: an integer >= 0")
+    return value
+
+
+# ------------------------------------------------------------------------ formatting
+def format_value(value) -> str:
+    """Measured value for a table cell."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    return f"{value:.3g}"
+
+
+def format_ledger(ledger) -> str:
+    """The ledger as a plain-text table, counterexample snippets and errors under their rows,
+    followed by the summary line."""
+    headers = ("conjecture", "family", "verdict", "expected", "examples", "worst", "match")
+    rows = []
+    notes: dict[int, list[str]] = {}
+    for index, entry in enumerate(ledger.entries):
+        mark = "ok" if entry.matches_expected else "MISMATCH"
+        rows.append((entry.short_name or entry.conjecture, entry.family, entry.verdict,
+                     entry.expected, str(entry.examples), format_value(entry.worst), mark))
+        lines = []
+        cx = entry.counterexample
+        if cx is not None and entry.verdict in ("falsified", "error"):
+            where = f"n={cx.get('n')}" + (f", depth={cx['depth']}" if "depth" in cx else "")
+            lines.append(f"counterexample ({where}, value={format_value(cx.get('value'))}):")
+            lines.append(f"  {cx['snippet']}")
+        if entry.error:
+            lines += ["error: " + line for line in _last_lines(entry.error, 6)]
+        if lines:
+            notes[index] = lines
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
+           "  ".join("-" * w for w in widths).rstrip()]
+    for index, row in enumerate(rows):
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        out += ["    " + line for line in notes.get(index, [])]
+    for failure in ledger.load_errors:
+        out.append("")
+        out.append(f"LOAD ERROR {failure['source']}:")
+        out += ["    " + line for line in failure["error"].rstrip().splitlines()]
+    out.append("")
+    out.append(summary_line(ledger))
+    return "\n".join(out)
+
+
+def _last_lines(text: str, count: int) -> list[str]:
+    lines = [line for line in text.rstrip().splitlines() if line.strip()]
+    return lines[-count:]
+
+
+def summary_line(ledger) -> str:
+    s = ledger.summary()
+    text = (f"{s['total']} checks: {s['proved']} proved, {s['holds']} hold, "
+            f"{s['falsified']} falsified, {s['error']} error; "
+            f"{s['matching']} match expectations, {s['mismatching']} do not")
+    if s["load_errors"]:
+        text += f"; {s['load_errors']} source(s) failed to load"
+    return text + f" ({ledger.seconds:.1f} s)"
+
+
+def _progress(stream: TextIO):
+    def report(index: int, total: int, entry) -> None:
+        flag = "" if entry.matches_expected else "  MISMATCH"
+        stream.write(f"[{index}/{total}] {entry.short_name} {entry.family}: {entry.verdict} "
+                     f"({entry.examples} examples, {entry.seconds:.2f} s){flag}\n")
+        stream.flush()
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``entangled verify``; return the exit status."""
+    from theory.engine import verify
+
+    builtin = not args.no_builtin
+    if not builtin and not args.paths:
+        print("entangled verify: error: --no-builtin needs at least one PATH", file=sys.stderr)
+        return 2
+    progress = None if args.quiet else _progress(sys.stderr)
+    ledger = verify(args.paths, builtin=builtin, examples=args.examples, seed=args.seed,
+                    families=args.family, progress=progress)
+    print(format_ledger(ledger))
+    if args.json:
+        try:
+            with open(args.json, "w", encoding="utf-8") as handle:
+                handle.write(ledger.to_json() + "\n")
+        except OSError as exc:
+            print(f"entangled verify: error: cannot write --json {args.json}: {exc}",
+                  file=sys.stderr)
+            return 2
+    if ledger.load_errors:
+        return 2
+    if not ledger.entries:
+        print("entangled verify: no conjectures found", file=sys.stderr)
+        return 2 if args.paths else 0
+    return 0 if ledger.all_match() else 1

@@ -1,0 +1,486 @@
+"""Running conjectures: hypothesis search per (conjecture, family), verdicts, reproductions.
+
+For each family a conjecture covers, :func:`check` runs a ``@given``-decorated search over
+:func:`theory.strategies.mappings` (or :func:`~theory.strategies.mapping_sequences` for depth
+claims) with ``max_examples`` examples, no example database, no deadline and a seed derived
+from ``(seed, conjecture, family)``, so a run is reproducible. When an example fails,
+hypothesis shrinks it and replays the minimal failing example last; that last call is the
+recorded counterexample, with a one-line Python snippet that prints the measured value.
+
+A result ``v`` of the conjecture function is interpreted as
+
+* ``bool`` (Python, numpy or a one-element bool tensor): holds iff ``v``;
+* a real number (Python, numpy or a one-element tensor): holds iff ``float(v) <= tol``
+  (NaN never holds);
+* anything else, or an exception: verdict ``"error"`` with the message / traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import sys
+import time
+import traceback
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from theory.ledger import Ledger, LedgerEntry
+from theory.registry import DEFAULT_EXAMPLES, Conjecture, as_conjecture
+
+
+# --------------------------------------------------------------------- measuring
+@dataclass(frozen=True)
+class Outcome:
+    """Interpreted result of one call: ``holds``, the measured ``value`` and its ``kind``."""
+
+    holds: bool
+    value: float | bool
+    kind: str  # "bool" or "float"
+
+
+class ConjectureReturnError(TypeError):
+    """A conjecture returned something that is neither a bool nor a real number."""
+
+
+def interpret(value: Any, tol: float) -> Outcome:
+    """Turn a conjecture's return value into an :class:`Outcome` (see module docstring)."""
+    import numpy as np
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.is_complex():
+            raise ConjectureReturnError(
+                f"returned a tensor of shape {tuple(value.shape)} and dtype {value.dtype}; "
+                "expected a bool or a real number (one element)")
+        value = value.item()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)):
+        return Outcome(bool(value), bool(value), "bool")
+    if isinstance(value, numbers.Real):
+        measured = float(value)
+        return Outcome(bool(measured <= tol), measured, "float")
+    raise ConjectureReturnError(
+        f"returned {type(value).__name__} {value!r:.80}; expected a bool or a real number")
+
+
+def _worse(a: float | None, b: float) -> float:
+    """The larger deviation, NaN counting as the worst."""
+    if a is None or math.isnan(b):
+        return b
+    if math.isnan(a):
+        return a
+    return max(a, b)
+
+
+def example_key(example: Any) -> str:
+    """Identity of an example (mapping or tuple of mappings) for counting distinct ones."""
+    if isinstance(example, tuple):
+        return json.dumps([_mapping_data(m) for m in example], sort_keys=True)
+    return json.dumps(_mapping_data(example), sort_keys=True)
+
+
+def _mapping_data(m: Any) -> dict:
+    try:
+        data = m.to_dict()
+        json.dumps(data)
+        return data
+    except Exception:  # a mapping without a plain description: use its matrix
+        return {"family": getattr(m, "family", "?"), "matrix": m.matrix().tolist()}
+
+
+# --------------------------------------------------------------------- snippets
+def _is_reconstructible(m: Any) -> bool:
+    import entangled as E
+
+    try:
+        if m.family not in E.families():
+            return False
+        rebuilt = E.make_mapping(m.family, m.n, seed=m.seed, **m.params)
+        return rebuilt.to_dict() == m.to_dict()
+    except Exception:
+        return False
+
+
+def python_literal(value: Any) -> str:
+    """Python source for a plain value, strings in double quotes (so a snippet fits in a
+    single-quoted shell argument). Floats use ``repr``, which round-trips exactly."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(python_literal(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{python_literal(k)}: {python_literal(v)}"
+                               for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def mapping_expression(m: Any) -> str:
+    """A Python expression (with ``import entangled as E``) that rebuilds mapping ``m``.
+
+    ``E.make_mapping(family, n, seed=..., **params)`` when the family constructs it exactly,
+    else ``E.from_matrix([[...]])`` with the exact float64 entries.
+    """
+    if _is_reconstructible(m):
+        args = [python_literal(m.family), str(m.n)]
+        if m.seed != 0:
+            args.append(f"seed={m.seed}")
+        args += [f"{key}={python_literal(value)}" for key, value in m.params.items()]
+        return f"E.make_mapping({', '.join(args)})"
+    return f"E.from_matrix({python_literal(m.matrix().tolist())})"
+
+
+def function_import(conj: Conjecture) -> str:
+    """Statement(s) that bind the conjecture's function to its own name."""
+    fn = conj.function_name
+    if conj.source is not None:
+        return (f"from theory.loader import load_function; "
+                f"{fn} = load_function({python_literal(conj.source)}, {python_literal(fn)})")
+    return f"from {conj.module} import {fn}"
+
+
+def reproduction_snippet(conj: Conjecture, example: Any, kind: str) -> str:
+    """One line of Python that prints the measured value of ``conj`` on ``example``."""
+    if isinstance(example, tuple):
+        arg = "(" + ", ".join(mapping_expression(m) for m in example) + ("," if len(example) == 1 else "") + ")"
+    else:
+        arg = mapping_expression(example)
+    cast = "bool" if kind == "bool" else "float"
+    return (f"import entangled as E; {function_import(conj)}; "
+            f"print({cast}({conj.function_name}({arg})))")
+
+
+def describe_example(conj: Conjecture, example: Any, outcome: Outcome | None) -> dict:
+    """The counterexample dict of the ledger (see :class:`theory.ledger.LedgerEntry`)."""
+    if isinstance(example, tuple):
+        data = {"family": example[0].family if example else None,
+                "n": example[0].n if example else None,
+                "depth": len(example),
+                "mappings": [_mapping_data(m) for m in example]}
+    else:
+        data = _mapping_data(example)
+        data = {"family": data.get("family"), "n": getattr(example, "n", None),
+                "params": data.get("params"), "seed": data.get("seed"),
+                **({"matrix": data["matrix"]} if "matrix" in data else {})}
+    data["value"] = None if outcome is None else outcome.value
+    data["snippet"] = reproduction_snippet(conj, example, outcome.kind if outcome else "float")
+    return data
+
+
+# -------------------------------------------------------------------- proofs
+_PROOF_CACHE: dict[int, tuple[bool, str | None]] = {}
+
+
+def proof_status(conj: Conjecture) -> tuple[bool | None, str | None]:
+    """``(None, None)`` without a proof, else ``(checked, error message or None)`` (cached)."""
+    if conj.proof is None:
+        return None, None
+    key = id(conj.proof)
+    if key not in _PROOF_CACHE:
+        try:
+            ok = bool(conj.proof.check())
+            _PROOF_CACHE[key] = (ok, None if ok else "the attached proof does not check")
+        except Exception:
+            _PROOF_CACHE[key] = (False, "the attached proof raised:\n" + traceback.format_exc())
+    return _PROOF_CACHE[key]
+
+
+def _proof_dict(conj: Conjecture) -> dict | None:
+    ok, _ = proof_status(conj)
+    if ok is None:
+        return None
+    return {"statement": str(getattr(conj.proof, "statement", "")),
+            "latex": str(getattr(conj.proof, "latex", "")), "checked": ok}
+
+
+def matches(verdict: str, expected: str) -> bool:
+    """Whether a verdict agrees with the expectation."""
+    if expected == "holds":
+        return verdict in ("proved", "holds")
+    return verdict == expected
+
+
+# -------------------------------------------------------------------- search
+def _user_traceback(exc: BaseException) -> str:
+    """Traceback of ``exc`` without the engine's own calling frame."""
+    tb = exc.__traceback__
+    tb = tb.tb_next if tb is not None and tb.tb_next is not None else tb
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+class _Falsified(Exception):
+    def __init__(self, example, outcome):
+        super().__init__("counterexample")
+        self.example, self.outcome = example, outcome
+
+
+class _Raised(Exception):
+    def __init__(self, example, text):
+        super().__init__(text.strip().splitlines()[-1] if text.strip() else "error")
+        self.example, self.text = example, text
+
+
+@dataclass
+class _SearchState:
+    seen: set = field(default_factory=set)
+    worst: float | None = None
+
+    def record(self, example, outcome: Outcome | None) -> None:
+        self.seen.add(example_key(example))
+        if outcome is not None and outcome.kind == "float":
+            self.worst = _worse(self.worst, outcome.value)
+
+
+def search_seed(seed: int, conj: Conjecture, family: str) -> int:
+    """Deterministic hypothesis seed for one (conjecture, family) from the base ``seed``."""
+    return zlib.crc32(f"{seed}:{conj.name}:{family}".encode())
+
+
+def example_strategy(conj: Conjecture, family: str):
+    """The hypothesis strategy the engine searches for ``conj`` on ``family``."""
+    from theory import strategies
+
+    lo, hi = conj.n
+    if conj.depth is None:
+        return strategies.mappings(family, min_n=lo, max_n=hi, **conj.params)
+    return strategies.mapping_sequences(family, depth=conj.depth, min_n=lo, max_n=hi,
+                                        **conj.params)
+
+
+def _run_search(conj: Conjecture, family: str, max_examples: int, seed: int,
+                state: _SearchState) -> None:
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as hypothesis_seed
+    from hypothesis.errors import UnsatisfiedAssumption
+
+    strategy = example_strategy(conj, family)
+
+    def body(example):
+        try:
+            value = conj.function(example)
+        except UnsatisfiedAssumption:
+            raise
+        except Exception as exc:
+            state.record(example, None)
+            raise _Raised(example, _user_traceback(exc)) from None
+        try:
+            outcome = interpret(value, conj.tol)
+        except ConjectureReturnError as exc:
+            state.record(example, None)
+            raise _Raised(example, f"{conj.name}: {exc}") from None
+        state.record(example, outcome)
+        if not outcome.holds:
+            raise _Falsified(example, outcome)
+
+    search = settings(
+        max_examples=max_examples, database=None, deadline=None, derandomize=False,
+        phases=(Phase.explicit, Phase.generate, Phase.shrink), print_blob=False,
+        report_multiple_bugs=False, verbosity=Verbosity.quiet,
+        suppress_health_check=list(HealthCheck),
+    )(hypothesis_seed(seed)(given(strategy)(body)))
+    search()
+
+
+def check(conjecture: Any, family: str, *, examples: int | None = None,
+          seed: int = 0) -> LedgerEntry:
+    """Search for a counterexample to ``conjecture`` among mappings of ``family``.
+
+    Parameters
+    ----------
+    conjecture : Conjecture or decorated function
+    family : str
+        A registered family name.
+    examples : int, optional
+        Hypothesis ``max_examples``; default the conjecture's ``examples`` or 30.
+    seed : int, default 0
+        Base seed; the search is deterministic given ``(seed, conjecture, family)``.
+
+    Returns
+    -------
+    LedgerEntry
+        Verdict ``proved`` / ``holds`` / ``falsified`` / ``error``; ``examples`` counts the
+        distinct examples evaluated (generation and shrinking).
+    """
+    from entangled.errors import InvalidParameterError
+    from entangled.mappings.params import is_integer
+    from theory.strategies import resolve_families
+
+    conj = as_conjecture(conjecture)
+    resolve_families(family, context=f"check {conj.name}")
+    if examples is not None and (not is_integer(examples) or examples < 1):
+        raise InvalidParameterError("examples", examples, "None or a positive integer")
+    if not is_integer(seed) or seed < 0:
+        raise InvalidParameterError("seed", seed, "an integer >= 0")
+    max_examples = examples or conj.examples or DEFAULT_EXAMPLES
+    state = _SearchState()
+    start = time.perf_counter()
+    counterexample, error, outcome = None, None, None
+    try:
+        _run_search(conj, family, max_examples, search_seed(seed, conj, family), state)
+    except _Falsified as exc:
+        outcome = exc.outcome
+        counterexample = describe_example(conj, exc.example, exc.outcome)
+    except _Raised as exc:
+        error = exc.text
+        counterexample = describe_example(conj, exc.example, None)
+    except Exception:
+        error = "search failed:\n" + traceback.format_exc()
+    verdict = "error" if error else ("falsified" if outcome is not None else "holds")
+    verdict, error = _with_proof(conj, verdict, error)
+    return _entry(conj, family, verdict, state, counterexample, error,
+                  time.perf_counter() - start)
+
+
+def _with_proof(conj: Conjecture, verdict: str, error: str | None) -> tuple[str, str | None]:
+    ok, message = proof_status(conj)
+    if ok is None or verdict == "error":
+        return verdict, error
+    if not ok:
+        found = " (and the numeric search falsified it)" if verdict == "falsified" else ""
+        return "error", f"{message}{found}"
+    if verdict == "falsified":
+        return "error", ("a numeric counterexample contradicts the attached proof "
+                         "(see counterexample)")
+    return "proved", None
+
+
+def _entry(conj, family, verdict, state, counterexample, error, seconds) -> LedgerEntry:
+    return LedgerEntry(
+        conjecture=conj.name, statement=conj.statement, theme=conj.theme, family=family,
+        verdict=verdict, expected=conj.expected, matches_expected=matches(verdict, conj.expected),
+        examples=len(state.seen), worst=state.worst, tol=conj.tol, reference=conj.reference,
+        counterexample=counterexample, proof=_proof_dict(conj), error=error, seconds=seconds,
+        short_name=conj.short_name,
+    )
+
+
+def _severity(outcome: Outcome) -> float:
+    """Ordering of failing outcomes: larger deviations are worse, NaN worst, bools last."""
+    if outcome.kind == "bool":
+        return -math.inf
+    return math.inf if math.isnan(outcome.value) else outcome.value
+
+
+def evaluate_on(conjecture: Any, examples: Iterable[Any]) -> LedgerEntry:
+    """Evaluate ``conjecture`` on given mappings (or tuples of mappings), without search.
+
+    The verdict is ``"error"`` if any call raised or returned a bad type (the first such
+    example is the counterexample), ``"falsified"`` if any example fails (the counterexample
+    is the worst one: largest deviation, or the first failing one for bool results), else
+    ``"holds"``. Used for mappings that no strategy builds, e.g. ``theory.probe`` results.
+    """
+    conj = as_conjecture(conjecture)
+    items = list(examples)
+    state = _SearchState()
+    start = time.perf_counter()
+    error, error_example, worst_fail = None, None, None
+    for example in items:
+        try:
+            outcome = interpret(conj.function(example), conj.tol)
+        except Exception as exc:
+            state.record(example, None)
+            if error is None:
+                error, error_example = _user_traceback(exc), example
+            continue
+        state.record(example, outcome)
+        if not outcome.holds and (worst_fail is None
+                                   or _severity(outcome) > _severity(worst_fail[1])):
+            worst_fail = (example, outcome)
+    if error is not None:
+        verdict, cx = "error", describe_example(conj, error_example, None)
+    elif worst_fail is not None:
+        verdict, cx = "falsified", describe_example(conj, *worst_fail)
+    else:
+        verdict, cx = "holds", None
+    families = sorted({(e[0] if isinstance(e, tuple) else e).family for e in items
+                       if not isinstance(e, tuple) or e})
+    return _entry(conj, ",".join(families) or "-", verdict, state, cx, error,
+                  time.perf_counter() - start)
+
+
+# -------------------------------------------------------------------- verify
+def plan(conjectures: Sequence[Conjecture], families: Iterable[str] | None = None
+         ) -> list[tuple[Conjecture, str]]:
+    """The (conjecture, family) pairs a verification run checks, in order."""
+    import entangled as E
+
+    known = E.families()
+    wanted = None if families is None else set(families)
+    pairs = []
+    for conj in conjectures:
+        for family in conj.searched_families(known):
+            if wanted is None or family in wanted:
+                pairs.append((conj, family))
+    return pairs
+
+
+def run_conjectures(conjectures: Sequence[Conjecture], *, examples: int | None = None,
+                    seed: int = 0, families: Iterable[str] | None = None,
+                    progress: Callable[[int, int, LedgerEntry], None] | None = None) -> Ledger:
+    """Check every (conjecture, family) pair of ``conjectures``; return the :class:`Ledger`."""
+    start = time.perf_counter()
+    pairs = plan(conjectures, families)
+    ledger = Ledger(seed=seed, examples=examples)
+    for index, (conj, family) in enumerate(pairs, 1):
+        entry = check(conj, family, examples=examples, seed=seed)
+        ledger.entries.append(entry)
+        if progress is not None:
+            progress(index, len(pairs), entry)
+    ledger.seconds = time.perf_counter() - start
+    return ledger
+
+
+def verify(paths: Sequence[str] = (), *, builtin: bool = True, examples: int | None = None,
+           seed: int = 0, families: str | Sequence[str] | None = None,
+           progress: Callable[[int, int, LedgerEntry], None] | None = None) -> Ledger:
+    """Load conjectures (the built-in catalog and/or ``paths``) and check them all.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        ``.py`` files, directories (every ``.py`` file below, recursively) or dotted module
+        names. A source that fails to import is recorded in ``Ledger.load_errors`` with its
+        traceback; the others still run.
+    builtin : bool, default True
+        Include the built-in catalog (``theory.conjectures``).
+    examples : int, optional
+        Override of the examples per (conjecture, family).
+    seed : int, default 0
+        Base seed of the search.
+    families : str or list of str, optional
+        Only check these families.
+    progress : callable ``(index, total, entry)``, optional
+        Called after each check.
+    """
+    from theory.loader import load_builtin, load_sources
+    from theory.strategies import resolve_families
+
+    start = time.perf_counter()
+    family_filter = None if families is None else resolve_families(families, context="verify")
+    conjectures: list[Conjecture] = []
+    load_errors: list[dict] = []
+    if builtin:
+        conjectures += load_builtin()
+    found, load_errors = load_sources(paths)
+    conjectures += found
+    conjectures = dedupe(conjectures)
+    ledger = run_conjectures(conjectures, examples=examples, seed=seed,
+                             families=family_filter, progress=progress)
+    ledger.load_errors = load_errors
+    ledger.seconds = time.perf_counter() - start
+    return ledger
+
+
+def dedupe(conjectures: Iterable[Conjecture]) -> list[Conjecture]:
+    """Drop repeated conjectures (same name and source), keeping the first."""
+    seen, out = set(), []
+    for conj in conjectures:
+        key = (conj.name, conj.source)
+        if key not in seen:
+            seen.add(key)
+            out.append(conj)
+    return out

@@ -1,0 +1,193 @@
+"""The ledger of verdicts: plain dataclasses with exact dict / JSON round-trips.
+
+One :class:`LedgerEntry` per (conjecture, family). Non-finite floats (a NaN or infinite
+measured value) are stored in dicts and JSON as the strings ``"NaN"``, ``"Infinity"`` and
+``"-Infinity"`` so that the JSON is standard and readable by any consumer.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from entangled.errors import EntangledError
+
+_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def encode_float(value: float | None) -> float | str | None:
+    """A float as JSON-safe data (non-finite values as strings)."""
+    if value is None or isinstance(value, str):
+        return value
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def decode_float(value: Any) -> float | None:
+    """Inverse of :func:`encode_float`."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _NONFINITE[value]
+    return float(value)
+
+
+def _encode_counterexample(cx: dict | None) -> dict | None:
+    if cx is None:
+        return None
+    out = copy.deepcopy(cx)
+    if "value" in out and not isinstance(out["value"], bool):
+        out["value"] = encode_float(out["value"])
+    return out
+
+
+def _decode_counterexample(cx: dict | None) -> dict | None:
+    if cx is None:
+        return None
+    out = copy.deepcopy(cx)
+    if "value" in out and not isinstance(out["value"], bool):
+        out["value"] = decode_float(out["value"])
+    return out
+
+
+@dataclass
+class LedgerEntry:
+    """Verdict of one conjecture on one family.
+
+    Attributes
+    ----------
+    conjecture : qualified name of the conjecture.
+    statement, theme : from the conjecture.
+    family : the family searched (or the family of the given examples).
+    verdict : ``"proved"``, ``"holds"``, ``"falsified"`` or ``"error"``.
+    expected : ``"holds"`` or ``"falsified"``.
+    matches_expected : verdict agrees with ``expected`` (proved/holds vs holds, falsified vs
+        falsified; an error never matches).
+    examples : number of distinct examples evaluated.
+    worst : largest measured deviation (float results; NaN if any was NaN), or None for
+        bool results / no evaluation.
+    tol : tolerance of the conjecture.
+    reference : source of the claim, or None.
+    counterexample : for a falsification (or an error on an example): ``family``, ``n``,
+        ``params`` and ``seed`` (depth claims: ``depth`` and ``mappings``, a list of mapping
+        dicts), ``value`` (the measured value) and ``snippet`` (one line of Python that prints
+        the measured value).
+    proof : ``{"statement", "latex", "checked"}`` when a proof is attached, else None.
+    error : error text / traceback, or None.
+    seconds : wall time of the check.
+    short_name : ``theme.function``.
+    """
+
+    conjecture: str
+    statement: str
+    theme: str
+    family: str
+    verdict: str
+    expected: str
+    matches_expected: bool
+    examples: int = 0
+    worst: float | None = None
+    tol: float = 0.0
+    reference: str | None = None
+    counterexample: dict | None = None
+    proof: dict | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    short_name: str = ""
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["worst"] = encode_float(self.worst)
+        data["counterexample"] = _encode_counterexample(self.counterexample)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LedgerEntry":
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise EntangledError(f"invalid ledger entry fields {sorted(unknown)}; "
+                                 f"allowed: {', '.join(sorted(names))}")
+        data = copy.deepcopy(data)
+        data["worst"] = decode_float(data.get("worst"))
+        data["counterexample"] = _decode_counterexample(data.get("counterexample"))
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "LedgerEntry":
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass
+class Ledger:
+    """All entries of one verification run, plus the files that failed to load.
+
+    Attributes
+    ----------
+    entries : list of :class:`LedgerEntry`.
+    load_errors : ``[{"source": ..., "error": traceback}]`` for files/modules that failed.
+    seed : the base seed of the search.
+    examples : the examples override, or None (each conjecture's own / the default).
+    seconds : total wall time.
+    """
+
+    entries: list[LedgerEntry] = field(default_factory=list)
+    load_errors: list[dict] = field(default_factory=list)
+    seed: int | None = 0
+    examples: int | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        """Counts: ``total``, one per verdict, ``matching`` and ``mismatching``, ``load_errors``."""
+        counts = {"total": len(self.entries), "proved": 0, "holds": 0, "falsified": 0,
+                  "error": 0}
+        for entry in self.entries:
+            counts[entry.verdict] = counts.get(entry.verdict, 0) + 1
+        counts["matching"] = sum(e.matches_expected for e in self.entries)
+        counts["mismatching"] = counts["total"] - counts["matching"]
+        counts["load_errors"] = len(self.load_errors)
+        return counts
+
+    def all_match(self) -> bool:
+        """Every verdict matches its expectation (load errors do not count here)."""
+        return all(e.matches_expected for e in self.entries)
+
+    def mismatches(self) -> list[LedgerEntry]:
+        return [e for e in self.entries if not e.matches_expected]
+
+    def to_dict(self) -> dict:
+        return {
+            "entries": [e.to_dict() for e in self.entries],
+            "load_errors": copy.deepcopy(self.load_errors),
+            "seed": self.seed,
+            "examples": self.examples,
+            "seconds": self.seconds,
+            "summary": self.summary(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Ledger":
+        return cls(
+            entries=[LedgerEntry.from_dict(e) for e in data.get("entries", [])],
+            load_errors=copy.deepcopy(data.get("load_errors", [])),
+            seed=data.get("seed"),
+            examples=data.get("examples"),
+            seconds=float(data.get("seconds", 0.0)),
+        )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Ledger":
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,312 @@
+"""The ``@conjecture`` decorator, the :class:`Conjecture` record and the conjecture registry.
+
+A conjecture is a pure function of a mapping that returns ``bool`` (holds iff ``True``) or a
+``float`` deviation (holds iff ``<= tol``; NaN never holds), registered with the families it
+claims to cover::
+
+    from theory import conjecture
+
+    @conjecture(families=["orthogonal", "permutation", "rotation"], tol=1e-9)
+    def eigenvalues_on_unit_circle(m):
+        \"\"\"Every eigenvalue has modulus 1, as for the identity.\"\"\"
+        return float((m.eigvals().abs() - 1).abs().max())
+
+Composition claims set ``depth``: the function then receives a **tuple** ``(M_1, ..., M_L)``
+of mappings of one family and one size ``n`` (independent seeds; parameters drawn
+independently unless fixed in ``params``), with ``L = depth`` or ``L`` in ``depth = (lo, hi)``.
+
+Registration is idempotent per qualified name (re-importing a module replaces its entries
+instead of duplicating them), and :func:`scope` collects the registrations of a block of code
+(loading user files) in a separate registry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from entangled.errors import InvalidParameterError
+
+EXPECTED = ("holds", "falsified")
+VERDICTS = ("proved", "holds", "falsified", "error")
+DEFAULT_EXAMPLES = 30
+
+
+@dataclass
+class Conjecture:
+    """A registered claim about skip mappings.
+
+    Attributes
+    ----------
+    name : qualified name ``module.function`` (for a file loaded by path, ``stem.function``).
+    statement : first line of the docstring.
+    doc : the full docstring.
+    families : family names the claim covers (``"all"`` expanded at search time).
+    tol : tolerance; a float result ``v`` holds iff ``v <= tol``.
+    n : inclusive range ``(lo, hi)`` of sizes searched.
+    depth : ``None`` (one mapping) or inclusive range ``(lo, hi)`` of tuple lengths.
+    params : per-parameter fixed values or hypothesis strategies overriding the defaults.
+    reference : where the claim comes from (paper, section), or None.
+    expected : ``"holds"`` or ``"falsified"`` (a claim believed false).
+    theme : last component of the module name.
+    proof : None or an object with ``statement``, ``latex`` and ``check() -> bool``.
+    examples : examples per family, or None for the engine default.
+    function : the decorated function.
+    module : the real module name of ``function``.
+    source : path of the file the conjecture was loaded from, or None.
+    """
+
+    name: str
+    statement: str
+    doc: str
+    families: tuple[str, ...]
+    tol: float
+    n: tuple[int, int]
+    depth: tuple[int, int] | None
+    params: dict = field(default_factory=dict)
+    reference: str | None = None
+    expected: str = "holds"
+    theme: str = ""
+    proof: Any = None
+    examples: int | None = None
+    function: Callable | None = field(default=None, repr=False, compare=False)
+    module: str = ""
+    source: str | None = None
+
+    @property
+    def short_name(self) -> str:
+        """``theme.function``, the readable id used in tables and pytest ids."""
+        return f"{self.theme}.{self.function_name}"
+
+    @property
+    def function_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    def searched_families(self, available: list[str] | None = None) -> list[str]:
+        """The registered families the engine searches (``"all"`` -> every one)."""
+        import entangled as E
+
+        known = E.families() if available is None else available
+        if "all" in self.families:
+            return list(known)
+        return [f for f in self.families if f in known]
+
+    def __call__(self, example):
+        return self.function(example)
+
+
+# ------------------------------------------------------------------------ registry
+class Registry:
+    """Conjectures by qualified name (re-registering a name replaces the entry)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Conjecture] = {}
+
+    def add(self, conj: Conjecture) -> None:
+        self._entries[conj.name] = conj
+
+    def conjectures(self) -> list[Conjecture]:
+        return list(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries
+
+
+_GLOBAL = Registry()
+_STACK: list[Registry] = [_GLOBAL]
+
+
+def all_conjectures() -> list[Conjecture]:
+    """Every conjecture registered in the global registry, in registration order."""
+    return _GLOBAL.conjectures()
+
+
+def current_registry() -> Registry:
+    """The registry new registrations go to (the innermost :func:`scope`)."""
+    return _STACK[-1]
+
+
+def registry_for(function: Callable) -> Registry:
+    """Where a decorated function registers: functions of a file loaded by
+    :func:`theory.loader.load_file` go to the innermost :func:`scope`, every other module
+    (the built-in catalog, importable user modules) to the global registry, so importing the
+    catalog inside a scope never moves or duplicates it."""
+    globs = getattr(function, "__globals__", {})
+    return current_registry() if "__conjecture_module__" in globs else _GLOBAL
+
+
+@contextlib.contextmanager
+def scope() -> Iterator[Registry]:
+    """Collect the registrations of file-loaded conjectures made inside the block in a fresh
+    :class:`Registry` (the global registry is not touched)."""
+    registry = Registry()
+    _STACK.append(registry)
+    try:
+        yield registry
+    finally:
+        _STACK.remove(registry)
+
+
+# ---------------------------------------------------------------------- validation
+def _check_families(families: Any, context: str) -> tuple[str, ...]:
+    if families == "all":
+        return ("all",)
+    if (isinstance(families, (list, tuple)) and families
+            and all(isinstance(f, str) and f for f in families)):
+        return tuple(dict.fromkeys(families))
+    raise InvalidParameterError("families", families,
+                                "'all' or a non-empty list of family names", context=context)
+
+
+def _check_tol(tol: Any, context: str) -> float:
+    from entangled.mappings.params import is_real
+
+    if not is_real(tol) or not math.isfinite(float(tol)) or float(tol) < 0:
+        raise InvalidParameterError("tol", tol, "a finite real number >= 0", context=context)
+    return float(tol)
+
+
+def _check_params(params: Any, families: tuple[str, ...], context: str) -> dict:
+    """Every param must be declared by every registered family searched; fixed values valid."""
+    import entangled as E
+    from hypothesis.strategies import SearchStrategy
+
+    if params is None:
+        return {}
+    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+        raise InvalidParameterError("params", params, "a dict name -> value or strategy",
+                                    context=context)
+    known = E.families()
+    searched = known if "all" in families else [f for f in families if f in known]
+    for family in searched:
+        specs = {p.name: p for p in E.family_class(family).parameters}
+        for key, value in params.items():
+            if key not in specs:
+                raise InvalidParameterError(
+                    "params", key,
+                    f"parameters of family {family!r}: {', '.join(specs) or 'none'}",
+                    context=context)
+            if not isinstance(value, SearchStrategy):
+                specs[key].check(value, context=f"{context} ({family})")
+    return dict(params)
+
+
+def _check_proof(proof: Any, context: str) -> Any:
+    if proof is None:
+        return None
+    if not callable(getattr(proof, "check", None)):
+        raise InvalidParameterError("proof", proof,
+                                    "None or an object with statement, latex and check()",
+                                    context=context)
+    return proof
+
+
+def _display_module(function: Callable) -> tuple[str, str, str | None]:
+    """(display module, real module, source file) of a decorated function."""
+    module = getattr(function, "__module__", None) or "__main__"
+    globs = getattr(function, "__globals__", {})
+    display = globs.get("__conjecture_module__", module)
+    source = globs.get("__file__") if "__conjecture_module__" in globs else None
+    return display, module, source
+
+
+def make_conjecture(function: Callable, *, families, tol=1e-9, n=(1, 64), params=None,
+                    depth=None, reference=None, expected="holds", proof=None,
+                    examples=None) -> Conjecture:
+    """Validate the decorator arguments and build the :class:`Conjecture` (not registered)."""
+    from theory.strategies import check_range
+
+    if not callable(function):
+        raise InvalidParameterError("function", function, "a callable", context="conjecture")
+    display, module, source = _display_module(function)
+    name = f"{display}.{function.__name__}"
+    context = f"conjecture {name}"
+    fams = _check_families(families, context)
+    n_range = check_range("n", n, context=context)
+    depth_range = None if depth is None else check_range("depth", depth, context=context)
+    if expected not in EXPECTED:
+        raise InvalidParameterError("expected", expected, "'holds' or 'falsified'",
+                                    context=context)
+    if examples is not None:
+        from entangled.mappings.params import is_integer
+
+        if not is_integer(examples) or int(examples) < 1:
+            raise InvalidParameterError("examples", examples, "None or a positive integer",
+                                        context=context)
+        examples = int(examples)
+    if reference is not None and not isinstance(reference, str):
+        raise InvalidParameterError("reference", reference, "None or a string", context=context)
+    doc = (function.__doc__ or "").strip()
+    statement = doc.splitlines()[0].strip() if doc else function.__name__.replace("_", " ")
+    return Conjecture(
+        name=name, statement=statement, doc=doc, families=fams,
+        tol=_check_tol(tol, context), n=n_range, depth=depth_range,
+        params=_check_params(params, fams, context), reference=reference,
+        expected=expected, theme=display.rsplit(".", 1)[-1], proof=_check_proof(proof, context),
+        examples=examples, function=function, module=module, source=source,
+    )
+
+
+def conjecture(*, families, tol: float = 1e-9, n=(1, 64), params: dict | None = None,
+               depth=None, reference: str | None = None, expected: str = "holds",
+               proof: Any = None, examples: int | None = None):
+    """Register a function of a mapping as a conjecture.
+
+    Parameters
+    ----------
+    families : list of str or "all"
+        Families the claim covers. Names that are not registered families (e.g. ``"probed"``)
+        are never searched; such conjectures are evaluated only by
+        :func:`theory.evaluate_on`.
+    tol : float, default 1e-9
+        A float result ``v`` holds iff ``v <= tol``. NaN never holds.
+    n : int or (lo, hi), default (1, 64)
+        Sizes searched (inclusive); hypothesis shrinks towards ``lo``.
+    params : dict, optional
+        Parameter name -> fixed value or hypothesis strategy, overriding the family's default
+        draw. Every name must be a parameter of every searched family.
+    depth : None, int or (lo, hi), default None
+        ``None``: the function receives one :class:`~entangled.Mapping`. Otherwise it receives
+        a tuple of ``L`` mappings of the same family and size (independent seeds, params drawn
+        independently unless fixed), ``L = depth`` or ``lo <= L <= hi``.
+    reference : str, optional
+        Source of the claim (paper and section).
+    expected : {"holds", "falsified"}, default "holds"
+        What the catalog believes; a ledger entry matches when its verdict agrees.
+    proof : optional
+        Object with ``statement``, ``latex`` and ``check() -> bool`` (e.g.
+        ``theory.symbolic.Proof``). A checking proof and no numeric counterexample give the
+        verdict ``"proved"``.
+    examples : int, optional
+        Hypothesis examples per family (default 30; ``entangled verify --examples`` overrides).
+
+    Returns
+    -------
+    The function itself, with the :class:`Conjecture` attached as ``__conjecture__``.
+    """
+
+    def decorate(function: Callable) -> Callable:
+        conj = make_conjecture(function, families=families, tol=tol, n=n, params=params,
+                               depth=depth, reference=reference, expected=expected,
+                               proof=proof, examples=examples)
+        function.__conjecture__ = conj
+        registry_for(function).add(conj)
+        return function
+
+    return decorate
+
+
+def as_conjecture(obj: Any) -> Conjecture:
+    """A :class:`Conjecture` from itself or from a decorated function."""
+    if isinstance(obj, Conjecture):
+        return obj
+    conj = getattr(obj, "__conjecture__", None)
+    if isinstance(conj, Conjecture):
+        return conj
+    raise InvalidParameterError("conjecture", obj,
+                                "a Conjecture or a function decorated with @conjecture")
