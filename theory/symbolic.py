@@ -1,0 +1,381 @@
+"""Closed-form proofs with sympy, attached to catalog conjectures (verdict "proved").
+
+A :class:`Proof` holds the statement, the derivation as LaTeX lines, and a function that
+builds the sympy identities the derivation relies on. :meth:`Proof.check` verifies every
+identity symbolically — an identity ``lhs = rhs`` holds when ``simplify(lhs - rhs)`` is 0 or
+sympy's ``(lhs - rhs).equals(0)`` is ``True`` (matrices entrywise) — and caches the result.
+A proof with a wrong identity (a wrong eigenvalue, a wrong Jacobian) fails its check.
+
+sympy is imported inside the functions of this module only, so importing the module is cheap.
+
+>>> proof = rotation_block_eigenvalues()
+>>> proof.check()
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+Identity = tuple[Any, Any]
+
+
+@dataclass
+class Proof:
+    """A symbolic proof: statement, LaTeX derivation and the identities that establish it.
+
+    Parameters
+    ----------
+    statement : str
+        The claim in words.
+    latex : str
+        The derivation, one LaTeX line per line of text.
+    identities : callable
+        ``identities() -> list[(lhs, rhs)]`` of sympy expressions or matrices; the proof is
+        valid when every pair is symbolically equal.
+    """
+
+    statement: str
+    latex: str
+    identities: Callable[[], Sequence[Identity]] = field(repr=False)
+    _verdict: bool | None = field(default=None, init=False, repr=False, compare=False)
+
+    def check(self) -> bool:
+        """Verify every identity with sympy (``simplify`` / ``.equals``); cached.
+
+        Returns ``False`` (never raises) when an identity does not hold or cannot be built.
+        """
+        if self._verdict is None:
+            try:
+                self._verdict = all(symbolically_equal(lhs, rhs) for lhs, rhs in self.identities())
+            except Exception:  # a proof that cannot be evaluated is not a proof
+                self._verdict = False
+        return self._verdict
+
+    def latex_lines(self) -> list[str]:
+        """The derivation as a list of LaTeX lines."""
+        return [line for line in self.latex.splitlines() if line.strip()]
+
+
+def symbolically_equal(lhs: Any, rhs: Any) -> bool:
+    """Whether two sympy scalars or matrices are identical expressions.
+
+    .. math:: \\mathrm{simplify}(a - b) = 0 \\;\\lor\\; (a - b).\\mathrm{equals}(0)
+
+    applied entrywise for matrices (shapes must agree).
+    """
+    import sympy as sp
+
+    if isinstance(lhs, sp.MatrixBase) or isinstance(rhs, sp.MatrixBase):
+        lhs, rhs = sp.Matrix(lhs), sp.Matrix(rhs)
+        if lhs.shape != rhs.shape:
+            return False
+        return all(_vanishes(a - b) for a, b in zip(lhs, rhs))
+    return _vanishes(sp.sympify(lhs) - sp.sympify(rhs))
+
+
+def _vanishes(expr: Any) -> bool:
+    import sympy as sp
+
+    expr = sp.sympify(expr)
+    if sp.simplify(expr) == 0:
+        return True
+    if sp.simplify(sp.expand(expr.rewrite(sp.exp))) == 0:
+        return True
+    return expr.equals(0) is True
+
+
+# ---------------------------------------------------------------------------- the proofs
+
+
+def rotation_matrix(theta: Any):
+    """:math:`R(\\theta) = \\begin{pmatrix}\\cos\\theta & -\\sin\\theta\\\\ \\sin\\theta & \\cos\\theta\\end{pmatrix}`."""
+    import sympy as sp
+
+    return sp.Matrix([[sp.cos(theta), -sp.sin(theta)], [sp.sin(theta), sp.cos(theta)]])
+
+
+def rotation_block_eigenvalues(eigenvalues: Sequence[Any] | None = None) -> Proof:
+    """The 2x2 rotation block has eigenvalues :math:`e^{\\pm i\\theta}`.
+
+    Both claimed eigenvalues are roots of the characteristic polynomial, and their sum and
+    product equal the trace and determinant (so the multiset is right, multiplicities
+    included). ``eigenvalues`` overrides the claim (a wrong one fails :meth:`Proof.check`).
+    """
+
+    def identities():
+        import sympy as sp
+
+        theta, lam = sp.symbols("theta lambda")
+        rot = rotation_matrix(theta)
+        first, second = eigenvalues or (sp.exp(sp.I * theta), sp.exp(-sp.I * theta))
+        first, second = sp.sympify(first).subs("theta", theta), sp.sympify(second).subs("theta", theta)
+        poly = rot.charpoly(lam).as_expr()
+        return [
+            (poly.subs(lam, first), 0),
+            (poly.subs(lam, second), 0),
+            (first + second, rot.trace()),
+            (first * second, rot.det()),
+        ]
+
+    return Proof(
+        statement="The 2x2 rotation block R(theta) has eigenvalues e^{i theta} and e^{-i theta}.",
+        latex="\n".join([
+            r"R(\theta) = \begin{pmatrix}\cos\theta & -\sin\theta\\ \sin\theta & \cos\theta\end{pmatrix}",
+            r"\det(\lambda I - R) = \lambda^2 - 2\lambda\cos\theta + 1",
+            r"= (\lambda - e^{i\theta})(\lambda - e^{-i\theta}) \quad (e^{i\theta} + e^{-i\theta} = 2\cos\theta,\; e^{i\theta}e^{-i\theta} = 1)",
+            r"\Rightarrow \operatorname{spec} R(\theta) = \{e^{i\theta}, e^{-i\theta}\},\; |\lambda| = 1",
+        ]),
+        identities=identities,
+    )
+
+
+def rotation_norm_preservation() -> Proof:
+    """:math:`\\|R(\\theta) x\\|^2 = \\|x\\|^2` for every :math:`x \\in \\mathbb R^2`, and
+    :math:`R^T R = I`, :math:`\\det R = 1`."""
+
+    def identities():
+        import sympy as sp
+
+        theta, x1, x2 = sp.symbols("theta x1 x2", real=True)
+        rot = rotation_matrix(theta)
+        x = sp.Matrix([x1, x2])
+        y = rot * x
+        return [
+            ((y.T * y)[0], (x.T * x)[0]),
+            (rot.T * rot, sp.eye(2)),
+            (rot.det(), 1),
+        ]
+
+    return Proof(
+        statement="A parametrised 2x2 rotation preserves the Euclidean norm: ||R(theta) x||^2 = ||x||^2.",
+        latex="\n".join([
+            r"R(\theta)x = (x_1\cos\theta - x_2\sin\theta,\; x_1\sin\theta + x_2\cos\theta)^T",
+            r"\|R(\theta)x\|^2 = (x_1^2 + x_2^2)(\cos^2\theta + \sin^2\theta) = \|x\|^2",
+            r"R(\theta)^T R(\theta) = I, \qquad \det R(\theta) = \cos^2\theta + \sin^2\theta = 1",
+            r"\text{block-diagonal } M = \oplus_k R(\theta): \; M^T M = I,\; |\det M| = 1",
+        ]),
+        identities=identities,
+    )
+
+
+def doubly_stochastic_2x2(a: Any):
+    """:math:`D(a) = \\begin{pmatrix}a & 1-a\\\\ 1-a & a\\end{pmatrix}`, the general 2x2 doubly
+    stochastic matrix (:math:`0 \\le a \\le 1`)."""
+    import sympy as sp
+
+    return sp.Matrix([[a, 1 - a], [1 - a, a]])
+
+
+def doubly_stochastic_2x2_closure(product_parameter: Any = None) -> Proof:
+    """:math:`D(a) D(b) = D(ab + (1-a)(1-b))` with :math:`ab + (1-a)(1-b) \\in [0, 1]`.
+
+    ``product_parameter`` overrides the claimed parameter of the product (for testing).
+    """
+
+    def identities():
+        import sympy as sp
+
+        a, b = sp.symbols("a b", real=True)
+        product = doubly_stochastic_2x2(a) * doubly_stochastic_2x2(b)
+        c = product_parameter if product_parameter is not None else a * b + (1 - a) * (1 - b)
+        c = sp.sympify(c).subs({"a": a, "b": b})
+        ones = sp.Matrix([1, 1])
+        return [
+            (product, doubly_stochastic_2x2(c)),
+            (product * ones, ones),
+            ((ones.T * product).T, ones),
+            # c in [0, 1]: c = 1/2 + (2a-1)(2b-1)/2 and |2a-1|, |2b-1| <= 1
+            (c, sp.Rational(1, 2) + (2 * a - 1) * (2 * b - 1) / 2),
+        ]
+
+    return Proof(
+        statement="Products of 2x2 doubly stochastic matrices are doubly stochastic: "
+                  "D(a) D(b) = D(ab + (1-a)(1-b)).",
+        latex="\n".join([
+            r"D(a) = \begin{pmatrix}a & 1-a\\ 1-a & a\end{pmatrix},\quad 0 \le a \le 1",
+            r"D(a)D(b) = \begin{pmatrix}ab + (1-a)(1-b) & a(1-b) + (1-a)b\\ (1-a)b + a(1-b) & (1-a)(1-b) + ab\end{pmatrix} = D(c)",
+            r"c = ab + (1-a)(1-b) = \tfrac12 + \tfrac12(2a-1)(2b-1) \in [0, 1]",
+            r"D(c)\mathbf 1 = \mathbf 1,\quad \mathbf 1^T D(c) = \mathbf 1^T",
+        ]),
+        identities=identities,
+    )
+
+
+def doubly_stochastic_2x2_spectral_norm() -> Proof:
+    """:math:`D(a)` is symmetric with eigenvalues 1 and :math:`2a - 1`, so
+    :math:`\\|D(a)\\|_2 = \\max(1, |2a-1|) = 1` on :math:`0 \\le a \\le 1`."""
+
+    def identities():
+        import sympy as sp
+
+        a = sp.Symbol("a", real=True)
+        lam = sp.Symbol("lambda")
+        d = doubly_stochastic_2x2(a)
+        poly = d.charpoly(lam).as_expr()
+        return [
+            (d, d.T),
+            (sp.factor(poly), sp.factor((lam - 1) * (lam - (2 * a - 1)))),
+        ]
+
+    return Proof(
+        statement="A 2x2 doubly stochastic matrix has spectral norm 1 (eigenvalues 1 and 2a - 1).",
+        latex="\n".join([
+            r"D(a) = D(a)^T \Rightarrow \|D(a)\|_2 = \max |\lambda_i|",
+            r"\det(\lambda I - D(a)) = (\lambda - 1)(\lambda - (2a - 1))",
+            r"0 \le a \le 1 \Rightarrow |2a - 1| \le 1 \Rightarrow \|D(a)\|_2 = 1",
+        ]),
+        identities=identities,
+    )
+
+
+def circulant_eigenvalues_dft(sizes: Sequence[int] = (3, 4), conjugate: bool = False) -> Proof:
+    """Circulant eigenvalues are the DFT of the first row, for symbolic entries.
+
+    For :math:`C_{ij} = c_{(j - i) \\bmod n}` the Fourier vector
+    :math:`v_k = (\\omega^{jk})_j`, :math:`\\omega = e^{2\\pi i/n}`, satisfies
+    :math:`C v_k = \\lambda_k v_k` with :math:`\\lambda_k = \\sum_j c_j \\omega^{jk}`; the
+    :math:`n` vectors are independent (Vandermonde), so these are all the eigenvalues. For the
+    symmetric rows of the circulant family (:math:`c_j = c_{n-j}`) this equals the DFT
+    :math:`\\sum_j c_j e^{-2\\pi i jk/n}`. ``conjugate=True`` claims the wrong sign pairing for a
+    general (non-symmetric) row, which fails.
+    """
+
+    def identities():
+        import sympy as sp
+
+        pairs = []
+        for n in sizes:
+            c = sp.symbols(f"c0:{n}")
+            circulant = sp.Matrix(n, n, lambda i, j: c[(j - i) % n])
+            omega = sp.exp(2 * sp.pi * sp.I / n)
+            for k in range(n):
+                vector = sp.Matrix([omega ** (j * k) for j in range(n)])
+                sign = -1 if conjugate else 1
+                eigenvalue = sum(c[j] * omega ** (sign * j * k) for j in range(n))
+                pairs.append((circulant * vector, eigenvalue * vector))
+            symmetric = {c[j]: c[n - j] for j in range(1, n) if j > n - j}
+            for k in range(n):
+                dft = sum(c[j] * sp.exp(-2 * sp.pi * sp.I * j * k / n) for j in range(n))
+                forward = sum(c[j] * omega ** (j * k) for j in range(n))
+                pairs.append((forward.subs(symmetric), dft.subs(symmetric)))
+            vandermonde = sp.Matrix(n, n, lambda j, k: omega ** (j * k))
+            determinant = vandermonde.det()
+            pairs.append((sp.expand(determinant * sp.conjugate(determinant)), n**n))
+        return pairs
+
+    return Proof(
+        statement="The eigenvalues of a circulant matrix are the DFT of its first row "
+                  "(n = " + ", ".join(str(n) for n in sizes) + ", symbolic entries).",
+        latex="\n".join([
+            r"C_{ij} = c_{(j-i) \bmod n},\qquad \omega = e^{2\pi i/n},\qquad v_k = (\omega^{jk})_{j=0}^{n-1}",
+            r"(C v_k)_i = \sum_j c_{(j-i) \bmod n}\,\omega^{jk} = \omega^{ik} \sum_m c_m \omega^{mk} = \lambda_k (v_k)_i",
+            r"\lambda_k = \sum_m c_m \omega^{mk} \overset{c_m = c_{n-m}}{=} \sum_m c_m e^{-2\pi i mk/n} = \hat c_k",
+            r"\det(\omega^{jk})_{j,k} \ne 0 \Rightarrow \operatorname{spec} C = \{\hat c_0, \dots, \hat c_{n-1}\}",
+        ]),
+        identities=identities,
+    )
+
+
+def linear_residual_jacobian(claimed: Any = None) -> Proof:
+    """The Jacobian of the linear residual block :math:`h \\mapsto Mh + Wh` is :math:`M + W`
+    (symbolic 2x2 ``M`` and ``W``). ``claimed`` overrides the claimed Jacobian."""
+
+    def identities():
+        import sympy as sp
+
+        m = sp.Matrix(2, 2, sp.symbols("m11 m12 m21 m22"))
+        w = sp.Matrix(2, 2, sp.symbols("w11 w12 w21 w22"))
+        h = sp.Matrix(sp.symbols("h1 h2"))
+        block = m * h + w * h
+        jacobian = block.jacobian(h)
+        target = claimed(m, w) if claimed is not None else m + w
+        return [(jacobian, target)]
+
+    return Proof(
+        statement="The Jacobian of the linear residual block h -> M h + W h is M + W.",
+        latex="\n".join([
+            r"g(h) = Mh + Wh,\qquad g_i(h) = \sum_j (M_{ij} + W_{ij}) h_j",
+            r"\frac{\partial g_i}{\partial h_j} = M_{ij} + W_{ij} \;\Rightarrow\; J_g = M + W",
+            r"\|J_g\|_2 \le \|M\|_2 + \|W\|_2 \quad\text{(triangle inequality)}",
+        ]),
+        identities=identities,
+    )
+
+
+def permutation_cycle_charpoly(lengths: Sequence[int] = (1, 2, 3, 4, 5, 6),
+                               claimed: Callable[[Any, int], Any] | None = None) -> Proof:
+    """A cyclic permutation of length :math:`L` has characteristic polynomial
+    :math:`\\lambda^L - 1`, so its eigenvalues are the :math:`L`-th roots of unity.
+    ``claimed(lam, L)`` overrides the claimed polynomial."""
+
+    def identities():
+        import sympy as sp
+
+        lam = sp.symbols("lambda")
+        pairs = []
+        for length in lengths:
+            cycle = sp.Matrix(length, length, lambda i, j: 1 if j == (i + 1) % length else 0)
+            poly = cycle.charpoly(lam).as_expr()
+            target = claimed(lam, length) if claimed is not None else lam**length - 1
+            pairs.append((sp.expand(poly), sp.expand(target)))
+            for k in range(length):
+                root = sp.exp(2 * sp.pi * sp.I * k / length)
+                pairs.append((poly.subs(lam, root), 0))
+        return pairs
+
+    return Proof(
+        statement="A cycle of length L has characteristic polynomial lambda^L - 1: its eigenvalues "
+                  "are the L-th roots of unity (checked for L = " +
+                  ", ".join(str(n) for n in lengths) + ").",
+        latex="\n".join([
+            r"P_L = (\delta_{j, i+1 \bmod L})_{ij},\qquad \det(\lambda I - P_L) = \lambda^L - 1",
+            r"\lambda^L - 1 = \prod_{k=0}^{L-1}(\lambda - e^{2\pi i k/L})",
+            r"P = \oplus_c P_{L_c} \Rightarrow \operatorname{spec} P = \biguplus_c \{e^{2\pi i k/L_c}\}_{k<L_c}",
+        ]),
+        identities=identities,
+    )
+
+
+def row_stochastic_eigenvector_one(n: int = 3) -> Proof:
+    """A row-stochastic matrix has the eigenvector :math:`\\mathbf 1` with eigenvalue 1
+    (symbolic :math:`n \\times n`, last column eliminated by the row-sum constraint)."""
+
+    def identities():
+        import sympy as sp
+
+        entries = sp.Matrix(n, n - 1, lambda i, j: sp.Symbol(f"a{i}{j}"))
+        last = sp.Matrix([1 - sum(entries[i, :]) for i in range(n)])
+        matrix = entries.row_join(last)
+        ones = sp.ones(n, 1)
+        lam = sp.symbols("lambda")
+        return [
+            (matrix * ones, ones),
+            (matrix.charpoly(lam).as_expr().subs(lam, 1), 0),
+        ]
+
+    return Proof(
+        statement="A row-stochastic matrix has eigenvalue 1 with eigenvector the all-ones vector "
+                  f"(n = {n}, symbolic entries).",
+        latex="\n".join([
+            r"\sum_j A_{ij} = 1 \;\forall i \iff A\mathbf 1 = \mathbf 1",
+            r"\Rightarrow \det(I - A) = 0,\quad 1 \in \operatorname{spec} A",
+            r"A \ge 0 \Rightarrow \rho(A) \le \|A\|_\infty = 1 \Rightarrow \rho(A) = 1",
+        ]),
+        identities=identities,
+    )
+
+
+def all_proofs() -> dict[str, Proof]:
+    """Every built-in proof by name."""
+    return {
+        "rotation_block_eigenvalues": rotation_block_eigenvalues(),
+        "rotation_norm_preservation": rotation_norm_preservation(),
+        "doubly_stochastic_2x2_closure": doubly_stochastic_2x2_closure(),
+        "doubly_stochastic_2x2_spectral_norm": doubly_stochastic_2x2_spectral_norm(),
+        "circulant_eigenvalues_dft": circulant_eigenvalues_dft(),
+        "linear_residual_jacobian": linear_residual_jacobian(),
+        "permutation_cycle_charpoly": permutation_cycle_charpoly(),
+        "row_stochastic_eigenvector_one": row_stochastic_eigenvector_one(),
+    }
