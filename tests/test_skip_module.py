@@ -60,3 +60,14 @@ def test_skip_moves_to_cuda():
     y = skip(x)
     assert y.device.type == "cuda"
     torch.testing.assert_close(y.cpu(), EntangledSkip(skip.mapping)(x.cpu()), rtol=1e-5, atol=1e-6)
+
+
+def test_cast_operands_are_cached_and_follow_buffer_changes():
+    skip = EntangledSkip(E.make_mapping("rotation", 4, theta=0.5))
+    x = torch.randn(3, 4)
+    first = skip(x)
+    assert skip._operand("cos_sin", torch.float32) is skip._operand("cos_sin", torch.float32)
+    with torch.no_grad():
+        skip.op_cos_sin.copy_(torch.tensor([1.0, 0.0], dtype=torch.float64))  # rotation by 0
+    torch.testing.assert_close(skip(x), x)
+    assert not torch.allclose(first, x)

@@ -36,6 +36,7 @@ class EntangledSkip(nn.Module):
         self.dim = int(dim)
         self.register_buffer("matrix", mapping.matrix())
         self._operand_names = []
+        self._cast_cache: dict[str, tuple] = {}
         for name, tensor in mapping.operands().items():
             self.register_buffer(f"op_{name}", tensor.clone())
             self._operand_names.append(name)
@@ -46,13 +47,23 @@ class EntangledSkip(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dim = check_apply_input(x, self.dim, self.mapping.n, context="EntangledSkip")
-        operands = {}
-        for name in self._operand_names:
-            tensor = getattr(self, f"op_{name}")
-            if tensor.is_floating_point() and tensor.dtype != x.dtype:
-                tensor = tensor.to(x.dtype)
-            operands[name] = tensor
+        operands = {name: self._operand(name, x.dtype) for name in self._operand_names}
         return type(self.mapping).apply_with(operands, x, dim)
+
+    def _operand(self, name: str, dtype: torch.dtype) -> torch.Tensor:
+        """Buffer ``op_<name>``, cast to ``dtype`` once and cached until the buffer changes."""
+        tensor = getattr(self, f"op_{name}")
+        if not tensor.is_floating_point() or tensor.dtype == dtype:
+            return tensor
+        try:
+            stamp = (tensor.data_ptr(), tensor._version, tensor.device, dtype)
+        except RuntimeError:  # a tensor without storage (e.g. inside a torch.func transform)
+            return tensor.to(dtype)
+        cached = self._cast_cache.get(name)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, tensor.to(dtype))
+            self._cast_cache[name] = cached
+        return cached[1]
 
     def extra_repr(self) -> str:
         return f"{self.mapping!r}, dim={self.dim}"
