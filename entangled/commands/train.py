@@ -1,0 +1,138 @@
+"""``entangled train``: train one model with an entangled skip and print a short summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from entangled.errors import InvalidParameterError
+
+HELP = "train one model with an entangled skip"
+
+
+def parse_value(text: str) -> Any:
+    """JSON where possible (numbers, true/false, null, lists), else the string itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, Any]:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``; a pair without ``=`` raises."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidParameterError(option, pair, "key=value (value parsed as JSON if possible)")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from entangled.train import OPTIMIZERS, RunConfig
+
+    d = RunConfig()
+    parser.add_argument("--arch", required=True,
+                        help="cnn, vit (image/patch tasks), transformer (patch/sequence tasks), "
+                             "rnn (sequence tasks)")
+    parser.add_argument("--task", required=True, help="a task name (see entangled.tasks.task_names)")
+    parser.add_argument("--family", default="identity", help="skip mapping family (default identity)")
+    parser.add_argument("--param", action="append", metavar="KEY=VALUE",
+                        help="family parameter, repeatable (e.g. --param theta=0.3)")
+    parser.add_argument("--skip-seed", type=int, default=d.skip_seed,
+                        help="seed of the mapping's random construction (default 0)")
+    parser.add_argument("--spatial", action="store_true", help="CNN: spatial structural-correlation skip")
+    parser.add_argument("--config", action="append", metavar="KEY=VALUE",
+                        help="model config override, repeatable (e.g. --config depth=6)")
+    parser.add_argument("--task-option", action="append", metavar="KEY=VALUE",
+                        help="task option, repeatable (e.g. --task-option delay=3)")
+    parser.add_argument("--seed", type=int, default=d.seed, help="seed of init and batches (default 0)")
+    parser.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
+    parser.add_argument("--epochs", type=float, default=None, help="train for this many epochs instead")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size,
+                        help=f"batch size (default {d.batch_size})")
+    parser.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr:g})")
+    parser.add_argument("--optimizer", default=d.optimizer, help="one of " + ", ".join(OPTIMIZERS))
+    parser.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    parser.add_argument("--grad-clip", type=float, default=d.grad_clip,
+                        help=f"max gradient norm, 0 for none (default {d.grad_clip:g})")
+    parser.add_argument("--eval-every", type=int, default=d.eval_every)
+    parser.add_argument("--device", default=d.device, help="auto (default), cpu or cuda")
+    parser.add_argument("--no-metrics", action="store_true",
+                        help="skip the refinement/lesion/CKA/Jacobian snapshots")
+    parser.add_argument("--json", metavar="FILE", help="write the full RunResult as JSON ('-': stdout)")
+
+
+def config_from_args(args: argparse.Namespace):
+    from entangled.train import RunConfig
+
+    grad_clip = None if args.grad_clip is not None and args.grad_clip == 0 else args.grad_clip
+    return RunConfig(
+        arch=args.arch, task=args.task, family=args.family,
+        params=parse_pairs(args.param, "--param"), skip_seed=args.skip_seed,
+        spatial=bool(args.spatial), model=parse_pairs(args.config, "--config"),
+        task_options=parse_pairs(args.task_option, "--task-option"), seed=args.seed,
+        steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        optimizer=args.optimizer, weight_decay=args.weight_decay, grad_clip=grad_clip,
+        eval_every=args.eval_every, device=args.device, metrics=not args.no_metrics,
+    ).validate()
+
+
+def _fmt(value: Any, spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _short(values: Any, k: int = 6) -> str:
+    if not isinstance(values, list):
+        return str(values)
+    shown = ", ".join(_fmt(v, ".3g") for v in values[:k])
+    return f"[{shown}{', ...' if len(values) > k else ''}]"
+
+
+def format_summary(result) -> str:
+    """A few lines: status, accuracy vs chance, loss, time, and a few metrics."""
+    c = result.config
+    lines = [
+        f"run {result.config_hash}: {c['arch']} on {c['task']} ({result.time_structure}), "
+        f"skip {c['family']}{' ' + json.dumps(c['params']) if c['params'] else ''}, seed {c['seed']}",
+        f"status          {result.status}"
+        + (f" (loss non-finite at step {result.diverged_at})" if result.diverged_at else ""),
+        f"steps           {result.steps_done}/{result.steps_planned} on {result.device}, "
+        f"{result.n_parameters} parameters",
+        f"test accuracy   {_fmt(result.test_accuracy)}  (chance {result.chance_accuracy:.4f}, "
+        f"memoryless {result.memoryless_accuracy:.4f})",
+        f"train accuracy  {_fmt(result.train_accuracy)}",
+        f"test loss       {_fmt(result.test_loss)}   train loss {_fmt(result.train_loss)}",
+        f"wall time       {result.wall_time_s:.1f} s",
+    ]
+    final = (result.metrics or {}).get("final") or {}
+    init = (result.metrics or {}).get("init") or {}
+    for key in ("refinement_ratio", "refinement_cosine", "lesion_accuracy", "cka", "skip_gain"):
+        if key in final:
+            lines.append(f"{key:<15} {_short(final[key])}")
+    if "jacobian_singular_values" in init:
+        sv = [v for v in (init["jacobian_singular_values"] or []) if v is not None]
+        if sv:
+            lines.append(f"jacobian sv     init max {max(sv):.3g}, min {min(sv):.3g}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from entangled.train import fit
+
+    config = config_from_args(args)
+    result = fit(config)
+    data = result.to_dict()
+    if args.json == "-":
+        print(json.dumps(data, indent=1, sort_keys=True, allow_nan=False))
+    else:
+        print(format_summary(result))
+        if args.json:
+            from entangled.sweep import write_json_atomic
+
+            write_json_atomic(Path(args.json), data)
+            print(f"result written to {args.json}")
+    return 0

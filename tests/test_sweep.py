@@ -1,0 +1,231 @@
+"""Sweeps: hashing, atomic result files, resume after SIGKILL, corrupt files, parallel jobs."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from entangled.sweep import (
+    ProgressBar,
+    check_result_file,
+    config_hash,
+    load_results,
+    read_configs,
+    run_sweep,
+    write_json_atomic,
+)
+from entangled.train import RunConfig, RunResult
+
+
+def fake_result(config: dict, status: str = "ok") -> RunResult:
+    """A RunResult whose numbers are a known function of the config (no training)."""
+    seed = config["seed"]
+    return RunResult(
+        config=dict(config), config_hash=config_hash(config), status=status,
+        steps_done=config["steps"], steps_planned=config["steps"], diverged_at=None,
+        train_accuracy=0.5 + seed / 1000, train_loss=1.0 / (seed + 1),
+        test_accuracy=0.25 + seed / 1000, test_loss=2.0 / (seed + 1), chance_accuracy=0.1,
+        memoryless_accuracy=0.1, time_structure="none",
+        curves={"step": [0, 1], "train_loss": [None, 0.5], "test_loss": [1.0, 0.5],
+                "test_accuracy": [0.1, 0.2]},
+        metrics={}, n_parameters=seed, device="cpu", wall_time_s=0.0, environment={"pid": os.getpid()},
+    )
+
+
+def quick_run(config: dict) -> RunResult:
+    return fake_result(config, "diverged" if config["seed"] == 3 else "ok")
+
+
+def slow_run(config: dict) -> RunResult:
+    time.sleep(0.25)
+    return fake_result(config)
+
+
+def failing_run(config: dict) -> RunResult:
+    if config["seed"] == 1:
+        raise RuntimeError("boom")
+    return fake_result(config)
+
+
+def configs(n: int) -> list[dict]:
+    return [{"arch": "rnn", "task": "parity", "seed": s, "steps": 5} for s in range(n)]
+
+
+def test_config_hash_is_stable_and_uses_the_full_config():
+    a = config_hash({"arch": "rnn", "task": "parity"})
+    assert a == config_hash(RunConfig(arch="rnn", task="parity"))  # defaults filled in
+    assert len(a) == 16 and int(a, 16) >= 0
+    assert a == config_hash({"task": "parity", "arch": "rnn"})      # key order irrelevant
+    assert config_hash({"arch": "rnn", "task": "parity", "lr": 1}) == \
+        config_hash({"arch": "rnn", "task": "parity", "lr": 1.0})
+    assert a != config_hash({"arch": "rnn", "task": "parity", "seed": 1})
+    assert a != config_hash({"arch": "rnn", "task": "parity", "params": {"theta": 0.1}})
+    with pytest.raises(ValueError, match="config field"):
+        config_hash({"arch": "rnn", "colour": "red"})
+
+
+def test_config_hash_golden_value():
+    # canonical JSON of the full default config -> sha256; changes only if RunConfig changes
+    import hashlib
+
+    from entangled.sweep import canonical_json
+
+    full = RunConfig().to_dict()
+    assert config_hash({}) == hashlib.sha256(canonical_json(full).encode()).hexdigest()[:16]
+    assert canonical_json({"b": 1, "a": [1.5, None]}) == '{"a":[1.5,null],"b":1}'
+
+
+def test_sweep_writes_one_json_per_run_and_skips_finished_runs(tmp_path):
+    cfgs = configs(4) + [configs(4)[0]]  # a duplicate runs once
+    summary = run_sweep(cfgs, tmp_path, run_fn=quick_run, progress=False)
+    assert summary.total == 4 and summary.ran == 4 and summary.skipped == 0
+    assert summary.complete and summary.diverged == [config_hash(configs(4)[3])]
+    files = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert files == sorted(f"{config_hash(c)}.json" for c in configs(4))
+    results = load_results(tmp_path)
+    assert sorted(r.config["seed"] for r in results) == [0, 1, 2, 3]
+    assert {r.status for r in results} == {"ok", "diverged"}
+    mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*.json")}
+    again = run_sweep(configs(5), tmp_path, run_fn=quick_run, progress=False)
+    assert again.skipped == 4 and again.ran == 1 and again.total == 5
+    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())  # untouched
+    assert len(again.diverged) == 1
+
+
+def test_result_files_round_trip_exactly(tmp_path):
+    run_sweep(configs(2), tmp_path, run_fn=quick_run, progress=False)
+    for result in load_results(tmp_path):
+        path = tmp_path / f"{result.config_hash}.json"
+        assert RunResult.from_dict(json.loads(path.read_text())) == result
+        assert result == RunResult.from_dict(json.loads(json.dumps(result.to_dict())))
+        assert result.test_accuracy == 0.25 + result.config["seed"] / 1000
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "other_config", "nan"])
+def test_corrupt_result_files_are_reported_and_rerun(tmp_path, damage, capsys):
+    cfgs = configs(3)
+    run_sweep(cfgs, tmp_path, run_fn=quick_run, progress=False)
+    victim = tmp_path / f"{config_hash(cfgs[1])}.json"
+    text = victim.read_text()
+    if damage == "truncate":
+        victim.write_text(text[: len(text) // 2])
+    elif damage == "garbage":
+        victim.write_bytes(b"\x00\xff not json")
+    elif damage == "other_config":
+        data = json.loads(text)
+        data["config"]["seed"] = 99
+        victim.write_text(json.dumps(data))
+    else:
+        victim.write_text(text.replace('"test_accuracy": 0.251', '"test_accuracy": NaN'))
+    assert check_result_file(victim, RunConfig.from_dict(cfgs[1]).to_dict())[0] is None
+    capsys.readouterr()
+    summary = run_sweep(cfgs, tmp_path, run_fn=quick_run, progress=False)
+    assert summary.ran == 1 and summary.skipped == 2
+    assert [c["path"] for c in summary.corrupt] == [str(victim)]
+    assert "corrupt result file" in capsys.readouterr().err
+    assert check_result_file(victim, RunConfig.from_dict(cfgs[1]).to_dict())[1] is None
+    assert len(load_results(tmp_path, strict=True)) == 3
+
+
+def test_load_results_skips_invalid_files_with_a_warning(tmp_path, capsys):
+    run_sweep(configs(2), tmp_path, run_fn=quick_run, progress=False)
+    (tmp_path / "0123456789abcdef.json").write_text("{}")
+    assert len(load_results(tmp_path)) == 2
+    assert "skipping invalid result file" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="invalid result file"):
+        load_results(tmp_path, strict=True)
+
+
+def test_failed_runs_are_reported_and_the_sweep_goes_on(tmp_path):
+    summary = run_sweep(configs(3), tmp_path, run_fn=failing_run, progress=False)
+    assert summary.ran == 2 and not summary.complete
+    assert len(summary.failed) == 1 and "boom" in summary.failed[0]["error"]
+    assert not (tmp_path / f"{config_hash(configs(3)[1])}.json").exists()
+    assert run_sweep(configs(3), tmp_path, run_fn=quick_run, progress=False).ran == 1
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "x.json"
+    write_json_atomic(target, {"a": 1})
+    with pytest.raises(ValueError):
+        write_json_atomic(target, {"a": float("nan")})  # strict JSON refuses NaN mid-write
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_parallel_jobs_use_worker_processes(tmp_path):
+    summary = run_sweep(configs(4), tmp_path, run_fn=slow_run, jobs=2, progress=False)
+    assert summary.ran == 4 and summary.complete
+    pids = {r.environment["pid"] for r in load_results(tmp_path)}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+
+
+def test_progress_bar_shows_done_total_and_current_run():
+    stream = io.StringIO()
+    bar = ProgressBar(5, stream=stream)
+    bar.update(done=2, current="rnn/parity/identity s0", timed=True)
+    line = stream.getvalue().strip().splitlines()[-1]
+    assert "2/5" in line and "rnn/parity/identity s0" in line and "ETA" in line
+    quiet = io.StringIO()
+    ProgressBar(5, stream=quiet, enabled=False).update(done=1)
+    assert quiet.getvalue() == ""
+
+
+def test_sweep_progress_goes_to_stderr(tmp_path, capsys):
+    run_sweep(configs(2), tmp_path, run_fn=quick_run, progress=True)
+    captured = capsys.readouterr()
+    assert "2/2" in captured.err and captured.out == ""
+
+
+def test_killed_sweep_resumes_and_loses_nothing(tmp_path):
+    out = tmp_path / "runs"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_sweep import configs, slow_run
+        from entangled.sweep import run_sweep
+        run_sweep(configs(12), {str(out)!r}, run_fn=slow_run, progress=False)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(list(out.glob("*.json"))) < 3:
+            time.sleep(0.05)
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    done_before = {p.name: p.read_text() for p in out.glob("*.json")}
+    assert 3 <= len(done_before) < 12
+    for name in done_before:  # every file that exists is complete and valid
+        assert check_result_file(out / name)[1] is None
+    summary = run_sweep(configs(12), out, run_fn=slow_run, progress=False)
+    assert summary.skipped == len(done_before) and summary.ran == 12 - len(done_before)
+    assert summary.complete and not summary.corrupt
+    assert all((out / n).read_text() == t for n, t in done_before.items())  # nothing redone
+    assert sorted(r.config["seed"] for r in load_results(out, strict=True)) == list(range(12))
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_read_configs(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(configs(2)))
+    assert read_configs(path) == configs(2)
+    path.write_text(json.dumps({"arch": "rnn"}))
+    with pytest.raises(ValueError, match="JSON list"):
+        read_configs(path)
+    path.write_text("[")
+    with pytest.raises(ValueError, match="valid JSON"):
+        read_configs(path)

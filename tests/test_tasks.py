@@ -1,0 +1,224 @@
+"""Tasks: shapes, determinism, chance and memoryless levels, time structure, digits split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from entangled.errors import EntangledError
+from entangled.tasks import TIME_INVARIANT, TIME_VARIANT, load_task, target_function, task_names
+from entangled.tasks.digits import pixel_permutation
+
+SMALL = {"n_train": 3000, "n_test": 200}
+
+EXPECTED_SHAPES = {
+    "digits": (1, 8, 8), "digits_patches": (16, 4), "digits_sequence": (64, 1),
+    "digits_permuted": (64, 1), "delayed_recall": (20, 8), "copy_memory": (17, 10),
+    "counting": (20, 4), "parity": (12, 2), "adding": (20, 2),
+}
+
+
+def test_task_names_and_unknown_task():
+    assert task_names() == list(EXPECTED_SHAPES)
+    with pytest.raises(EntangledError, match="digits_patches.*delayed_recall"):
+        load_task("mnist")
+
+
+def test_unknown_and_bad_options_are_rejected():
+    with pytest.raises(ValueError, match="options of task 'parity': n_train, n_test, length"):
+        load_task("parity", delay=3)
+    with pytest.raises(ValueError, match="delay"):
+        load_task("delayed_recall", length=5, delay=5)
+    with pytest.raises(ValueError, match="length"):
+        load_task("parity", length=0)
+    with pytest.raises(ValueError, match="no options"):
+        load_task("digits", length=3)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_SHAPES))
+def test_shapes_dtypes_and_fields(name):
+    task = load_task(name)
+    assert task.input_shape == EXPECTED_SHAPES[name]
+    assert tuple(task.x_train.shape[1:]) == task.input_shape
+    assert task.x_train.dtype == torch.float32 and task.x_test.dtype == torch.float32
+    assert task.x_train.shape[0] == task.y_train.shape[0]
+    assert task.time_structure in ("time-variant", "time-invariant", "none")
+    assert "Chance" in task.description or "chance" in task.description
+    if task.target_type == "classification":
+        assert task.y_train.dtype == torch.int64
+        assert task.output_dim == task.num_classes * task.heads
+        assert int(task.y_train.min()) >= 0 and int(task.y_train.max()) < task.num_classes
+    # loss and accuracy work on model-shaped outputs
+    out = torch.zeros(5, task.output_dim)
+    assert torch.isfinite(task.loss(out, task.y_test[:5]))
+    assert 0.0 <= task.accuracy(out, task.y_test[:5]) <= 1.0
+
+
+def test_time_structure_labels():
+    assert set(TIME_VARIANT) == {"delayed_recall", "copy_memory"}
+    assert set(TIME_INVARIANT) == {"counting", "parity", "adding"}
+    for name in TIME_VARIANT:
+        assert load_task(name, n_train=2, n_test=2).time_structure == "time-variant"
+    for name in TIME_INVARIANT:
+        assert load_task(name, n_train=2, n_test=2).time_structure == "time-invariant"
+
+
+@pytest.mark.parametrize("name", list(TIME_VARIANT + TIME_INVARIANT))
+def test_generated_tasks_are_deterministic_by_seed(name):
+    a, b = load_task(name, seed=3, **SMALL), load_task(name, seed=3, **SMALL)
+    c = load_task(name, seed=4, **SMALL)
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
+    assert not torch.equal(a.x_train, c.x_train)
+    assert not torch.equal(a.x_train[:200], a.x_test)  # train and test are different draws
+
+
+@pytest.mark.parametrize("name", list(TIME_VARIANT + TIME_INVARIANT))
+def test_targets_are_the_documented_function_of_the_inputs(name):
+    task = load_task(name, seed=1, **SMALL)
+    fn = target_function(name, task.options)
+    want = fn(task.x_train.numpy())
+    np.testing.assert_allclose(np.asarray(want, dtype=np.float64).reshape(len(want), -1),
+                               task.y_train.numpy().astype(np.float64).reshape(len(want), -1),
+                               rtol=0, atol=1e-6)
+
+
+def _empirical_chance(task) -> float:
+    """Accuracy of the best constant prediction, estimated on the training targets."""
+    y = task.y_train.numpy()
+    if task.target_type == "regression":
+        grid = np.linspace(0, 2, 401)
+        return max(float(np.mean(np.abs(y - g) < task.tolerance)) for g in grid)
+    y = y.reshape(len(y), -1)
+    return float(np.mean([np.bincount(y[:, h], minlength=task.num_classes).max() / len(y)
+                          for h in range(y.shape[1])]))
+
+
+@pytest.mark.parametrize("name,chance", [("delayed_recall", 1 / 8), ("copy_memory", 1 / 8),
+                                         ("counting", 1 / 6), ("parity", 1 / 2),
+                                         ("adding", 1 - 0.96 ** 2)])
+def test_documented_chance_matches_the_empirical_one(name, chance):
+    task = load_task(name, seed=0, n_train=20000, n_test=10)
+    assert task.chance_accuracy == pytest.approx(chance, abs=1e-12)
+    assert _empirical_chance(task) == pytest.approx(chance, abs=0.015)
+    if task.target_type == "classification":  # balanced: every class near 1 / num_classes
+        counts = np.bincount(task.y_train.numpy().reshape(-1), minlength=task.num_classes)
+        assert counts.min() / counts.sum() > 0.9 / task.num_classes
+
+
+def _last_step_table_accuracy(task) -> float:
+    """Bayes predictor from the last time step only, fitted on train, scored on test."""
+    from collections import Counter, defaultdict
+
+    if task.target_type == "regression":  # guess v + 0.5 if the last step is marked, else 1
+        last = task.x_test[:, -1].numpy()
+        guess = np.where(last[:, 1] > 0.5, last[:, 0] + 0.5, 1.0)
+        return float(np.mean(np.abs(guess - task.y_test.numpy()) < task.tolerance))
+    key_tr = task.x_train[:, -1].argmax(-1).numpy()
+    key_te = task.x_test[:, -1].argmax(-1).numpy()
+    y_tr = task.y_train.numpy().reshape(len(key_tr), -1)
+    y_te = task.y_test.numpy().reshape(len(key_te), -1)
+    scores = []
+    for h in range(y_tr.shape[1]):
+        table = defaultdict(Counter)
+        for k, y in zip(key_tr, y_tr[:, h]):
+            table[k][y] += 1
+        scores.append(np.mean([table[k].most_common(1)[0][0] == y
+                               for k, y in zip(key_te, y_te[:, h])]))
+    return float(np.mean(scores))
+
+
+@pytest.mark.parametrize("name", list(TIME_VARIANT + TIME_INVARIANT))
+def test_memoryless_baseline_is_what_is_documented(name):
+    task = load_task(name, seed=0, n_train=20000, n_test=20000)
+    assert _last_step_table_accuracy(task) == pytest.approx(task.memoryless_accuracy, abs=0.015)
+
+
+def test_counting_memoryless_level_differs_from_chance():
+    task = load_task("counting")
+    assert task.memoryless_accuracy == pytest.approx((1 + 5 / 20) / 6)
+
+
+def test_logistic_regression_on_last_step_stays_at_memoryless_level():
+    from sklearn.linear_model import LogisticRegression
+
+    task = load_task("delayed_recall", seed=0, n_train=4000, n_test=2000)
+    clf = LogisticRegression(max_iter=500).fit(task.x_train[:, -1].numpy(), task.y_train.numpy())
+    acc = clf.score(task.x_test[:, -1].numpy(), task.y_test.numpy())
+    assert acc == pytest.approx(task.memoryless_accuracy, abs=0.03)
+    # while the step `delay` before the end determines the answer exactly
+    d = task.options["delay"]
+    clf = LogisticRegression(max_iter=500).fit(task.x_train[:, -1 - d].numpy(), task.y_train.numpy())
+    assert clf.score(task.x_test[:, -1 - d].numpy(), task.y_test.numpy()) == 1.0
+
+
+@pytest.mark.parametrize("name", list(TIME_VARIANT))
+def test_time_variant_targets_change_under_time_permutation(name):
+    task = load_task(name, seed=0, n_train=500, n_test=10)
+    fn, x = target_function(name, task.options), task.x_train.numpy()
+    rng = np.random.default_rng(0)
+    changed = []
+    for _ in range(5):
+        perm = rng.permutation(x.shape[1])
+        y0, y1 = fn(x).reshape(len(x), -1), fn(x[:, perm]).reshape(len(x), -1)
+        changed.append(np.mean(np.any(y0 != y1, axis=1)))
+    assert np.mean(changed) > 0.5
+
+
+@pytest.mark.parametrize("name", list(TIME_INVARIANT))
+def test_time_invariant_targets_do_not_change_under_time_permutation(name):
+    task = load_task(name, seed=0, n_train=500, n_test=10)
+    fn, x = target_function(name, task.options), task.x_train.numpy()
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        perm = rng.permutation(x.shape[1])
+        np.testing.assert_allclose(fn(x[:, perm]), task.y_train.numpy(), rtol=0, atol=1e-6)
+
+
+def test_copy_memory_layout_and_multi_head_accuracy():
+    task = load_task("copy_memory", n_train=4, n_test=4)
+    x = task.x_train
+    assert task.y_train.shape == (4, 4) and task.output_dim == 32
+    assert torch.all(x[:, -1, 9] == 1)           # go marker last
+    assert torch.all(x[:, 4:-1, 8] == 1)         # blanks during the delay
+    perfect = torch.nn.functional.one_hot(task.y_test, 8).float().reshape(4, 32) * 10
+    assert task.accuracy(perfect, task.y_test) == 1.0
+    half = perfect.clone().reshape(4, 4, 8)
+    half[:, :2] = torch.roll(half[:, :2], 1, dims=-1)
+    assert task.accuracy(half.reshape(4, 32), task.y_test) == 0.5
+
+
+def test_adding_accuracy_uses_the_tolerance():
+    task = load_task("adding", n_train=4, n_test=4)
+    y = task.y_test
+    assert task.accuracy((y + 0.039)[:, None], y) == 1.0
+    assert task.accuracy((y + 0.041)[:, None], y) == 0.0
+    assert float(task.loss((y + 0.1)[:, None], y)) == pytest.approx(0.01, rel=1e-4)
+
+
+def test_digits_split_is_fixed_and_stratified():
+    a, b = load_task("digits", seed=0), load_task("digits", seed=7)
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
+    assert a.n_train == 1347 and a.n_test == 450
+    assert float(a.x_train.min()) == 0.0 and float(a.x_train.max()) == 1.0
+    tr = np.bincount(a.y_train.numpy(), minlength=10) / a.n_train
+    te = np.bincount(a.y_test.numpy(), minlength=10) / a.n_test
+    assert np.abs(tr - te).max() < 0.005
+    assert a.chance_accuracy == pytest.approx(te.max(), abs=0.005)
+    # the whole dataset, exactly once
+    from sklearn.datasets import load_digits
+
+    assert a.n_train + a.n_test == len(load_digits().target)
+
+
+def test_digits_variants_are_views_of_the_same_images():
+    img = load_task("digits").x_test[:, 0]
+    seq = load_task("digits_sequence").x_test[:, :, 0]
+    perm = load_task("digits_permuted").x_test[:, :, 0]
+    patches = load_task("digits_patches").x_test
+    assert torch.equal(seq, img.reshape(-1, 64))
+    assert torch.equal(perm, img.reshape(-1, 64)[:, torch.from_numpy(pixel_permutation())])
+    assert torch.equal(patches[:, 0], img[:, :2, :2].reshape(-1, 4))
+    assert torch.equal(patches[:, 5], img[:, 2:4, 2:4].reshape(-1, 4))
+    assert sorted(pixel_permutation().tolist()) == list(range(64))
+    assert not np.array_equal(pixel_permutation(), np.arange(64))

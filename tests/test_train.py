@@ -1,0 +1,156 @@
+"""Training: validation, determinism, JSON round-trip, divergence, arch x task coverage."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from entangled.train import ARCH_KINDS, RunConfig, RunResult, compatible_tasks, fit, planned_steps
+
+TINY_SEQ = {"n_train": 64, "n_test": 32}
+TINY_MODEL = {"rnn": {"hidden": 8}, "transformer": {"dim": 8, "depth": 1, "heads": 2},
+              "vit": {"dim": 8, "depth": 1, "heads": 2}, "cnn": {"width": 4, "depth": 1}}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (and the CI cores are shared)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(arch="rnn", task="delayed_recall", **kw) -> RunConfig:
+    opts = TINY_SEQ if task not in ("digits", "digits_patches", "digits_sequence",
+                                    "digits_permuted") else {}
+    base = dict(arch=arch, task=task, model=TINY_MODEL[arch], task_options=opts, steps=4,
+                batch_size=16, eval_every=2, metrics=False, device="cpu")
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def test_compatibility_table():
+    assert compatible_tasks("cnn") == ["digits"]
+    assert compatible_tasks("vit") == ["digits", "digits_patches"]
+    assert compatible_tasks("rnn") == ["digits_sequence", "digits_permuted", "delayed_recall",
+                                       "copy_memory", "counting", "parity", "adding"]
+    assert compatible_tasks("transformer") == ["digits_patches"] + compatible_tasks("rnn")
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"arch": "mlp"}, "arch='mlp'; allowed: one of cnn, vit, transformer, rnn"),
+    ({"task": "mnist"}, "task='mnist'; allowed: one of digits, digits_patches"),
+    ({"arch": "cnn", "task": "parity"}, "a task for arch 'cnn': digits$"),
+    ({"arch": "rnn", "task": "digits"}, "a task for arch 'rnn': digits_sequence"),
+    ({"family": "magic"}, "family='magic'; allowed: one of birkhoff, circulant"),
+    ({"family": "rotation", "params": {"angle": 1}}, "parameters of family 'rotation': theta"),
+    ({"family": "sparse", "params": {"density": 2.0}}, "density=2.0"),
+    ({"family": "identity", "params": {"theta": 1}}, "none"),
+    ({"optimizer": "rmsprop"}, "one of adam, adamw, sgd"),
+    ({"lr": -1.0}, "lr=-1.0"),
+    ({"steps": 0}, "steps=0"),
+    ({"batch_size": 1.5}, "batch_size"),
+    ({"device": "tpu"}, "one of auto, cpu, cuda"),
+    ({"arch": "rnn", "task": "parity", "spatial": True}, "spatial=True; allowed: false unless arch is 'cnn'"),
+    ({"arch": "rnn", "task": "delayed_recall", "task_options": {"colour": 1}},
+     "options of task 'delayed_recall'"),
+    ({"grad_clip": -1.0}, "grad_clip"),
+])
+def test_invalid_configs_raise_value_errors_naming_what_is_allowed(kw, match):
+    with pytest.raises(ValueError, match=match):
+        RunConfig(**kw).validate()
+
+
+def test_unknown_config_field_and_bad_model_override():
+    with pytest.raises(ValueError, match="config field"):
+        RunConfig.from_dict({"arch": "rnn", "width": 3})
+    with pytest.raises(ValueError, match="hidden"):
+        fit(tiny(model={"widht": 3}))
+
+
+def test_config_round_trip_and_normalisation():
+    c = RunConfig(arch="rnn", task="parity", lr=1, params={"theta": 0.5})
+    assert c.lr == 1.0 and isinstance(c.lr, float)
+    assert RunConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    assert c.label() == "rnn/parity/identity(theta=0.5) s0"
+
+
+def test_fit_is_deterministic_and_round_trips_through_json():
+    config = tiny(metrics=True, family="orthogonal", steps=6)
+    threads = torch.get_num_threads()
+    a, b = fit(config), fit(config)
+    assert torch.get_num_threads() == threads  # fit does not touch the thread count
+    assert a.status == "ok" and a.steps_done == 6
+    assert a.reproducible_dict() == b.reproducible_dict()
+    assert a.curves["step"] == [0, 2, 4, 6] and a.curves["train_loss"][0] is None
+    assert set(a.metrics) == {"init", "final"} and "cka" in a.metrics["final"]
+    text = json.dumps(a.to_dict(), allow_nan=False)  # strict JSON
+    assert RunResult.from_dict(json.loads(text)) == a
+    c = fit(tiny(metrics=True, family="orthogonal", steps=6, seed=1))
+    assert c.curves["train_loss"] != a.curves["train_loss"]
+    assert c.config_hash != a.config_hash
+
+
+def test_result_fields_are_consistent():
+    r = fit(tiny(task="counting"))
+    assert r.chance_accuracy == pytest.approx(1 / 6)
+    assert r.memoryless_accuracy == pytest.approx((1 + 5 / 20) / 6)
+    assert r.time_structure == "time-invariant"
+    assert r.curves["test_accuracy"][-1] == r.test_accuracy
+    assert 0 <= r.train_accuracy <= 1 and r.train_loss > 0
+    assert r.n_parameters > 0
+    assert r.metrics == {} and r.device == "cpu" and r.wall_time_s > 0
+    assert r.environment["torch"] == torch.__version__
+    from entangled.sweep import config_hash
+
+    assert r.config_hash == config_hash(r.config) == config_hash(tiny(task="counting"))
+
+
+def test_huge_learning_rate_diverges_as_a_result_not_a_crash():
+    r = fit(tiny(arch="rnn", task="adding", lr=1e12, optimizer="sgd", grad_clip=None,
+                 steps=50, metrics=True))
+    assert r.status == "diverged"
+    assert isinstance(r.diverged_at, int) and 1 <= r.diverged_at <= 50
+    assert r.steps_done == r.diverged_at - 1
+    assert r.test_accuracy is None and r.metrics["final"] is None
+    assert r.metrics["init"] is not None
+    assert RunResult.from_dict(json.loads(json.dumps(r.to_dict(), allow_nan=False))) == r
+
+
+def test_epochs_set_the_number_of_steps():
+    assert planned_steps(tiny(epochs=2.0, batch_size=16), 64) == 8
+    r = fit(tiny(epochs=0.5, batch_size=16))
+    assert r.steps_planned == 2 and r.steps_done == 2
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
+def test_other_optimizers_run(optimizer):
+    r = fit(tiny(optimizer=optimizer, weight_decay=0.01))
+    assert r.status == "ok" and r.config["optimizer"] == optimizer
+
+
+ALL_PAIRS = [(arch, task) for arch in ARCH_KINDS for task in compatible_tasks(arch)]
+
+
+@pytest.mark.parametrize("arch,task", ALL_PAIRS)
+def test_every_compatible_arch_task_pair_trains(arch, task):
+    r = fit(tiny(arch=arch, task=task, steps=2, family="permutation"))
+    assert r.status == "ok" and r.steps_done == 2
+    assert math.isfinite(r.test_loss)
+
+
+def test_spatial_cnn_runs():
+    r = fit(tiny(arch="cnn", task="digits", family="circulant", spatial=True, steps=2))
+    assert r.status == "ok" and r.config["spatial"] is True
+
+
+def test_training_learns_a_time_variant_task():
+    # known outcome: the sequence Transformer solves delayed recall quickly
+    r = fit(RunConfig(arch="transformer", task="delayed_recall", steps=80, metrics=False,
+                      eval_every=80, device="cpu", model={"dim": 16},
+                      task_options={"n_train": 500, "n_test": 200}))
+    assert r.test_accuracy > 0.6 > 3 * r.chance_accuracy
