@@ -1,0 +1,112 @@
+"""The smoke report end to end: built once, checked as HTML and in headless Chromium.
+
+Also checks the report's safety and robustness: a user conjecture with ``<script>`` in its
+docstring is escaped, a second run reuses every finished run, and a corrupt result file is
+reported and rerun instead of failing the report.
+"""
+
+import json
+import os
+import re
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from reports.build import build_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SECTIONS = ["findings", "families", "ledger", "outcomes", "ties", "dynamics", "environment"]
+
+EVIL_CONJECTURE = textwrap.dedent('''
+    from theory import conjecture
+
+    @conjecture(families=["identity"], tol=1e-12)
+    def evil_name_is_escaped(m):
+        """<script>alert("pwned")</script> the identity has unit diagonal."""
+        return float((m.matrix().diagonal() - 1).abs().max())
+''')
+
+
+@pytest.fixture(scope="module")
+def smoke_report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    conjectures = root / "user_conjectures.py"
+    conjectures.write_text(EVIL_CONJECTURE)
+    out = root / "smoke"
+    index = build_report("smoke", out, conjecture_paths=[str(conjectures)], jobs=2, progress=False)
+    return index, conjectures
+
+
+def test_report_is_written_with_every_section(smoke_report):
+    index, _ = smoke_report
+    html = index.read_text(encoding="utf-8")
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html
+    assert html.count("<img ") >= 3
+    summary = json.loads((index.parent / "summary.json").read_text())
+    assert [f["key"] for f in summary["findings"]] == ["F1", "F2", "F3"]
+    assert all(f["verdict"] in ("supported", "contradicted", "inconclusive") for f in summary["findings"])
+
+
+def test_user_docstring_is_escaped_and_page_has_no_scripts_or_network(smoke_report):
+    index, _ = smoke_report
+    html = index.read_text(encoding="utf-8")
+    assert "evil_name_is_escaped" in html
+    assert "&lt;script&gt;alert(" in html
+    assert "<script" not in html.lower()
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', html)
+    assert "@import" not in html
+
+
+def test_second_run_reuses_runs_and_corrupt_result_is_rerun(smoke_report, capfd):
+    index, conjectures = smoke_report
+    runs = sorted((index.parent / "runs").glob("*.json"))
+    assert len(runs) >= 20
+    victim = runs[0]
+    good = json.loads(victim.read_text())
+    victim.write_text(victim.read_text()[: len(victim.read_text()) // 2])  # a half-written file
+    build_report("smoke", index.parent, conjecture_paths=[str(conjectures)], jobs=1, progress=False)
+    err = capfd.readouterr().err
+    assert victim.name[:16] in err or "corrupt" in err.lower()
+    again = json.loads(victim.read_text())
+    assert again["config"] == good["config"] and again["status"] in ("ok", "diverged")
+    summary = json.loads((index.parent / "summary.json").read_text())
+    assert summary["timings"]["sweep"] < 60
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                    reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_report_in_headless_chromium(smoke_report):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    index, _ = smoke_report
+    assert CHROMIUM is not None, "CI must have chromium installed"
+    console, errors, requests = [], [], []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: console.append((m.type, m.text)))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(index.as_uri())
+        page.wait_for_load_state("load")
+        for section in SECTIONS:
+            assert page.locator(f"section#{section} h2").is_visible()
+        images = page.locator("img")
+        assert images.count() >= 3
+        for i in range(images.count()):
+            image = images.nth(i)
+            assert image.get_attribute("alt")
+            assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+        verdicts = page.locator("#findings .verdict").all_inner_texts()
+        assert len(verdicts) == 3 and set(verdicts) <= {"supported", "contradicted", "inconclusive"}
+        screenshot = index.parent / "screenshot.png"
+        page.screenshot(path=str(screenshot), full_page=False)
+        browser.close()
+    assert [m for m in console if m[0] in ("error", "warning")] == []
+    assert errors == []
+    assert all(url.startswith(("file:", "data:")) for url in requests), requests
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

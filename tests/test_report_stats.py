@@ -1,0 +1,97 @@
+"""Report statistics against scipy, and the F1-F3 verdict rules on constructed numbers."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from reports.analysis import Outcome, dose_response, outcomes, variant_label
+from reports.findings import Comparison, Finding, judge, verdict_from
+from reports.stats import rank_correlation, summarize, welch_difference
+
+
+def test_summary_matches_scipy_t_interval():
+    values = [0.81, 0.84, 0.79, 0.88, 0.83]
+    s = summarize(values)
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    assert s.n == 5 and s.mean == pytest.approx(np.mean(values))
+    assert (s.low, s.high) == (pytest.approx(low), pytest.approx(high))
+
+
+def test_summary_of_one_or_no_value_has_undefined_interval():
+    assert math.isnan(summarize([0.5]).low) and summarize([0.5]).mean == 0.5
+    assert summarize([]).n == 0 and math.isnan(summarize([]).mean)
+
+
+def test_welch_difference_matches_scipy():
+    a, b = [0.9, 0.92, 0.88, 0.91], [0.85, 0.80, 0.86, 0.83, 0.84]
+    d = welch_difference(a, b)
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    assert d.delta == pytest.approx(np.mean(a) - np.mean(b))
+    assert d.p_value == pytest.approx(ref.pvalue)
+    ci = ref.confidence_interval(0.95)
+    assert (d.low, d.high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert d.excludes_zero() == 1
+    assert welch_difference(b, a).excludes_zero() == -1
+
+
+def test_welch_with_zero_variance_is_exact():
+    d = welch_difference([0.5, 0.5], [0.5, 0.5])
+    assert (d.delta, d.low, d.high, d.p_value) == (0.0, 0.0, 0.0, 1.0) and d.excludes_zero() == 0
+    assert welch_difference([0.6, 0.6], [0.5, 0.5]).excludes_zero() == 1
+
+
+def test_rank_correlation_matches_scipy_and_handles_constants():
+    x, y = [1, 2, 3, 4, 5], [2.0, 1.0, 4.0, 3.0, 5.0]
+    r = rank_correlation(x, y)
+    assert r.rho == pytest.approx(stats.spearmanr(x, y).statistic) and r.n == 5
+    assert math.isnan(rank_correlation([1, 1, 1], [1, 2, 3]).rho)
+    assert math.isnan(rank_correlation([1, 2], [1, 2]).rho)
+
+
+@pytest.mark.parametrize("statuses,rule,verdict", [
+    (["agrees", "unresolved"], "any", "supported"),
+    (["agrees", "disagrees"], "any", "inconclusive"),
+    (["disagrees", "unresolved"], "any", "contradicted"),
+    (["unresolved", "unresolved"], "any", "inconclusive"),
+    (["agrees", "agrees"], "all", "supported"),
+    (["agrees", "unresolved"], "all", "inconclusive"),
+    (["agrees", "disagrees"], "all", "contradicted"),
+    ([], "any", "inconclusive"),
+])
+def test_verdict_rules(statuses, rule, verdict):
+    assert verdict_from(statuses, rule) == verdict
+
+
+def _result(arch, task, family, params, seed, acc, status="ok"):
+    return {"config": {"arch": arch, "task": task, "family": family, "params": params, "seed": seed},
+            "status": status, "test_accuracy": acc, "chance_accuracy": 0.1, "time_structure": "none"}
+
+
+def test_outcomes_and_judgement_on_constructed_results():
+    results = [_result("cnn", "digits", "identity", {}, s, a) for s, a in enumerate([0.80, 0.81, 0.79])]
+    results += [_result("cnn", "digits", "sparse", {"strength": 0.5}, s, a) for s, a in enumerate([0.90, 0.91, 0.89])]
+    results += [_result("cnn", "digits", "orthogonal", {}, s, a) for s, a in enumerate([0.70, 0.71, 0.69])]
+    results += [_result("cnn", "digits", "orthogonal", {}, 3, None, status="diverged")]
+    rows = outcomes(results)
+    by_label = {o.label: o for o in rows}
+    assert by_label["orthogonal"].diverged == 1 and by_label["orthogonal"].summary.n == 3
+    assert by_label["sparse(strength=0.5)"].difference.delta == pytest.approx(0.10)
+    assert by_label["identity"].difference is None
+    help_finding = Finding("F1", "sparse helps", "any",
+                           (Comparison("cnn", "digits", "sparse(strength=0.5)", +1),
+                            Comparison("vit", "digits", "sparse(strength=0.5)", +1)))
+    judged = judge(help_finding, rows)
+    assert judged.verdict == "supported"
+    assert [e["status"] for e in judged.evidence] == ["agrees", "missing"]
+    hurt = Finding("F2", "orthogonal helps", "any", (Comparison("cnn", "digits", "orthogonal", +1),))
+    assert judge(hurt, rows).verdict == "contradicted"
+
+
+def test_dose_response_puts_identity_at_the_identity_end():
+    results = [_result("cnn", "digits", "identity", {}, 0, 0.8)]
+    results += [_result("cnn", "digits", "sparse", {"strength": s}, 0, 0.8 + s / 10) for s in (0.25, 0.5)]
+    curves = dose_response(outcomes(results), "sparse", "strength")
+    assert [x for x, _ in curves[("cnn", "digits")]] == [0.0, 0.25, 0.5]
+    assert variant_label("rotation", {"theta": 0.7853981633974483}) == "rotation(theta=0.785)"
