@@ -5,10 +5,11 @@ specifications and implements
 
 * ``_build_matrix()``: the dense float64 matrix ``M`` (the ground truth every structured
   method is tested against);
-* optionally ``_operands()`` and ``_apply_operands(operands, x)``: the structure-aware product
-  ``y_i = sum_j M_ij x_j`` along the last axis of ``x``, computed from a few small tensors
-  (an index vector for a permutation, a band for a circulant, ...). The default is the dense
-  product with ``M``;
+* optionally ``_operands()`` and ``_apply_operands(operands, x, dim)``: the structure-aware
+  product ``y_i = sum_j M_ij x_j`` along axis ``dim`` of ``x`` (non-negative), computed from a
+  few small tensors (an index vector for a permutation, a spectrum for a circulant, ...)
+  without moving the axis, so the result keeps the memory layout of ``x``. The default is
+  the dense product with ``M``;
 * optionally ``_exact_eigvals()`` / ``_exact_singular_values()``: closed forms from structure;
 * ``contains(matrix, tol)``: whether a matrix belongs to the family (the membership half of
   the ``sample``/``contains`` pair that lets one generic test cover every family).
@@ -80,9 +81,9 @@ class Mapping:
         return {"matrix": self.dense()}
 
     @staticmethod
-    def _apply_operands(operands: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        """``y = x M^T`` along the last axis, i.e. ``y_i = sum_j M_ij x_j`` (dense default)."""
-        return torch.nn.functional.linear(x, operands["matrix"])
+    def _apply_operands(operands: dict[str, torch.Tensor], x: torch.Tensor, dim: int) -> torch.Tensor:
+        """``y_i = sum_j M_ij x_j`` along ``dim`` by a dense product (the default)."""
+        return dense_product(operands["matrix"], x, dim)
 
     def _exact_eigvals(self) -> torch.Tensor | None:
         return None
@@ -127,9 +128,7 @@ class Mapping:
     @classmethod
     def apply_with(cls, operands: dict[str, torch.Tensor], x: torch.Tensor, dim: int = -1):
         """Apply the product defined by ``operands`` along ``dim`` of ``x`` (no checks)."""
-        if dim in (-1, x.ndim - 1):
-            return cls._apply_operands(operands, x)
-        return cls._apply_operands(operands, x.movedim(dim, -1)).movedim(-1, dim)
+        return cls._apply_operands(operands, x, dim % x.ndim)
 
     def apply(self, x: torch.Tensor, dim: int = -1) -> torch.Tensor:
         """Return ``x`` with ``M`` applied along ``dim``: ``y_i = sum_j M_ij x_j``.
@@ -230,6 +229,33 @@ class Mapping:
 
     def __hash__(self) -> int:
         return hash((self.family, self.n, self.seed, repr(sorted(self.params.items()))))
+
+
+def along(vector: torch.Tensor, ndim: int, dim: int) -> torch.Tensor:
+    """View a length-n vector so that it broadcasts along axis ``dim`` of an ``ndim``-D tensor."""
+    return vector.view(-1, *([1] * (ndim - 1 - dim)))
+
+
+def dense_product(matrix: torch.Tensor, x: torch.Tensor, dim: int) -> torch.Tensor:
+    """``y_i = sum_j M_ij x_j`` along ``dim`` as one matrix product, keeping the layout of ``x``."""
+    if dim == x.ndim - 1:
+        return torch.nn.functional.linear(x, matrix)
+    shape = x.shape
+    return torch.matmul(matrix, x.reshape(*shape[: dim + 1], -1)).reshape(shape)
+
+
+def gathered_sum(x: torch.Tensor, index: torch.Tensor, weight: torch.Tensor, dim: int,
+                 reduce_axis: int) -> torch.Tensor:
+    """``sum_k weight[..k..] * x[index[..k..]]`` along ``dim``: a product with stored entries.
+
+    ``index`` and ``weight`` have the same 2-D shape ``(a, b)``; ``x`` is gathered along ``dim``
+    at ``index.flatten()``, reshaped to ``(a, b)`` there, weighted and summed over axis
+    ``reduce_axis`` (0 or 1) of that pair.
+    """
+    a, b = index.shape
+    gathered = x.index_select(dim, index.reshape(-1)).unflatten(dim, (a, b))
+    weights = weight.view(a, b, *([1] * (x.ndim - 1 - dim)))
+    return (gathered * weights).sum(dim + reduce_axis)
 
 
 def check_apply_input(x: Any, dim: Any, n: int, *, context: str = "apply") -> int:

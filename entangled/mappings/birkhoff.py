@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from entangled.mappings import _checks
-from entangled.mappings.base import Mapping
+from entangled.mappings.base import Mapping, gathered_sum
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
 
@@ -51,10 +51,9 @@ class BirkhoffMapping(Mapping):
         return {"index": index, "weights": weights}
 
     @staticmethod
-    def _apply_operands(operands, x):
-        index, weights = operands["index"], operands["weights"]
-        gathered = x[..., index]  # (..., k, n)
-        return torch.einsum("...kn,k->...n", gathered, weights)
+    def _apply_operands(operands, x, dim):
+        index, weights = operands["index"], operands["weights"]  # (k, n), (k,)
+        return gathered_sum(x, index, weights[:, None].expand_as(index), dim, reduce_axis=0)
 
     @classmethod
     def contains(cls, matrix, tol: float = 1e-9) -> bool:

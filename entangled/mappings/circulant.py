@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 from entangled.mappings import _checks
-from entangled.mappings.base import Mapping
+from entangled.mappings.base import Mapping, along
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
 
@@ -74,9 +74,9 @@ class CirculantMapping(Mapping):
         return {"spectrum": torch.fft.rfft(self.first_row()).real}
 
     @staticmethod
-    def _apply_operands(operands, x):
-        spectrum = torch.fft.rfft(x, dim=-1) * operands["spectrum"]
-        return torch.fft.irfft(spectrum, n=x.shape[-1], dim=-1)
+    def _apply_operands(operands, x, dim):
+        spectrum = torch.fft.rfft(x, dim=dim) * along(operands["spectrum"], x.ndim, dim)
+        return torch.fft.irfft(spectrum, n=x.shape[dim], dim=dim)
 
     def _exact_eigvals(self):
         return torch.fft.fft(self.first_row().to(torch.complex128))

@@ -23,7 +23,7 @@ class IdentityMapping(Mapping):
         return {}
 
     @staticmethod
-    def _apply_operands(operands, x):
+    def _apply_operands(operands, x, dim):
         return x
 
     def _exact_eigvals(self):

@@ -71,8 +71,8 @@ class PermutationMapping(Mapping):
         return {"index": self.permutation()}
 
     @staticmethod
-    def _apply_operands(operands, x):
-        return x.index_select(-1, operands["index"])
+    def _apply_operands(operands, x, dim):
+        return x.index_select(dim, operands["index"])
 
     def cycle_lengths(self) -> list[int]:
         """Cycle lengths of the permutation (they sum to n)."""

@@ -14,7 +14,7 @@ import math
 import torch
 
 from entangled.mappings import _checks
-from entangled.mappings.base import Mapping
+from entangled.mappings.base import Mapping, along
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
 
@@ -49,20 +49,24 @@ class RotationMapping(Mapping):
         return matrix
 
     def _operands(self) -> dict[str, torch.Tensor]:
-        return {"cos_sin": self._cos_sin()}
+        """``y = cos * x + sin * x[swap]``: ``swap`` exchanges each pair (2k, 2k+1),
+        ``cos = (c, c, ..., [1])`` and ``sin = (-s, s, -s, s, ..., [0])``."""
+        c, s = self._cos_sin().tolist()
+        paired = 2 * self.blocks
+        swap = torch.arange(self.n)
+        swap[0:paired:2] += 1
+        swap[1:paired:2] -= 1
+        cos = torch.full((self.n,), c, dtype=torch.float64)
+        sin = torch.zeros(self.n, dtype=torch.float64)
+        sin[0:paired:2], sin[1:paired:2] = -s, s
+        cos[paired:] = 1.0
+        return {"swap": swap, "cos": cos, "sin": sin}
 
     @staticmethod
-    def _apply_operands(operands, x):
-        n = x.shape[-1]
-        paired = (n // 2) * 2
-        c, s = operands["cos_sin"][0], operands["cos_sin"][1]
-        pairs = x[..., :paired].unflatten(-1, (n // 2, 2))
-        first, second = pairs[..., 0], pairs[..., 1]
-        rotated = torch.stack((c * first - s * second, s * first + c * second), dim=-1)
-        rotated = rotated.flatten(-2)
-        if paired < n:
-            rotated = torch.cat((rotated, x[..., paired:]), dim=-1)
-        return rotated
+    def _apply_operands(operands, x, dim):
+        cos = along(operands["cos"], x.ndim, dim)
+        sin = along(operands["sin"], x.ndim, dim)
+        return torch.addcmul(x * cos, x.index_select(dim, operands["swap"]), sin)
 
     def _exact_eigvals(self):
         theta = self.params["theta"]

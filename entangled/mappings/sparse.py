@@ -14,9 +14,9 @@ weights uniform in (0, 1]. ``normalise`` scales ``S``:
 A row (or column) of ``S`` that receives no off-diagonal entry (``k = 0``) puts its mass on
 the diagonal, so ``density = 0`` or ``strength = 0`` gives exactly ``I``.
 
-:meth:`apply` is a sparse product with the ``n (k + 1)`` stored entries (CSR), never dense;
-under ``torch.func`` transforms, which do not support sparse tensors, the same entries are
-applied with a gather and an ``index_add``.
+:meth:`apply` is a sparse product with the ``n (k + 1)`` stored entries, never dense: a CSR
+sparse-dense product, and under ``torch.func`` transforms (which reject sparse tensors) a
+gather of each row's stored entries and a sum.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import warnings
 import torch
 
 from entangled.mappings import _checks
-from entangled.mappings.base import Mapping
+from entangled.mappings.base import Mapping, gathered_sum
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
 
@@ -102,16 +102,24 @@ class SparseMapping(Mapping):
         row, col = torch.nonzero(dense, as_tuple=True)
         counts = torch.bincount(row, minlength=self.n)
         crow = torch.cat((torch.zeros(1, dtype=torch.int64), torch.cumsum(counts, 0)))
-        return {"crow": crow, "row": row, "col": col, "values": dense[row, col]}
+        values = dense[row, col]
+        # The same entries row by row, padded to the longest row with zero weights (ELL).
+        width = int(counts.max())
+        position = torch.arange(len(row)) - crow[row]
+        ell_index = torch.zeros(self.n, width, dtype=torch.int64)
+        ell_weight = torch.zeros(self.n, width, dtype=torch.float64)
+        ell_index[row, position], ell_weight[row, position] = col, values
+        return {"crow": crow, "col": col, "values": values,
+                "ell_index": ell_index, "ell_weight": ell_weight}
 
     @staticmethod
-    def _apply_operands(operands, x):
-        n = x.shape[-1]
+    def _apply_operands(operands, x, dim):
+        n = x.shape[dim]
         if functorch_active():
-            # torch.func transforms (jacrev, vmap) do not support sparse tensors: use the
-            # same stored entries through a gather and an index_add.
-            products = x[..., operands["col"]] * operands["values"]
-            return torch.zeros_like(x).index_add(-1, operands["row"], products)
+            # torch.func transforms (jacrev, vmap) reject sparse tensors: gather the stored
+            # entries of every row and sum them (ELL layout). Not used otherwise: its backward
+            # (an index_add) measured 1.3x (n=16) to 40x (n=512) slower than CSR.
+            return gathered_sum(x, operands["ell_index"], operands["ell_weight"], dim, reduce_axis=1)
         with warnings.catch_warnings():
             # torch warns once that CSR support is "beta"; the operations used are tested here.
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
@@ -119,8 +127,9 @@ class SparseMapping(Mapping):
                 operands["crow"], operands["col"], operands["values"], size=(n, n),
                 check_invariants=False,
             )
-        flat = x.reshape(-1, n)
-        return torch.sparse.mm(matrix, flat.T).T.reshape(x.shape)
+        moved = x.movedim(dim, 0)
+        product = torch.sparse.mm(matrix, moved.reshape(n, -1))
+        return product.reshape(moved.shape).movedim(0, dim)
 
     @classmethod
     def contains(cls, matrix, tol: float = 1e-9) -> bool:

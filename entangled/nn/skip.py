@@ -46,9 +46,12 @@ class EntangledSkip(nn.Module):
         return self.mapping.n
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dim = check_apply_input(x, self.dim, self.mapping.n, context="EntangledSkip")
+        dim = self.dim % x.ndim if isinstance(x, torch.Tensor) and x.ndim else self.dim
+        if (not isinstance(x, torch.Tensor) or not x.ndim or x.shape[dim] != self.mapping.n
+                or not x.is_floating_point()):
+            check_apply_input(x, self.dim, self.mapping.n, context="EntangledSkip")  # raises
         operands = {name: self._operand(name, x.dtype) for name in self._operand_names}
-        return type(self.mapping).apply_with(operands, x, dim)
+        return type(self.mapping)._apply_operands(operands, x, dim)
 
     def _operand(self, name: str, dtype: torch.dtype) -> torch.Tensor:
         """Buffer ``op_<name>``, cast to ``dtype`` once and cached until the buffer changes."""
