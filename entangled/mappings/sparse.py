@@ -123,6 +123,7 @@ class SparseMapping(Mapping):
         with warnings.catch_warnings():
             # torch warns once that CSR support is "beta"; the operations used are tested here.
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly")
             matrix = torch.sparse_csr_tensor(
                 operands["crow"], operands["col"], operands["values"], size=(n, n),
                 check_invariants=False,
