@@ -38,8 +38,8 @@ APPLY_FAMILIES = {
     "permutation": {},
     "sparse (density 0.05)": {"family": "sparse", "density": 0.05},
     "sparse (density 0.01)": {"family": "sparse", "density": 0.01},
-    "circulant (banded, h=1)": {"family": "circulant", "bandwidth": 1.0},
-    "circulant (FFT, h=n/16)": {"family": "circulant", "bandwidth": "n/16"},
+    "circulant (h=1, narrow kernel)": {"family": "circulant", "bandwidth": 1.0},
+    "circulant (h=n/16, wide kernel)": {"family": "circulant", "bandwidth": "n/16"},
     "rotation": {},
     "birkhoff (k=4)": {"family": "birkhoff", "k": 4},
 }

@@ -60,20 +60,20 @@ def compatible_tasks(arch: str) -> list[str]:
     return [t for t in task_names() if task_kind(t) in ARCH_KINDS.get(arch, ())]
 
 
-def _finite_or_none(value: Any) -> Any:
+def finite_or_none(value: Any) -> Any:
     """Recursively replace non-finite floats by None (strict JSON); tuples become lists."""
     if isinstance(value, float) or (isinstance(value, np.floating)):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, dict):
-        return {str(k): _finite_or_none(v) for k, v in value.items()}
+        return {str(k): finite_or_none(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
+        return [finite_or_none(v) for v in value]
     if isinstance(value, torch.Tensor):
-        return _finite_or_none(value.detach().cpu().tolist())
+        return finite_or_none(value.detach().cpu().tolist())
     if isinstance(value, np.ndarray):
-        return _finite_or_none(value.tolist())
+        return finite_or_none(value.tolist())
     return value
 
 
@@ -142,7 +142,7 @@ class RunConfig:
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict with every field."""
-        return _finite_or_none(dataclasses.asdict(self))
+        return finite_or_none(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
@@ -275,7 +275,7 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain strict-JSON dict (non-finite floats as ``None``)."""
-        return _finite_or_none(dataclasses.asdict(self))
+        return finite_or_none(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunResult":
@@ -353,7 +353,7 @@ def evaluate(model: torch.nn.Module, task, x: torch.Tensor, y: torch.Tensor,
 def _snapshot(model, task, x, y) -> dict[str, Any]:
     from entangled.metrics import snapshot
 
-    return _finite_or_none(snapshot(model, x, y, loss_fn=task.loss, accuracy_fn=task.accuracy))
+    return finite_or_none(snapshot(model, x, y, loss_fn=task.loss, accuracy_fn=task.accuracy))
 
 
 def build_for(config: RunConfig, task, device: torch.device | None = None) -> torch.nn.Module:
@@ -470,7 +470,7 @@ def fit(config: RunConfig | dict[str, Any]) -> RunResult:
         train_accuracy=train_acc, train_loss=train_loss, test_accuracy=test_acc,
         test_loss=test_loss, chance_accuracy=float(task.chance_accuracy),
         memoryless_accuracy=float(task.memoryless_accuracy),
-        time_structure=task.time_structure, curves=_finite_or_none(curves),
-        metrics=_finite_or_none(metrics), n_parameters=int(n_params), device=str(device.type),
+        time_structure=task.time_structure, curves=finite_or_none(curves),
+        metrics=finite_or_none(metrics), n_parameters=int(n_params), device=str(device.type),
         wall_time_s=time.perf_counter() - start, environment=environment(),
     )

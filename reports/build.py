@@ -375,7 +375,7 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
     tmp = index.with_suffix(".html.tmp")
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, index)
-    from entangled.train import _finite_or_none as json_safe
+    from entangled.train import finite_or_none as json_safe
 
     write_json_atomic(out / "summary.json", json_safe({
         "preset": preset.name,
