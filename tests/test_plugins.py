@@ -1,0 +1,56 @@
+"""Third-party families register through the entry-point group ``entangled.families``."""
+
+import warnings
+from importlib import metadata
+
+import pytest
+import torch
+
+import entangled as E
+from entangled.mappings import registry
+
+
+class NegatedIdentity(E.Mapping):
+    """A toy third-party family: ``M = -I``."""
+
+    family = "negated_identity"
+    summary = "-I (a plugin test family)"
+
+    def _build_matrix(self):
+        return -torch.eye(self.n, dtype=torch.float64)
+
+    @classmethod
+    def contains(cls, matrix, tol=1e-9):
+        return bool((torch.as_tensor(matrix) + torch.eye(len(matrix))).abs().max() <= tol)
+
+
+@pytest.fixture
+def fake_entry_points(monkeypatch):
+    points = [
+        metadata.EntryPoint("negated_identity", f"{__name__}:NegatedIdentity", registry.ENTRY_POINT_GROUP),
+        metadata.EntryPoint("broken", "no_such_module_xyz:Family", registry.ENTRY_POINT_GROUP),
+    ]
+    monkeypatch.setattr(registry.metadata, "entry_points",
+                        lambda group=None: [p for p in points if p.group == group])
+    monkeypatch.setattr(registry, "_entry_points_loaded", False)
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    return points
+
+
+def test_entry_point_family_is_registered_and_broken_plugin_only_warns(fake_entry_points):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        names = E.families()
+    assert "negated_identity" in names and names == sorted(names)
+    assert any("broken" in str(w.message) for w in caught)
+    m = E.make_mapping("negated_identity", 3)
+    assert torch.equal(m.apply(torch.ones(3, dtype=torch.float64)), -torch.ones(3, dtype=torch.float64))
+    assert E.Mapping.from_dict(m.to_dict()) == m
+
+
+def test_registering_a_second_class_under_a_taken_name_is_an_error():
+    class Impostor(NegatedIdentity):
+        family = "identity"
+
+    with pytest.raises(ValueError, match="already registered"):
+        E.register_family(Impostor)
