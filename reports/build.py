@@ -352,6 +352,7 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
         "attributes": IDENTITY_ATTRIBUTES,
         "ledger": ledger,
         "ledger_counts": _ledger_counts(ledger),
+        "ledger_groups": ledger_groups(ledger),
         "pairs": pairs,
         "dose_figures": all_figures,
         "distance_figure": distance,
@@ -387,6 +388,25 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
     }))
     log(f"report: done in {context['timings']['total']:.1f} s")
     return index
+
+
+def ledger_groups(ledger: dict) -> list[dict]:
+    """Ledger entries grouped by conjecture (one row each on the page), in ledger order.
+
+    Every group keeps its per-family entries; ``mismatched`` marks a group in which some
+    verdict differs from the expectation, ``proof`` is the (shared) attached proof.
+    """
+    groups: dict[str, dict] = {}
+    for entry in ledger.get("entries", []):
+        group = groups.setdefault(entry["conjecture"], {
+            "conjecture": entry["conjecture"], "name": entry["conjecture"].split(".")[-1],
+            "statement": entry["statement"], "theme": entry["theme"],
+            "reference": entry.get("reference"), "expected": entry["expected"],
+            "proof": entry.get("proof"), "entries": [], "mismatched": False,
+        })
+        group["entries"].append(entry)
+        group["mismatched"] = group["mismatched"] or not entry["matches_expected"]
+    return list(groups.values())
 
 
 def _ledger_counts(ledger: dict) -> dict:
