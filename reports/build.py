@@ -43,13 +43,14 @@ def run_suite(preset: presets.Preset, out_dir: Path, jobs: int, progress: bool) 
 
 # ------------------------------------------------------------------------ ledger
 def ledger_key(paths: Sequence[str], examples: int, seed: int) -> str:
-    """Cache key of a ledger: the catalog's and the user files' sources, examples, seed."""
-    import entangled
-    import theory.conjectures
+    """Cache key of a ledger: the sources of the theory package (engine and catalog), of the
+    mapping families and of the user files, the number of examples and the seed."""
+    import entangled.mappings
+    import theory
 
-    digest = hashlib.sha256(f"{entangled.__version__}|{examples}|{seed}".encode())
-    catalog_dir = Path(theory.conjectures.__file__).parent
-    sources = sorted(catalog_dir.glob("*.py"))
+    digest = hashlib.sha256(f"{examples}|{seed}".encode())
+    sources = sorted(Path(theory.__file__).parent.rglob("*.py"))
+    sources += sorted(Path(entangled.mappings.__file__).parent.glob("*.py"))
     for path in paths:
         p = Path(path)
         sources += sorted(p.rglob("*.py")) if p.is_dir() else [p]
