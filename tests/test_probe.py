@@ -374,3 +374,20 @@ def test_plain_function_with_float32_constants_is_probed_in_float32():
     with pytest.raises(ProbeError, match="the block raised"):
         probe(lambda x: x @ torch.ones(3, 3, dtype=torch.float64), torch.randn(2, 4,
                                                                                 dtype=torch.float64))
+
+
+def test_readme_probe_example_runs_as_written():
+    """README "Probing your own residual module": exit 0 for my_block, 1 with one iteration."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    target = "tests/probe_user_example.py"
+    ok = subprocess.run([sys.executable, "-m", "entangled.cli", "probe", f"{target}:my_block"],
+                        cwd=root, capture_output=True, text=True)
+    broken = subprocess.run([sys.executable, "-m", "entangled.cli", "probe",
+                             f"{target}:my_block_one_iteration"], cwd=root, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert broken.returncode == 1
+    assert "falsified  probed.doubly_stochastic" in broken.stdout

@@ -1,4 +1,4 @@
-"""Probe your own residual module: ``entangled probe examples/probe_examples.py:my_block``.
+"""Probe your own residual module: ``entangled probe tests/probe_user_example.py:my_block``.
 
 A factory takes no arguments and returns ``(block, sample_input)`` or a dict with the keys
 
