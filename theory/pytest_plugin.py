@@ -113,7 +113,19 @@ class ConjectureMismatch(Exception):
     """The verdict of a conjecture item does not match its expectation."""
 
 
-class ConjectureItem(pytest.Item):
+class _MessageItem(pytest.Item):
+    """An item whose expected failures (ConjectureMismatch) report just their message."""
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ConjectureMismatch):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+class ConjectureItem(_MessageItem):
     """One conjecture checked on one family."""
 
     def __init__(self, *, conj, family, **kwargs):
@@ -132,16 +144,8 @@ class ConjectureItem(pytest.Item):
         if not self.entry.matches_expected:
             raise ConjectureMismatch(format_entry(self.entry))
 
-    def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, ConjectureMismatch):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
 
-    def reportinfo(self):
-        return self.path, None, self.name
-
-
-class LoadErrorItem(pytest.Item):
+class LoadErrorItem(_MessageItem):
     """A conjecture source that failed to load: always fails with its traceback."""
 
     def __init__(self, *, failure, **kwargs):
@@ -151,14 +155,6 @@ class LoadErrorItem(pytest.Item):
     def runtest(self) -> None:
         raise ConjectureMismatch(
             f"could not load conjectures from {self.failure['source']}:\n{self.failure['error']}")
-
-    def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, ConjectureMismatch):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self):
-        return self.path, None, self.name
 
 
 def format_entry(entry) -> str:
