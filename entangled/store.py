@@ -1,0 +1,328 @@
+"""Shared result stores: shards and claim files, so that several sweeps never train a run twice.
+
+Several hosts (or the tasks of one SLURM array job) may run the same sweep into one shared
+result directory. Two mechanisms keep them from repeating each other's work:
+
+**Shards** (``--shard I/N``, ``1 <= I <= N``) split the sweep up front. The distinct config
+hashes are sorted and dealt out round-robin: shard ``I`` gets the hashes at sorted positions
+``I-1, I-1+N, I-1+2N, ...``. The split depends only on the *set* of configs (not on their
+order), every run is in exactly one shard, and shard sizes differ by at most one.
+
+**Claims** make the training of one run exclusive even without shards. Before training run
+``<hash>`` a worker creates ``<out>/.claims/<hash>.claim`` with ``O_CREAT | O_EXCL`` — an
+atomic create-if-absent, also on NFSv3+ — holding JSON ``{"host", "pid", "token",
+"created"}``. Only the creator trains the run; it re-checks after claiming that no result
+file appeared meanwhile (claim, then check, then train: a run finished by another host is
+never trained again), refreshes the claim's mtime every ``heartbeat_s`` seconds while it
+trains (a background thread), writes the result atomically and deletes the claim.
+
+A claim is **stale** — its holder is presumed dead — when
+
+* its mtime is older than ``stale_after_s`` seconds (the heartbeat stopped: host down,
+  process killed, network split), or
+* it names this host and a pid that no longer exists (a local crash: taken over at once), or
+* it is unreadable and older than ``heartbeat_s`` (the holder died between creating and
+  writing it).
+
+A stale claim is taken over under a short-lived ``<hash>.takeover`` lock (itself created
+with ``O_EXCL``): the taker re-reads the claim and replaces it only if it is still the same
+stale claim, so two hosts racing to take over one stale claim cannot both win. Staleness by
+mtime compares the file server's mtime with the local clock, so hosts sharing a directory
+should have clocks that agree to well within ``stale_after_s`` (NTP does this).
+
+Results are deterministic and written atomically, so even the one remaining way to train a
+run twice (a holder that stalls for longer than ``stale_after_s`` and then resumes) costs
+compute, never correctness.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from entangled.errors import InvalidParameterError
+
+T = TypeVar("T")
+
+CLAIMS_DIR = ".claims"
+
+
+# ---------------------------------------------------------------------------- shards
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (1-based, like ``--shard 2/4``)."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.count, int) and not isinstance(self.count, bool) and self.count >= 1):
+            raise InvalidParameterError("shard", f"{self.index}/{self.count}",
+                                        "I/N with integers 1 <= I <= N")
+        if not (isinstance(self.index, int) and not isinstance(self.index, bool)
+                and 1 <= self.index <= self.count):
+            raise InvalidParameterError("shard", f"{self.index}/{self.count}",
+                                        "I/N with integers 1 <= I <= N")
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def select(self, digests: Iterable[str]) -> set[str]:
+        """The hashes of this shard: sorted distinct hashes at positions ``index-1 (mod count)``."""
+        ordered = sorted(set(digests))
+        return set(ordered[self.index - 1::self.count])
+
+
+def parse_shard(text: Any) -> Shard | None:
+    """``"I/N"`` -> :class:`Shard`; ``None`` or ``""`` -> ``None``; a :class:`Shard` as is."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, Shard):
+        return text
+    parts = str(text).strip().split("/")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise InvalidParameterError("shard", text, "I/N with integers 1 <= I <= N, e.g. 2/4")
+    return Shard(int(parts[0]), int(parts[1]))
+
+
+# ---------------------------------------------------------------------------- claims
+@dataclass(frozen=True)
+class ClaimPolicy:
+    """Timing of claims (picklable, shipped to workers).
+
+    Parameters
+    ----------
+    heartbeat_s : the holder refreshes its claim's mtime this often while it trains.
+    stale_after_s : a claim whose mtime is older than this is taken over (must exceed
+        ``heartbeat_s``; the default allows nine missed heartbeats).
+    poll_s : a sweep waiting for runs claimed by others looks for their results (and for
+        stale claims to take over) this often.
+    """
+
+    heartbeat_s: float = 30.0
+    stale_after_s: float = 300.0
+    poll_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.heartbeat_s, (int, float)) and self.heartbeat_s > 0):
+            raise InvalidParameterError("heartbeat_s", self.heartbeat_s, "a positive number of seconds")
+        if not (isinstance(self.stale_after_s, (int, float)) and self.stale_after_s > self.heartbeat_s):
+            raise InvalidParameterError("stale_after_s", self.stale_after_s,
+                                        f"a number of seconds > heartbeat_s={self.heartbeat_s}")
+        if not (isinstance(self.poll_s, (int, float)) and self.poll_s > 0):
+            raise InvalidParameterError("poll_s", self.poll_s, "a positive number of seconds")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim held by this process."""
+
+    path: str
+    token: str
+    host: str
+    pid: int
+    created: float = field(default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "pid": self.pid, "token": self.token, "created": self.created}
+
+
+def claim_path(out_dir: str | os.PathLike, digest: str) -> Path:
+    """``<out_dir>/.claims/<digest>.claim``."""
+    return Path(out_dir) / CLAIMS_DIR / f"{digest}.claim"
+
+
+def _create_exclusive(path: Path, data: dict[str, Any]) -> bool:
+    """Create ``path`` holding ``data`` as JSON if it does not exist (atomic); False if it does."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True
+
+
+def _snapshot(path: Path) -> tuple[bytes, int] | None:
+    """``(content, mtime_ns)`` of ``path``, ``None`` if it does not exist."""
+    try:
+        with open(path, "rb") as fh:
+            content = fh.read()
+            mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
+    except FileNotFoundError:
+        return None
+    return content, mtime_ns
+
+
+def _parse(content: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+        return None
+    return data
+
+
+def read_claim(out_dir: str | os.PathLike, digest: str) -> dict[str, Any] | None:
+    """The holder of ``digest``'s claim (``host``, ``pid``, ``token``, ``created``, ``age_s``);
+    ``None`` when unclaimed. An unreadable claim gives ``{"age_s": ...}`` only."""
+    snap = _snapshot(claim_path(out_dir, digest))
+    if snap is None:
+        return None
+    data = dict(_parse(snap[0]) or {})
+    data["age_s"] = time.time() - snap[1] / 1e9
+    return data
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def is_stale(content: bytes, mtime_ns: int, policy: ClaimPolicy, *, now: float | None = None,
+             host: str | None = None) -> bool:
+    """Whether a claim with this content and mtime belongs to a dead holder (see module doc)."""
+    age = (time.time() if now is None else now) - mtime_ns / 1e9
+    if age > policy.stale_after_s:
+        return True
+    data = _parse(content)
+    if data is None:
+        return age > policy.heartbeat_s
+    this_host = socket.gethostname() if host is None else host
+    pid = data.get("pid")
+    if data.get("host") == this_host and isinstance(pid, int) and not isinstance(pid, bool):
+        return not pid_alive(pid)
+    return False
+
+
+def _new_claim(path: Path) -> Claim:
+    return Claim(path=str(path), token=uuid.uuid4().hex, host=socket.gethostname(),
+                 pid=os.getpid(), created=time.time())
+
+
+def try_claim(out_dir: str | os.PathLike, digest: str, policy: ClaimPolicy = ClaimPolicy()
+              ) -> Claim | None:
+    """Claim run ``digest`` for this process: the :class:`Claim`, or ``None`` if a live holder has it.
+
+    A stale claim is taken over (see the module docstring).
+    """
+    path = claim_path(out_dir, digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    claim = _new_claim(path)
+    for _ in range(2):  # a second try when the claim vanished between create and read
+        if _create_exclusive(path, claim.to_dict()):
+            return claim
+        seen = _snapshot(path)
+        if seen is None:
+            continue
+        if not is_stale(*seen, policy):
+            return None
+        return claim if _take_over(path, seen, claim, policy) else None
+    return None
+
+
+def _take_over(path: Path, seen: tuple[bytes, int], claim: Claim, policy: ClaimPolicy) -> bool:
+    """Replace the stale claim ``seen`` at ``path`` by ``claim``, under a takeover lock."""
+    lock = path.with_suffix(".takeover")
+    if not _create_exclusive(lock, claim.to_dict()):
+        held = _snapshot(lock)  # a taker that died inside this millisecond window
+        if held is not None and time.time() - held[1] / 1e9 > policy.stale_after_s:
+            lock.unlink(missing_ok=True)
+        return False
+    try:
+        if _snapshot(path) != seen:  # someone else replaced or refreshed it meanwhile
+            return False
+        path.unlink(missing_ok=True)
+        return _create_exclusive(path, claim.to_dict())
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def still_held(claim: Claim) -> bool:
+    """Whether ``claim``'s file still holds this claim's token."""
+    snap = _snapshot(Path(claim.path))
+    data = _parse(snap[0]) if snap is not None else None
+    return data is not None and data.get("token") == claim.token
+
+
+def heartbeat(claim: Claim) -> bool:
+    """Refresh ``claim``'s mtime; False (nothing touched) if it was taken over or removed."""
+    if not still_held(claim):
+        return False
+    try:
+        os.utime(claim.path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def release(claim: Claim) -> None:
+    """Delete ``claim``'s file if it still holds this claim."""
+    if still_held(claim):
+        Path(claim.path).unlink(missing_ok=True)
+
+
+@contextmanager
+def heartbeating(claim: Claim, interval_s: float) -> Iterator[None]:
+    """Refresh ``claim`` every ``interval_s`` seconds from a daemon thread while the block runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval_s):
+            if not heartbeat(claim):
+                return
+
+    thread = threading.Thread(target=beat, name=f"claim-heartbeat-{Path(claim.path).stem}",
+                              daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+# ---------------------------------------------------------------------------- one run, once
+CLAIMED_ELSEWHERE = "claimed-elsewhere"
+DONE_ELSEWHERE = "done-elsewhere"
+RAN = "ran"
+
+
+def run_once(out_dir: str | os.PathLike, digest: str, is_done: Callable[[], bool],
+             work: Callable[[], T], policy: ClaimPolicy = ClaimPolicy()) -> tuple[str, T | None]:
+    """Run ``work()`` for run ``digest`` unless another process has it or has finished it.
+
+    Claim, then check ``is_done()``, then work while heartbeating, then release (also when
+    ``work`` raises). Returns ``(RAN, work())``, ``(CLAIMED_ELSEWHERE, None)`` or
+    ``(DONE_ELSEWHERE, None)``. ``work`` must write the run's result before it returns, so that
+    the result exists whenever the claim is gone.
+    """
+    claim = try_claim(out_dir, digest, policy)
+    if claim is None:
+        return CLAIMED_ELSEWHERE, None
+    try:
+        if is_done():
+            return DONE_ELSEWHERE, None
+        with heartbeating(claim, policy.heartbeat_s):
+            return RAN, work()
+    finally:
+        release(claim)

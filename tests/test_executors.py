@@ -1,0 +1,139 @@
+"""Executors: in-process, local worker processes (GPUs round-robin), a Dask cluster."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import pytest
+import torch
+
+from entangled.errors import EntangledError
+from entangled.executors import (
+    DaskExecutor,
+    LocalExecutor,
+    SerialExecutor,
+    _init_local_worker,
+    assign_gpu,
+    device_for_worker,
+    make_executor,
+    scheduler_address,
+)
+
+
+def whoami(delay: float) -> tuple[int, str | None, int]:
+    time.sleep(delay)
+    return os.getpid(), os.environ.get("ENTANGLED_WORKER_DEVICE"), torch.get_num_threads()
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+# ---------------------------------------------------------------------------- GPUs
+@pytest.mark.parametrize("count, expected", [
+    (0, [None] * 5), (1, [None] * 5),
+    (2, ["cuda:0", "cuda:1", "cuda:0", "cuda:1", "cuda:0"]),
+    (3, ["cuda:0", "cuda:1", "cuda:2", "cuda:0", "cuda:1"]),
+])
+def test_device_for_worker_is_round_robin_over_several_gpus(count, expected):
+    assert [device_for_worker(k, count) for k in range(5)] == expected
+
+
+@pytest.fixture
+def four_fake_gpus(monkeypatch):
+    """torch sees 4 GPUs; set_device records instead of touching CUDA."""
+    chosen: list[str] = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: chosen.append(str(d)))
+    monkeypatch.delenv("ENTANGLED_WORKER_DEVICE", raising=False)
+    threads = torch.get_num_threads()
+    yield chosen
+    torch.set_num_threads(threads)
+
+
+def test_local_workers_take_the_gpus_round_robin(four_fake_gpus):
+    counter = multiprocessing.get_context("spawn").Value("i", 0)
+    for _ in range(6):  # what the initializer of 6 successive pool workers does
+        _init_local_worker(counter)
+        assert torch.get_num_threads() == 1
+        assert os.environ["ENTANGLED_WORKER_DEVICE"] == four_fake_gpus[-1]
+    assert four_fake_gpus == ["cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:0", "cuda:1"]
+
+
+def test_one_gpu_or_none_leaves_the_default_device(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: calls.append(d))
+    for count in (0, 1):
+        monkeypatch.setattr(torch.cuda, "device_count", lambda c=count: c)
+        assert assign_gpu(3) is None
+    assert calls == []
+
+
+# ---------------------------------------------------------------------------- local
+def test_serial_executor_runs_in_this_process_in_order():
+    started = []
+    with SerialExecutor() as ex:
+        out = list(ex.map_unordered(whoami, [("a", (0,)), ("b", (0,))], on_start=started.append))
+    assert started == ["a", "b"]
+    assert [(k, v[0], e) for k, v, e in out] == [("a", os.getpid(), None), ("b", os.getpid(), None)]
+
+
+def test_local_executor_uses_worker_processes_with_one_thread():
+    with LocalExecutor(2) as ex:
+        out = list(ex.map_unordered(whoami, [(k, (0.2,)) for k in range(4)]))
+    assert sorted(k for k, _, _ in out) == [0, 1, 2, 3]
+    assert all(e is None for _, _, e in out)
+    pids = {v[0] for _, v, _ in out}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    assert {v[2] for _, v, _ in out} == {1}
+
+
+def test_make_executor_checks_its_arguments(monkeypatch):
+    assert isinstance(make_executor("local", jobs=1), SerialExecutor)
+    assert isinstance(make_executor("local", jobs=3), LocalExecutor)
+    ex = SerialExecutor()
+    assert make_executor(ex) is ex
+    with pytest.raises(EntangledError, match=r"executor='slurm'.*local, dask"):
+        make_executor("slurm")
+    with pytest.raises(EntangledError, match="jobs=0"):
+        make_executor("local", jobs=0)
+    with pytest.raises(EntangledError, match=r"--scheduler.*only with --executor dask"):
+        make_executor("local", scheduler="tcp://x:1")
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    with pytest.raises(EntangledError, match="DASK_SCHEDULER_ADDRESS"):
+        scheduler_address(None)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://10.0.0.1:8786")
+    assert scheduler_address(None) == "tcp://10.0.0.1:8786"
+    assert scheduler_address("tcp://h:1") == "tcp://h:1"
+
+
+# ---------------------------------------------------------------------------- dask
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=40)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_dask_executor_runs_on_the_cluster_workers(dask_cluster, monkeypatch):
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", dask_cluster.scheduler_address)
+    with make_executor("dask") as ex:
+        assert ex.workers == 2
+        out = list(ex.map_unordered(whoami, [(k, (0.1,)) for k in range(4)]))
+    assert sorted(k for k, _, _ in out) == [0, 1, 2, 3]
+    pids = {v[0] for _, v, _ in out}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    assert {v[2] for _, v, _ in out} == {1}  # one torch thread per task
+
+
+def test_dask_executor_by_address_reports_failed_calls(dask_cluster):
+    with DaskExecutor(dask_cluster.scheduler_address) as ex:
+        out = dict((k, (v, e)) for k, v, e in ex.map_unordered(square, [(2, (2,)), (3, ("x",))]))
+    assert out[2] == (4, None)
+    assert out[3][0] is None and "TypeError" in out[3][1]
