@@ -1,8 +1,8 @@
 """Turn run results (plain JSON dicts) into the report's tables.
 
 A *variant* is a skip mapping configuration (family + parameters); an *outcome* is the test
-accuracy of all seeds of one (architecture, task, variant), summarised with a t interval and
-compared to the identity skip of the same (architecture, task) with Welch's test.
+accuracy of all seeds of one (architecture, task, variant), summarised with a t interval (within
+[0, 1]) and compared to the identity skip of the same (architecture, task) paired by seed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from reports.stats import Difference, Summary, rank_correlation, summarize, welch_difference
+from reports.stats import Difference, Summary, rank_correlation, summarize
 
 IDENTITY = "identity"
 
@@ -56,6 +56,9 @@ class Outcome:
     properties: dict = field(default_factory=dict)
     seeds: list[int] = field(default_factory=list)
     model: dict = field(default_factory=dict)
+    #: test accuracy per seed, ``None`` for a diverged run (the paired statistics count it at
+    #: chance)
+    by_seed: dict = field(default_factory=dict)
 
     @property
     def runs(self) -> int:
@@ -69,6 +72,7 @@ class Outcome:
             "summary": self.summary.to_dict(),
             "difference": self.difference.to_dict() if self.difference else None,
             "properties": self.properties, "seeds": self.seeds, "model": self.model,
+            "by_seed": {str(k): v for k, v in sorted(self.by_seed.items())},
         }
 
 
@@ -103,15 +107,28 @@ def outcomes(results: Iterable[dict]) -> list[Outcome]:
             diverged=sum(1 for r in group if r["status"] == "diverged"),
             chance=float(first.get("chance_accuracy", math.nan)),
             time_structure=first.get("time_structure", "none"),
-            summary=summarize([float(r["test_accuracy"]) for r in ok]),
+            summary=summarize([float(r["test_accuracy"]) for r in ok], bounds=(0.0, 1.0)),
             seeds=sorted(r["config"]["seed"] for r in group),
+            by_seed={int(r["config"]["seed"]): (float(r["test_accuracy"]) if any(r is k for k in ok)
+                                                else None)
+                     for r in group if r["status"] in ("ok", "diverged")},
         ))
     baselines = {(o.arch, o.task): o for o in rows if o.label == IDENTITY}
     for row in rows:
         base = baselines.get((row.arch, row.task))
         if base is not None and row is not base:
-            row.difference = welch_difference(row.accuracies, base.accuracies)
+            row.difference = paired_difference(row, base)
     return rows
+
+
+def paired_difference(row: Outcome, base: Outcome) -> Difference:
+    """``row - base`` paired by seed (:func:`reports.paired.compare`, diverged runs at chance):
+    the mean difference, its paired t interval within [-1, 1] and the p-value the verdicts use."""
+    from reports.paired import compare
+
+    chance = row.chance if math.isfinite(row.chance) else 0.0
+    paired = compare(row.by_seed, base.by_seed, chance=chance)
+    return Difference(paired.mean, paired.low, paired.high, paired.p_value, paired.n, paired.n)
 
 
 def _finite(value: Any) -> bool:

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from reports import analysis, figures, findings, presets
 from reports.analysis import IDENTITY, PROPERTY_LABELS, Outcome
 
-VERDICT_ORDER = ("supported", "contradicted", "inconclusive")
+VERDICT_ORDER = ("reproduced", "not reproduced", "opposite", "inconclusive")
 
 
 def log(message: str) -> None:
@@ -330,9 +330,9 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
     log("report: analysing and rendering")
     rows = analysis.outcomes(results)
     attach_properties(rows)
-    judged = [findings.judge(f, rows) for f in findings.paper_findings(
-        presets.IMAGE_TASK, analysis.variant_label("sparse", presets.F1_SPARSE),
-        presets.TIME_VARIANT_TASK, presets.TIME_INVARIANT_TASK)]
+    judged = findings.judge_paper(rows, presets.IMAGE_TASK, presets.TIME_VARIANT_TASK,
+                                  presets.TIME_INVARIANT_TASK,
+                                  default_sparse=analysis.variant_label("sparse", presets.F1_SPARSE))
     all_figures = dose_response_figures(rows)
     distance = distance_figure(rows)
     dyn = dynamics_figures(results)

@@ -1,34 +1,37 @@
-"""The paper's findings F1-F3 (DESIGN §1) judged by a stated rule on measured differences.
+"""The paper's findings F1-F3 (DESIGN §1) judged on paired, Holm-corrected comparisons.
 
 Each finding is a list of *comparisons* — (architecture, task, variant) against the identity
 skip of the same architecture and task — with a predicted sign of the accuracy difference.
-A comparison *agrees* when the 95% CI of the difference excludes 0 on the predicted side,
-*disagrees* when it excludes 0 on the other side, and is *unresolved* otherwise.
+Every comparison is paired by seed (:func:`reports.paired.compare`: diverged runs count at
+chance, paired t interval, exact sign-flip p-value, TOST against the smallest effect of
+interest, MDE); the p-values of the comparisons that count are Holm-corrected within the
+finding; each comparison and the finding get a word by the rule of :mod:`reports.verdicts`.
 
-Rules
------
-``any`` (F1, F2: "can help", "hurt"):
-    supported when at least one comparison agrees and none disagrees; contradicted when at
-    least one disagrees and none agrees; inconclusive otherwise.
-``all`` (F3, a two-part claim):
-    supported when every comparison agrees; contradicted when any disagrees; inconclusive
-    otherwise.
+Scope, as the abstract states each finding (Lechner et al., arXiv 2206.01261):
+
+* F1 ("entangled sparse mappings can help CNNs and Vision Transformers"): every sparse reading
+  of the suite on the CNN and the ViT, each named (rule ``any``);
+* F2 ("orthogonal mappings hurt CNNs and Transformers"): the CNN and the *vision* Transformer
+  (rule ``all``); the sequence Transformer is an *extension*, shown separately with its own
+  Holm family and verdict, not part of F2's verdict;
+* F3 (recurrent networks: orthogonal helps time-variant and degrades time-invariant tasks):
+  both parts on the residual RNN (rule ``all``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Sequence
 
-from reports.analysis import Outcome, find_outcome
+from reports.analysis import IDENTITY, Outcome, find_outcome
+from reports.paired import ALPHA, SMALLEST_EFFECT, compare, holm
+from reports.verdicts import AT_CEILING, comparison_verdict, finding_verdict, rule_text
 
-RULE_TEXT = {
-    "any": ("supported if the 95% CI of at least one difference excludes 0 in the predicted "
-            "direction and none excludes 0 in the opposite direction; contradicted in the "
-            "reverse case; inconclusive otherwise"),
-    "all": ("supported if the 95% CI of every difference excludes 0 in its predicted "
-            "direction; contradicted if any excludes 0 in the opposite direction; "
-            "inconclusive otherwise"),
-}
+#: families whose variants are readings of the paper's "entangled sparse mapping" (F1)
+SPARSE_FAMILIES = ("sparse",)
+
+RULE_TEXT = {"any": rule_text("any", SMALLEST_EFFECT), "all": rule_text("all", SMALLEST_EFFECT)}
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,15 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Finding:
+    """A claim, its rule (``any``/``all``), the comparisons judged and the extensions shown
+    beside it (judged separately, not part of the verdict)."""
+
     key: str
     claim: str
     rule: str
     comparisons: tuple[Comparison, ...]
+    extensions: tuple[Comparison, ...] = ()
+    scope: str = ""
 
 
 @dataclass
@@ -55,70 +63,131 @@ class Judgement:
     verdict: str
     rule_text: str
     evidence: list[dict] = field(default_factory=list)
+    extension_verdict: str | None = None
+    extension_evidence: list[dict] = field(default_factory=list)
+    margin: float = SMALLEST_EFFECT
+    alpha: float = ALPHA
 
     def to_dict(self) -> dict:
         return {"key": self.finding.key, "claim": self.finding.claim, "verdict": self.verdict,
-                "rule": self.rule_text, "evidence": self.evidence}
+                "rule": self.rule_text, "rule_kind": self.finding.rule,
+                "scope": self.finding.scope, "smallest_effect": self.margin, "alpha": self.alpha,
+                "evidence": self.evidence, "extension_verdict": self.extension_verdict,
+                "extensions": self.extension_evidence}
 
 
-def comparison_status(sign: int, predicted: int) -> str:
-    """``agrees`` / ``disagrees`` / ``unresolved`` from the CI's side of zero."""
-    if sign == 0:
-        return "unresolved"
-    return "agrees" if sign == predicted else "disagrees"
+def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
+                      margin: float = SMALLEST_EFFECT, alpha: float = ALPHA) -> list[dict]:
+    """Paired comparison, Holm-adjusted p and verdict word of each comparison, as dicts.
 
-
-def verdict_from(statuses: list[str], rule: str) -> str:
-    """Apply the ``any``/``all`` rule of the module docstring to comparison statuses."""
-    agrees = statuses.count("agrees")
-    disagrees = statuses.count("disagrees")
-    if not statuses:
-        return "inconclusive"
-    if rule == "all":
-        if disagrees:
-            return "contradicted"
-        return "supported" if agrees == len(statuses) else "inconclusive"
-    if agrees and not disagrees:
-        return "supported"
-    if disagrees and not agrees:
-        return "contradicted"
-    return "inconclusive"
-
-
-def judge(finding: Finding, rows: list[Outcome]) -> Judgement:
-    """Judge ``finding`` on the outcome table; missing comparisons count as unresolved."""
-    evidence, statuses = [], []
-    for comp in finding.comparisons:
+    The Holm family is the comparisons measured with at least two paired seeds whose arms are
+    not both at the ceiling; the MDE is computed at ``alpha / m`` (Holm's strictest step).
+    """
+    measured = []
+    for comp in comparisons:
         row = find_outcome(rows, comp.arch, comp.task, comp.variant)
-        diff = row.difference if row is not None else None
-        status = "missing" if diff is None else comparison_status(diff.excludes_zero(), comp.predicted)
-        statuses.append("unresolved" if status == "missing" else status)
-        evidence.append({
-            "arch": comp.arch, "task": comp.task, "variant": comp.variant,
-            "predicted": "higher" if comp.predicted > 0 else "lower",
-            "status": status,
-            "difference": diff.to_dict() if diff else None,
-            "seeds": row.summary.n if row else 0,
-        })
-    return Judgement(finding, verdict_from(statuses, finding.rule), RULE_TEXT[finding.rule], evidence)
+        base = find_outcome(rows, comp.arch, comp.task, IDENTITY)
+        measured.append((comp, row, base))
+    first = []
+    for comp, row, base in measured:
+        if row is None or base is None:
+            first.append(None)
+            continue
+        first.append(compare(row.by_seed, base.by_seed, chance=row.chance, margin=margin,
+                             alpha=alpha))
+    counted = [i for i, c in enumerate(first) if c is not None and c.n >= 2 and not c.at_ceiling]
+    m = max(1, len(counted))
+    adjusted = holm([first[i].p_value for i in counted])
+    p_adjusted = {i: p for i, p in zip(counted, adjusted)}
+    evidence = []
+    for i, (comp, row, base) in enumerate(measured):
+        entry = {"arch": comp.arch, "task": comp.task, "variant": comp.variant,
+                 "predicted": "higher" if comp.predicted > 0 else "lower",
+                 "seeds": 0, "paired": None, "difference": None, "p_adjusted": None,
+                 "holm_family_size": len(counted), "variant_mean": None,
+                 "identity_mean": None}
+        if first[i] is None:
+            entry.update(status="missing", reason="not measured")
+            evidence.append(entry)
+            continue
+        paired = compare(row.by_seed, base.by_seed, chance=row.chance, margin=margin,
+                         alpha=alpha, mde_alpha=alpha / m)
+        p_adj = p_adjusted.get(i, math.nan)
+        word = comparison_verdict(paired, comp.predicted, p_adj, alpha)
+        entry.update(
+            status=word.verdict, reason=word.reason, seeds=paired.n, paired=paired.to_dict(),
+            p_adjusted=p_adj, counted=i in p_adjusted,
+            variant_mean=sum(paired.a) / paired.n if paired.n else None,
+            identity_mean=sum(paired.b) / paired.n if paired.n else None,
+            difference={"delta": paired.mean, "low": paired.low, "high": paired.high,
+                        "p_value": paired.p_value},
+        )
+        evidence.append(entry)
+    return evidence
 
 
-def paper_findings(image_task: str, variant_sparse: str, time_variant: str,
+def judge(finding: Finding, rows: list[Outcome], *, margin: float = SMALLEST_EFFECT,
+          alpha: float = ALPHA) -> Judgement:
+    """Judge ``finding`` on the outcome table; missing comparisons count as inconclusive."""
+    evidence = judge_comparisons(finding.comparisons, rows, margin=margin, alpha=alpha)
+    words = [e["status"] if e["status"] != "missing" else "inconclusive" for e in evidence]
+    verdict = finding_verdict(words, finding.rule)
+    ext_verdict, ext_evidence = None, []
+    if finding.extensions:
+        ext_evidence = judge_comparisons(finding.extensions, rows, margin=margin, alpha=alpha)
+        ext_words = [e["status"] if e["status"] != "missing" else "inconclusive"
+                     for e in ext_evidence]
+        ext_verdict = finding_verdict(ext_words, finding.rule)
+    return Judgement(finding, verdict, rule_text(finding.rule, margin, alpha), evidence,
+                     ext_verdict, ext_evidence, margin, alpha)
+
+
+def sparse_readings(rows: list[Outcome], task: str, archs: Sequence[str] = ("cnn", "vit")) -> list[str]:
+    """Labels of every variant of a :data:`SPARSE_FAMILIES` family measured on ``task`` by
+    one of ``archs`` (sorted)."""
+    return sorted({o.label for o in rows if o.task == task and o.arch in archs
+                   and o.family in SPARSE_FAMILIES})
+
+
+def paper_findings(image_task: str, variant_sparse: str | Sequence[str], time_variant: str,
                    time_invariant: str) -> list[Finding]:
-    """F1-F3 of Lechner et al. (arXiv 2206.01261) as comparisons on the suite's tasks."""
+    """F1-F3 of Lechner et al. (arXiv 2206.01261) as comparisons on the suite's tasks.
+
+    ``variant_sparse``: the label of the sparse reading F1 is judged on, or several labels
+    (every reading, e.g. from :func:`sparse_readings`).
+    """
+    readings = [variant_sparse] if isinstance(variant_sparse, str) else list(variant_sparse)
     return [
         Finding("F1", "Entangled sparse mappings can help generalization of CNNs and Vision "
                       "Transformers.", "any",
-                (Comparison("cnn", image_task, variant_sparse, +1),
-                 Comparison("vit", image_task, variant_sparse, +1))),
-        Finding("F2", "Orthogonal mappings hurt CNNs and Transformers.", "any",
+                tuple(Comparison(arch, image_task, label, +1)
+                      for arch in ("cnn", "vit") for label in readings),
+                scope="every sparse reading of the suite on the CNN and the ViT, each named"),
+        Finding("F2", "Orthogonal mappings hurt CNNs and Transformers.", "all",
                 (Comparison("cnn", image_task, "orthogonal", -1),
-                 Comparison("vit", image_task, "orthogonal", -1),
-                 Comparison("transformer", time_variant, "orthogonal", -1),
-                 Comparison("transformer", time_invariant, "orthogonal", -1))),
+                 Comparison("vit", image_task, "orthogonal", -1)),
+                extensions=(Comparison("transformer", time_variant, "orthogonal", -1),
+                            Comparison("transformer", time_invariant, "orthogonal", -1)),
+                scope="CNN and vision Transformer as the abstract states; the sequence "
+                      "Transformer is an extension shown separately"),
         Finding("F3", "In recurrent networks, orthogonal residual mappings are an inductive bias "
                       "for time-variant sequences and degrade accuracy on time-invariant tasks.",
                 "all",
                 (Comparison("rnn", time_variant, "orthogonal", +1),
-                 Comparison("rnn", time_invariant, "orthogonal", -1))),
+                 Comparison("rnn", time_invariant, "orthogonal", -1)),
+                scope="the residual RNN, both parts of the claim"),
     ]
+
+
+def judge_paper(rows: list[Outcome], image_task: str, time_variant: str, time_invariant: str,
+                *, default_sparse: str | None = None, margin: float = SMALLEST_EFFECT,
+                alpha: float = ALPHA) -> list[Judgement]:
+    """Judge F1-F3 on ``rows`` with every sparse reading measured (``default_sparse`` when
+    none is)."""
+    readings = sparse_readings(rows, image_task) or ([default_sparse] if default_sparse else [])
+    return [judge(f, rows, margin=margin, alpha=alpha)
+            for f in paper_findings(image_task, readings, time_variant, time_invariant)]
+
+
+__all__ = ["AT_CEILING", "Comparison", "Finding", "Judgement", "RULE_TEXT", "SPARSE_FAMILIES",
+           "judge", "judge_comparisons", "judge_paper", "paper_findings", "sparse_readings"]

@@ -23,6 +23,9 @@ class Summary:
     .. math:: \\bar x \\pm t_{n-1,\\,0.975}\\; s / \\sqrt n
 
     With ``n = 1`` the interval is undefined (``nan``); with ``n = 0`` everything is ``nan``.
+    With ``bounds = (lo, hi)`` (accuracies: ``(0, 1)``) the interval is intersected with
+    ``[lo, hi]``: the true mean lies there, so intersecting never lowers the coverage and an
+    accuracy interval never leaves ``[0, 1]``.
     """
 
     n: int
@@ -67,8 +70,9 @@ class Difference:
         return asdict(self)
 
 
-def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> Summary:
-    """Mean and t confidence interval of ``values``."""
+def summarize(values: Sequence[float], confidence: float = CONFIDENCE,
+              bounds: tuple[float, float] | None = None) -> Summary:
+    """Mean and t confidence interval of ``values`` (intersected with ``bounds`` if given)."""
     x = np.asarray(list(values), dtype=float)
     n = len(x)
     if n == 0:
@@ -78,7 +82,10 @@ def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> Summar
         return Summary(1, mean, math.nan, math.nan, math.nan)
     std = float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return Summary(n, mean, mean - half, mean + half, std)
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = min(max(low, bounds[0]), bounds[1]), max(min(high, bounds[1]), bounds[0])
+    return Summary(n, mean, low, high, std)
 
 
 def welch_difference(a: Sequence[float], b: Sequence[float],

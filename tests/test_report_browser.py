@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from reports.build import build_report
+from reports.verdicts import VERDICTS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SECTIONS = ["findings", "families", "ledger", "outcomes", "ties", "dynamics", "environment"]
@@ -47,7 +48,13 @@ def test_report_is_written_with_every_section(smoke_report):
     assert html.count("<img ") >= 3
     summary = json.loads((index.parent / "summary.json").read_text())
     assert [f["key"] for f in summary["findings"]] == ["F1", "F2", "F3"]
-    assert all(f["verdict"] in ("supported", "contradicted", "inconclusive") for f in summary["findings"])
+    assert all(f["verdict"] in VERDICTS for f in summary["findings"])
+    for finding in summary["findings"]:
+        for entry in finding["evidence"]:  # the evidence recomputes from the file alone
+            if entry["paired"]:
+                paired = entry["paired"]
+                assert len(paired["differences"]) == paired["n"] == entry["seeds"]
+                assert paired["mean"] == pytest.approx(sum(paired["differences"]) / paired["n"])
 
 
 def test_user_docstring_is_escaped_and_page_has_no_scripts_or_network(smoke_report):
@@ -102,7 +109,7 @@ def test_report_in_headless_chromium(smoke_report):
             assert image.get_attribute("alt")
             assert image.evaluate("img => img.complete && img.naturalWidth > 0")
         verdicts = page.locator("#findings .verdict").all_inner_texts()
-        assert len(verdicts) == 3 and set(verdicts) <= {"supported", "contradicted", "inconclusive"}
+        assert len(verdicts) == 3 and set(verdicts) <= set(VERDICTS)
         screenshot = index.parent / "screenshot.png"
         page.screenshot(path=str(screenshot), full_page=False)
         browser.close()

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from reports.analysis import Outcome, dose_response, outcomes, variant_label
-from reports.findings import Comparison, Finding, judge, verdict_from
+from reports.findings import Comparison, Finding, judge
 from reports.stats import rank_correlation, summarize, welch_difference
 
 
@@ -50,20 +50,6 @@ def test_rank_correlation_matches_scipy_and_handles_constants():
     assert math.isnan(rank_correlation([1, 2], [1, 2]).rho)
 
 
-@pytest.mark.parametrize("statuses,rule,verdict", [
-    (["agrees", "unresolved"], "any", "supported"),
-    (["agrees", "disagrees"], "any", "inconclusive"),
-    (["disagrees", "unresolved"], "any", "contradicted"),
-    (["unresolved", "unresolved"], "any", "inconclusive"),
-    (["agrees", "agrees"], "all", "supported"),
-    (["agrees", "unresolved"], "all", "inconclusive"),
-    (["agrees", "disagrees"], "all", "contradicted"),
-    ([], "any", "inconclusive"),
-])
-def test_verdict_rules(statuses, rule, verdict):
-    assert verdict_from(statuses, rule) == verdict
-
-
 def _result(arch, task, family, params, seed, acc, status="ok"):
     return {"config": {"arch": arch, "task": task, "family": family, "params": params, "seed": seed},
             "status": status, "test_accuracy": acc, "chance_accuracy": 0.1, "time_structure": "none"}
@@ -71,22 +57,27 @@ def _result(arch, task, family, params, seed, acc, status="ok"):
 
 def test_outcomes_and_judgement_on_constructed_results():
     results = [_result("cnn", "digits", "identity", {}, s, a) for s, a in enumerate([0.80, 0.81, 0.79])]
-    results += [_result("cnn", "digits", "sparse", {"strength": 0.5}, s, a) for s, a in enumerate([0.90, 0.91, 0.89])]
-    results += [_result("cnn", "digits", "orthogonal", {}, s, a) for s, a in enumerate([0.70, 0.71, 0.69])]
+    results += [_result("cnn", "digits", "sparse", {"strength": 0.5}, s, a) for s, a in enumerate([0.90, 0.92, 0.89])]
+    results += [_result("cnn", "digits", "orthogonal", {}, s, a) for s, a in enumerate([0.70, 0.72, 0.69])]
     results += [_result("cnn", "digits", "orthogonal", {}, 3, None, status="diverged")]
+    results += [_result("cnn", "digits", "identity", {}, 3, 0.8)]
     rows = outcomes(results)
     by_label = {o.label: o for o in rows}
     assert by_label["orthogonal"].diverged == 1 and by_label["orthogonal"].summary.n == 3
-    assert by_label["sparse(strength=0.5)"].difference.delta == pytest.approx(0.10)
+    assert by_label["orthogonal"].by_seed[3] is None
+    # paired by seed: seed 3 of sparse is missing, so the difference uses seeds 0-2
+    assert by_label["sparse(strength=0.5)"].difference.delta == pytest.approx(0.10333333)
+    ref = stats.ttest_rel([0.90, 0.92, 0.89], [0.80, 0.81, 0.79])
+    assert by_label["sparse(strength=0.5)"].difference.p_value == pytest.approx(ref.pvalue)
+    # the diverged seed counts at chance (0.1) against the identity's 0.8
+    assert by_label["orthogonal"].difference.delta == pytest.approx((-0.1 - 0.09 - 0.1 - 0.7) / 4)
     assert by_label["identity"].difference is None
     help_finding = Finding("F1", "sparse helps", "any",
                            (Comparison("cnn", "digits", "sparse(strength=0.5)", +1),
                             Comparison("vit", "digits", "sparse(strength=0.5)", +1)))
     judged = judge(help_finding, rows)
-    assert judged.verdict == "supported"
-    assert [e["status"] for e in judged.evidence] == ["agrees", "missing"]
-    hurt = Finding("F2", "orthogonal helps", "any", (Comparison("cnn", "digits", "orthogonal", +1),))
-    assert judge(hurt, rows).verdict == "contradicted"
+    assert judged.verdict == "reproduced"
+    assert [e["status"] for e in judged.evidence] == ["reproduced", "missing"]
 
 
 def test_dose_response_puts_identity_at_the_identity_end():
