@@ -170,7 +170,7 @@ def distance_figure(rows: list[Outcome]) -> figures.Figure | None:
             series.append(figures.Series(
                 family, [o.properties["distance_from_identity"] for o in members],
                 [o.summary.mean for o in members], [_half_width(o.summary) for o in members]))
-        panels.append(figures.Panel(f"{arch} · {task}", "‖M − I‖_F / √n", "test accuracy",
+        panels.append(figures.Panel(f"{arch} · {task}", r"$\|M - I\|_F / \sqrt{n}$", "test accuracy",
                                     series, hline=group[0].chance, hline_label="chance",
                                     scatter=True))
     return figures.panel_figure(
@@ -183,7 +183,7 @@ def distance_figure(rows: list[Outcome]) -> figures.Figure | None:
 DYNAMICS = (
     ("lesion_accuracy", "final", "lesioned application l", "test accuracy", "lesion"),
     ("refinement_ratio", "final", "application l", "‖f(h)‖ / ‖M h‖", "refinement ratio"),
-    ("refinement_cosine", "final", "application l", "cos(f, ∂L/∂h_{l+1})", "refinement cosine"),
+    ("refinement_cosine", "final", "application l", "$\\cos(f_l,\\, \\partial L / \\partial h_{l+1})$", "refinement cosine"),
     ("cka", "final", "pair (l, l+1)", "linear CKA", "CKA of consecutive representations"),
     ("jacobian_singular_values", "init", "index (sorted)", "singular value",
      "Jacobian singular values at init"),
@@ -241,8 +241,7 @@ def dynamics_figures(results: list[dict]) -> list[figures.Figure]:
             f"Five panels for the {arch} on {task}, one line per skip family (mean over seeds): "
             "lesion accuracy per application, refinement ratio, refinement cosine, linear CKA "
             "between consecutive representations, and the sorted singular values of the "
-            "input-output Jacobian of the residual stack at initialisation.", panels, columns=5,
-            panel_size=(3.2, 2.7)))
+            "input-output Jacobian of the residual stack at initialisation.", panels))
     return out
 
 
@@ -336,6 +335,7 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
     all_figures = dose_response_figures(rows)
     distance = distance_figure(rows)
     dyn = dynamics_figures(results)
+    figures.write_svgs([*all_figures, distance, *dyn], out / "figures")
 
     pairs = []
     for arch, task in sorted({(o.arch, o.task) for o in rows}):

@@ -57,6 +57,19 @@ def test_report_is_written_with_every_section(smoke_report):
                 assert paired["mean"] == pytest.approx(sum(paired["differences"]) / paired["n"])
 
 
+def test_every_figure_is_also_written_as_svg_next_to_the_page(smoke_report):
+    import xml.etree.ElementTree as ET
+
+    index, _ = smoke_report
+    html = index.read_text(encoding="utf-8")
+    keys = re.findall(r'<figure id="fig-([^"]+)">', html)
+    assert len(keys) >= 3
+    for key in keys:
+        svg = index.parent / "figures" / f"{key}.svg"
+        assert f'href="figures/{key}.svg"' in html
+        assert ET.parse(svg).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+
+
 def test_user_docstring_is_escaped_and_page_has_no_scripts_or_network(smoke_report):
     index, _ = smoke_report
     html = index.read_text(encoding="utf-8")

@@ -1,0 +1,128 @@
+"""Report figures: bounded metrics stay in their range, labels are typeset, fonts are readable,
+the SVG next to the PNG parses, and no global matplotlib backend is switched."""
+
+import base64
+import struct
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+pytest.importorskip("matplotlib")
+
+from reports import figures  # noqa: E402
+from reports.figures import Panel, Series  # noqa: E402
+
+unit = st.floats(0.0, 1.0, allow_nan=False)
+
+
+def accuracy_panel(ys, errors, chance=0.1):
+    return Panel("cnn · digits", "rotation angle θ (rad)", "test accuracy",
+                 [Series("mean ± 95% CI", list(range(len(ys))), ys, errors)],
+                 hline=chance, hline_label="chance")
+
+
+def png_size(src: str) -> tuple[int, int]:
+    data = base64.b64decode(src.split(",", 1)[1])
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+@given(st.lists(st.tuples(unit, st.floats(0.0, 3.0, allow_nan=False)), min_size=1, max_size=6),
+       unit)
+def test_accuracy_axis_and_error_bars_stay_in_unit_interval(points, chance):
+    ys, errors = [p[0] for p in points], [p[1] for p in points]
+    fig = figures.draw("accuracy", [accuracy_panel(ys, errors, chance)])
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    assert 0.0 <= low < high <= 1.0
+    for collection in ax.collections:  # the error bar segments
+        for segment in collection.get_segments():
+            assert all(0.0 <= y <= 1.0 for y in segment[:, 1])
+
+
+def test_wide_interval_is_cut_at_the_range_known_values():
+    # 0.9 ± 0.3 of an accuracy reaches down to 0.6 and up to 1, not 1.2.
+    below, above = figures.clipped_errors([0.9, 0.05], [0.3, 0.2], (0.0, 1.0))
+    assert below == pytest.approx([0.3, 0.05]) and above == pytest.approx([0.1, 0.2])
+    assert figures.clipped_errors([0.9], [0.3], None) == [0.3]
+    assert figures.clip_limits((-2.0, 3.0), (0.0, 1.0)) == (0.0, 1.0)
+    assert figures.clip_limits((0.4, 0.8), (0.0, 1.0)) == (0.4, 0.8)
+    assert figures.clip_limits((2.0, 3.0), (0.0, 1.0)) == (0.0, 1.0)
+
+
+def test_unbounded_metric_is_not_clipped_and_explicit_range_wins():
+    ratio = Panel("ratio", "application l", "‖f(h)‖ / ‖M h‖", [Series("a", [0, 1], [2.0, 5.0])])
+    assert figures.metric_range(ratio) is None
+    cosine = Panel("refinement cosine", "l", "$\\cos(f_l, g)$", [Series("a", [0], [0.5])])
+    assert figures.metric_range(cosine) == (-1.0, 1.0)
+    assert figures.draw("t", [ratio]).axes[0].get_ylim()[1] > 5.0
+    ratio.yrange = (0.0, 3.0)
+    assert figures.draw("t", [ratio]).axes[0].get_ylim()[1] <= 3.0
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("cos(f, ∂L/∂h_{l+1})", "cos(f, ∂L/∂$h_{l+1}$)"),
+    ("‖M − I‖_F / √n", "‖M − I‖_F / √n"),  # no symbol before the subscript: left alone
+    ("x_1 and y^{2}", "$x_1$ and $y^{2}$"),
+    ("$\\cos(f_l, \\partial L / \\partial h_{l+1})$", "$\\cos(f_l, \\partial L / \\partial h_{l+1})$"),
+    ("test accuracy", "test accuracy"),
+    ("cost \\$5 in h_{t}", "cost \\$5 in $h_{t}$"),
+])
+def test_typeset_wraps_tex_fragments_outside_math(raw, expected):
+    assert figures.typeset(raw) == expected
+
+
+def test_every_text_is_typeset_and_readable():
+    panels = [
+        accuracy_panel([0.5, 0.9], [0.4, 0.3]),
+        Panel("refinement cosine", "application l", "cos(f, ∂L/∂h_{l+1})",
+              [Series("rotation(theta=0.5)", [0, 1, 2], [-0.2, 0.1, 0.3], marker=".")]),
+        Panel("CKA", "pair (l, l+1)", "linear CKA", [Series("identity", [0, 1], [0.9, 0.95])]),
+        Panel("Jacobian", "index (sorted)", "singular value",
+              [Series("identity", [0, 1, 2], [3.0, 1.0, 0.1])], logy=True),
+    ]
+    fig = figures.draw("dynamics", panels)
+    fig.canvas.draw()  # mathtext is parsed here: a malformed label raises
+    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+             if t.get_text() and t.get_visible()]
+    assert len(texts) > 20
+    for text in texts:
+        assert text.get_fontsize() >= figures.MIN_FONT_SIZE, text.get_text()
+        assert figures.typeset(text.get_text()) == text.get_text(), "raw TeX left in " + text.get_text()
+    assert "$h_{l+1}$" in fig.axes[1].get_ylabel()
+
+
+def test_panels_are_large_and_wrap_into_rows():
+    panels = [accuracy_panel([0.5], [0.1]) for _ in range(5)]
+    figure = figures.panel_figure("five", "five panels", "alt", panels, columns=5,
+                                  panel_size=(3.2, 2.7))
+    width, height = png_size(figure.src)
+    columns, rows = figures.MAX_COLUMNS, 2
+    assert width >= columns * figures.PANEL_SIZE[0] * figures.PNG_DPI - 2
+    assert height >= rows * figures.PANEL_SIZE[1] * figures.PNG_DPI - 2
+
+
+def test_svg_is_written_next_to_the_page_and_parses(tmp_path):
+    first = figures.panel_figure("dose-rotation", "Dose-response", "alt",
+                                 [accuracy_panel([0.2, 0.7], [0.05, 0.5])])
+    second = figures.panel_figure("distance", "Distance", "alt",
+                                  [accuracy_panel([0.4], [0.1])])
+    paths = figures.write_svgs([first, None, second], tmp_path / "figures")
+    assert [p.name for p in paths] == ["dose-rotation.svg", "distance.svg"]
+    root = ET.parse(paths[0]).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    words = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert "Dose-response" in words and "test accuracy" in words  # text kept as text
+
+
+def test_no_global_backend_switch_and_no_pyplot():
+    code = ("import matplotlib, sys; matplotlib.use('svg'); from reports import figures; "
+            "figures.panel_figure('k', 't', 'a', [figures.Panel('p', 'x', 'test accuracy', "
+            "[figures.Series('s', [0, 1], [0.2, 0.4])])]); "
+            "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["svg", "False"]
