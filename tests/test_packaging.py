@@ -1,0 +1,44 @@
+"""Packaging: SPDX license, bounded optional dependencies, and lower bounds that CI installs."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+tomllib = pytest.importorskip("tomllib") if sys.version_info >= (3, 11) else pytest.importorskip("tomli")
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def load_min_versions():
+    spec = importlib.util.spec_from_file_location("min_versions", ROOT / ".ci" / "min_versions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lower_bound_pins_known_answers():
+    pins = load_min_versions().lower_bound_pins(
+        ["numpy>=1.24", "hypothesis>=6.100.0", "dask[distributed]>=2024.1", "tomli; python_version<'3.11'"])
+    assert pins == ["numpy==1.24.*", "hypothesis==6.100.0", "dask==2024.1.*"]
+
+
+def test_every_core_dependency_states_a_lower_bound_that_ci_pins():
+    pins = load_min_versions().lower_bound_pins(PROJECT["dependencies"])
+    named = {p.split("==")[0].lower() for p in pins}
+    for requirement in PROJECT["dependencies"]:
+        name = requirement.split(">=")[0].split("[")[0].split(";")[0].strip().lower()
+        if ";" in requirement and "python_version" in requirement:
+            continue  # a backport only some Pythons install
+        assert name in named, f"{requirement!r} has no '>=' lower bound for CI to test"
+
+
+def test_license_is_an_spdx_expression_and_the_file_ships():
+    assert PROJECT["license"] == "MIT"
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+
+
+def test_probe_extra_is_bounded_above():
+    probe = PROJECT["optional-dependencies"]["probe"]
+    assert any(r.startswith("hyper-connections") and "<" in r for r in probe)
