@@ -1,4 +1,4 @@
-"""Multi-stream residual blocks for the probe tests: one correct, two deliberately broken.
+"""Multi-stream residual blocks for the probe tests: one correct, one broken per bug class.
 
 Each block holds ``n`` streams of width ``d`` as input ``(batch, n, d)`` (layout ``"... s d"``)
 and computes a mixing matrix ``H`` from logits ``W`` (identity-like at init):
@@ -7,7 +7,15 @@ and computes a mixing matrix ``H`` from logits ``W`` (identity-like at init):
   times, float64: doubly stochastic to rounding), ``y = (H ⊗ I_d) x + F(x)``;
 * :class:`ForgotToApply` — computes ``H`` (and reports it) but returns ``x + F(x)``;
 * :class:`WrongAxis` — normalises over the wrong axis: ``H = softmax(W, dim=0)``, so
-  ``H`` is column-stochastic (``sum_i H_ij = 1``) but not row-stochastic, one pass only.
+  ``H`` is column-stochastic (``sum_i H_ij = 1``) but not row-stochastic, one pass only;
+* :class:`DetachedSkip` — the right forward value ``(H ⊗ I_d) x``, computed on ``x.detach()``:
+  no gradient flows through the skip;
+* :class:`Stateful` — adds a running mean of past inputs (a buffer updated on every call) to
+  the skip: the same input twice gives two outputs;
+* :class:`StreamSummation` — mixes with ``H``, then sums the streams back and re-expands them
+  (``y_i = sum_j (H x)_j``): the skip is the all-ones matrix, gain ``n``;
+* ``unsilenced`` — the correct block given as a bare ``(block, x)`` tuple: the probe measures
+  the whole block.
 
 Factories return probe specs for ``entangled probe tests/probe_fixtures.py:NAME``.
 """
@@ -71,6 +79,36 @@ class WrongAxis(StreamMixer):
         return torch.softmax(self.logits, dim=0)
 
 
+class DetachedSkip(SinkhornMixer):
+    """Broken: the skip's forward value is right but it is cut from autograd."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mix(x.detach()) + self.branch(x)
+
+
+class Stateful(SinkhornMixer):
+    """Broken: a buffer of past inputs (updated on every call) leaks into the skip."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register_buffer("memory", torch.zeros(WIDTH))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.mix(x) + self.memory.to(x.dtype) + self.branch(x)
+        with torch.no_grad():
+            self.memory.mul_(0.9).add_(0.1 * x.detach().mean(dim=tuple(range(x.ndim - 1)))
+                                       .to(self.memory.dtype))
+        return y
+
+
+class StreamSummation(SinkhornMixer):
+    """Broken: after mixing, the n streams are summed back and copied out again (gain n)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total = self.mix(x).sum(dim=-2, keepdim=True)
+        return total.expand_as(x) + self.branch(x)
+
+
 def perturb_logits(block: StreamMixer, seed: int = 7) -> StreamMixer:
     """Add seeded N(0, 1) noise to the mixing logits (in place)."""
     generator = torch.Generator().manual_seed(seed)
@@ -104,3 +142,25 @@ def forgot_to_apply() -> dict:
 
 def wrong_axis() -> dict:
     return _spec(WrongAxis())
+
+
+def detached_skip() -> dict:
+    return _spec(DetachedSkip())
+
+
+def stateful() -> dict:
+    return _spec(Stateful())
+
+
+def stream_summation() -> dict:
+    return _spec(StreamSummation())
+
+
+def unsilenced():
+    """The correct block as a bare ``(block, input)`` tuple: no branch silenced."""
+    spec = _spec(SinkhornMixer())
+    return spec["block"], spec["input"]
+
+
+BROKEN = ("detached_skip", "stateful", "stream_summation", "forgot_to_apply", "wrong_axis",
+          "unsilenced")

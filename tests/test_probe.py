@@ -25,6 +25,7 @@ from theory.conjectures import probed as claims
 from theory.probe import (
     ProbedMapping,
     ProbeError,
+    ProbeWarning,
     ZeroBranch,
     check_probed,
     kronecker_split,
@@ -78,8 +79,11 @@ def test_zero_branch_silences_by_construction():
 def test_unsilenced_branch_is_measured_too():
     """Without silencing, the Jacobian includes the branch: the probe does not fake M."""
     mapping = E.make_mapping("permutation", 5, seed=1)
-    m = probe(MatrixSkipBlock(mapping.matrix()), torch.randn(1, 5))
+    with pytest.warns(ProbeWarning, match="WHOLE block"):
+        m = probe(MatrixSkipBlock(mapping.matrix()), torch.randn(1, 5))
     assert float((m.matrix() - mapping.matrix()).abs().max()) > 1e-3
+    assert m.params["scope"] == "whole block"
+    assert any("WHOLE block" in note for note in m.params["notes"])
 
 
 @pytest.mark.parametrize("family", ["sparse", "circulant", "permutation"])
@@ -111,7 +115,8 @@ def _stream_block(h: torch.Tensor, a: torch.Tensor | None = None):
 def test_kronecker_residual_zero_for_true_kronecker_block():
     g = torch.Generator().manual_seed(0)
     h = torch.randn(3, 3, generator=g, dtype=torch.float64)
-    m = probe(_stream_block(h), torch.randn(2, 3, 5, dtype=torch.float64), streams=3)
+    m = probe(_stream_block(h), torch.randn(2, 3, 5, dtype=torch.float64), streams=3,
+              no_branch=True)
     torch.testing.assert_close(m.matrix(), h, atol=1e-12, rtol=0)
     assert m.params["kronecker_residual"] < 1e-14
     assert (m.params["streams"], m.params["dim"], m.params["layout"]) == (3, 5, "... s d")
@@ -123,7 +128,8 @@ def test_kronecker_residual_known_value_for_within_stream_mixing():
     n, d = 3, 4
     h = torch.randn(n, n, generator=g, dtype=torch.float64)
     a = torch.randn(d, d, generator=g, dtype=torch.float64)
-    m = probe(_stream_block(h, a), torch.randn(1, n, d, dtype=torch.float64), streams=n)
+    m = probe(_stream_block(h, a), torch.randn(1, n, d, dtype=torch.float64), streams=n,
+              no_branch=True)
     eye_n, eye_d = torch.eye(n, dtype=torch.float64), torch.eye(d, dtype=torch.float64)
     jac = torch.kron(h, eye_d) + torch.kron(eye_n, a)
     expected_h = h + torch.trace(a) / d * eye_n
@@ -148,14 +154,15 @@ def test_batch_streams_layout_recovers_h():
         grouped = x.reshape(-1, 3, *x.shape[1:])
         return torch.einsum("ij,bj...->bi...", h, grouped).reshape(x.shape)
 
-    m = probe(block, torch.randn(2 * 3, 2, 4, dtype=torch.float64), streams=3,
+    m = probe(block, torch.randn(2 * 3, 2, 4, dtype=torch.float64), streams=3, no_branch=True,
               layout="(b s) ... d")
     torch.testing.assert_close(m.matrix(), h, atol=1e-12, rtol=0)
     assert m.params["kronecker_residual"] < 1e-14 and m.params["cross_position"] == 0.0
 
 
 def test_skip_that_mixes_batch_positions_is_caught():
-    m = probe(lambda x: 0.5 * x + 0.5 * x.roll(1, dims=0), torch.randn(3, 4, dtype=torch.float64))
+    m = probe(lambda x: 0.5 * x + 0.5 * x.roll(1, dims=0), torch.randn(3, 4, dtype=torch.float64),
+              no_branch=True)
     assert m.params["cross_position"] == pytest.approx(math.sqrt(0.5), abs=1e-12)
     assert verdicts(m)[0]["positions_independent"].verdict == "falsified"
 
@@ -168,7 +175,7 @@ def test_input_dependent_mixing_reports_the_linearisation():
         return torch.einsum("...ij,...jd->...id", hx, x)
 
     x = torch.randn(1, 2, 3, dtype=torch.float64)
-    m = probe(block, x, streams=2)
+    m = probe(block, x, streams=2, no_branch=True)
     assert m.params["kronecker_residual"] > 1e-3
     jac = torch.autograd.functional.jacobian(block, x).reshape(6, 6)
     torch.testing.assert_close(m.jacobian, jac, atol=1e-12, rtol=0)
@@ -178,7 +185,8 @@ def test_probe_is_fast_for_a_few_thousand_inputs():
     n, d = 8, 256
     h = fixtures.sinkhorn(torch.randn(n, n, dtype=torch.float64), 50)
     start = time.perf_counter()
-    m = probe(_stream_block(h), torch.randn(1, n, d, dtype=torch.float64), streams=n)
+    m = probe(_stream_block(h), torch.randn(1, n, d, dtype=torch.float64), streams=n,
+              no_branch=True)
     assert time.perf_counter() - start < 30
     torch.testing.assert_close(m.matrix(), h, atol=1e-12, rtol=0)
 
@@ -186,7 +194,7 @@ def test_probe_is_fast_for_a_few_thousand_inputs():
 # ------------------------------------------------------------- the mapping object
 def test_probed_mapping_behaves_as_a_mapping_and_round_trips():
     h = torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
-    m = probe(_stream_block(h), torch.randn(1, 2, 3, dtype=torch.float64), streams=2,
+    m = probe(_stream_block(h), torch.randn(1, 2, 3, dtype=torch.float64), streams=2, no_branch=True,
               source="unit test", exposed=h)
     assert "probed" not in E.families()
     torch.testing.assert_close(m.apply(torch.tensor([1.0, 2.0], dtype=torch.float64)),
@@ -221,7 +229,7 @@ def test_bad_probe_arguments_have_clear_messages():
     with pytest.raises(ProbeError, match=r"silence='brnch'.*'branch'"):
         probe(block, x, silence="brnch")
     with pytest.raises(ProbeError, match="preserve the shape"):
-        probe(lambda t: t.sum(-1), x)
+        probe(lambda t: t.sum(-1), x, no_branch=True)
     with pytest.raises(InvalidParameterError, match="layout"):
         probe(block, x, layout="s d")
     with pytest.raises(ProbeError, match="divisor of 4"):
@@ -368,12 +376,12 @@ def test_plain_function_with_float32_constants_is_probed_in_float32():
         return torch.einsum("ij,bjd->bid", h, x)
 
     with pytest.warns(RuntimeWarning, match="float32"):
-        m = probe(block, torch.randn(3, 2, 16), streams=2)
+        m = probe(block, torch.randn(3, 2, 16), streams=2, no_branch=True)
     assert m.params["dtype"] == "float32"
     torch.testing.assert_close(m.matrix(), h.double(), atol=1e-7, rtol=0)
     with pytest.raises(ProbeError, match="the block raised"):
-        probe(lambda x: x @ torch.ones(3, 3, dtype=torch.float64), torch.randn(2, 4,
-                                                                                dtype=torch.float64))
+        probe(lambda x: x @ torch.ones(3, 3, dtype=torch.float64),
+              torch.randn(2, 4, dtype=torch.float64), no_branch=True)
 
 
 def test_readme_probe_example_runs_as_written():

@@ -108,3 +108,41 @@ def test_symbolically_equal_matrices_and_shapes():
                                 sp.Matrix([[2 * sp.cos(x)]]))
     assert not S.symbolically_equal(sp.Matrix([1, 2]), sp.Matrix([[1, 2]]))
     assert not S.symbolically_equal(x, x + 1)
+
+
+def test_proof_status_says_why_and_is_cached_on_the_proof():
+    calls = []
+
+    def identities():
+        calls.append(1)
+        import sympy as sp
+        x = sp.Symbol("x")
+        return [(x + x, 2 * x), (x * x, 2 * x)]
+
+    proof = S.Proof("x + x = 2x and x^2 = 2x", "x", identities)
+    assert proof.status() == (False, "identity 2 of 2 does not hold")
+    assert proof.check() is False and len(calls) == 1
+
+    def broken():
+        raise ZeroDivisionError("boom")
+
+    ok, reason = S.Proof("raises", "x", broken).status()
+    assert ok is False and "ZeroDivisionError: boom" in reason
+
+
+def test_engine_proof_status_is_not_fooled_by_reused_ids():
+    """A process-wide cache keyed by id() gave a new proof the verdict of a dead one whose id
+    it reused; alternate valid and invalid proofs, dropping each, so ids get reused."""
+    import dataclasses
+
+    from theory.conjectures.literature import two_by_two_doubly_stochastic_spectral_norm_is_one
+    from theory.engine import proof_status
+
+    conj = two_by_two_doubly_stochastic_spectral_norm_is_one.__conjecture__
+    seen_ids = set()
+    for k in range(6):
+        valid = k % 2 == 0
+        proof = S.linear_residual_jacobian(None if valid else (lambda m, w: m - w))
+        seen_ids.add(id(proof))
+        assert proof_status(dataclasses.replace(conj, proof=proof))[0] is valid
+        del proof

@@ -1,11 +1,18 @@
 """``entangled probe TARGET``: measure the skip map a residual module applies and check claims.
 
-TARGET is ``package.module:factory`` or ``path/to/file.py:factory``; the factory is called with
-no arguments and returns either ``(block, sample_input)`` or a dict with the keys ``block`` and
-``input`` and optionally ``streams``, ``dim``, ``layout``, ``silence``, ``exposed``,
-``perturb``, ``source``, ``description`` (see :func:`theory.probe.probe_spec`). The current
-directory is put on ``sys.path`` first, so ``examples.my_module:factory`` works from the repo
-root.
+TARGET is ``package.module:NAME`` or ``path/to/file.py:NAME``. ``NAME`` is either
+
+* a factory called with no arguments that returns ``(block, sample_input)`` or a dict with the
+  keys ``block`` and ``input`` and optionally the options below (see
+  :func:`theory.probe.probe_spec`), or
+* a module class (an ``nn.Module`` subclass), built with ``--init-args`` and probed at a seeded
+  ``N(0, 1)`` input of shape ``--input-shape``.
+
+Everything else comes from flags, which override the factory's values: ``--layout``,
+``--streams``, ``--dim``, ``--silence SUBMODULE`` (repeatable) or ``--no-branch``,
+``--exposed ATTRIBUTE`` (or ``module:function`` taking ``(block, x)``), ``--exposed-transposed``,
+``--perturb GLOB[:SCALE]``, ``--tol``. The current directory is put on ``sys.path`` first, so
+``examples.my_module:factory`` works from the repo root.
 
 Exit status: 0 when every verdict matches its expectation, 1 when one does not, 2 for usage
 errors and targets or conjecture files that fail to load.
@@ -27,14 +34,47 @@ MATRIX_PRINT_LIMIT = 12
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="TARGET",
-                        help="package.module:factory or path/to/file.py:factory; the factory "
-                             "takes no arguments and returns (block, sample_input) or a dict "
-                             "with keys block, input, streams, dim, layout, silence, exposed, "
-                             "perturb, source")
+                        help="package.module:NAME or path/to/file.py:NAME; NAME is a factory "
+                             "taking no arguments that returns (block, sample_input) or a dict "
+                             "(keys block, input and the options below), or an nn.Module class "
+                             "(with --init-args and --input-shape)")
+    parser.add_argument("--init-args", default="", metavar="ARGS",
+                        help="constructor arguments of a class TARGET, as in a Python call: "
+                             "'4, dim=16, branch=nn.Linear(16, 16)' (literals, torch and nn)")
+    parser.add_argument("--input-shape", default=None, metavar="SHAPE",
+                        help="shape of the seeded N(0, 1) sample input for a class TARGET, "
+                             "e.g. 2,3,4,16")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the module's initialisation and of the sample input "
+                             "(class TARGET; default 0)")
+    parser.add_argument("--layout", default=None, metavar="LAYOUT",
+                        help="where streams sit in the input: '... s d', '... f', "
+                             "'(b s) ... d', 'b f ...' or 'auto' (overrides the factory)")
     parser.add_argument("--streams", type=int, default=None, metavar="N",
                         help="number of residual streams n (overrides the factory)")
     parser.add_argument("--dim", type=int, default=None, metavar="D",
                         help="width d of each stream (overrides the factory)")
+    parser.add_argument("--silence", action="append", default=None, metavar="SUBMODULE",
+                        help="submodule whose output is replaced by zeros (the residual "
+                             "branch); repeatable")
+    parser.add_argument("--no-branch", action="store_true",
+                        help="the block has no residual branch (it is a bare skip)")
+    parser.add_argument("--exposed", default=None, metavar="ATTRIBUTE_OR_CALLABLE",
+                        help="the mixing matrix the module claims to apply: a dotted attribute "
+                             "(a tensor, or a callable/submodule the forward pass calls; its "
+                             "output is recorded) or module:function taking (block, x)")
+    parser.add_argument("--exposed-transposed", action="store_true",
+                        help="the exposed matrix has rows indexing the input stream "
+                             "(y = A^T x): compare its transpose")
+    parser.add_argument("--perturb", default=None, metavar="GLOB[:SCALE]",
+                        help="move the parameters whose names match GLOB by seeded Gaussian "
+                             "noise of standard deviation SCALE (default 1) for the "
+                             "'mixing is live' claim")
+    parser.add_argument("--tol", type=float, default=None, metavar="TOL",
+                        help="replace the numerical tolerance of the probed claims")
+    parser.add_argument("--html", default=None, metavar="DIR",
+                        help="write a self-contained page DIR/index.html (heatmap, "
+                             "diagnostics, ledger)")
     parser.add_argument("--json", default=None, metavar="FILE",
                         help="write the probed mapping and the ledger as JSON to FILE")
     parser.add_argument("--conjectures", action="append", default=[], metavar="PATH",
@@ -42,19 +82,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "include 'probed'; repeatable")
 
 
-def load_factory(target: str):
+def load_factory(target: str, what: str = "TARGET"):
     """The callable named by ``module:factory`` or ``file.py:factory``."""
     from theory.probe import ProbeError
 
     if not isinstance(target, str) or target.count(":") != 1 or not all(target.split(":")):
-        raise ProbeError(f"invalid TARGET={target!r}; allowed: 'package.module:factory' or "
-                         "'path/to/file.py:factory'")
+        raise ProbeError(f"invalid {what}={target!r}; allowed: 'package.module:name' or "
+                         "'path/to/file.py:name'")
     where, name = target.split(":")
     try:
         if where.endswith(".py") or os.sep in where or "/" in where:
             path = Path(where).expanduser().resolve()
             if not path.is_file():
-                raise ProbeError(f"invalid TARGET={target!r}: no file {where}")
+                raise ProbeError(f"invalid {what}={target!r}: no file {where}")
             module_name = f"_entangled_probe_{abs(hash(str(path)))}"
             spec = importlib.util.spec_from_file_location(module_name, path)
             module = importlib.util.module_from_spec(spec)
@@ -72,11 +112,94 @@ def load_factory(target: str):
     except ProbeError:
         raise
     except Exception as exc:
-        raise ProbeError(f"could not load TARGET {target!r}: {type(exc).__name__}: {exc}") from None
+        raise ProbeError(f"could not load {what} {target!r}: {type(exc).__name__}: {exc}") from None
     factory = getattr(module, name, None)
     if not callable(factory):
-        raise ProbeError(f"invalid TARGET={target!r}: {where} has no callable {name!r}")
+        raise ProbeError(f"invalid {what}={target!r}: {where} has no callable {name!r}")
     return factory
+
+
+def parse_init_args(text: str) -> tuple[list, dict]:
+    """``"4, dim=16, branch=nn.Linear(16, 16)"`` -> positional and keyword arguments.
+
+    Parsed as the argument list of a Python call; each argument is evaluated with only
+    literals, ``torch`` and ``nn`` (``torch.nn``) in scope.
+    """
+    import ast
+
+    import torch
+
+    from theory.probe import ProbeError
+
+    if not text.strip():
+        return [], {}
+    try:
+        call = ast.parse(f"f({text})", mode="eval").body
+    except SyntaxError as exc:
+        raise ProbeError(f"invalid --init-args={text!r}: {exc.msg}; allowed: arguments as in a "
+                         "Python call, e.g. '4, dim=16'") from None
+    scope = {"__builtins__": {}, "torch": torch, "nn": torch.nn, "True": True, "False": False,
+             "None": None}
+
+    def value(node):
+        try:
+            return eval(compile(ast.Expression(node), "<init-args>", "eval"), scope)
+        except Exception as exc:
+            raise ProbeError(f"invalid --init-args={text!r}: {ast.unparse(node)} raised "
+                             f"{type(exc).__name__}: {exc}") from None
+
+    return [value(a) for a in call.args], {k.arg: value(k.value) for k in call.keywords}
+
+
+def parse_shape(text: str | None) -> tuple[int, ...]:
+    """``"2,3,16"`` -> ``(2, 3, 16)`` (positive integers)."""
+    from theory.probe import ProbeError
+
+    try:
+        shape = tuple(int(p) for p in (text or "").replace("x", ",").split(",") if p.strip())
+    except ValueError:
+        shape = ()
+    if not shape or any(s < 1 for s in shape):
+        raise ProbeError(f"invalid --input-shape={text!r}; allowed: positive integers separated "
+                         "by commas, e.g. 2,3,16 (required for a class TARGET)")
+    return shape
+
+
+def build_spec(args: argparse.Namespace):
+    """The factory's result, or for a class TARGET ``{"block": cls(*init), "input": x}``."""
+    import inspect
+
+    import torch
+
+    from theory.probe import ProbeError
+
+    obj = load_factory(args.target)
+    if inspect.isclass(obj) and issubclass(obj, torch.nn.Module):
+        positional, keywords = parse_init_args(args.init_args)
+        shape = parse_shape(args.input_shape)
+        torch.manual_seed(args.seed)
+        try:
+            block = obj(*positional, **keywords)
+        except Exception as exc:
+            raise ProbeError(f"{args.target}({args.init_args}) raised {type(exc).__name__}: "
+                             f"{exc}") from None
+        generator = torch.Generator().manual_seed(args.seed + 1)
+        x = torch.randn(shape, generator=generator, dtype=torch.float64)
+        return {"block": block, "input": x, "source": f"{args.target}({args.init_args})"}
+    if args.init_args or args.input_shape:
+        raise ProbeError(f"--init-args / --input-shape need a class TARGET; {args.target} is "
+                         f"a {type(obj).__name__}")
+    try:
+        return obj()
+    except Exception as exc:
+        raise ProbeError(f"the factory {args.target} raised {type(exc).__name__}: {exc}") from None
+
+
+def exposed_option(text: str | None):
+    """``--exposed``: an attribute name, or ``module:function`` loaded as a callable."""
+    if text is None or ":" not in text:
+        return text
+    return load_factory(text, what="--exposed")
 
 
 def format_matrix(matrix, limit: int = MATRIX_PRINT_LIMIT) -> str:
@@ -99,18 +222,32 @@ def _value(entry) -> str:
     return f"worst={entry.worst:.3g} (tol {entry.tol:g})"
 
 
+def _gap(value) -> str:
+    return "not measured" if value is None else f"{value:.3g}"
+
+
 def run(args: argparse.Namespace) -> int:
+    import warnings
+
     from theory.engine import dedupe
     from theory.loader import load_builtin, load_sources
-    from theory.probe import check_probed, probe_spec
+    from theory.probe import ProbeWarning, check_probed, probe_spec
 
-    factory = load_factory(args.target)
-    try:
-        spec = factory()
-    except Exception as exc:
-        from theory.probe import ProbeError
-        raise ProbeError(f"the factory {args.target} raised {type(exc).__name__}: {exc}") from None
-    m = probe_spec(spec, source=args.target, streams=args.streams, dim=args.dim)
+    spec = build_spec(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ProbeWarning)
+        m = probe_spec(spec, source=args.target, streams=args.streams, dim=args.dim,
+                       layout=args.layout, silence=args.silence,
+                       no_branch=True if args.no_branch else None,
+                       exposed=exposed_option(args.exposed),
+                       exposed_transposed=True if args.exposed_transposed else None,
+                       perturb=args.perturb)
+    for warning in caught:
+        if issubclass(warning.category, ProbeWarning):
+            print(f"entangled probe: WARNING: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
 
     try:
         conjectures = load_builtin()
@@ -126,13 +263,16 @@ def run(args: argparse.Namespace) -> int:
                       f"{error['error']}", file=sys.stderr)
             return 2
         conjectures = dedupe(conjectures + found)
-    ledger, skipped = check_probed(m, conjectures)
+    ledger, skipped = check_probed(m, conjectures, tol=args.tol)
 
     p = m.params
     description = spec.get("description") if isinstance(spec, dict) else None
     print(f"probe of {p['source']}" + (f" — {description}" if description else ""))
+    if p["scope"] != "skip":
+        print("  WHOLE BLOCK: no branch was silenced; the map includes the branch and the "
+              "skip-path claims are not applicable (use --silence SUBMODULE or --no-branch)")
     print(f"  input {tuple(p['input_shape'])}, layout {p['layout']!r}, {p['streams']} streams "
-          f"of width {p['dim']}, {p['dtype']}")
+          f"of width {p['dim']}, {p['dtype']}, Jacobian by {p['jacobian_method']}")
     print(f"stream map H ({m.n} x {m.n}), y_i = sum_j H_ij x_j:")
     print(format_matrix(m.dense()))
     exposed = m.exposed_matrix()
@@ -143,7 +283,12 @@ def run(args: argparse.Namespace) -> int:
             print(format_matrix(exposed))
     print(f"Kronecker residual ||J - H ⊗ I_d||_F / ||J||_F = {p['kronecker_residual']:.3g}")
     print(f"cross-position leakage = {p['cross_position']:.3g}, "
-          f"position spread = {p['position_spread']:.3g}")
+          f"position spread = {p['position_spread']:.3g}, "
+          f"per-layer skip gain = {p['skip_gain']:.4g}")
+    print(f"autograd vs finite differences = {_gap(p['autograd_gap'])}, same input twice = "
+          f"{_gap(p['repeat_gap'])}, batch item alone = {_gap(p['batch_gap'])}")
+    for note in p["notes"]:
+        print(f"note: {note}")
     print()
     print("ledger:")
     for entry in ledger.entries:
@@ -163,6 +308,12 @@ def run(args: argparse.Namespace) -> int:
           f"{summary['error']} errors; {summary['mismatching']} differ from the expectation"
           f" ({len(skipped)} not applicable)")
 
+    if args.html:
+        from theory.probe.page import page_data, write_page
+
+        path = write_page(args.html, page_data(m, ledger, skipped, target=args.target,
+                                               description=description))
+        print(f"page written to {path}")
     if args.json:
         data = {"probe": m.to_dict(), "ledger": ledger.to_dict(),
                 "not_applicable": [{"conjecture": c.name, "reason": r} for c, r in skipped]}

@@ -172,21 +172,27 @@ def describe_example(conj: Conjecture, example: Any, outcome: Outcome | None) ->
 
 
 # -------------------------------------------------------------------- proofs
-_PROOF_CACHE: dict[int, tuple[bool, str | None]] = {}
-
-
 def proof_status(conj: Conjecture) -> tuple[bool | None, str | None]:
-    """``(None, None)`` without a proof, else ``(checked, error message or None)`` (cached)."""
+    """``(None, None)`` without a proof, else ``(checked, error message or None)``.
+
+    A :class:`theory.symbolic.Proof` caches its own status (:meth:`~theory.symbolic.Proof.status`);
+    any other proof object is checked on every call (no process-wide cache keyed by ``id()``,
+    whose keys are reused after garbage collection).
+    """
     if conj.proof is None:
         return None, None
-    key = id(conj.proof)
-    if key not in _PROOF_CACHE:
+    status = getattr(conj.proof, "status", None)
+    if callable(status):
         try:
-            ok = bool(conj.proof.check())
-            _PROOF_CACHE[key] = (ok, None if ok else "the attached proof does not check")
+            ok, reason = status()
+            return bool(ok), None if ok else (reason or "the attached proof does not check")
         except Exception:
-            _PROOF_CACHE[key] = (False, "the attached proof raised:\n" + traceback.format_exc())
-    return _PROOF_CACHE[key]
+            return False, "the attached proof raised:\n" + traceback.format_exc()
+    try:
+        ok = bool(conj.proof.check())
+        return ok, None if ok else "the attached proof does not check"
+    except Exception:
+        return False, "the attached proof raised:\n" + traceback.format_exc()
 
 
 def _proof_dict(conj: Conjecture) -> dict | None:

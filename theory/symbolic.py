@@ -39,19 +39,32 @@ class Proof:
     statement: str
     latex: str
     identities: Callable[[], Sequence[Identity]] = field(repr=False)
-    _verdict: bool | None = field(default=None, init=False, repr=False, compare=False)
+    _status: tuple[bool, str | None] | None = field(default=None, init=False, repr=False,
+                                                    compare=False)
+
+    def status(self) -> tuple[bool, str | None]:
+        """``(valid, reason)``: verify every identity with sympy; cached on this object.
+
+        ``reason`` is ``None`` for a valid proof, else which identity failed or the traceback
+        of the exception raised while building or checking the identities (recorded, never
+        hidden). The cache lives on the proof itself, so it ends with it (no global table).
+        """
+        if self._status is None:
+            import traceback
+
+            try:
+                pairs = list(self.identities())
+                failed = [k for k, (lhs, rhs) in enumerate(pairs)
+                          if not symbolically_equal(lhs, rhs)]
+                self._status = (True, None) if not failed else (
+                    False, f"identity {failed[0] + 1} of {len(pairs)} does not hold")
+            except Exception:  # a proof that cannot be evaluated is not a proof
+                self._status = (False, "the proof raised:\n" + traceback.format_exc())
+        return self._status
 
     def check(self) -> bool:
-        """Verify every identity with sympy (``simplify`` / ``.equals``); cached.
-
-        Returns ``False`` (never raises) when an identity does not hold or cannot be built.
-        """
-        if self._verdict is None:
-            try:
-                self._verdict = all(symbolically_equal(lhs, rhs) for lhs, rhs in self.identities())
-            except Exception:  # a proof that cannot be evaluated is not a proof
-                self._verdict = False
-        return self._verdict
+        """Whether every identity holds (see :meth:`status`, which also says why not)."""
+        return self.status()[0]
 
     def latex_lines(self) -> list[str]:
         """The derivation as a list of LaTeX lines."""

@@ -2,13 +2,22 @@
 
 Every conjecture here covers the family ``"probed"``, which is not a registered family: the
 search of ``entangled verify`` skips them, and ``entangled probe`` evaluates them on the
-probed map of a user's module with :func:`theory.evaluate_on`. Some claims need data that
-only an adapter can supply; their function carries ``requires = ("exposed",)`` or
-``("perturbed",)`` and ``entangled probe`` lists them as not applicable when the probe lacks
-it (called directly they raise :class:`NotApplicable`).
+probed map of a user's module with :func:`theory.evaluate_on`. Each function is marked with
+:func:`requires`:
 
-Tolerances allow float32 modules (Sinkhorn in float32, as in ``hyper-connections``): about
-``1e-7`` of rounding, far below the ``1e-4`` allowed for stochasticity.
+* the ``params`` fields it needs (``"exposed"``, ``"perturbed"``, ``"autograd_gap"``, ...):
+  without them ``entangled probe`` lists it as not applicable (called directly it raises
+  :class:`NotApplicable`);
+* its ``scope``: ``"skip"`` claims are about the skip path and only apply when the probe
+  silenced the branch; ``"block"`` claims (gradients, determinism, isolation) apply always;
+* whether its tolerance is numerical (``entangled probe --tol`` replaces it).
+
+Default tolerances allow float32 modules (Sinkhorn in float32, as in ``hyper-connections``):
+about ``1e-7`` of rounding, far below the ``1e-4`` allowed for stochasticity.
+
+The implementation claims 28-30 of the literature ledger (:mod:`theory.conjectures.lit_implementations`)
+are :func:`equals_exposed`, :func:`mixing_is_live` and
+:func:`autograd_matches_finite_differences`.
 """
 
 from __future__ import annotations
@@ -24,8 +33,13 @@ from theory.registry import conjecture
 
 PROBED = ["probed"]
 MHC = "Xie et al., mHC, arXiv 2512.24880 (doubly stochastic H_res via Sinkhorn-Knopp)"
+IMPLEMENTATION = ("implementation claim (literature ledger {item}): what HC/mHC implementations "
+                  "such as the hyper-connections package promise about their skip")
 STOCHASTIC_TOL = 1e-4
 FLOAT32_TOL = 1e-5
+FD_TOL = 1e-2
+FUNCTION_TOL = 1e-6
+LIVE_THRESHOLD = 1e-6
 GAIN_BOUND = 2.0
 GAIN_DEPTH = (1, 64)
 
@@ -34,11 +48,14 @@ class NotApplicable(EntangledError):
     """The probed mapping lacks the data a claim needs (no exposed matrix, no perturbation)."""
 
 
-def requires(*fields: str):
-    """Mark a conjecture function as needing ``params[field]`` of the probed mapping."""
+def requires(*fields: str, scope: str = "skip", tunable: bool = True):
+    """Mark a conjecture function: the ``params`` fields it needs, its scope (``"skip"`` or
+    ``"block"``) and whether its tolerance is numerical (replaced by ``--tol``)."""
 
     def mark(function):
         function.requires = tuple(fields)
+        function.scope = scope
+        function.tunable_tol = tunable
         return function
 
     return mark
@@ -78,7 +95,7 @@ def spectral_norm_at_most_one(m):
     return max(0.0, float(m.singular_values().max()) - 1.0)
 
 
-@requires("exposed")
+@requires("exposed", scope="block")
 @conjecture(families=PROBED, tol=STOCHASTIC_TOL, reference=MHC)
 def exposed_doubly_stochastic(m):
     """The mixing matrix the module computes (H_res) is doubly stochastic.
@@ -90,9 +107,12 @@ def exposed_doubly_stochastic(m):
 
 
 @requires("exposed")
-@conjecture(families=PROBED, tol=FLOAT32_TOL)
+@conjecture(families=PROBED, tol=FLOAT32_TOL, reference=IMPLEMENTATION.format(item=28))
 def equals_exposed(m):
     """The probed skip map equals the mixing matrix the module computes (max |H - H_res| <= 1e-5).
+
+    Literature ledger claim 28: "a module's exposed mixing matrix is the one its forward pass
+    applies".
 
     Falsified when the mixing is computed but not applied (or applied transposed), and for
     input-dependent mixing, whose Jacobian is ``H(x) + (dH/dx) x``, not ``H(x)``.
@@ -100,17 +120,19 @@ def equals_exposed(m):
     return float((m.dense() - _param_matrix(m, "exposed")).abs().max())
 
 
-@requires("perturbed")
-@conjecture(families=PROBED)
+@requires("perturbed", tunable=False)
+@conjecture(families=PROBED, reference=IMPLEMENTATION.format(item=29))
 def mixing_is_live(m):
-    """Perturbing the module's mixing parameters away from I changes the applied map (it is not I).
+    """Moving the module's mixing parameters changes the skip it applies ("mixing is live").
 
-    True iff ``max|H' - I| > 1e-6`` for the probe ``H'`` of the perturbed copy. Falsified by a
-    block that computes its mixing matrix but never applies it, and by a projection that
-    underflows to an exact identity.
+    Literature ledger claim 29. True iff ``max|H' - H| > 1e-6`` for the probe ``H'`` of a copy
+    whose mixing parameters were moved (``--perturb GLOB[:SCALE]``). Falsified by a block that
+    computes its mixing matrix but never applies it, by stream summation (``sum_j (H x)_j``
+    does not depend on a column-stochastic ``H``), and by a projection that underflows to a
+    constant.
     """
     perturbed = _param_matrix(m, "perturbed")
-    return bool((perturbed - torch.eye(m.n, dtype=torch.float64)).abs().max() > 1e-6)
+    return bool((perturbed - m.dense()).abs().max() > LIVE_THRESHOLD)
 
 
 @requires()
@@ -131,7 +153,7 @@ def positions_independent(m):
     return float(m.params.get("cross_position", 0.0))
 
 
-@requires()
+@requires(tunable=False)
 @conjecture(families=PROBED, tol=GAIN_BOUND, depth=GAIN_DEPTH, reference=MHC)
 def composite_gain_bounded(ms: Sequence[Mapping]):
     """The Amax gain of L stacked probed blocks stays <= 2 for L <= 64 (forward and backward).
@@ -142,3 +164,62 @@ def composite_gain_bounded(ms: Sequence[Mapping]):
     """
     forward, backward = composite_gain(list(ms))
     return max(forward, backward)
+
+
+@requires("skip_gain")
+@conjecture(families=PROBED, tol=FLOAT32_TOL, reference=MHC)
+def skip_gain_at_most_one(m):
+    """The per-layer skip gain is at most 1: max absolute row and column sums of J are <= 1.
+
+    Returns ``max(||J_p||_inf, ||J_p||_1) - 1`` for the full ``(n d) x (n d)`` Jacobian ``J_p``
+    of one position, so it does not depend on the layout the user gave: stream summation
+    (``n`` copies summed back, gain ``n``) is caught even when the streams are declared
+    wrongly. Exactly 1 for a nonnegative doubly stochastic ``H ⊗ I_d`` (mHC's per-layer
+    "Amax gain"); an orthogonal skip other than a signed permutation has gain > 1 in these
+    norms although its spectral norm is 1.
+    """
+    return float(m.params["skip_gain"]) - 1.0
+
+
+@requires("autograd_gap", scope="block")
+@conjecture(families=PROBED, tol=FD_TOL, reference=IMPLEMENTATION.format(item=30))
+def autograd_matches_finite_differences(m):
+    """Gradients flow through the skip path: autograd's Jacobian equals finite differences.
+
+    Literature ledger claim 30. Returns the largest relative gap
+    ``||J v - D_h v|| / max(||J v||, ||D_h v||)`` over 8 seeded unit directions ``v`` at the
+    first position, ``D_h`` the central difference with ``h = 1e-3 max(1, |x|_inf)``; holds
+    when <= 1e-2 (the bound leaves room for float32 internals, rounding ~1e-7 / 1e-3, and for
+    the ``h^2`` curvature term). A skip path detached from autograd (``x.detach()``, a
+    ``torch.no_grad`` mix, a ``.data`` copy) has the right forward value and a gap of order 1.
+    """
+    return float(m.params["autograd_gap"])
+
+
+@requires("repeat_gap", scope="block")
+@conjecture(families=PROBED, tol=FUNCTION_TOL,
+            reference="implementation claim: a residual block in eval mode is a function of "
+                      "its input (no state between calls, batch items independent)")
+def block_is_a_function(m):
+    """The block is a function of its input: same input twice, same output; batch items alone
+    give what they give inside the batch (relative difference <= 1e-6, eval mode).
+
+    Returns ``max(repeat_gap, batch_gap)`` of the unsilenced block (``batch_gap`` counts 0 when
+    the input has a single batch item). Falsified by a module that keeps state between calls
+    (a running buffer, a call counter), and by batch statistics leaking into eval mode.
+    """
+    batch = m.params.get("batch_gap")
+    return max(float(m.params["repeat_gap"]), 0.0 if batch is None else float(batch))
+
+
+@requires(scope="block", tunable=False)
+@conjecture(families=PROBED,
+            reference="theory.probe: the probed map is the skip path only when the residual "
+                      "branch is silenced")
+def skip_path_isolated(m):
+    """The probe isolated the skip path: a branch was silenced, or the block declared to have none.
+
+    ``False`` for a probe of the whole block (``(block, x)`` without ``--silence``): its
+    Jacobian includes the branch, and every claim about the skip path is then not applicable.
+    """
+    return m.params.get("scope") == "skip"

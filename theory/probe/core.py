@@ -1,0 +1,302 @@
+""":func:`probe`: measure the skip map a block applies, with every diagnostic the claims need.
+
+Measurements, each on a fresh copy of the block (see :class:`~theory.probe.blocks.BlockCopies`):
+
+1. the Jacobian rows of the first and the last position (``2 n d`` vector-Jacobian products
+   whatever the batch size), reduced to the stream map ``H`` and the Kronecker residual;
+2. autograd against central finite differences of the forward map along a few directions
+   (when they disagree, the forward map is what the block applies: ``H`` is then taken from
+   a finite-difference Jacobian and the disagreement is recorded);
+3. the block as a function of its input: the same input twice through one copy, and the first
+   batch item alone against the same item inside the batch;
+4. optionally the mixing matrix the block exposes, and the map of a perturbed copy.
+
+Nothing that fails is hidden: fallbacks and caught exceptions are listed in
+``params["notes"]`` of the result; an exception that leaves no way to measure ``H`` becomes a
+:class:`~theory.probe.mapping.ProbeError` naming the original.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+
+from entangled.errors import InvalidParameterError
+from theory.probe.blocks import BlockCopies, exposed_reader, has_zero_branch, parse_perturb, \
+    perturb_parameters
+from theory.probe.jacobian import autograd_gap, fd_columns, jacobian_rows
+from theory.probe.layouts import first_batch_item, position_index
+from theory.probe.mapping import ProbedMapping, ProbeError, ProbeWarning, gain, kronecker_split
+
+FD_TOLERANCE = 1e-2
+"""Relative autograd-vs-finite-difference gap above which ``H`` is taken from finite differences
+(the claim :func:`theory.conjectures.probed.autograd_matches_finite_differences` uses the same
+bound)."""
+
+WHOLE_BLOCK_WARNING = ("no residual branch was silenced (silence=None): the probed map is the "
+                       "Jacobian of the WHOLE block, branch included, not the skip path; pass "
+                       "silence='SUBMODULE' (CLI --silence), or no_branch=True (--no-branch) "
+                       "for a block without a branch")
+
+
+@dataclass
+class Measurement:
+    """Jacobian blocks of the chosen positions and what the measurement noted."""
+
+    blocks: list[torch.Tensor]
+    cross_position: float
+    position_spread: float
+    method: str
+    rows: torch.Tensor              # flat output indices of the first position
+    columns: torch.Tensor           # flat input indices of the first position
+    notes: list[str] = field(default_factory=list)
+    first_rows: torch.Tensor | None = None   # Jacobian rows of the first position, all columns
+
+
+def flat_call(block: Callable, shape: tuple[int, ...]) -> Callable:
+    """``flat -> block(flat.reshape(shape)).reshape(-1)``, checking the output."""
+
+    def call(flat: torch.Tensor) -> torch.Tensor:
+        out = block(flat.reshape(shape))
+        if not isinstance(out, torch.Tensor):
+            raise ProbeError(f"the block returned a {type(out).__name__}; allowed: a tensor "
+                             f"of the input's shape {shape} (wrap blocks that return tuples)")
+        if tuple(out.shape) != shape:
+            raise ProbeError(f"the block maps input shape {shape} to {tuple(out.shape)}; a skip "
+                             f"path must preserve the shape")
+        return out.reshape(-1)
+
+    return call
+
+
+def fresh_flat_call(copies: BlockCopies, shape: tuple[int, ...]) -> Callable:
+    """Like :func:`flat_call`, on a fresh copy of the block for every call."""
+    return lambda flat: flat_call(copies.fresh(), shape)(flat)
+
+
+def measure(copies: BlockCopies, x: torch.Tensor, shape: tuple[int, ...],
+            index: torch.Tensor) -> Measurement:
+    """Per-position Jacobian blocks (first and last position), leakage and spread."""
+    per_position = index.reshape(index.shape[0], -1)
+    chosen = [0] if per_position.shape[0] == 1 else [0, per_position.shape[0] - 1]
+    per_position = per_position[chosen]
+    rows = per_position.reshape(-1)
+    found = jacobian_rows(flat_call(copies.fresh(), shape), x.reshape(-1), rows)
+    jac = found.rows.detach()
+    width = per_position.shape[1]
+    blocks = []
+    total = float(torch.linalg.norm(jac))
+    leak = jac.clone()
+    for p in range(len(chosen)):
+        block_rows = jac[p * width:(p + 1) * width]
+        blocks.append(block_rows[:, per_position[p]])
+        leak[p * width:(p + 1) * width, per_position[p]] = 0
+    cross = 0.0 if total == 0 else float(torch.linalg.norm(leak)) / total
+    ref = float(torch.linalg.norm(blocks[0]))
+    spread = 0.0
+    for other in blocks[1:]:
+        diff = float(torch.linalg.norm(other - blocks[0]))
+        spread = max(spread, diff / ref if ref > 0 else diff)
+    return Measurement(blocks, cross, spread, found.method, per_position[0], per_position[0],
+                       list(found.notes), jac[:width])
+
+
+def check_gradients(copies: BlockCopies, x: torch.Tensor, shape: tuple[int, ...],
+                    found: Measurement) -> float:
+    """Autograd vs finite differences at the first position; replaces ``found.blocks[0]`` by
+    the finite-difference Jacobian (method ``"finite differences"``) when they disagree."""
+    fn = fresh_flat_call(copies, shape)
+    flat = x.reshape(-1)
+    gap = autograd_gap(fn, flat, found.first_rows, found.rows, found.columns)
+    if gap > FD_TOLERANCE:
+        found.notes.append(f"autograd disagrees with finite differences of the forward map "
+                           f"(relative gap {gap:.3g} > {FD_TOLERANCE:g}): the stream map is "
+                           f"taken from a central-difference Jacobian of the forward pass")
+        found.blocks[0] = fd_columns(fn, flat, found.columns, found.rows)
+        found.method = "finite differences"
+    return gap
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    scale = max(float(torch.linalg.norm(a)), float(torch.linalg.norm(b)))
+    return 0.0 if scale == 0 else float(torch.linalg.norm(a - b)) / scale
+
+
+def function_gaps(copies: BlockCopies, x: torch.Tensor, layout_name: str, streams: int,
+                  notes: list[str]) -> tuple[float | None, float | None]:
+    """``(repeat_gap, batch_gap)`` of the block, branch included (not silenced).
+
+    ``repeat_gap``: relative difference of two calls of one copy on the same input.
+    ``batch_gap``: relative difference between the first batch item run alone (a fresh copy)
+    and the same item inside the full batch (another fresh copy); ``None`` when the layout
+    has no batch axis to split. A block that raises is recorded in ``notes`` (gaps ``None``).
+    """
+    try:
+        with torch.no_grad():
+            block = copies.fresh(silenced=False)
+            first, second = block(x), block(x)
+            repeat = _relative(first, second)
+            rows = first_batch_item(layout_name, tuple(x.shape), streams)
+            batch = None
+            if rows is not None:
+                alone = copies.fresh(silenced=False)(x[:rows])
+                inside = copies.fresh(silenced=False)(x)[:rows]
+                batch = _relative(alone, inside)
+        return repeat, batch
+    except Exception as exc:
+        notes.append(f"the function checks (same input twice, batch-size independence) could "
+                     f"not run on the unsilenced block: {type(exc).__name__}: {exc}")
+        return None, None
+
+
+def read_exposed(exposed: Any, transposed: bool, copies: BlockCopies, x: torch.Tensor,
+                 n: int) -> torch.Tensor | None:
+    """The exposed mixing matrix, from a tensor, an attribute name or ``callable(block, x)``."""
+    if exposed is None:
+        return None
+    if isinstance(exposed, str):
+        return exposed_reader(exposed, transpose=transposed)(copies.fresh(), x, n)
+    value = exposed(copies.fresh(), x) if callable(exposed) else exposed
+    if isinstance(value, torch.Tensor):
+        value = value.detach().to(torch.float64)
+    else:
+        value = torch.as_tensor(value, dtype=torch.float64)
+    return value.T.contiguous() if transposed else value
+
+
+def _check_input(sample_input: Any, streams: Any, dim: Any) -> None:
+    if not isinstance(sample_input, torch.Tensor) or not sample_input.is_floating_point():
+        raise InvalidParameterError("sample_input", type(sample_input).__name__,
+                                    "a floating-point torch.Tensor", context="probe")
+    if sample_input.numel() == 0:
+        raise InvalidParameterError("sample_input", tuple(sample_input.shape),
+                                    "a non-empty tensor", context="probe")
+    for name, value in (("streams", streams), ("dim", dim)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise InvalidParameterError(name, value, "a positive integer or None", context="probe")
+
+
+def _source_name(block: Any, source: str | None) -> str:
+    if source:
+        return source
+    if isinstance(block, torch.nn.Module):
+        return type(block).__module__ + "." + type(block).__qualname__
+    return getattr(block, "__qualname__", repr(block))
+
+
+def probe(block: Any, sample_input: torch.Tensor, *, streams: int | None = None,
+          dim: int | None = None, layout: Any = "auto", silence: str | Sequence[str] | None = None,
+          no_branch: bool = False, source: str | None = None, exposed: Any = None,
+          exposed_transposed: bool = False, perturb: Callable | str | None = None,
+          dtype: torch.dtype = torch.float64, checks: bool = True) -> ProbedMapping:
+    """Measure the effective linear skip map of ``block`` at ``sample_input``.
+
+    Parameters
+    ----------
+    block : nn.Module or callable
+        ``y = block(x)`` with ``y.shape == x.shape``. A module is deep-copied for every
+        measurement, cast to ``dtype`` and put in eval mode; the original is never called.
+    sample_input : torch.Tensor
+        The input at which the Jacobian is taken (its shape defines positions and streams).
+    streams, dim : int, optional
+        Number of streams ``n`` and their width ``d`` (inferred from ``layout`` when omitted).
+    layout : str or callable
+        Where positions, streams and features sit in the input; see :mod:`theory.probe.layouts`.
+    silence : str or list of str, optional
+        Submodule name(s) whose output a forward hook replaces by zeros (the residual branch).
+    no_branch : bool
+        Declare that the block has no residual branch (a bare skip). Without ``silence``,
+        ``no_branch`` or a :class:`~theory.probe.ZeroBranch` inside the block, the probe warns
+        (:class:`~theory.probe.ProbeWarning`) and labels the result ``scope="whole block"``.
+    source : str, optional
+        Where the block came from (recorded in the mapping), default the block's class name.
+    exposed : tensor, str or callable, optional
+        The mixing matrix the module computes, in the applied orientation
+        (``y_i = sum_j H_ij x_j``): a matrix, the dotted name of an attribute (see
+        :func:`~theory.probe.blocks.exposed_reader`), or ``exposed(block, x) -> matrix``.
+    exposed_transposed : bool
+        The exposed matrix has rows indexing the *input* stream: use its transpose.
+    perturb : callable or str, optional
+        ``perturb(block) -> block'`` moving the mixing parameters, or ``"GLOB[:SCALE]"``
+        (:func:`~theory.probe.blocks.perturb_parameters`); the probed map of the moved copy is
+        stored as ``params["perturbed"]``.
+    dtype : torch.dtype
+        Precision of the probe (float64 by default; when the block fails in ``dtype`` it is
+        probed in the sample input's dtype, with a warning and a note).
+    checks : bool
+        Run the finite-difference and function checks (default True).
+
+    Returns
+    -------
+    ProbedMapping
+        ``matrix()`` is the ``n x n`` stream map ``H`` of the first position; ``.jacobian``
+        holds that position's full ``(n d) x (n d)`` Jacobian.
+    """
+    _check_input(sample_input, streams, dim)
+    shape = tuple(sample_input.shape)
+    index, layout_name = position_index(layout, shape, streams, dim)
+    _, n, d = index.shape
+    notes: list[str] = []
+    scope = "skip" if (silence is not None or no_branch or has_zero_branch(block)) \
+        else "whole block"
+    if scope == "whole block":
+        warnings.warn(WHOLE_BLOCK_WARNING, ProbeWarning, stacklevel=2)
+        notes.append(WHOLE_BLOCK_WARNING)
+    x = sample_input.detach().to(dtype)
+    copies = BlockCopies(block, dtype, silence)
+    try:
+        found = measure(copies, x, shape, index)
+    except ProbeError:
+        raise
+    except Exception as exc:
+        if dtype == sample_input.dtype:
+            raise ProbeError(f"the block raised {type(exc).__name__}: {exc}") from exc
+        # e.g. a plain function closing over float32 tensors: probe in the input's own dtype
+        message = (f"probing in {dtype} failed ({type(exc).__name__}: {exc}); probing in "
+                   f"the sample input's dtype {sample_input.dtype} instead")
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        notes.append(message)
+        dtype = sample_input.dtype
+        x = sample_input.detach()
+        copies = BlockCopies(block, dtype, silence)
+        try:
+            found = measure(copies, x, shape, index)
+        except ProbeError:
+            raise
+        except Exception as exc2:
+            raise ProbeError(f"the block raised {type(exc2).__name__}: {exc2}") from exc2
+    notes.extend(found.notes)
+    found.notes = notes
+    fd_gap = repeat = batch = None
+    if checks:
+        fd_gap = check_gradients(copies, x, shape, found)
+        repeat, batch = function_gaps(copies, x, layout_name, n, notes)
+    h, residual = kronecker_split(found.blocks[0], n, d)
+    exposed_matrix = read_exposed(exposed, exposed_transposed, copies, x, n)
+    perturbed = None
+    if perturb is not None:
+        if not isinstance(block, torch.nn.Module):
+            raise ProbeError("perturb= needs the block to be a torch.nn.Module")
+        if isinstance(perturb, str):
+            perturb = perturb_parameters(*parse_perturb(perturb))
+        moved = BlockCopies(perturb(copy.deepcopy(block)), dtype, silence)
+        moved_found = measure(moved, x, shape, index[:1])
+        if found.method == "finite differences":
+            moved_found.blocks[0] = fd_columns(fresh_flat_call(moved, shape), x.reshape(-1),
+                                               moved_found.columns, moved_found.rows)
+        perturbed = kronecker_split(moved_found.blocks[0], n, d)[0]
+    mapping = ProbedMapping(
+        n, matrix=h, source=_source_name(block, source), input_shape=list(shape),
+        layout=layout_name, streams=n, dim=d, dtype=str(dtype).replace("torch.", ""),
+        scope=scope, kronecker_residual=residual, cross_position=found.cross_position,
+        position_spread=found.position_spread, skip_gain=gain(found.blocks[0]),
+        jacobian_method=found.method, autograd_gap=fd_gap, repeat_gap=repeat, batch_gap=batch,
+        notes=notes, exposed=exposed_matrix, perturbed=perturbed,
+    )
+    mapping.jacobian = found.blocks[0]
+    return mapping
