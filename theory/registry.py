@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator
 from entangled.errors import InvalidParameterError
 
 EXPECTED = ("holds", "falsified")
+KINDS = ("theorem", "empirical", "implementation")
 VERDICTS = ("proved", "holds", "falsified", "error")
 DEFAULT_EXAMPLES = 30
 
@@ -56,6 +57,9 @@ class Conjecture:
     function : the decorated function.
     module : the real module name of ``function``.
     source : path of the file the conjecture was loaded from, or None.
+    kind : None, or what the claim is when it comes from the literature: ``"theorem"`` (a
+        mathematical statement), ``"empirical"`` (a measured or reported behaviour) or
+        ``"implementation"`` (a promise about code, checked by probing modules).
     """
 
     name: str
@@ -74,6 +78,7 @@ class Conjecture:
     function: Callable | None = field(default=None, repr=False, compare=False)
     module: str = ""
     source: str | None = None
+    kind: str | None = None
 
     @property
     def short_name(self) -> str:
@@ -217,7 +222,7 @@ def _display_module(function: Callable) -> tuple[str, str, str | None]:
 
 def make_conjecture(function: Callable, *, families, tol=1e-9, n=(1, 64), params=None,
                     depth=None, reference=None, expected="holds", proof=None,
-                    examples=None) -> Conjecture:
+                    examples=None, kind=None) -> Conjecture:
     """Validate the decorator arguments and build the :class:`Conjecture` (not registered)."""
     from theory.strategies import check_range
 
@@ -241,6 +246,9 @@ def make_conjecture(function: Callable, *, families, tol=1e-9, n=(1, 64), params
         examples = int(examples)
     if reference is not None and not isinstance(reference, str):
         raise InvalidParameterError("reference", reference, "None or a string", context=context)
+    if kind is not None and kind not in KINDS:
+        raise InvalidParameterError("kind", kind, "None or one of " + ", ".join(map(repr, KINDS)),
+                                    context=context)
     doc = (function.__doc__ or "").strip()
     statement = doc.splitlines()[0].strip() if doc else function.__name__.replace("_", " ")
     return Conjecture(
@@ -248,13 +256,13 @@ def make_conjecture(function: Callable, *, families, tol=1e-9, n=(1, 64), params
         tol=_check_tol(tol, context), n=n_range, depth=depth_range,
         params=_check_params(params, fams, context), reference=reference,
         expected=expected, theme=display.rsplit(".", 1)[-1], proof=_check_proof(proof, context),
-        examples=examples, function=function, module=module, source=source,
+        examples=examples, function=function, module=module, source=source, kind=kind,
     )
 
 
 def conjecture(*, families, tol: float = 1e-9, n=(1, 64), params: dict | None = None,
                depth=None, reference: str | None = None, expected: str = "holds",
-               proof: Any = None, examples: int | None = None):
+               proof: Any = None, examples: int | None = None, kind: str | None = None):
     """Register a function of a mapping as a conjecture.
 
     Parameters
@@ -284,6 +292,9 @@ def conjecture(*, families, tol: float = 1e-9, n=(1, 64), params: dict | None = 
         verdict ``"proved"``.
     examples : int, optional
         Hypothesis examples per family (default 30; ``entangled verify --examples`` overrides).
+    kind : {"theorem", "empirical", "implementation"}, optional
+        For claims from the literature: a mathematical statement, a measured or reported
+        behaviour, or a promise about code (see :mod:`theory.literature`).
 
     Returns
     -------
@@ -293,7 +304,7 @@ def conjecture(*, families, tol: float = 1e-9, n=(1, 64), params: dict | None = 
     def decorate(function: Callable) -> Callable:
         conj = make_conjecture(function, families=families, tol=tol, n=n, params=params,
                                depth=depth, reference=reference, expected=expected,
-                               proof=proof, examples=examples)
+                               proof=proof, examples=examples, kind=kind)
         function.__conjecture__ = conj
         registry_for(function).add(conj)
         return function

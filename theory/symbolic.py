@@ -380,6 +380,287 @@ def row_stochastic_eigenvector_one(n: int = 3) -> Proof:
     )
 
 
+def doubly_stochastic_symbolic(n: int):
+    """A symbolic :math:`n \\times n` doubly stochastic matrix: free entries
+    :math:`a_{ij}` for :math:`i, j < n-1`, the last column and row fixed by the sums."""
+    import sympy as sp
+
+    free = sp.Matrix(n - 1, n - 1, lambda i, j: sp.Symbol(f"a{i}{j}"))
+    matrix = sp.zeros(n, n)
+    for i in range(n - 1):
+        for j in range(n - 1):
+            matrix[i, j] = free[i, j]
+        matrix[i, n - 1] = 1 - sum(free[i, :])
+    for j in range(n):
+        matrix[n - 1, j] = 1 - sum(matrix[i, j] for i in range(n - 1))
+    return matrix
+
+
+def circulant_simplex_doubly_stochastic(sizes: Sequence[int] = (3, 4)) -> Proof:
+    """:math:`H = \\sum_k c_k \\Pi^k` with :math:`\\sum_k c_k = 1` has unit row and column
+    sums, and two such matrices commute (C-mHC, literature ledger claim 13)."""
+
+    def identities():
+        import sympy as sp
+
+        pairs = []
+        for n in sizes:
+            shift = sp.Matrix(n, n, lambda i, j: 1 if j == (i + 1) % n else 0)
+            c = sp.symbols(f"c1:{n}")
+            d = sp.symbols(f"d1:{n}")
+            weights_c = [1 - sum(c)] + list(c)
+            weights_d = [1 - sum(d)] + list(d)
+            h = sum((w * shift ** k for k, w in enumerate(weights_c)), sp.zeros(n, n))
+            g = sum((w * shift ** k for k, w in enumerate(weights_d)), sp.zeros(n, n))
+            ones = sp.ones(n, 1)
+            pairs += [(h * ones, ones), (h.T * ones, ones), (h * g, g * h)]
+        return pairs
+
+    return Proof(
+        statement="A convex combination of powers of the cyclic shift is doubly stochastic, and "
+                  "two of them commute (n = " + ", ".join(map(str, sizes)) + ", symbolic c).",
+        latex="\n".join([
+            r"H = \sum_{k=0}^{n-1} c_k \Pi^k,\quad \sum_k c_k = 1,\quad \Pi\mathbf 1 = \Pi^T\mathbf 1 = \mathbf 1",
+            r"H\mathbf 1 = \sum_k c_k \mathbf 1 = \mathbf 1,\qquad \mathbf 1^T H = \mathbf 1^T",
+            r"c \ge 0 \Rightarrow H \ge 0:\ H \text{ doubly stochastic}",
+            r"HG = \sum_{k,l} c_k d_l \Pi^{k+l} = GH",
+        ]),
+        identities=identities,
+    )
+
+
+def column_stochastic_conserves_sum(n: int = 3) -> Proof:
+    """:math:`\\mathbf 1^T H = \\mathbf 1^T \\Rightarrow \\sum_i (Hx)_i = \\sum_i x_i`: the
+    mean across streams is conserved (literature ledger claim 8)."""
+
+    def identities():
+        import sympy as sp
+
+        h = doubly_stochastic_symbolic(n)
+        x = sp.Matrix(sp.symbols(f"x0:{n}"))
+        return [(sum(h * x), sum(x)), ((sp.ones(1, n) * h).T, sp.ones(n, 1))]
+
+    return Proof(
+        statement=f"A column-stochastic mixing conserves the sum (mean) across streams "
+                  f"(n = {n}, symbolic entries).",
+        latex="\n".join([
+            r"\mathbf 1^T H = \mathbf 1^T",
+            r"\sum_i (Hx)_i = \mathbf 1^T H x = \mathbf 1^T x = \sum_i x_i",
+        ]),
+        identities=identities,
+    )
+
+
+def doubly_stochastic_gram(n: int = 3) -> Proof:
+    """For doubly stochastic :math:`M`, :math:`M^T M` is doubly stochastic, so
+    :math:`\\|M\\|_2^2 = \\rho(M^T M) \\le \\|M^T M\\|_\\infty = 1` (claim 6)."""
+
+    def identities():
+        import sympy as sp
+
+        m = doubly_stochastic_symbolic(n)
+        gram = m.T * m
+        ones = sp.ones(n, 1)
+        return [(gram * ones, ones), (gram.T * ones, ones), (gram, gram.T)]
+
+    return Proof(
+        statement=f"The Gram matrix of a doubly stochastic matrix is doubly stochastic, hence "
+                  f"its spectral norm is at most 1 (n = {n}, symbolic entries).",
+        latex="\n".join([
+            r"M\mathbf 1 = \mathbf 1,\ \mathbf 1^T M = \mathbf 1^T \Rightarrow M^TM\mathbf 1 = M^T\mathbf 1 = \mathbf 1",
+            r"M \ge 0 \Rightarrow M^TM \ge 0,\quad \rho(M^TM) \le \|M^TM\|_\infty = 1",
+            r"\|M\|_2 = \sqrt{\rho(M^TM)} \le 1",
+        ]),
+        identities=identities,
+    )
+
+
+def collapse_factorisation(n: int = 3) -> Proof:
+    """For doubly stochastic :math:`H, G`: :math:`(H - J/n)(G - J/n) = HG - J/n`, so
+    :math:`P_L - J/n = \\prod_l (H_l - J/n)` (claim 14)."""
+
+    def identities():
+        import sympy as sp
+
+        h = doubly_stochastic_symbolic(n)
+        g = doubly_stochastic_symbolic(n).subs(
+            {sp.Symbol(f"a{i}{j}"): sp.Symbol(f"b{i}{j}") for i in range(n) for j in range(n)})
+        jn = sp.ones(n, n) / n
+        return [(((h - jn) * (g - jn) - (h * g - jn)).applyfunc(sp.expand), sp.zeros(n, n)),
+                ((h * jn).applyfunc(sp.expand), jn), ((jn * h).applyfunc(sp.expand), jn)]
+
+    return Proof(
+        statement=f"(H - J/n)(G - J/n) = HG - J/n for doubly stochastic H, G (n = {n}): the "
+                  "deviation of a product from J/n is the product of the deviations.",
+        latex="\n".join([
+            r"HJ = JH = J,\ J^2 = nJ \Rightarrow (H - \tfrac Jn)(G - \tfrac Jn) = HG - \tfrac Jn",
+            r"H - \tfrac Jn = (1 - n\delta)(R - \tfrac Jn),\ R \text{ doubly stochastic},\ \|R - \tfrac Jn\|_2 \le 1",
+            r"\Rightarrow \|P_L - \tfrac Jn\|_2 \le \prod_l (1 - n\delta_l)",
+        ]),
+        identities=identities,
+    )
+
+
+def cayley_orthogonal(n: int = 3) -> Proof:
+    """The Cayley map :math:`Q = (I - A/2)^{-1}(I + A/2)` of a skew-symmetric :math:`A` is
+    orthogonal and :math:`Q + I = 2(I - A/2)^{-1}` is invertible (no eigenvalue -1); for a
+    2x2 skew :math:`A`, :math:`\\det e^A = 1` (claim 24)."""
+
+    def identities():
+        import sympy as sp
+
+        names = sp.symbols(f"s0:{n * (n - 1) // 2}", real=True)
+        a = sp.zeros(n, n)
+        k = 0
+        for i in range(n):
+            for j in range(i + 1, n):
+                a[i, j], a[j, i] = names[k], -names[k]
+                k += 1
+        eye = sp.eye(n)
+        left = eye - a / 2
+        q = (left.adjugate() * (eye + a / 2) / left.det()).applyfunc(sp.cancel)
+        t = sp.Symbol("t", real=True)
+        rotation = sp.Matrix([[sp.cos(t), -sp.sin(t)], [sp.sin(t), sp.cos(t)]])
+        generator = sp.Matrix([[0, -t], [t, 0]])
+        return [((q.T * q).applyfunc(sp.cancel), eye),
+                (((q + eye) * left).applyfunc(sp.cancel), 2 * eye),
+                # R(t) = exp(tG) solves R' = G R, R(0) = I; det R = 1
+                (rotation.diff(t), generator / t * rotation), (rotation.subs(t, 0), sp.eye(2)),
+                (rotation.det(), 1)]
+
+    return Proof(
+        statement=f"The Cayley map of a skew-symmetric matrix is orthogonal without eigenvalue -1 "
+                  f"(n = {n}); the exponential of a 2x2 skew matrix has determinant 1.",
+        latex="\n".join([
+            r"A^T = -A,\quad Q = (I - \tfrac A2)^{-1}(I + \tfrac A2)",
+            r"Q^TQ = (I - \tfrac A2)(I + \tfrac A2)^{-1}(I - \tfrac A2)^{-1}(I + \tfrac A2) = I \text{ (the factors commute)}",
+            r"Q + I = (I - \tfrac A2)^{-1}\big((I + \tfrac A2) + (I - \tfrac A2)\big) = 2(I - \tfrac A2)^{-1} \Rightarrow -1 \notin \operatorname{spec} Q",
+            r"\det e^A = e^{\operatorname{tr} A} = e^0 = 1",
+        ]),
+        identities=identities,
+    )
+
+
+def orthostochastic_squares(n: int = 3) -> Proof:
+    """The entrywise square of an orthogonal matrix is doubly stochastic: checked for the
+    Cayley parametrisation of :math:`SO(n)` and the 2x2 reflection (claim 18)."""
+
+    def identities():
+        import sympy as sp
+
+        names = sp.symbols(f"s0:{n * (n - 1) // 2}", real=True)
+        a = sp.zeros(n, n)
+        k = 0
+        for i in range(n):
+            for j in range(i + 1, n):
+                a[i, j], a[j, i] = names[k], -names[k]
+                k += 1
+        eye = sp.eye(n)
+        q = ((eye - a).adjugate() * (eye + a) / (eye - a).det()).applyfunc(sp.cancel)
+        squares = q.applyfunc(lambda e: e ** 2)
+        ones = sp.ones(n, 1)
+        theta = sp.Symbol("theta", real=True)
+        reflection = sp.Matrix([[sp.cos(theta), sp.sin(theta)], [sp.sin(theta), -sp.cos(theta)]])
+        r2 = reflection.applyfunc(lambda e: e ** 2)
+        return [((squares * ones).applyfunc(sp.cancel), ones),
+                ((squares.T * ones).applyfunc(sp.cancel), ones),
+                (r2 * sp.ones(2, 1), sp.ones(2, 1)), (r2.T * sp.ones(2, 1), sp.ones(2, 1))]
+
+    return Proof(
+        statement=f"Entrywise squares of orthogonal matrices are doubly stochastic (Cayley "
+                  f"parametrisation, n = {n}; 2x2 reflections).",
+        latex="\n".join([
+            r"B_{ij} = Q_{ij}^2 \ge 0",
+            r"\sum_j B_{ij} = (QQ^T)_{ii} = 1,\qquad \sum_i B_{ij} = (Q^TQ)_{jj} = 1",
+        ]),
+        identities=identities,
+    )
+
+
+def orthogonal_update_norm(n: int = 3) -> Proof:
+    """With :math:`\\varepsilon = 0`, :math:`x' = x + f - \\frac{\\langle x, f\\rangle}{\\|x\\|^2}x`
+    has :math:`\\|x'\\|^2 = \\|x\\|^2 + \\|f\\|^2 - \\langle x, f\\rangle^2/\\|x\\|^2 \\ge \\|x\\|^2`;
+    with :math:`\\varepsilon > 0` and :math:`f = -kx`, :math:`x' = (1 - k\\varepsilon/(\\|x\\|^2 + \\varepsilon))x`
+    shrinks (claim 20)."""
+
+    def identities():
+        import sympy as sp
+
+        x = sp.Matrix(sp.symbols(f"x0:{n}", real=True))
+        f = sp.Matrix(sp.symbols(f"f0:{n}", real=True))
+        k, eps = sp.symbols("k epsilon", positive=True)
+        s, a = (x.T * x)[0], (x.T * f)[0]
+        update = x + f - a / s * x
+        perp = f - a / s * x
+        anti = -k * x
+        eps_update = x + anti - ((x.T * anti)[0] / (s + eps)) * x
+        return [((update.T * update)[0], s + (f.T * f)[0] - a ** 2 / s),
+                ((perp.T * perp)[0], (f.T * f)[0] - a ** 2 / s),
+                (eps_update, (1 - k * eps / (s + eps)) * x)]
+
+    return Proof(
+        statement="The orthogonal residual update adds ||f_perp||^2 to ||x||^2 exactly when "
+                  "epsilon = 0; with epsilon > 0 an anti-parallel f shrinks x.",
+        latex="\n".join([
+            r"x' = x + f_\perp,\quad f_\perp = f - \tfrac{\langle x, f\rangle}{\|x\|^2}x \perp x",
+            r"\|x'\|^2 = \|x\|^2 + \|f_\perp\|^2 = \|x\|^2 + \|f\|^2 - \tfrac{\langle x,f\rangle^2}{\|x\|^2} \ge \|x\|^2",
+            r"\varepsilon > 0,\ f = -kx:\quad x' = \big(1 - \tfrac{k\varepsilon}{\|x\|^2 + \varepsilon}\big)x,\ \|x'\| < \|x\| \text{ for } 0 < \tfrac{k\varepsilon}{\|x\|^2+\varepsilon} < 2",
+        ]),
+        identities=identities,
+    )
+
+
+def memoryless_baselines() -> Proof:
+    """Adding problem: predicting the mean 1 for :math:`u + v`, :math:`u, v \\sim U(0, 1)`,
+    gives MSE :math:`\\operatorname{Var}(u + v) = 1/6 \\approx 0.167`; copy memory: blanks
+    known, 10 symbols uniform over 8 give cross-entropy :math:`10\\log 8/(T + 20)` (claim 22)."""
+
+    def identities():
+        import sympy as sp
+
+        u, v, t = sp.symbols("u v T", positive=True)
+        mse = sp.integrate(sp.integrate((u + v - 1) ** 2, (u, 0, 1)), (v, 0, 1))
+        mean = sp.integrate(sp.integrate(u + v, (u, 0, 1)), (v, 0, 1))
+        p = sp.Rational(1, 8)
+        per_symbol = -8 * p * sp.log(p)
+        return [(mse, sp.Rational(1, 6)), (mean, 1), (10 * per_symbol / (t + 20),
+                                                        10 * sp.log(8) / (t + 20))]
+
+    return Proof(
+        statement="Memoryless baselines: adding problem MSE 1/6; copy memory cross-entropy "
+                  "10 log 8 / (T + 20).",
+        latex="\n".join([
+            r"E[u + v] = 1,\quad E[(u + v - 1)^2] = \operatorname{Var} u + \operatorname{Var} v = \tfrac1{12} + \tfrac1{12} = \tfrac16",
+            r"\text{copy: } T + 10 \text{ blank outputs (loss 0)},\ 10 \text{ outputs uniform on 8: } 10\log 8",
+            r"\text{mean over } T + 20 \text{ steps: } \tfrac{10\log 8}{T + 20}",
+        ]),
+        identities=identities,
+    )
+
+
+def rotation_composition() -> Proof:
+    """:math:`R(a)R(b) = R(a + b)`: products of rotations are rotations, all singular values
+    of any product of orthogonal factors are 1 (claims 21 and 27)."""
+
+    def identities():
+        import sympy as sp
+
+        a, b = sp.symbols("a b", real=True)
+        product = rotation_matrix(a) * rotation_matrix(b)
+        target = rotation_matrix(a + b).applyfunc(lambda e: sp.expand_trig(e))
+        return [(product, target), (product.T * product, sp.eye(2))]
+
+    return Proof(
+        statement="Rotations compose to rotations, so products of orthogonal factors keep every "
+                  "singular value at 1.",
+        latex="\n".join([
+            r"R(a)R(b) = R(a + b)",
+            r"(Q_L\cdots Q_1)^T(Q_L\cdots Q_1) = I \Rightarrow \sigma_i(Q_L \cdots Q_1) = 1",
+        ]),
+        identities=identities,
+    )
+
+
 def all_proofs() -> dict[str, Proof]:
     """Every built-in proof by name."""
     return {
@@ -391,4 +672,13 @@ def all_proofs() -> dict[str, Proof]:
         "linear_residual_jacobian": linear_residual_jacobian(),
         "permutation_cycle_charpoly": permutation_cycle_charpoly(),
         "row_stochastic_eigenvector_one": row_stochastic_eigenvector_one(),
+        "circulant_simplex_doubly_stochastic": circulant_simplex_doubly_stochastic(),
+        "column_stochastic_conserves_sum": column_stochastic_conserves_sum(),
+        "doubly_stochastic_gram": doubly_stochastic_gram(),
+        "collapse_factorisation": collapse_factorisation(),
+        "cayley_orthogonal": cayley_orthogonal(),
+        "orthostochastic_squares": orthostochastic_squares(),
+        "orthogonal_update_norm": orthogonal_update_norm(),
+        "memoryless_baselines": memoryless_baselines(),
+        "rotation_composition": rotation_composition(),
     }
