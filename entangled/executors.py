@@ -224,14 +224,22 @@ def make_executor(executor: Any = "local", *, jobs: int = 1, scheduler: str | No
     """An executor from CLI-style arguments: ``"local"`` (``jobs`` processes; 1: this process)
     or ``"dask"`` (``scheduler`` or ``$DASK_SCHEDULER_ADDRESS``). An executor object is returned
     as is."""
+    check_executor(executor, scheduler)
     if hasattr(executor, "map_unordered"):
         return executor
     if executor == "local":
-        if scheduler:
-            raise InvalidParameterError("--scheduler", scheduler,
-                                        "only with --executor dask (the local executor has none)")
         jobs = check_positive_int("jobs", jobs, context="local executor")
         return SerialExecutor() if jobs == 1 else LocalExecutor(jobs)
-    if executor == "dask":
-        return DaskExecutor(scheduler)
-    raise InvalidParameterError("executor", executor, "one of " + ", ".join(EXECUTORS))
+    return DaskExecutor(scheduler)
+
+
+def check_executor(executor: Any, scheduler: str | None = None) -> None:
+    """Raise unless ``executor`` is ``"local"``, ``"dask"`` or an executor object, and a
+    ``scheduler`` is given only with ``"dask"`` (cheap: connects to nothing)."""
+    if hasattr(executor, "map_unordered"):
+        return
+    if executor not in EXECUTORS:
+        raise InvalidParameterError("executor", executor, "one of " + ", ".join(EXECUTORS))
+    if executor == "local" and scheduler:
+        raise InvalidParameterError("--scheduler", scheduler,
+                                    "only with --executor dask (the local executor has none)")

@@ -13,14 +13,17 @@ edited, written by another config) are reported — a warning on stderr and
 ``SweepSummary.corrupt`` — and the run is repeated.
 
 Results are read back as JSON only (never pickle).
+
+Several sweeps may share one result directory (hosts on a shared filesystem, array jobs):
+each run is trained under an ``O_EXCL`` claim file, so no run is trained twice, and
+``shard="I/N"`` splits the runs up front (:mod:`entangled.store`). Runs execute in this
+process, in local worker processes or on a Dask cluster (:mod:`entangled.executors`).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import hashlib
 import json
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -31,7 +34,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from entangled.errors import EntangledError, InvalidParameterError
+from entangled.executors import check_executor, make_executor
 from entangled.mappings.params import check_positive_int
+from entangled.store import CLAIMED_ELSEWHERE, DONE_ELSEWHERE, RAN, ClaimPolicy, parse_shard, run_once
 
 
 def _config_dict(config: Any) -> dict[str, Any]:
@@ -72,6 +77,10 @@ class SweepSummary:
     diverged : hashes of runs (old or new) with status ``"diverged"``.
     hashes : the config hash of every run, in sweep order.
     wall_time_s : duration of the call.
+    shard : ``"I/N"`` when only shard I of N was run (``total`` counts that shard's runs).
+    done_elsewhere : runs finished by another sweep on the same directory during this call.
+    claimed_elsewhere : hashes of runs still being trained by another sweep when this call
+        returned (only with ``wait=False``).
     """
 
     out_dir: str
@@ -83,11 +92,14 @@ class SweepSummary:
     diverged: list[str] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
     wall_time_s: float = 0.0
+    shard: str | None = None
+    done_elsewhere: int = 0
+    claimed_elsewhere: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
-        """Every run of the sweep has a valid result file."""
-        return not self.failed and self.skipped + self.ran == self.total
+        """Every run of the sweep (of its shard) has a valid result file."""
+        return not self.failed and self.skipped + self.ran + self.done_elsewhere == self.total
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -228,12 +240,6 @@ class ProgressBar:
 
 
 # ---------------------------------------------------------------------------- execution
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _execute(run_fn: Callable, config: dict[str, Any], out_dir: str, digest: str
              ) -> tuple[str, str | None, str | None]:
     """Run one config and write its result file; return ``(hash, status, error)``."""
@@ -249,6 +255,23 @@ def _execute(run_fn: Callable, config: dict[str, Any], out_dir: str, digest: str
         return digest, None, "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
+def _execute_claimed(run_fn: Callable, config: dict[str, Any], out_dir: str, digest: str,
+                     policy: ClaimPolicy) -> tuple[str, str | None, str | None]:
+    """:func:`_execute` under the run's claim (:func:`entangled.store.run_once`).
+
+    Returns ``_execute``'s ``(hash, status, error)``, or ``(hash, CLAIMED_ELSEWHERE, None)``
+    while another sweep trains the run, or ``(hash, DONE_ELSEWHERE, None)`` once it has.
+    """
+    path = result_path(out_dir, digest)
+
+    def is_done() -> bool:
+        return path.exists() and check_result_file(path, config)[0] is not None
+
+    outcome, value = run_once(out_dir, digest, is_done,
+                              lambda: _execute(run_fn, config, out_dir, digest), policy)
+    return value if outcome == RAN else (digest, outcome, None)
+
+
 def _label(config: dict[str, Any]) -> str:
     from entangled.train import RunConfig
 
@@ -258,14 +281,11 @@ def _label(config: dict[str, Any]) -> str:
         return str(config.get("arch", "?"))
 
 
-def _mp_context():
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
 def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int = 1,
               progress: bool = True, run_fn: Callable | None = None,
-              validate: bool | None = None) -> SweepSummary:
+              validate: bool | None = None, executor: Any = "local",
+              scheduler: str | None = None, shard: Any = None,
+              claims: ClaimPolicy | None = None, wait: bool = True) -> SweepSummary:
     """Run every config into ``out_dir`` (one ``<config_hash>.json`` per run), resumably.
 
     Parameters
@@ -281,6 +301,17 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
         default :func:`entangled.train.fit`.
     validate : check every config with :meth:`RunConfig.validate` before running anything
         (default: only when ``run_fn`` is ``fit``).
+    executor : ``"local"`` (``jobs`` processes on this machine, GPUs round-robin),
+        ``"dask"`` (the cluster at ``scheduler``, default ``$DASK_SCHEDULER_ADDRESS``) or an
+        executor object (:mod:`entangled.executors`, e.g. a ``DaskExecutor(client=...)``).
+    scheduler : Dask scheduler address, with ``executor="dask"``.
+    shard : ``"I/N"`` or a :class:`~entangled.store.Shard`: run only shard I of N
+        (:meth:`Shard.select`); ``None``: every run.
+    claims : timing of the claim files (:class:`~entangled.store.ClaimPolicy`; default
+        heartbeat 30 s, stale after 300 s, poll 10 s).
+    wait : when another sweep on the same directory is training some of this sweep's runs,
+        wait for them (polling every ``claims.poll_s``; a claim gone stale is taken over);
+        ``False``: return and list them in ``claimed_elsewhere``.
 
     Returns
     -------
@@ -291,6 +322,9 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
     if run_fn is None:
         run_fn = fit
     jobs = check_positive_int("jobs", jobs, context="run_sweep")
+    shard = parse_shard(shard)
+    check_executor(executor, scheduler)
+    policy = claims if claims is not None else ClaimPolicy()
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -306,7 +340,11 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
         if validate or (validate is None and run_fn is fit):
             RunConfig.from_dict(cfg).validate()
         ordered.setdefault(config_hash(cfg), cfg)
-    summary = SweepSummary(out_dir=str(out), total=len(ordered), hashes=list(ordered))
+    if shard is not None:
+        mine = shard.select(ordered)
+        ordered = {digest: cfg for digest, cfg in ordered.items() if digest in mine}
+    summary = SweepSummary(out_dir=str(out), total=len(ordered), hashes=list(ordered),
+                           shard=None if shard is None else str(shard))
 
     todo: list[tuple[str, dict[str, Any]]] = []
     for digest, cfg in ordered.items():
@@ -340,31 +378,41 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
                 summary.diverged.append(digest)
 
     finished = summary.skipped
+    pool = None  # created only when there is something to run
     try:
-        if jobs == 1 or len(todo) <= 1:
-            for digest, cfg in todo:
-                bar.update(current=_label(cfg))
-                handle(*_execute(run_fn, cfg, str(out), digest))
+        while todo:
+            if pool is None:
+                pool = make_executor(executor, jobs=min(jobs, len(todo)), scheduler=scheduler)
+            elsewhere: list[tuple[str, dict[str, Any]]] = []
+            calls = [(digest, (run_fn, cfg, str(out), digest, policy)) for digest, cfg in todo]
+            on_start = lambda digest: bar.update(current=_label(ordered[digest]))  # noqa: E731
+            if pool.workers > 1:
+                bar.update(current=", ".join(_label(cfg) for _, cfg in todo[:2]))
+            for digest, value, error in pool.map_unordered(_execute_claimed, calls, on_start):
+                status = None if error is not None else value[1]
+                if status == CLAIMED_ELSEWHERE:
+                    elsewhere.append((digest, ordered[digest]))
+                    continue
+                if status == DONE_ELSEWHERE:
+                    summary.done_elsewhere += 1
+                    data, _ = check_result_file(result_path(out, digest))
+                    if data is not None and data.get("status") == "diverged":
+                        summary.diverged.append(digest)
+                else:
+                    handle(digest, status, error if error is not None else value[2])
                 finished += 1
-                bar.update(done=finished, timed=True)
-        else:
-            with futures.ProcessPoolExecutor(max_workers=min(jobs, len(todo)),
-                                             mp_context=_mp_context(),
-                                             initializer=_worker_init) as pool:
-                pending = {pool.submit(_execute, run_fn, cfg, str(out), digest): digest
-                           for digest, cfg in todo}
-                running = [d for d, _ in todo[:jobs]]
-                bar.update(current=", ".join(_label(ordered[d]) for d in running[:2]))
-                for fut in futures.as_completed(pending):
-                    digest = pending[fut]
-                    try:
-                        handle(*fut.result())
-                    except Exception as exc:  # worker died (e.g. out of memory)
-                        handle(digest, None, f"worker failed: {exc!r}")
-                    finished += 1
-                    bar.update(done=finished, current=f"last finished: {_label(ordered[digest])}",
-                               timed=True)
+                bar.update(done=finished, timed=status != DONE_ELSEWHERE,
+                           current=f"last finished: {_label(ordered[digest])}")
+            todo = elsewhere
+            if todo and wait:
+                bar.update(current=f"waiting for {len(todo)} run(s) claimed by another sweep")
+                time.sleep(policy.poll_s)
+            elif todo:
+                summary.claimed_elsewhere = [digest for digest, _ in todo]
+                break
     finally:
+        if pool is not None and pool is not executor:
+            pool.close()
         bar.close()
         summary.wall_time_s = time.perf_counter() - start
     return summary

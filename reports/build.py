@@ -29,13 +29,16 @@ def log(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- runs
-def run_suite(preset: presets.Preset, out_dir: Path, jobs: int, progress: bool) -> tuple[list[dict], dict]:
-    """Run (or resume) the preset's sweep in ``out_dir/runs``; return its result dicts."""
+def run_suite(preset: presets.Preset, out_dir: Path, jobs: int, progress: bool,
+              **sweep_options) -> tuple[list[dict], dict]:
+    """Run (or resume) the preset's sweep in ``out_dir/runs``; return its result dicts.
+
+    ``sweep_options`` (``executor``, ``scheduler``, ``shard``) go to :func:`run_sweep`."""
     from entangled.sweep import config_hash, load_results, run_sweep
 
     configs = presets.run_configs(preset)
     wanted = {config_hash(c) for c in configs}
-    summary = run_sweep(configs, out_dir / "runs", jobs=jobs, progress=progress)
+    summary = run_sweep(configs, out_dir / "runs", jobs=jobs, progress=progress, **sweep_options)
     results = [r.to_dict() for r in load_results(out_dir / "runs")]
     results = [r for r in results if r["config_hash"] in wanted]
     return results, summary.to_dict() if hasattr(summary, "to_dict") else {}
@@ -299,11 +302,33 @@ def _format_number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def report_dir(preset: presets.Preset, out_dir: str | os.PathLike | None) -> Path:
+    """``out_dir``, or ``reports/out/<preset>`` under the current directory."""
+    return Path(out_dir) if out_dir is not None else Path("reports") / "out" / preset.name
+
+
+def train_shard(preset_name: str, out_dir: str | os.PathLike | None, shard: str, *,
+                jobs: int | None = None, progress: bool = True, executor: str = "local",
+                scheduler: str | None = None):
+    """Train only shard ``shard`` (``"I/N"``) of the preset's runs into ``out_dir/runs``;
+    render nothing. Returns the :class:`~entangled.sweep.SweepSummary`."""
+    from entangled.sweep import run_sweep
+
+    preset = presets.get_preset(preset_name)
+    out = report_dir(preset, out_dir)
+    log(f"report: preset {preset.name!r}, shard {shard} -> {out / 'runs'}")
+    return run_sweep(presets.run_configs(preset), out / "runs",
+                     jobs=jobs or max(1, os.cpu_count() or 1), progress=progress,
+                     executor=executor, scheduler=scheduler, shard=shard)
+
+
 def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None = None, *,
                  conjecture_paths: Sequence[str] = (), jobs: int | None = None,
-                 progress: bool = True) -> Path:
+                 progress: bool = True, executor: str = "local",
+                 scheduler: str | None = None) -> Path:
     """Run the suite of ``preset_name`` (resuming finished runs) and write ``index.html``.
 
+    ``executor``/``scheduler``: where the runs execute (:func:`entangled.sweep.run_sweep`).
     Returns the path of ``index.html``.
     """
     from entangled.commands.families import family_rows
@@ -311,14 +336,16 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
     from entangled.sweep import write_json_atomic
 
     preset = presets.get_preset(preset_name)
-    out = Path(out_dir) if out_dir is not None else Path("reports") / "out" / preset.name
+    out = report_dir(preset, out_dir)
     out.mkdir(parents=True, exist_ok=True)
     jobs = jobs or max(1, os.cpu_count() or 1)
     started = time.perf_counter()
 
-    log(f"report: preset {preset.name!r} -> {out} ({jobs} worker{'s' if jobs > 1 else ''})")
+    where = "on Dask" if executor == "dask" else f"{jobs} worker{'s' if jobs > 1 else ''}"
+    log(f"report: preset {preset.name!r} -> {out} ({where})")
     t0 = time.perf_counter()
-    results, sweep_summary = run_suite(preset, out, jobs, progress)
+    results, sweep_summary = run_suite(preset, out, jobs, progress, executor=executor,
+                                       scheduler=scheduler)
     sweep_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -19,15 +19,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=None,
                         help="parallel training workers (default: number of CPUs)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from entangled.commands.sweep import add_scaleout_arguments
+
+    add_scaleout_arguments(parser)  # --executor, --scheduler, --shard
 
 
 def run(args: argparse.Namespace) -> int:
     from entangled.errors import InvalidParameterError
-    from reports.build import build_report
+    from reports.build import build_report, train_shard
 
     if args.jobs is not None and args.jobs < 1:
         raise InvalidParameterError("--jobs", args.jobs, "a positive integer")
+    if args.shard:
+        summary = train_shard(args.preset, args.out, args.shard, jobs=args.jobs,
+                              progress=not args.no_progress, executor=args.executor,
+                              scheduler=args.scheduler)
+        print(f"shard {summary.shard}: {summary.total} runs, {summary.skipped} already done, "
+              f"{summary.ran} run now, {summary.done_elsewhere} by another sweep, "
+              f"{len(summary.failed)} failed. Once every shard is done, `entangled report "
+              f"--preset {args.preset}` with the same --out renders the page.")
+        return 0 if summary.complete else 1
     index = build_report(args.preset, args.out, conjecture_paths=args.conjectures,
-                         jobs=args.jobs, progress=not args.no_progress)
+                         jobs=args.jobs, progress=not args.no_progress,
+                         executor=args.executor, scheduler=args.scheduler)
     print(index.resolve())
     return 0

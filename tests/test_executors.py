@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import time
@@ -137,3 +138,47 @@ def test_dask_executor_by_address_reports_failed_calls(dask_cluster):
         out = dict((k, (v, e)) for k, v, e in ex.map_unordered(square, [(2, (2,)), (3, ("x",))]))
     assert out[2] == (4, None)
     assert out[3][0] is None and "TypeError" in out[3][1]
+
+
+TINY = {"arch": "rnn", "task": "parity", "model": {"hidden": 4}, "steps": 3, "batch_size": 8,
+        "eval_every": 3, "metrics": False, "device": "cpu",
+        "task_options": {"n_train": 32, "n_test": 16}}
+
+
+def comparable(result) -> dict:
+    """A run's result without what legitimately differs between processes (timing, pid)."""
+    data = result.to_dict()
+    for key in ("wall_time_s", "environment"):
+        data.pop(key, None)
+    return data
+
+
+def test_a_sweep_on_dask_equals_the_local_sweep_and_resumes(dask_cluster, tmp_path, capsys,
+                                                          monkeypatch):
+    from entangled.cli import main
+    from entangled.sweep import load_results, result_path, run_sweep
+
+    runs = [dict(TINY, family=f, seed=s) for f in ("identity", "orthogonal") for s in (0, 1)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in every worker
+    try:
+        local = run_sweep(runs, tmp_path / "local", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    on_dask = run_sweep(runs, tmp_path / "dask", executor="dask", progress=True,
+                        scheduler=dask_cluster.scheduler_address)
+    assert local.complete and on_dask.complete and on_dask.ran == 4
+    assert "4/4" in capsys.readouterr().err  # the same progress bar
+    expected = [comparable(r) for r in load_results(tmp_path / "local", strict=True)]
+    got = load_results(tmp_path / "dask", strict=True)
+    assert [comparable(r) for r in got] == expected
+    assert {r.environment["torch_threads"] for r in got} == {1}
+    # the same result store: the CLI on Dask (address from the environment) resumes it
+    result_path(tmp_path / "dask", on_dask.hashes[2]).unlink()
+    path = tmp_path / "configs.json"
+    path.write_text(json.dumps(runs))
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", dask_cluster.scheduler_address)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "dask"), "--executor", "dask",
+                 "--no-progress"]) == 0
+    assert "3 already done, 1 run now" in capsys.readouterr().out
+    assert [comparable(r) for r in load_results(tmp_path / "dask", strict=True)] == expected

@@ -1,4 +1,5 @@
-"""``entangled sweep CONFIGS.json --out DIR [--jobs N]``: run a list of run configs, resumably."""
+"""``entangled sweep CONFIGS.json --out DIR [--jobs N] [--executor local|dask] [--shard I/N]``:
+run a list of run configs, resumably (also several sweeps sharing one directory)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="JSON list of RunConfig objects (fields of entangled.train.RunConfig)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="result directory: one <config-hash>.json per run")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="parallel worker processes of the local executor (default 1); "
+                             "with several GPUs, worker k uses cuda:(k mod GPUs)")
+    add_scaleout_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def add_scaleout_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--scheduler`` and ``--shard`` (shared with ``entangled report``)."""
+    parser.add_argument("--executor", choices=("local", "dask"), default="local",
+                        help="where runs execute: local worker processes (default) or a Dask "
+                             "cluster (pip install \"entangled[dask]\")")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler address, e.g. tcp://host:8786 (default: "
+                             "$DASK_SCHEDULER_ADDRESS)")
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="run only shard I of N (1 <= I <= N) of the runs; several hosts or "
+                             "array jobs may share one result directory")
 
 
 def run(args: argparse.Namespace) -> int:
     from entangled.sweep import read_configs, run_sweep
 
     configs = read_configs(args.configs)
-    summary = run_sweep(configs, args.out, jobs=args.jobs, progress=not args.no_progress)
-    print(f"{summary.total} runs in {summary.out_dir}: {summary.skipped} already done, "
-          f"{summary.ran} run now ({len(summary.diverged)} diverged in total), "
+    summary = run_sweep(configs, args.out, jobs=args.jobs, progress=not args.no_progress,
+                        executor=args.executor, scheduler=args.scheduler, shard=args.shard)
+    shard = f" (shard {summary.shard})" if summary.shard else ""
+    print(f"{summary.total} runs{shard} in {summary.out_dir}: {summary.skipped} already done, "
+          f"{summary.ran} run now, {summary.done_elsewhere} by another sweep "
+          f"({len(summary.diverged)} diverged in total), "
           f"{len(summary.failed)} failed, {len(summary.corrupt)} corrupt files rerun; "
           f"{summary.wall_time_s:.1f} s")
     for failure in summary.failed:
