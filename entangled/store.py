@@ -214,6 +214,13 @@ def is_stale(content: bytes, mtime_ns: int, policy: ClaimPolicy, *, now: float |
     return False
 
 
+def claim_is_live(out_dir: str | os.PathLike, digest: str, policy: ClaimPolicy = ClaimPolicy()
+                  ) -> bool:
+    """Whether run ``digest`` has a claim whose holder is presumed alive (not stale)."""
+    snap = _snapshot(claim_path(out_dir, digest))
+    return snap is not None and not is_stale(*snap, policy)
+
+
 def _new_claim(path: Path) -> Claim:
     return Claim(path=str(path), token=uuid.uuid4().hex, host=socket.gethostname(),
                  pid=os.getpid(), created=time.time())

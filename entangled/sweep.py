@@ -36,7 +36,8 @@ from typing import Any, Callable, Iterable
 from entangled.errors import EntangledError, InvalidParameterError
 from entangled.executors import check_executor, make_executor
 from entangled.mappings.params import check_positive_int
-from entangled.store import CLAIMED_ELSEWHERE, DONE_ELSEWHERE, RAN, ClaimPolicy, parse_shard, run_once
+from entangled.store import (CLAIMED_ELSEWHERE, DONE_ELSEWHERE, RAN, ClaimPolicy, claim_is_live,
+                             parse_shard, run_once)
 
 
 def _config_dict(config: Any) -> dict[str, Any]:
@@ -328,7 +329,9 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stray in out.glob(".*.tmp"):  # left by a killed writer
+    for stray in out.glob(".*.tmp"):  # left by a killed writer...
+        if claim_is_live(out, stray.name.split(".")[1], policy):
+            continue  # ...unless its run is claimed by a live sweep: maybe a write in flight
         try:
             stray.unlink()
         except OSError:

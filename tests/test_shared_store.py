@@ -187,3 +187,18 @@ def test_report_command_with_a_shard_trains_its_share_and_renders_nothing(tmp_pa
     assert "shard 3/16: 2 runs" in printed and "entangled report --preset smoke" in printed
     assert len(list((out / "runs").glob("*.json"))) == 2  # 32 smoke runs / 16 shards
     assert not (out / "index.html").exists()
+
+
+def test_temp_files_of_runs_with_a_live_claim_are_left_alone(tmp_path):
+    """A sweep starting on a shared directory removes temp files left by killed writers, but
+    not one whose run has a live claim: that may be another sweep's write in flight."""
+    in_flight = tmp_path / ".aaaa.x1.tmp"
+    garbage = tmp_path / ".bbbb.x2.tmp"
+    for path in (in_flight, garbage):
+        path.write_text("{")
+    claim = try_claim(tmp_path, "aaaa", POLICY)
+    run_sweep([], tmp_path, run_fn=quick_run, progress=False, claims=POLICY)
+    assert in_flight.exists() and not garbage.exists()
+    release(claim)
+    run_sweep([], tmp_path, run_fn=quick_run, progress=False, claims=POLICY)
+    assert not in_flight.exists()
