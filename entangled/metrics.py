@@ -20,6 +20,10 @@ residual applications ``l = 0, ..., L-1``
 * :func:`gradient_norms` - per residual block, the norm of the gradient of its branch's
   parameters;
 * :func:`skip_gain` - mHC's Amax gain of the product of the skip mappings;
+* :func:`state_norms` - mean ``||h_l||`` over the batch for ``l = 0, ..., L`` (for the RNN:
+  the hidden-state norm over time);
+* :func:`saturated_fraction` - per application, the fraction of the branch's tanh
+  pre-activations that are saturated (models whose branch exposes ``preactivation``: the RNN);
 * :func:`snapshot` - all of the above as one JSON-serialisable dict.
 
 Every metric evaluates the model in **eval mode** (BatchNorm uses its running statistics, so
@@ -377,6 +381,62 @@ def skip_gain(model) -> dict:
 
 
 # ----------------------------------------------------------------------------- snapshot
+# ----------------------------------------------------------------------------- state scale
+#: a tanh unit is *saturated* when its derivative ``1 - tanh(z)^2`` is below this (the gradient
+#: through it shrinks more than 10x): ``|z| > atanh(sqrt(0.9)) = 1.818``
+SATURATION_DERIVATIVE = 0.1
+
+
+def _state_norms_from_trace(h0: torch.Tensor, trace) -> list[float | None]:
+    states = [h0] + [app.output for app in trace]
+    return [_finite_or_none(torch.linalg.norm(_per_example(h), dim=1).mean()) for h in states]
+
+
+def state_norms(model, x: torch.Tensor) -> list[float | None]:
+    """Mean over the batch of the Euclidean norm of every state ``h_0, ..., h_L``.
+
+    .. math:: \\bar n_l = \\frac1B \\sum_b \\|h_l^{(b)}\\|_2
+
+    For the residual RNN ``l`` is the time step: the hidden-state norm over time (an
+    un-normalised identity cell lets it grow with ``t``).
+    """
+    (x,) = _to_model_device(model, x)
+    with evaluating(model), torch.no_grad():
+        trace: list = []
+        h0 = model.embed(x)
+        model.run_stack(h0, x, trace=trace)
+        return _state_norms_from_trace(h0, trace)
+
+
+def _saturation_from_inputs(model, x, inputs, threshold: float) -> list[float | None] | None:
+    apps = model.applications(x)
+    if not all(hasattr(block.branch, "preactivation") for block, _ in apps):
+        return None
+    bound = math.atanh(math.sqrt(1.0 - threshold))
+    out = []
+    for (block, context), h in zip(apps, inputs):
+        z = block.branch.preactivation(h, *context)
+        out.append(float((z.abs() > bound).to(torch.float64).mean()))
+    return out
+
+
+def saturated_fraction(model, x: torch.Tensor,
+                       threshold: float = SATURATION_DERIVATIVE) -> list[float] | None:
+    """Per residual application, the fraction of tanh pre-activations ``z`` of the branch
+    with ``1 - tanh(z)^2 < threshold`` (i.e. ``|z| > atanh(sqrt(1 - threshold))``).
+
+    Defined for models whose branches have ``preactivation(h, *context)`` (the residual RNN's
+    cell ``tanh(W_h N(h_t) + u_t)``); ``None`` for the others.
+    """
+    if not (isinstance(threshold, (int, float)) and 0 < threshold < 1):
+        raise InvalidParameterError("threshold", threshold, "a number strictly between 0 and 1")
+    (x,) = _to_model_device(model, x)
+    with evaluating(model), torch.no_grad():
+        trace: list = []
+        model.run_stack(model.embed(x), x, trace=trace)
+        return _saturation_from_inputs(model, x, [app.input for app in trace], threshold)
+
+
 def snapshot(model, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = cross_entropy,
              accuracy_fn: AccuracyFn = accuracy,
              lesion_applications: Iterable[int] | None = None,
@@ -397,6 +457,9 @@ def snapshot(model, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = cross
     state_gradient_norms : ``||dL/dh_{l+1}||_F`` over the batch, per application (how the
         gradient reaching each state decays or grows with depth / time).
     skip_gain : :func:`skip_gain`, ``{"forward", "backward"}``.
+    state_norms : :func:`state_norms`, ``L + 1`` values (``h_0`` first).
+    saturated_fraction : :func:`saturated_fraction` per application (``None`` for models
+        without tanh branches).
 
     ``None`` marks undefined entries. The model's modes, parameters, buffers and ``.grad``
     are unchanged afterwards.
@@ -429,5 +492,16 @@ def snapshot(model, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = cross
             None if g is None else _finite_or_none(torch.linalg.norm(g.detach().double()))
             for g in state_grads],
         "skip_gain": {k: _finite_or_none(v) for k, v in skip_gain(model).items()},
+        "state_norms": _state_norms_from_trace(h0.detach(), [_Detached(a.output) for a in trace]),
     }
+    with evaluating(model), torch.no_grad():
+        result["saturated_fraction"] = _saturation_from_inputs(model, x, inputs,
+                                                               SATURATION_DERIVATIVE)
     return result
+
+
+class _Detached:
+    """An application's output, detached (what :func:`_state_norms_from_trace` reads)."""
+
+    def __init__(self, output: torch.Tensor):
+        self.output = output.detach()

@@ -109,11 +109,16 @@ def ref_patches(x, patch):
 
 
 def ref_rnn(model, x):
-    """Residual RNN ``h_{t+1} = h_t + tanh(W_h h_t + W_x x_t + b)`` from ``h_0 = 0``."""
+    """Residual RNN ``h_{t+1} = h_t + tanh(W_h LN(h_t) + W_x x_t + b)`` from ``h_0 = 0``
+    (``W_h h_t`` without the LayerNorm for the ``cell_norm=False`` ablation)."""
     sd = dict(model.named_parameters())
     h = torch.zeros(x.shape[0], model.config.hidden, dtype=x.dtype)
     for t in range(x.shape[1]):
-        pre = (F.linear(h, sd["residual_blocks.0.branch.recurrent.weight"])
+        branch_in = h
+        if model.config.cell_norm:
+            branch_in = F.layer_norm(h, (model.config.hidden,), sd["residual_blocks.0.branch.norm.weight"],
+                                     sd["residual_blocks.0.branch.norm.bias"])
+        pre = (F.linear(branch_in, sd["residual_blocks.0.branch.recurrent.weight"])
                + F.linear(x[:, t], sd["input_proj.weight"], sd["input_proj.bias"]))
         h = h + torch.tanh(pre)
     h = F.layer_norm(h, (model.config.hidden,), sd["ln_out.weight"], sd["ln_out.bias"])
@@ -147,8 +152,10 @@ def test_identity_transformer_is_a_standard_encoder():
     torch.testing.assert_close(model(x), ref_encoder(model, x), rtol=0, atol=1e-12)
 
 
-def test_identity_rnn_is_a_standard_residual_rnn():
-    model = make("rnn")
+@pytest.mark.parametrize("cell_norm", [True, False])
+def test_identity_rnn_is_a_standard_residual_rnn(cell_norm):
+    model = make("rnn", cell_norm=cell_norm)
+    assert isinstance(model.cell.branch.norm, torch.nn.LayerNorm) == cell_norm
     randomise_norms(model)
     x = batch("rnn")
     torch.testing.assert_close(model(x), ref_rnn(model, x), rtol=0, atol=1e-12)

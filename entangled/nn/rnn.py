@@ -1,8 +1,16 @@
 """Residual RNN with an entangled recurrent skip: ``h_{t+1} = M h_t + f(h_t, x_t)``.
 
 .. math:: h_0 = 0, \\qquad
-          h_{t+1} = M h_t + \\tanh(W_h h_t + W_x x_t + b), \\quad t = 0, \\dots, T-1, \\qquad
+          h_{t+1} = M h_t + \\tanh(W_h \\,\\mathrm{LN}(h_t) + W_x x_t + b),
+          \\quad t = 0, \\dots, T-1, \\qquad
           y = W_{out}\\, \\mathrm{LN}(h_T) + b_{out}
+
+The cell is **pre-norm** by default: a LayerNorm on the branch input, as in the CNN's and
+ViT's residual branches, so the branch sees a state of unit scale however far ``h_t`` has
+accumulated. Without it (``RNNConfig(cell_norm=False)``, kept as an ablation) the cell is
+``h_{t+1} = M h_t + tanh(W_h h_t + u_t)``: with ``M = I`` the state grows with ``t`` and most
+pre-activations saturate, which slows the identity's training and not the orthogonal one's
+(issue 11: the findings use the pre-norm cell).
 
 There is one :class:`ResidualBlock` (the cell, ``model.residual_blocks[0]``) with one mapping
 ``M`` (``n = hidden``), applied at every time step: for the metrics the residual
@@ -35,26 +43,36 @@ class RNNConfig:
     readout_norm : bool
         LayerNorm on ``h_T`` before the linear head (default True; the state of an
         accumulating residual RNN grows with ``T``).
+    cell_norm : bool
+        Pre-norm cell: LayerNorm on the branch input ``h_t`` (default True, the cell the
+        report's findings use); ``False`` is the un-normalised ablation.
     """
 
     hidden: int = 64
     readout_norm: bool = True
+    cell_norm: bool = True
 
     def validate(self) -> "RNNConfig":
-        check_config_fields(self, {"hidden": ("posint", None), "readout_norm": ("bool", None)},
-                            "RNNConfig")
+        check_config_fields(self, {"hidden": ("posint", None), "readout_norm": ("bool", None),
+                                   "cell_norm": ("bool", None)}, "RNNConfig")
         return self
 
 
 class RecurrentBranch(nn.Module):
-    """``f(h_t, u_t) = tanh(W_h h_t + u_t)`` with ``u_t = W_x x_t + b`` precomputed."""
+    """``f(h_t, u_t) = tanh(W_h N(h_t) + u_t)`` with ``u_t = W_x x_t + b`` precomputed and
+    ``N`` a LayerNorm (pre-norm cell) or the identity (``norm=False``)."""
 
-    def __init__(self, hidden: int):
+    def __init__(self, hidden: int, norm: bool = True):
         super().__init__()
+        self.norm = nn.LayerNorm(hidden) if norm else nn.Identity()
         self.recurrent = nn.Linear(hidden, hidden, bias=False)
 
+    def preactivation(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """The argument of the tanh, ``W_h N(h_t) + u_t`` (for saturation metrics)."""
+        return self.recurrent(self.norm(h)) + u
+
     def forward(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.recurrent(h) + u)
+        return torch.tanh(self.preactivation(h, u))
 
 
 class ResidualRNN(EntangledModel):
@@ -68,7 +86,7 @@ class ResidualRNN(EntangledModel):
         self.steps, features = self.input_shape
         self.input_proj = nn.Linear(features, config.hidden)
         cell = ResidualBlock(EntangledSkip(skip_spec.mapping(config.hidden, 0)),
-                             RecurrentBranch(config.hidden))
+                             RecurrentBranch(config.hidden, norm=config.cell_norm))
         self.residual_blocks = nn.ModuleList([cell])
         self.ln_out = nn.LayerNorm(config.hidden) if config.readout_norm else nn.Identity()
         self.head = nn.Linear(config.hidden, output_dim)
