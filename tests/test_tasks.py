@@ -196,26 +196,37 @@ def test_adding_accuracy_uses_the_tolerance():
     assert float(task.loss((y + 0.1)[:, None], y)) == pytest.approx(0.01, rel=1e-4)
 
 
-def test_digits_split_is_fixed_and_stratified():
-    a, b = load_task("digits", seed=0), load_task("digits", seed=7)
-    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
-    assert a.n_train == 1347 and a.n_test == 450
+def test_digits_split_is_resampled_per_seed_and_stratified():
+    a, again, b = load_task("digits", seed=0), load_task("digits", seed=0), load_task("digits", seed=7)
+    assert torch.equal(a.x_train, again.x_train) and torch.equal(a.y_test, again.y_test)
+    assert torch.equal(a.x_val, again.x_val)
+    assert not torch.equal(a.y_test, b.y_test)  # another seed, another split
+    assert (a.n_train, a.n_val, a.n_test) == (1077, 270, 450)
     assert float(a.x_train.min()) == 0.0 and float(a.x_train.max()) == 1.0
     tr = np.bincount(a.y_train.numpy(), minlength=10) / a.n_train
+    va = np.bincount(a.y_val.numpy(), minlength=10) / a.n_val
     te = np.bincount(a.y_test.numpy(), minlength=10) / a.n_test
-    assert np.abs(tr - te).max() < 0.005
+    assert np.abs(tr - te).max() < 0.005 and np.abs(tr - va).max() < 0.01
     assert a.chance_accuracy == pytest.approx(te.max(), abs=0.005)
-    # the whole dataset, exactly once
+    # the whole dataset, each image in exactly one part, for every seed
     from sklearn.datasets import load_digits
 
-    assert a.n_train + a.n_test == len(load_digits().target)
+    from entangled.tasks.digits import split_indices
+
+    for seed in (0, 7):
+        train, val, test = split_indices(seed)
+        together = np.concatenate([train, val, test])
+        assert len(together) == len(set(together.tolist())) == len(load_digits().target)
+    images = load_digits().images / 16.0
+    assert np.allclose(a.x_test[:, 0].numpy(), images[split_indices(0)[2]])
 
 
-def test_digits_variants_are_views_of_the_same_images():
-    img = load_task("digits").x_test[:, 0]
-    seq = load_task("digits_sequence").x_test[:, :, 0]
-    perm = load_task("digits_permuted").x_test[:, :, 0]
-    patches = load_task("digits_patches").x_test
+@pytest.mark.parametrize("seed", [0, 3])
+def test_digits_variants_are_views_of_the_same_images(seed):
+    img = load_task("digits", seed=seed).x_test[:, 0]
+    seq = load_task("digits_sequence", seed=seed).x_test[:, :, 0]
+    perm = load_task("digits_permuted", seed=seed).x_test[:, :, 0]
+    patches = load_task("digits_patches", seed=seed).x_test
     assert torch.equal(seq, img.reshape(-1, 64))
     assert torch.equal(perm, img.reshape(-1, 64)[:, torch.from_numpy(pixel_permutation())])
     assert torch.equal(patches[:, 0], img[:, :2, :2].reshape(-1, 4))

@@ -67,7 +67,8 @@ def load_task(name: str, *, seed: int = 0, **options: Any) -> TaskData:
     Parameters
     ----------
     name : one of :func:`task_names`.
-    seed : seed of the generated tasks (the digits split and permutation are fixed).
+    seed : seed of the generated tasks and of the digits' train/validation/test split (the
+        digits' pixel permutation is fixed).
     **options : task options (see :func:`task_options`); unknown options raise.
     """
     check_task_name(name)
@@ -77,5 +78,5 @@ def load_task(name: str, *, seed: int = 0, **options: Any) -> TaskData:
             raise InvalidParameterError("option", next(iter(options)),
                                         "none (the digits tasks take no options)",
                                         context=f"task {name}")
-        return load_digits_task(name)
+        return load_digits_task(name, seed=seed)
     return load_sequence_task(name, seed=seed, **options)

@@ -41,6 +41,9 @@ class TaskData:
     description : input, target, chance level and memoryless baseline in words.
     tolerance : regression only: a prediction counts as correct if ``|error| < tolerance``.
     options : the task options actually used (defaults filled in), JSON-serialisable.
+    x_val, y_val : the validation split, carved from the training data (never from the test
+        set) and resampled per seed; ``None`` when the loader provides none
+        (:func:`entangled.tasks.validation.with_validation` carves one).
     """
 
     name: str
@@ -60,6 +63,8 @@ class TaskData:
     heads: int = 1
     tolerance: float = 0.04
     options: dict[str, Any] = field(default_factory=dict)
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ loss / accuracy
     def _logits(self, outputs: torch.Tensor) -> torch.Tensor:
@@ -105,13 +110,17 @@ class TaskData:
     def n_test(self) -> int:
         return int(self.x_test.shape[0])
 
+    @property
+    def n_val(self) -> int:
+        return 0 if self.x_val is None else int(self.x_val.shape[0])
+
     def summary(self) -> dict[str, Any]:
         """JSON-serialisable description (no tensors)."""
         return {
             "name": self.name, "kind": self.kind, "input_shape": list(self.input_shape),
             "output_dim": self.output_dim, "target_type": self.target_type,
             "num_classes": self.num_classes, "heads": self.heads,
-            "n_train": self.n_train, "n_test": self.n_test,
+            "n_train": self.n_train, "n_val": self.n_val, "n_test": self.n_test,
             "chance_accuracy": self.chance_accuracy,
             "memoryless_accuracy": self.memoryless_accuracy,
             "time_structure": self.time_structure, "options": dict(self.options),

@@ -1,10 +1,13 @@
 """scikit-learn's bundled handwritten digits (1797 images of 8x8 pixels, 10 classes).
 
-All four variants share one **fixed stratified split** (``train_test_split(test_size=0.25,
-stratify=y, random_state=0)``: 1347 train / 450 test examples, every class in the same
-proportion in both parts). Pixels are scaled from 0..16 to [0, 1]. The split and the pixel
-permutation are fixed, so the ``seed`` of :func:`entangled.tasks.load_task` does not change
-the data of these tasks.
+The **split is resampled per seed** (stratified, so every class keeps its proportion in every
+part): ``seed`` draws a test set of 25% (450 images), then a validation set of 20% of the rest
+(270) from what is left, and trains on the remaining 1077
+(``train_test_split(..., stratify=y, random_state=seed)`` twice, see :func:`split_indices`).
+Every mapping trained at seed ``s`` sees the same split, so paired comparisons are paired on
+the data too, and the test-set sampling variance enters the intervals across seeds. Model
+selection reads the validation set only; the test set is read once. Pixels are scaled from
+0..16 to [0, 1]. The pixel permutation of ``digits_permuted`` is fixed.
 
 ==================  ==========  ============================================================
 task                shape       input
@@ -15,7 +18,7 @@ digits_sequence     (64, 1)     the 64 pixels in raster order, one per time step
 digits_permuted     (64, 1)     the 64 pixels in a fixed random order (permutation seed 1234)
 ==================  ==========  ============================================================
 
-Target: the digit 0..9. Chance level: the accuracy of always answering the most frequent
+Target: the digit 0..9. Chance level: the test accuracy of always answering the most frequent
 training class (about 0.10; the classes are nearly balanced). Memoryless baseline: a lookup
 table from the *last* time step (last pixel, or last patch) to its most frequent training
 class, evaluated on the test set.
@@ -32,21 +35,40 @@ import torch
 from entangled.tasks.base import TaskData
 
 TEST_SIZE = 0.25
-SPLIT_RANDOM_STATE = 0
+VALIDATION_SIZE = 0.2  # of what is left after the test set
 PERMUTATION_SEED = 1234
 PATCH = 2
 DIGITS_TASKS = ("digits", "digits_patches", "digits_sequence", "digits_permuted")
 
 
 @lru_cache(maxsize=1)
-def _split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _dataset() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     data = load_digits()
-    images = (data.images / 16.0).astype(np.float32)
-    return tuple(train_test_split(images, data.target.astype(np.int64), test_size=TEST_SIZE,
-                                  stratify=data.target, random_state=SPLIT_RANDOM_STATE))
+    return (data.images / 16.0).astype(np.float32), data.target.astype(np.int64)
+
+
+@lru_cache(maxsize=64)
+def split_indices(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices into the 1797 images of the ``(train, validation, test)`` split of ``seed``:
+    a stratified 25% test set, then a stratified 20% of the rest as validation set."""
+    from sklearn.model_selection import train_test_split
+
+    _, target = _dataset()
+    index = np.arange(len(target))
+    rest, test = train_test_split(index, test_size=TEST_SIZE, stratify=target,
+                                  random_state=seed)
+    train, val = train_test_split(rest, test_size=VALIDATION_SIZE, stratify=target[rest],
+                                  random_state=seed)
+    return train, val, test
+
+
+def _split(seed: int) -> tuple[np.ndarray, ...]:
+    """``(x_train, x_val, x_test, y_train, y_val, y_test)`` of the split of ``seed``."""
+    images, target = _dataset()
+    train, val, test = split_indices(seed)
+    return images[train], images[val], images[test], target[train], target[val], target[test]
 
 
 def pixel_permutation() -> np.ndarray:
@@ -77,45 +99,53 @@ def lookup_baseline(last_train: np.ndarray, y_train: np.ndarray, last_test: np.n
     return correct / len(y_test)
 
 
-def load_digits_task(name: str) -> TaskData:
-    """Load one of :data:`DIGITS_TASKS` (see the module docstring)."""
-    x_tr, x_te, y_tr, y_te = _split()
+def _views(name: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The input of task ``name`` for ``(N, 8, 8)`` images and its last time step."""
     if name == "digits":
-        a, b = x_tr[:, None], x_te[:, None]
-        last_tr, last_te = x_tr[:, 7, 7], x_te[:, 7, 7]
-        kind, structure = "image", "none"
-        what = "8x8 digit image (1, 8, 8), pixels in [0, 1]"
-    elif name == "digits_patches":
-        a, b = to_patches(x_tr), to_patches(x_te)
-        last_tr, last_te = a[:, -1], b[:, -1]
-        kind, structure = "patches", "none"
-        what = "16 non-overlapping 2x2 patches (16, 4) in raster order"
-    elif name == "digits_sequence":
-        a, b = x_tr.reshape(-1, 64, 1), x_te.reshape(-1, 64, 1)
-        last_tr, last_te = a[:, -1], b[:, -1]
-        kind, structure = "sequence", "time-variant"
-        what = "the 64 pixels in raster order, one per step (64, 1)"
-    elif name == "digits_permuted":
-        perm = pixel_permutation()
-        a, b = x_tr.reshape(-1, 64)[:, perm, None], x_te.reshape(-1, 64)[:, perm, None]
-        last_tr, last_te = a[:, -1], b[:, -1]
-        kind, structure = "sequence", "time-variant"
-        what = f"the 64 pixels in a fixed random order (seed {PERMUTATION_SEED}), one per step (64, 1)"
-    else:  # pragma: no cover - guarded by load_task
-        raise KeyError(name)
+        return images[:, None], images[:, 7, 7]
+    if name == "digits_patches":
+        x = to_patches(images)
+        return x, x[:, -1]
+    if name == "digits_sequence":
+        x = images.reshape(-1, 64, 1)
+        return x, x[:, -1]
+    if name == "digits_permuted":
+        x = images.reshape(-1, 64)[:, pixel_permutation(), None]
+        return x, x[:, -1]
+    raise KeyError(name)  # pragma: no cover - guarded by load_task
+
+
+_WHAT = {
+    "digits": ("image", "none", "8x8 digit image (1, 8, 8), pixels in [0, 1]"),
+    "digits_patches": ("patches", "none", "16 non-overlapping 2x2 patches (16, 4) in raster order"),
+    "digits_sequence": ("sequence", "time-variant",
+                        "the 64 pixels in raster order, one per step (64, 1)"),
+    "digits_permuted": ("sequence", "time-variant",
+                        f"the 64 pixels in a fixed random order (seed {PERMUTATION_SEED}), one "
+                        f"per step (64, 1)"),
+}
+
+
+def load_digits_task(name: str, seed: int = 0) -> TaskData:
+    """Load one of :data:`DIGITS_TASKS` on the split of ``seed`` (see the module docstring)."""
+    x_tr, x_va, x_te, y_tr, y_va, y_te = _split(int(seed))
+    (a, last_tr), (v, _), (b, last_te) = _views(name, x_tr), _views(name, x_va), _views(name, x_te)
+    kind, structure, what = _WHAT[name]
     majority = Counter(y_tr.tolist()).most_common(1)[0][0]
     chance = float(np.mean(y_te == majority))
     memoryless = lookup_baseline(last_tr, y_tr, last_te, y_te)
     description = (
-        f"Input: {what}. Target: the digit 0-9 (10 classes). Fixed stratified split "
-        f"{len(y_tr)} train / {len(y_te)} test. Chance (most frequent class): {chance:.3f}. "
-        f"Memoryless baseline (lookup table on the last step only): {memoryless:.3f}."
+        f"Input: {what}. Target: the digit 0-9 (10 classes). Stratified split resampled per "
+        f"seed (seed {seed}): {len(y_tr)} train / {len(y_va)} validation / {len(y_te)} test. "
+        f"Chance (most frequent class): {chance:.3f}. Memoryless baseline (lookup table on the "
+        f"last step only): {memoryless:.3f}."
     )
+    tensor = lambda arr: torch.from_numpy(np.ascontiguousarray(arr))  # noqa: E731
     return TaskData(
-        name=name, kind=kind,
-        x_train=torch.from_numpy(np.ascontiguousarray(a)), y_train=torch.from_numpy(y_tr.copy()),
-        x_test=torch.from_numpy(np.ascontiguousarray(b)), y_test=torch.from_numpy(y_te.copy()),
+        name=name, kind=kind, x_train=tensor(a), y_train=tensor(y_tr.copy()),
+        x_test=tensor(b), y_test=tensor(y_te.copy()),
         input_shape=tuple(a.shape[1:]), output_dim=10, chance_accuracy=chance,
         memoryless_accuracy=memoryless, time_structure=structure, description=description,
         target_type="classification", num_classes=10, heads=1, options={},
+        x_val=tensor(v), y_val=tensor(y_va.copy()),
     )
