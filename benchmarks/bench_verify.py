@@ -4,6 +4,10 @@ Measures
 
 * conjecture checks per second: every (conjecture, family) pair of the catalog checked by
   :func:`theory.check` with the default examples, in-process (median of ``--repeats`` runs);
+* wall time of :func:`theory.verify` on the catalog, isolated (the default: a child process
+  loads and checks the conjectures, with a time limit per check) and in-process
+  (``isolate=False``, the behaviour before isolation), alternated, median of ``--repeats``
+  runs each, and their ratio;
 * wall time of the ``entangled verify`` command (a fresh process: imports included) with the
   default examples (median of ``--command-repeats`` runs).
 
@@ -39,6 +43,17 @@ def time_checks(examples: int | None) -> tuple[int, float, dict[str, float]]:
     return len(pairs), time.perf_counter() - start, per_theme
 
 
+def time_verify(examples: int | None, isolate: bool) -> float:
+    """Wall time of one :func:`theory.verify` of the catalog (``isolate`` as given)."""
+    from theory.engine import verify
+
+    start = time.perf_counter()
+    ledger = verify(examples=examples, isolate=isolate)
+    seconds = time.perf_counter() - start
+    assert ledger.entries and not ledger.load_errors
+    return seconds
+
+
 def time_command(examples: int | None) -> tuple[float, int]:
     """Wall time and exit status of ``entangled verify`` in a fresh process."""
     cmd = [sys.executable, "-m", "entangled.cli", "verify", "-q"]
@@ -63,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     checks = runs[0][0]
     seconds = statistics.median(r[1] for r in runs)
     themes = {t: statistics.median(r[2][t] for r in runs) for t in runs[0][2]}
+    isolated, in_process = [], []
+    for _ in range(args.repeats):
+        in_process.append(time_verify(args.examples, isolate=False))
+        isolated.append(time_verify(args.examples, isolate=True))
+    in_process_s, isolated_s = statistics.median(in_process), statistics.median(isolated)
     commands = [time_command(args.examples) for _ in range(args.command_repeats)]
     command_s = statistics.median(c[0] for c in commands)
 
@@ -70,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             ("in-process time, median", f"{seconds:.2f} s"),
             ("checks per second", f"{checks / seconds:.1f}")]
     rows += [(f"  theme {t}", f"{s:.2f} s") for t, s in sorted(themes.items())]
-    rows += [("`entangled verify` wall time, median", f"{command_s:.2f} s"),
+    rows += [("verify(isolate=False), in-process, median", f"{in_process_s:.2f} s"),
+             ("verify() isolated (default), median", f"{isolated_s:.2f} s"),
+             ("  ratio isolated / in-process", f"{isolated_s / in_process_s:.2f}x"),
+             ("`entangled verify` wall time, median", f"{command_s:.2f} s"),
              ("`entangled verify` exit status", ",".join(str(c[1]) for c in commands))]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure'.ljust(width)}  value")

@@ -7,7 +7,6 @@ Everything the page shows is measured here and passed to the Jinja2 template as 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import math
 import os
@@ -46,33 +45,25 @@ def run_suite(preset: presets.Preset, out_dir: Path, jobs: int, progress: bool,
 
 # ------------------------------------------------------------------------ ledger
 def ledger_key(paths: Sequence[str], examples: int, seed: int) -> str:
-    """Cache key of a ledger: the sources of the theory package (engine and catalog), of the
-    mapping families and of the user files, the number of examples and the seed."""
-    import entangled.mappings
-    import theory
+    """Cache key of a ledger (:func:`theory.ledger.ledger_cache_key`)."""
+    from theory.ledger import ledger_cache_key
 
-    digest = hashlib.sha256(f"{examples}|{seed}".encode())
-    sources = sorted(Path(theory.__file__).parent.rglob("*.py"))
-    sources += sorted(Path(entangled.mappings.__file__).parent.glob("*.py"))
-    for path in paths:
-        p = Path(path)
-        sources += sorted(p.rglob("*.py")) if p.is_dir() else [p]
-        digest.update(str(path).encode())
-    for source in sources:
-        if source.is_file():
-            digest.update(source.name.encode() + source.read_bytes())
-    return digest.hexdigest()[:16]
+    return ledger_cache_key(paths, examples, seed)
 
 
 def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: int = 0) -> dict:
     """The ledger as a dict, cached in ``out_dir`` by :func:`ledger_key`."""
     import theory
     from entangled.sweep import write_json_atomic
+    from theory.ledger import dependencies_current
 
     cache = out_dir / f"ledger-{ledger_key(paths, examples, seed)}.json"
     if cache.exists():
         try:
-            return theory.Ledger.from_dict(json.loads(cache.read_text())).to_dict()
+            cached = theory.Ledger.from_dict(json.loads(cache.read_text()))
+            if dependencies_current(cached.dependencies):
+                return cached.to_dict()
+            log(f"report: a module behind the cached ledger {cache.name} changed; checking again")
         except (ValueError, KeyError, TypeError) as exc:
             log(f"report: cached ledger {cache.name} is unreadable ({exc}); checking again")
 

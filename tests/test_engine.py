@@ -365,3 +365,66 @@ def test_params_override_in_conjecture(tmp_path):
 
     entry = check(sparse_zero_strength_is_identity, "sparse", examples=10)
     assert entry.verdict == "holds" and entry.worst == 0.0
+
+
+# ------------------------------------------------------------------- ledger cache key
+USES_HELPER = '''
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from limits_helper import LIMIT  # noqa: E402
+
+from theory import conjecture  # noqa: E402
+
+
+@conjecture(families=["identity"], n=(1, 3))
+def entries_within_limit(m):
+    """Every entry of the identity is at most LIMIT (from a helper module)."""
+    return float(m.matrix().abs().max()) <= LIMIT
+'''
+
+
+def test_ledger_cache_misses_when_an_imported_helper_changes(tmp_path, monkeypatch):
+    """Issue 10 item 4: the report's cached ledger is recomputed when a module imported by a
+    conjecture file changes (the file itself and the key's inputs stay the same)."""
+    import functools
+
+    from reports.build import conjecture_ledger
+    from theory.ledger import dependencies_current
+
+    (tmp_path / "lib").mkdir()
+    helper = tmp_path / "lib" / "limits_helper.py"
+    helper.write_text("LIMIT = 2.0\n")
+    source = tmp_path / "claims.py"
+    source.write_text(textwrap.dedent(USES_HELPER))
+    calls = []
+
+    def user_only(*args, **kwargs):
+        calls.append(args)
+        return verify(*args, builtin=False, **kwargs)
+
+    monkeypatch.setattr(theory, "verify", user_only)
+    out = tmp_path / "out"
+    out.mkdir()
+    first = conjecture_ledger([str(source)], 3, out)
+    assert [e["verdict"] for e in first["entries"]] == ["holds"]
+    assert str(helper.resolve()) in first["dependencies"]
+    assert dependencies_current(first["dependencies"])
+    assert conjecture_ledger([str(source)], 3, out) == first and len(calls) == 1  # a hit
+    helper.write_text("LIMIT = 0.5\n")
+    assert not dependencies_current(first["dependencies"])
+    again = conjecture_ledger([str(source)], 3, out)
+    assert len(calls) == 2 and [e["verdict"] for e in again["entries"]] == ["falsified"]
+
+
+def test_ledger_cache_key_covers_plugin_versions(monkeypatch):
+    import theory.ledger as ledger_module
+
+    before = ledger_module.ledger_cache_key([], 3, 0)
+    monkeypatch.setattr(ledger_module, "plugin_versions",
+                        lambda: {"fancy=fancy_pkg:Fancy": "fancy-pkg==1.0"})
+    with_plugin = ledger_module.ledger_cache_key([], 3, 0)
+    monkeypatch.setattr(ledger_module, "plugin_versions",
+                        lambda: {"fancy=fancy_pkg:Fancy": "fancy-pkg==1.1"})
+    assert len({before, with_plugin, ledger_module.ledger_cache_key([], 3, 0)}) == 3

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,96 @@ def test_real_command_and_snippet_in_fresh_processes(files, tmp_path):
     rerun = subprocess.run([sys.executable, "-c", cx["snippet"]], capture_output=True,
                            text=True, cwd=tmp_path, env=env)
     assert rerun.stdout.strip() == str(cx["value"]) == "False"
+
+
+# ----------------------------------------------------------------- isolation of user code
+HOSTILE = '''
+import os
+import sys
+
+from theory import conjecture
+
+
+@conjecture(families=["rotation"], n=(1, 4))
+def calls_sys_exit(m):
+    """Exits the interpreter with status 0."""
+    sys.exit(0)
+
+
+@conjecture(families=["rotation"], n=(1, 4))
+def calls_os_exit(m):
+    """Ends the process without cleanup."""
+    os._exit(0)
+
+
+@conjecture(families=["rotation"], n=(1, 4))
+def never_returns(m):
+    """Loops forever."""
+    while True:
+        pass
+
+
+@conjecture(families=["rotation"], n=(1, 4))
+def raises_keyboard_interrupt(m):
+    """Pretends to be Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+@conjecture(families=["rotation"], n=(1, 4))
+def still_checked(m):
+    """Runs after all of the above."""
+    return True
+'''
+
+
+def test_exits_crashes_and_hangs_of_user_code_are_error_verdicts(tmp_path, capsys):
+    """Issue 10 item 1: sys.exit / os._exit (in a conjecture or at import), KeyboardInterrupt
+    and an endless loop are recorded errors; the rest runs, the ledger is written, exit 2."""
+    (tmp_path / "hostile.py").write_text(textwrap.dedent(HOSTILE))
+    (tmp_path / "exits_at_import.py").write_text("import sys\nsys.exit(0)\n")
+    (tmp_path / "os_exit_at_import.py").write_text("import os\nos._exit(0)\n")
+    out = tmp_path / "ledger.json"
+    status = main(["verify", str(tmp_path), "--no-builtin", "--examples", "3", "--timeout", "3",
+                   "--json", str(out)])
+    text = capsys.readouterr()
+    assert status == 2  # load errors; never 0
+    data = json.loads(out.read_text())
+    verdicts = {e["short_name"]: e["verdict"] for e in data["entries"]}
+    assert verdicts == {"hostile.calls_sys_exit": "error", "hostile.calls_os_exit": "error",
+                        "hostile.never_returns": "error",
+                        "hostile.raises_keyboard_interrupt": "error",
+                        "hostile.still_checked": "holds"}
+    errors = {e["short_name"]: e["error"] for e in data["entries"]}
+    assert "SystemExit: 0" in errors["hostile.calls_sys_exit"]
+    assert "exit status 0" in errors["hostile.calls_os_exit"]
+    assert "timed out after 3 s" in errors["hostile.never_returns"]
+    assert "KeyboardInterrupt" in errors["hostile.raises_keyboard_interrupt"]
+    failed = {Path(f["source"]).name: f["error"] for f in data["load_errors"]}
+    assert set(failed) == {"exits_at_import.py", "os_exit_at_import.py"}
+    assert "SystemExit: 0" in failed["exits_at_import.py"]
+    assert "exit status 0" in failed["os_exit_at_import.py"]
+    assert "5 checks: 0 proved, 1 hold, 0 falsified, 4 error" in text.out
+    # load errors are reported before the first check's progress line
+    assert text.err.index("could not load") < text.err.index("[1/5]")
+
+
+def test_isolated_call_reports_return_raise_exit_and_timeout():
+    """The shared helper (also for probe factories): every outcome is a CallResult."""
+    from theory.isolation import call_isolated
+
+    assert call_isolated("builtins:len", [1, 2, 3]).value == 3
+    raised = call_isolated("sys:exit", 4)
+    assert (raised.ok, raised.reason) == (False, "raised") and "SystemExit: 4" in raised.error
+    exited = call_isolated("os:_exit", 3)
+    assert (exited.ok, exited.reason) == (False, "exited") and "exit status 3" in exited.error
+    slow = call_isolated("time:sleep", 30, timeout=1)
+    assert (slow.ok, slow.reason) == (False, "timeout") and slow.seconds < 20
+
+
+def test_missing_path_fails_before_anything_runs(files, capsys):
+    """Issue 16 item 4: a wrong PATH is a usage error at once (the catalog is not run)."""
+    good, _, _ = files
+    assert main(["verify", str(good), "no_such_dir/claims.py"]) == 2
+    text = capsys.readouterr()
+    assert "invalid path='no_such_dir/claims.py'" in text.err
+    assert text.out == "" and "[1/" not in text.err

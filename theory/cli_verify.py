@@ -1,7 +1,12 @@
 """``entangled verify``: run conjectures and print the ledger of verdicts.
 
 Exit status: 0 when every verdict matches its ``expected``, 1 when some does not, 2 for usage
-errors or a source that failed to load (reported with its traceback; the others still run).
+errors (a PATH that does not exist: reported at once, nothing runs) or a source that failed to
+load (reported with its traceback before the search starts; the others still run).
+
+The conjectures run isolated in a child process: ``sys.exit``, ``os._exit``, an exception of
+any kind or a check longer than ``--timeout`` seconds is an ``error`` verdict of that check,
+never the exit status of the command.
 """
 
 from __future__ import annotations
@@ -12,10 +17,17 @@ from typing import TextIO
 
 HELP = "run conjectures and print the ledger of verdicts"
 
+#: Default of ``--timeout`` (same as :data:`theory.engine.DEFAULT_TIMEOUT`; kept here so that
+#: ``--help`` does not import the engine).
+DEFAULT_TIMEOUT = 120.0
+
 EPILOG = """\
 PATH is a .py file, a directory (every .py file below it) or a dotted module name.
 Without PATH the built-in catalog (theory.conjectures) is verified; with PATHs the catalog
 is verified too unless --no-builtin is given.
+
+Conjectures run in a child process; a check that exits, crashes or runs longer than
+--timeout seconds gets the verdict "error" and the others still run.
 
 exit status: 0 all verdicts match their expectation, 1 some do not, 2 usage or load error
 """
@@ -36,10 +48,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="base seed of the search (default 0)")
     parser.add_argument("--family", metavar="F", action="append", default=None,
                         help="only check family F (repeatable)")
+    parser.add_argument("--timeout", metavar="SECONDS", type=_positive_float,
+                        default=DEFAULT_TIMEOUT,
+                        help="time limit of one conjecture x family check, and of loading one "
+                             f"source (default {DEFAULT_TIMEOUT:g} s); past it: verdict error")
     parser.add_argument("--no-builtin", action="store_true",
                         help="do not verify the built-in catalog")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress lines on stderr")
+
+
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"invalid SECONDS={text!r}; allowed: a number > 0")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -132,17 +160,43 @@ def _progress(stream: TextIO):
     return report
 
 
+def _report_load_errors(stream: TextIO):
+    """Print each source that failed to load as soon as loading ends (before the search)."""
+    def report(pairs: int, load_errors: list[dict]) -> None:
+        for failure in load_errors:
+            last = _last_lines(failure["error"], 1)
+            stream.write(f"entangled verify: could not load {failure['source']}: "
+                         f"{last[0] if last else 'error'} (traceback below the ledger)\n")
+        if load_errors:
+            stream.write(f"entangled verify: checking the {pairs} check(s) of the sources "
+                         "that loaded\n")
+        stream.flush()
+    return report
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``entangled verify``; return the exit status."""
     from theory.engine import verify
+    from theory.loader import ConjectureLoadError, expand_source
 
     builtin = not args.no_builtin
     if not builtin and not args.paths:
         print("entangled verify: error: --no-builtin needs at least one PATH", file=sys.stderr)
         return 2
+    bad = []
+    for path in args.paths:  # fail fast: a wrong PATH is reported before anything runs
+        try:
+            expand_source(path)
+        except ConjectureLoadError as exc:
+            bad.append(str(exc))
+    if bad:
+        for message in bad:
+            print(f"entangled verify: error: {message}", file=sys.stderr)
+        return 2
     progress = None if args.quiet else _progress(sys.stderr)
     ledger = verify(args.paths, builtin=builtin, examples=args.examples, seed=args.seed,
-                    families=args.family, progress=progress)
+                    families=args.family, progress=progress, timeout=args.timeout,
+                    loaded=_report_load_errors(sys.stderr))
     print(format_ledger(ledger))
     if args.json:
         try:
@@ -155,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
     if ledger.load_errors:
         return 2
     if not ledger.entries:
-        print("entangled verify: no conjectures found", file=sys.stderr)
-        return 2 if args.paths else 0
+        print("entangled verify: error: no conjecture was checked (none found for the "
+              "given PATHs and --family)", file=sys.stderr)
+        return 2
     return 0 if ledger.all_match() else 1

@@ -13,6 +13,12 @@ A result ``v`` of the conjecture function is interpreted as
 * a real number (Python, numpy or a one-element tensor): holds iff ``float(v) <= tol``
   (NaN never holds);
 * anything else, or an exception: verdict ``"error"`` with the message / traceback.
+
+User code that raises ``SystemExit`` or ``GeneratorExit`` gives the verdict ``"error"`` too (in
+this process a ``KeyboardInterrupt`` still interrupts: it may be the user's Ctrl-C).
+:func:`verify` runs the conjectures isolated in a child process (:mod:`theory.isolation`), where
+every ``BaseException``, ``os._exit``, a crash or a check running longer than ``timeout``
+seconds (default :data:`DEFAULT_TIMEOUT`) is an ``"error"`` verdict of that check only.
 """
 
 from __future__ import annotations
@@ -25,10 +31,18 @@ import time
 import traceback
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from theory.ledger import Ledger, LedgerEntry
+from theory.ledger import Ledger, LedgerEntry, dependency_manifest, user_module_files
 from theory.registry import DEFAULT_EXAMPLES, Conjecture, as_conjecture
+
+#: Default time limit in seconds of one (conjecture, family) check run by :func:`verify`.
+DEFAULT_TIMEOUT = 120.0
+
+#: Exceptions of user code that give an ``"error"`` verdict. In an isolated worker (where
+#: Ctrl-C never arrives) ``KeyboardInterrupt`` is added: it can only come from user code.
+USER_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit, GeneratorExit)
 
 
 # --------------------------------------------------------------------- measuring
@@ -186,12 +200,12 @@ def proof_status(conj: Conjecture) -> tuple[bool | None, str | None]:
         try:
             ok, reason = status()
             return bool(ok), None if ok else (reason or "the attached proof does not check")
-        except Exception:
+        except USER_ERRORS:
             return False, "the attached proof raised:\n" + traceback.format_exc()
     try:
         ok = bool(conj.proof.check())
         return ok, None if ok else "the attached proof does not check"
-    except Exception:
+    except USER_ERRORS:
         return False, "the attached proof raised:\n" + traceback.format_exc()
 
 
@@ -270,7 +284,7 @@ def _run_search(conj: Conjecture, family: str, max_examples: int, seed: int,
             value = conj.function(example)
         except UnsatisfiedAssumption:
             raise
-        except Exception as exc:
+        except USER_ERRORS as exc:
             state.record(example, None)
             raise _Raised(example, _user_traceback(exc)) from None
         try:
@@ -333,7 +347,7 @@ def check(conjecture: Any, family: str, *, examples: int | None = None,
     except _Raised as exc:
         error = exc.text
         counterexample = describe_example(conj, exc.example, None)
-    except Exception:
+    except USER_ERRORS:
         error = "search failed:\n" + traceback.format_exc()
     verdict = "error" if error else ("falsified" if outcome is not None else "holds")
     verdict, error = _with_proof(conj, verdict, error)
@@ -387,7 +401,7 @@ def evaluate_on(conjecture: Any, examples: Iterable[Any]) -> LedgerEntry:
     for example in items:
         try:
             outcome = interpret(conj.function(example), conj.tol)
-        except Exception as exc:
+        except USER_ERRORS as exc:
             state.record(example, None)
             if error is None:
                 error, error_example = _user_traceback(exc), example
@@ -442,7 +456,9 @@ def run_conjectures(conjectures: Sequence[Conjecture], *, examples: int | None =
 
 def verify(paths: Sequence[str] = (), *, builtin: bool = True, examples: int | None = None,
            seed: int = 0, families: str | Sequence[str] | None = None,
-           progress: Callable[[int, int, LedgerEntry], None] | None = None) -> Ledger:
+           progress: Callable[[int, int, LedgerEntry], None] | None = None,
+           timeout: float | None = DEFAULT_TIMEOUT, isolate: bool = True,
+           loaded: Callable[[int, list[dict]], None] | None = None) -> Ledger:
     """Load conjectures (the built-in catalog and/or ``paths``) and check them all.
 
     Parameters
@@ -461,24 +477,185 @@ def verify(paths: Sequence[str] = (), *, builtin: bool = True, examples: int | N
         Only check these families.
     progress : callable ``(index, total, entry)``, optional
         Called after each check.
+    timeout : float or None, default :data:`DEFAULT_TIMEOUT`
+        Time limit in seconds of loading one source and of one (conjecture, family) check;
+        past it the check is stopped and its verdict is ``"error"`` (``isolate=True`` only).
+    isolate : bool, default True
+        Load and run the conjectures in a child process (:mod:`theory.isolation`): whatever
+        user code does (``sys.exit``, ``os._exit``, ``KeyboardInterrupt``, a crash, a hang)
+        becomes an ``"error"`` verdict or a load error, and the other checks still run.
+        ``False`` runs everything in this process (no time limit).
+    loaded : callable ``(pairs, load_errors)``, optional
+        Called once every source is loaded, before the first check, with the number of checks
+        to run and the load errors (to report them before the search).
     """
-    from theory.loader import load_builtin, load_sources
     from theory.strategies import resolve_families
 
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        from entangled.errors import InvalidParameterError
+
+        raise InvalidParameterError("timeout", timeout, "None or a number of seconds > 0")
     start = time.perf_counter()
+    run = _verify_isolated if isolate else _verify_in_process
     family_filter = None if families is None else resolve_families(families, context="verify")
+    ledger = run(list(paths), builtin=builtin, examples=examples, seed=seed,
+                 families=family_filter, progress=progress, timeout=timeout, loaded=loaded)
+    ledger.seconds = time.perf_counter() - start
+    return ledger
+
+
+def _verify_in_process(paths, *, builtin, examples, seed, families, progress, timeout,
+                       loaded) -> Ledger:
+    from theory.loader import load_builtin, load_sources
+
     conjectures: list[Conjecture] = []
-    load_errors: list[dict] = []
     if builtin:
         conjectures += load_builtin()
     found, load_errors = load_sources(paths)
-    conjectures += found
-    conjectures = dedupe(conjectures)
+    conjectures = dedupe(conjectures + found)
+    if loaded is not None:
+        loaded(len(plan(conjectures, families)), load_errors)
     ledger = run_conjectures(conjectures, examples=examples, seed=seed,
-                             families=family_filter, progress=progress)
+                             families=families, progress=progress)
     ledger.load_errors = load_errors
-    ledger.seconds = time.perf_counter() - start
+    ledger.dependencies = dependency_manifest(user_module_files(sources=paths))
     return ledger
+
+
+# ------------------------------------------------------------- isolated verify
+def _verify_isolated(paths, *, builtin, examples, seed, families, progress, timeout,
+                     loaded) -> Ledger:
+    """:func:`verify` with every load and check a call in a :class:`theory.isolation.Worker`;
+    the parent never imports user code."""
+    from entangled.errors import EntangledError
+    from theory.isolation import Worker, WorkerStartError
+    from theory.loader import ConjectureLoadError, expand_source
+
+    worker = Worker(preload=("theory.engine",))
+    worker.start()  # the child imports torch & co while this process lists the sources
+    try:
+        targets: list[tuple[str, str]] = [("builtin", "")] if builtin else []
+        load_errors: list[dict] = []
+        seen: set[str] = set()
+        for source in paths:
+            try:
+                expanded = expand_source(str(source))
+            except ConjectureLoadError as exc:
+                load_errors.append({"source": str(source), "error": str(exc)})
+                continue
+            for kind, target in expanded:
+                ident = str(Path(target).resolve()) if kind == "file" else target
+                if ident not in seen:
+                    seen.add(ident)
+                    targets.append((kind, target))
+        wanted = None if families is None else list(families)
+        metas: list[tuple[str, str, dict]] = []
+        files: set[str] = set()  # module files loaded from outside the environment
+        for kind, target in targets:
+            result = worker.call("theory.engine:_worker_load", kind, target, wanted,
+                                 list(paths), timeout=timeout)
+            if result.ok:
+                metas += [(kind, target, meta) for meta in result.value["conjectures"]]
+                files.update(result.value["files"])
+            else:
+                load_errors.append({"source": target or BUILTIN_LABEL,
+                                    "error": _isolated_error(result, "loading it")})
+        pairs, keys = [], set()
+        for kind, target, meta in metas:
+            if (meta["name"], meta["source"]) in keys:
+                continue
+            keys.add((meta["name"], meta["source"]))
+            pairs += [(kind, target, meta, family) for family in meta["families"]]
+        if loaded is not None:
+            loaded(len(pairs), load_errors)
+        ledger = Ledger(seed=seed, examples=examples, load_errors=load_errors)
+        for index, (kind, target, meta, family) in enumerate(pairs, 1):
+            result = worker.call("theory.engine:_worker_check", kind, target, meta["name"],
+                                 family, examples, seed, timeout=timeout)
+            if result.ok:
+                entry = LedgerEntry.from_dict(result.value)
+            else:
+                entry = _error_entry(meta, family, _isolated_error(result, "checking it"),
+                                     result.seconds)
+            ledger.entries.append(entry)
+            if progress is not None:
+                progress(index, len(pairs), entry)
+        if pairs:  # modules that conjectures imported while running
+            result = worker.call("theory.engine:_worker_files", list(paths), timeout=timeout)
+            files.update(result.value if result.ok else [])
+        ledger.dependencies = dependency_manifest(sorted(files))
+        return ledger
+    except WorkerStartError as exc:
+        raise EntangledError(str(exc)) from None
+    finally:
+        worker.close()
+
+
+BUILTIN_LABEL = "theory.conjectures"
+
+
+def _isolated_error(result, doing: str) -> str:
+    if result.reason == "raised":
+        return result.error or "error"
+    return f"{result.error} while {doing}"
+
+
+def _error_entry(meta: dict, family: str, error: str, seconds: float) -> LedgerEntry:
+    """The ledger entry of a check that did not return (the process exited or timed out)."""
+    return LedgerEntry(
+        conjecture=meta["name"], statement=meta["statement"], theme=meta["theme"],
+        family=family, verdict="error", expected=meta["expected"],
+        matches_expected=matches("error", meta["expected"]), tol=meta["tol"],
+        reference=meta["reference"], error=error, seconds=seconds,
+        short_name=meta["short_name"])
+
+
+_WORKER_SOURCES: dict[tuple[str, str], dict[str, Conjecture]] = {}
+
+
+def _worker_conjectures(kind: str, target: str) -> dict[str, Conjecture]:
+    """(In the worker) the conjectures of one source by name, loaded once per process."""
+    from theory.loader import load_builtin, load_file, load_module
+
+    global USER_ERRORS
+    USER_ERRORS = (Exception, SystemExit, GeneratorExit, KeyboardInterrupt)
+    key = (kind, target)
+    if key not in _WORKER_SOURCES:
+        if kind == "builtin":
+            found = load_builtin()
+        elif kind == "file":
+            found = load_file(target)
+        else:
+            found = load_module(target)
+        _WORKER_SOURCES[key] = {c.name: c for c in dedupe(found)}
+    return _WORKER_SOURCES[key]
+
+
+def _worker_load(kind: str, target: str, families: list[str] | None,
+                 sources: list[str]) -> dict:
+    """(In the worker) load one source; describe each conjecture and the families to check,
+    and list the module files loaded so far (:func:`theory.ledger.user_module_files`)."""
+    conjectures = list(_worker_conjectures(kind, target).values())
+    searched: dict[str, list[str]] = {}
+    for conj, family in plan(conjectures, families):
+        searched.setdefault(conj.name, []).append(family)
+    metas = [{"name": c.name, "source": c.source, "statement": c.statement, "theme": c.theme,
+              "expected": c.expected, "tol": c.tol, "reference": c.reference,
+              "short_name": c.short_name, "families": searched.get(c.name, [])}
+             for c in conjectures]
+    return {"conjectures": metas, "files": user_module_files(sources=sources)}
+
+
+def _worker_files(sources: list[str]) -> list[str]:
+    """(In the worker) the module files loaded so far from outside the environment."""
+    return user_module_files(sources=sources)
+
+
+def _worker_check(kind: str, target: str, name: str, family: str, examples: int | None,
+                  seed: int) -> dict:
+    """(In the worker) :func:`check` one conjecture of a source on one family."""
+    return check(_worker_conjectures(kind, target)[name], family, examples=examples,
+                 seed=seed).to_dict()
 
 
 def dedupe(conjectures: Iterable[Conjecture]) -> list[Conjecture]:

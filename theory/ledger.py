@@ -8,10 +8,15 @@ measured value) are stored in dicts and JSON as the strings ``"NaN"``, ``"Infini
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
+import os
+import site
+import sys
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 from entangled.errors import EntangledError
 
@@ -139,6 +144,9 @@ class Ledger:
     seed : the base seed of the search.
     examples : the examples override, or None (each conjecture's own / the default).
     seconds : total wall time.
+    dependencies : ``{file: sha256}`` of every module file the run loaded from outside the
+        installed environment (the user's conjecture files, the helpers they import, the
+        package sources of an editable install); see :func:`dependencies_current`.
     """
 
     entries: list[LedgerEntry] = field(default_factory=list)
@@ -146,6 +154,7 @@ class Ledger:
     seed: int | None = 0
     examples: int | None = None
     seconds: float = 0.0
+    dependencies: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict:
         """Counts: ``total``, one per verdict, ``matching`` and ``mismatching``, ``load_errors``."""
@@ -173,6 +182,7 @@ class Ledger:
             "examples": self.examples,
             "seconds": self.seconds,
             "summary": self.summary(),
+            "dependencies": dict(self.dependencies),
         }
 
     @classmethod
@@ -183,6 +193,7 @@ class Ledger:
             seed=data.get("seed"),
             examples=data.get("examples"),
             seconds=float(data.get("seconds", 0.0)),
+            dependencies=dict(data.get("dependencies") or {}),
         )
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -191,3 +202,95 @@ class Ledger:
     @classmethod
     def from_json(cls, text: str) -> "Ledger":
         return cls.from_dict(json.loads(text))
+
+
+# ------------------------------------------------------------------ cache identity
+def file_digest(path: str | os.PathLike) -> str | None:
+    """SHA-256 of a file's bytes, or None when it cannot be read."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _environment_roots() -> list[str]:
+    """Directories of the installed environment (stdlib, site-packages)."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    try:
+        roots.update(site.getsitepackages())
+        roots.add(site.getusersitepackages())
+    except AttributeError:  # a virtualenv without the site helpers
+        pass
+    return [os.path.realpath(r) + os.sep for r in roots if r]
+
+
+def user_module_files(modules: dict | None = None, sources: Sequence[str] = ()) -> list[str]:
+    """Files of the loaded ``modules`` (default ``sys.modules``) that a cached ledger depends
+    on: every module file outside the installed environment (user files, the helpers they
+    import, an editable checkout), plus the modules of dotted ``sources`` wherever they are."""
+    modules = sys.modules if modules is None else modules
+    roots = _environment_roots()
+    dotted = [s for s in sources if not s.endswith(".py") and os.sep not in s]
+    files = set()
+    for name, module in list(modules.items()):
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str) or not path.endswith(".py"):
+            continue
+        real = os.path.realpath(path)
+        named = any(name == d or name.startswith(d + ".") for d in dotted)
+        if named or not any(real.startswith(root) for root in roots):
+            files.add(real)
+    return sorted(files)
+
+
+def dependency_manifest(files: Sequence[str]) -> dict[str, str]:
+    """``{file: sha256}`` of ``files`` (unreadable files are left out)."""
+    manifest = {}
+    for path in sorted(set(files)):
+        digest = file_digest(path)
+        if digest is not None:
+            manifest[path] = digest
+    return manifest
+
+
+def dependencies_current(manifest: dict[str, str]) -> bool:
+    """Whether every file recorded in a ledger's ``dependencies`` still has the same content
+    (a cached ledger is stale otherwise)."""
+    return all(file_digest(path) == digest for path, digest in manifest.items())
+
+
+def plugin_versions() -> dict[str, str]:
+    """``{entry point: "distribution==version"}`` of the installed mapping-family plug-ins
+    (entry-point group ``entangled.families``), read from the package metadata without
+    importing them."""
+    from importlib import metadata
+
+    versions = {}
+    for entry_point in metadata.entry_points(group="entangled.families"):
+        dist = getattr(entry_point, "dist", None)
+        label = f"{dist.metadata['Name']}=={dist.version}" if dist is not None else "?"
+        versions[f"{entry_point.name}={entry_point.value}"] = label
+    return dict(sorted(versions.items()))
+
+
+def ledger_cache_key(paths: Sequence[str], examples: int | None, seed: int) -> str:
+    """Cache key of a verification run: the examples and seed, the sources of the theory
+    package (engine and catalog), of the mapping families and of the listed conjecture
+    sources, and the installed versions of plug-in families. Modules that the sources import
+    are not known before they run: they are recorded in the ledger's ``dependencies`` and
+    checked by :func:`dependencies_current` on a cache hit."""
+    import entangled.mappings
+
+    digest = hashlib.sha256(f"{examples}|{seed}".encode())
+    theory_dir = Path(__file__).parent
+    sources = sorted(theory_dir.rglob("*.py"))
+    sources += sorted(Path(entangled.mappings.__file__).parent.glob("*.py"))
+    for path in paths:
+        p = Path(path)
+        sources += sorted(p.rglob("*.py")) if p.is_dir() else [p]
+        digest.update(str(path).encode())
+    for source in sources:
+        if source.is_file():
+            digest.update(source.name.encode() + source.read_bytes())
+    digest.update(json.dumps(plugin_versions(), sort_keys=True).encode())
+    return digest.hexdigest()[:16]

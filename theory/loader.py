@@ -172,6 +172,6 @@ def load_sources(sources: Sequence[str]) -> tuple[list[Conjecture], list[dict]]:
             seen.add(ident)
             try:
                 conjectures += load_file(target) if kind == "file" else load_module(target)
-            except Exception:
+            except (Exception, SystemExit, GeneratorExit):  # sys.exit() in a file: a load error
                 errors.append({"source": target, "error": traceback.format_exc()})
     return conjectures, errors
