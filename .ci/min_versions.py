@@ -15,7 +15,7 @@ from pathlib import Path
 def lower_bound_pins(requirements: list[str]) -> list[str]:
     pins = []
     for requirement in requirements:
-        match = re.match(r"^\s*([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*>=\s*([0-9.]+)", requirement)
+        match = re.match(r"^\s*([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*>=\s*([0-9]+(?:\.[0-9]+)*(?:\.post[0-9]+)?)", requirement)
         if match is None:
             continue
         name, version = match.group(1), match.group(3)

@@ -34,10 +34,10 @@ from entangled.mappings.params import check_positive_int, check_seed, is_integer
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 METRICS_BATCH = 256
-#: which architectures accept which task kinds (image: (1, 8, 8); patches: (P, D);
-#: sequence: (T, D))
+#: which architectures accept which task kinds (image: (1, 8, 8); signal: (C, L);
+#: patches: (P, D); sequence: (T, D))
 ARCH_KINDS: dict[str, tuple[str, ...]] = {
-    "cnn": ("image",),
+    "cnn": ("image", "signal"),
     "vit": ("image", "patches"),
     "transformer": ("patches", "sequence"),
     "rnn": ("sequence",),

@@ -305,7 +305,7 @@ def model_description_is_plain():
 # ----------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("call,message", [
     (lambda: build_model("mlp", input_shape=(1, 8, 8), output_dim=2), "cnn, vit, transformer, rnn"),
-    (lambda: build_model("cnn", input_shape=(64, 1), output_dim=2), "image shape (C, H, W)"),
+    (lambda: build_model("cnn", input_shape=(64,), output_dim=2), "image shape (C, H, W)"),
     (lambda: build_model("rnn", input_shape=(1, 8, 8), output_dim=2), "sequence shape (T, D_in)"),
     (lambda: build_model("rnn", input_shape=(0, 3), output_dim=2), "positive integers"),
     (lambda: build_model("cnn", input_shape=(1, 8, 8), output_dim=0), "output_dim"),

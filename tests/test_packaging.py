@@ -20,8 +20,9 @@ def load_min_versions():
 
 def test_lower_bound_pins_known_answers():
     pins = load_min_versions().lower_bound_pins(
-        ["numpy>=1.24", "hypothesis>=6.100.0", "dask[distributed]>=2024.1", "tomli; python_version<'3.11'"])
-    assert pins == ["numpy==1.24.*", "hypothesis==6.100.0", "dask==2024.1.*"]
+        ["numpy>=1.24", "hypothesis>=6.100.0", "dask[distributed]>=2024.1", "tomli; python_version<'3.11'",
+         "mnist1d>=0.0.2.post1,<0.1"])
+    assert pins == ["numpy==1.24.*", "hypothesis==6.100.0", "dask==2024.1.*", "mnist1d==0.0.2.post1"]
 
 
 def test_every_core_dependency_states_a_lower_bound_that_ci_pins():

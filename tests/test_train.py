@@ -25,8 +25,9 @@ def one_thread():
 
 
 def tiny(arch="rnn", task="delayed_recall", **kw) -> RunConfig:
-    opts = TINY_SEQ if task not in ("digits", "digits_patches", "digits_sequence",
-                                    "digits_permuted") else {}
+    from entangled.tasks.sequences import SEQUENCE_TASKS
+
+    opts = TINY_SEQ if task in SEQUENCE_TASKS else {}  # data tasks take no size options
     base = dict(arch=arch, task=task, model=TINY_MODEL[arch], task_options=opts, steps=4,
                 batch_size=16, eval_every=2, metrics=False, device="cpu")
     base.update(kw)
@@ -34,17 +35,19 @@ def tiny(arch="rnn", task="delayed_recall", **kw) -> RunConfig:
 
 
 def test_compatibility_table():
-    assert compatible_tasks("cnn") == ["digits"]
+    assert compatible_tasks("cnn") == ["digits", "mnist1d", "mnist1d_shuffled"]
     assert compatible_tasks("vit") == ["digits", "digits_patches"]
     assert compatible_tasks("rnn") == ["digits_sequence", "digits_permuted", "delayed_recall",
-                                       "copy_memory", "counting", "parity", "adding"]
+                                       "copy_memory", "counting", "majority", "parity",
+                                       "adding", "mnist1d_sequence", "mnist1d_shuffled_sequence"]
     assert compatible_tasks("transformer") == ["digits_patches"] + compatible_tasks("rnn")
 
 
 @pytest.mark.parametrize("kw,match", [
     ({"arch": "mlp"}, "arch='mlp'; allowed: one of cnn, vit, transformer, rnn"),
     ({"task": "mnist"}, "task='mnist'; allowed: one of digits, digits_patches"),
-    ({"arch": "cnn", "task": "parity"}, "a task for arch 'cnn': digits$"),
+    ({"arch": "cnn", "task": "parity"},
+     "a task for arch 'cnn': digits, mnist1d, mnist1d_shuffled$"),
     ({"arch": "rnn", "task": "digits"}, "a task for arch 'rnn': digits_sequence"),
     ({"family": "magic"}, "family='magic'; allowed: one of birkhoff, circulant"),
     ({"family": "rotation", "params": {"angle": 1}}, "parameters of family 'rotation': theta"),

@@ -11,6 +11,11 @@ it is not entangled. Every block keeps the width and the resolution (3x3 convolu
 padding 1), so ``M`` is ``width x width`` (channel mixing, a fixed 1x1 convolution) or, with
 ``SkipSpec.spatial``, ``M_H ⊗ M_W`` on the ``H x W`` positions (see :class:`SpatialSkip`).
 With the identity family the model is exactly a pre-activation ResNet.
+
+The same model takes 1-D signals ``(C, L)`` (MNIST-1D): the convolutions and batch norms are
+then 1-D (``Conv1d``, ``BatchNorm1d``, kernel ``kernel_size``, ``same`` padding), the stream is
+``(B, width, L)``, the readout averages over the ``L`` positions, and the spatial skip is one
+``L x L`` mapping ``M_L`` along the positions.
 """
 
 from __future__ import annotations
@@ -54,16 +59,24 @@ class CNNConfig:
         return self
 
 
-class PreActBranch(nn.Module):
-    """``f(h) = conv(relu(bn(conv(relu(bn(h))))))`` at constant width (no bias)."""
+#: convolution and batch-norm classes by the number of spatial axes (1: signals, 2: images)
+LAYERS = {1: (nn.Conv1d, nn.BatchNorm1d), 2: (nn.Conv2d, nn.BatchNorm2d)}
 
-    def __init__(self, width: int, kernel_size: int):
+
+class PreActBranch(nn.Module):
+    """``f(h) = conv(relu(bn(conv(relu(bn(h))))))`` at constant width (no bias).
+
+    ``spatial_dims``: 2 for ``(B, width, H, W)`` images (default), 1 for ``(B, width, L)``.
+    """
+
+    def __init__(self, width: int, kernel_size: int, spatial_dims: int = 2):
         super().__init__()
+        conv, norm = LAYERS[spatial_dims]
         pad = kernel_size // 2
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv1 = nn.Conv2d(width, width, kernel_size, padding=pad, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, kernel_size, padding=pad, bias=False)
+        self.bn1 = norm(width)
+        self.conv1 = conv(width, width, kernel_size, padding=pad, bias=False)
+        self.bn2 = norm(width)
+        self.conv2 = conv(width, width, kernel_size, padding=pad, bias=False)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = self.conv1(torch.relu(self.bn1(h)))
@@ -71,33 +84,42 @@ class PreActBranch(nn.Module):
 
 
 class ResidualCNN(EntangledModel):
-    """Pre-activation residual CNN on ``(C, H, W)`` images; residual stream ``(B, width, H, W)``."""
+    """Pre-activation residual CNN on ``(C, H, W)`` images (residual stream
+    ``(B, width, H, W)``) or ``(C, L)`` signals (stream ``(B, width, L)``)."""
 
     arch = "cnn"
 
     def __init__(self, config: CNNConfig, skip_spec: SkipSpec, input_shape, output_dim: int):
         super().__init__(config=config, skip_spec=skip_spec, input_shape=input_shape,
                          output_dim=output_dim)
-        channels, height, width = self.input_shape
+        channels, *positions = self.input_shape
+        self.spatial_dims = len(positions)
+        conv, norm = LAYERS[self.spatial_dims]
         c = config
-        self.stem = nn.Conv2d(channels, c.width, c.kernel_size, padding=c.kernel_size // 2,
-                              bias=False)
+        self.stem = conv(channels, c.width, c.kernel_size, padding=c.kernel_size // 2, bias=False)
         blocks = []
         for l in range(c.depth):
-            if skip_spec.spatial:
-                skip = SpatialSkip(skip_spec.mapping(height, l), skip_spec.mapping(width, l))
+            if skip_spec.spatial and self.spatial_dims == 2:
+                skip = SpatialSkip(skip_spec.mapping(positions[0], l),
+                                   skip_spec.mapping(positions[1], l))
+            elif skip_spec.spatial:
+                skip = EntangledSkip(skip_spec.mapping(positions[0], l), dim=-1)
             else:
                 skip = EntangledSkip(skip_spec.mapping(c.width, l), dim=1)
-            blocks.append(ResidualBlock(skip, PreActBranch(c.width, c.kernel_size)))
+            blocks.append(ResidualBlock(skip, PreActBranch(c.width, c.kernel_size,
+                                                           self.spatial_dims)))
         self.residual_blocks = nn.ModuleList(blocks)
-        self.bn_out = nn.BatchNorm2d(c.width)
+        self.bn_out = norm(c.width)
         self.head = nn.Linear(c.width, output_dim)
 
     def skip_axes(self) -> tuple[int, ...]:
-        return (2, 3) if self.skip_spec.spatial else (1,)
+        if self.skip_spec.spatial:
+            return tuple(range(2, 2 + self.spatial_dims))
+        return (1,)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.stem(x)
 
     def readout(self, h: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.relu(self.bn_out(h)).mean(dim=(2, 3)))
+        pooled = torch.relu(self.bn_out(h)).mean(dim=tuple(range(2, 2 + self.spatial_dims)))
+        return self.head(pooled)

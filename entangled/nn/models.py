@@ -11,7 +11,7 @@ Input shapes (per example, without the batch axis):
 ========== ====================================================
 arch        input_shape
 ========== ====================================================
-cnn         image ``(C, H, W)``
+cnn         image ``(C, H, W)`` or 1-D signal ``(C, L)``
 vit         image ``(C, H, W)`` (cut into patches) or patches ``(P, D)``
 transformer sequence ``(T, D_in)`` (patches are sequences too)
 rnn         sequence ``(T, D_in)``
@@ -39,9 +39,9 @@ CONFIGS = {"cnn": CNNConfig, "vit": ViTConfig, "transformer": TransformerConfig,
            "rnn": RNNConfig}
 MODELS = {"cnn": ResidualCNN, "vit": VisionTransformer, "transformer": SequenceTransformer,
           "rnn": ResidualRNN}
-INPUT_RANKS = {"cnn": (3,), "vit": (3, 2), "transformer": (2,), "rnn": (2,)}
+INPUT_RANKS = {"cnn": (3, 2), "vit": (3, 2), "transformer": (2,), "rnn": (2,)}
 INPUT_DOC = {
-    "cnn": "an image shape (C, H, W)",
+    "cnn": "an image shape (C, H, W) or a signal shape (C, L)",
     "vit": "an image shape (C, H, W) or a patch shape (P, D)",
     "transformer": "a sequence shape (T, D_in)",
     "rnn": "a sequence shape (T, D_in)",

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-KINDS = ("image", "patches", "sequence")
+KINDS = ("image", "signal", "patches", "sequence")
 TIME_STRUCTURES = ("time-variant", "time-invariant", "none")
 
 
@@ -26,7 +26,8 @@ class TaskData:
     Attributes
     ----------
     name : task name as given to :func:`entangled.tasks.load_task`.
-    kind : ``"image"`` (``(1, 8, 8)``), ``"patches"`` (``(P, D)``) or ``"sequence"`` (``(T, D)``).
+    kind : ``"image"`` (``(1, 8, 8)``), ``"signal"`` (1-D, ``(C, L)``), ``"patches"``
+        (``(P, D)``) or ``"sequence"`` (``(T, D)``).
     x_train, y_train, x_test, y_test : float32 inputs; int64 class targets (classification) or
         float32 targets (regression).
     input_shape : shape of one example (without the batch axis).
