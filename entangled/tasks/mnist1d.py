@@ -38,6 +38,7 @@ prints the table).
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from collections import Counter
 from functools import lru_cache
@@ -46,7 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from entangled.errors import InvalidParameterError
+from entangled.errors import EntangledError, InvalidParameterError
 from entangled.mappings.params import Param
 from entangled.tasks.base import TaskData
 
@@ -69,6 +70,11 @@ PUBLISHED_ACCURACIES: dict[str, dict[str, float]] = {
     "mnist1d": {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91, "human": 0.96},
     "mnist1d_shuffled": {"logistic": 0.32, "mlp": 0.68, "cnn": 0.56, "gru": 0.57},
 }
+
+
+def mnist1d_available() -> bool:
+    """Whether the ``mnist1d`` package (a core dependency) is importable."""
+    return importlib.util.find_spec("mnist1d") is not None
 
 
 def _check_data_seed(name: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +104,10 @@ def generate_mnist1d(data_seed: int = DEFAULT_DATA_SEED, shuffled: bool = False,
 @lru_cache(maxsize=4)
 def _generate(data_seed: int, shuffled: bool,
               num_samples: int = DEFAULT_NUM_SAMPLES) -> dict[str, np.ndarray]:
+    if not mnist1d_available():
+        raise EntangledError("the MNIST-1D tasks need the 'mnist1d' package (a dependency of "
+                             "entangled): run pip install -e . (or pip install "
+                             "'mnist1d>=0.0.2.post1,<0.1')")
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
