@@ -181,6 +181,10 @@ DYNAMICS = (
     ("cka", "final", "pair (l, l+1)", "linear CKA", "CKA of consecutive representations"),
     ("jacobian_singular_values", "init", "index (sorted)", "singular value",
      "Jacobian singular values at init"),
+    ("state_norms", "init", "state l (time step t for the RNN)", "mean ‖h_l‖",
+     "state norm at init"),
+    ("saturated_fraction", "init", "application l", "fraction with tanh′ < 0.1",
+     "saturated tanh units at init"),
 )
 
 
@@ -228,14 +232,19 @@ def dynamics_figures(results: list[dict]) -> list[figures.Figure]:
                     xs = [applications[i] for i in xs if i < len(applications)]
                     mean = mean[:len(xs)]
                 series.append(figures.Series(label, xs, mean, marker="."))
+            if not series and key == "saturated_fraction":
+                continue  # only models with tanh branches (the RNN) have it
             panels.append(figures.Panel(title, xlabel, ylabel, series,
                                         logy=(key == "jacobian_singular_values")))
         out.append(figures.panel_figure(
             f"dynamics-{arch}", f"{arch} on {task}: refinement, lesion, CKA and Jacobian spectrum",
-            f"Five panels for the {arch} on {task}, one line per skip family (mean over seeds): "
+            f"Panels for the {arch} on {task}, one line per skip family (mean over seeds): "
             "lesion accuracy per application, refinement ratio, refinement cosine, linear CKA "
-            "between consecutive representations, and the sorted singular values of the "
-            "input-output Jacobian of the residual stack at initialisation.", panels))
+            "between consecutive representations, the sorted singular values of the "
+            "input-output Jacobian of the residual stack at initialisation, the mean state norm "
+            "‖h_l‖ at initialisation (over time for the RNN) and, for the RNN, the fraction of "
+            "saturated tanh pre-activations (tanh′ < 0.1) per time step at initialisation.",
+            panels))
     return out
 
 

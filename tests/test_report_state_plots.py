@@ -1,0 +1,31 @@
+"""The report plots the state norm over time and, for the RNN, the saturated fraction."""
+
+from reports import build
+
+
+def _result(arch, family, seed, norms, saturated):
+    final = {"state_norms": norms, "saturated_fraction": saturated}
+    return {"config": {"arch": arch, "task": "t", "family": family, "params": {}, "seed": seed,
+                       "model": {}},
+            "status": "ok", "metrics": {"init": dict(final), "final": dict(final)}}
+
+
+def test_state_norm_and_saturation_panels(monkeypatch):
+    captured = {}
+
+    def fake_panel_figure(key, title, alt, panels, **kw):
+        captured[key] = panels
+        return key
+
+    monkeypatch.setattr(build.figures, "panel_figure", fake_panel_figure)
+    results = [_result("rnn", "identity", s, [0.0, 10.0, 20.0], [0.5, 0.7]) for s in (0, 1)]
+    results += [_result("rnn", "orthogonal", 0, [0.0, 5.0, 6.0], [0.1, 0.3])]
+    results += [_result("cnn", "identity", 0, [3.0, 4.0], None)]
+    build.dynamics_figures(results)
+    rnn = {p.title: p for p in captured["dynamics-rnn"]}
+    norms = {s.label: s for s in rnn["state norm at init"].series}
+    assert norms["identity"].ys == [0.0, 10.0, 20.0] and norms["orthogonal"].ys == [0.0, 5.0, 6.0]
+    saturated = {s.label: s for s in rnn["saturated tanh units at init"].series}
+    assert saturated["identity"].ys == [0.5, 0.7] and saturated["identity"].xs == [0, 1]
+    cnn = {p.title for p in captured["dynamics-cnn"]}
+    assert "state norm at init" in cnn and "saturated tanh units at init" not in cnn
