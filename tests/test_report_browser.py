@@ -86,14 +86,16 @@ def test_second_run_reuses_runs_and_corrupt_result_is_rerun(smoke_report, capfd)
     assert len(runs) >= 20
     victim = runs[0]
     good = json.loads(victim.read_text())
+    before = {p: p.stat().st_mtime_ns for p in runs[1:]}
     victim.write_text(victim.read_text()[: len(victim.read_text()) // 2])  # a half-written file
     build_report("smoke", index.parent, conjecture_paths=[str(conjectures)], jobs=1, progress=False)
     err = capfd.readouterr().err
     assert victim.name[:16] in err or "corrupt" in err.lower()
     again = json.loads(victim.read_text())
     assert again["config"] == good["config"] and again["status"] in ("ok", "diverged")
-    summary = json.loads((index.parent / "summary.json").read_text())
-    assert summary["timings"]["sweep"] < 60
+    # every other run was reused, not retrained (no file rewritten; no wall-clock bound, which
+    # a loaded machine breaks)
+    assert {p: p.stat().st_mtime_ns for p in runs[1:]} == before
 
 
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
