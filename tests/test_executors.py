@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from entangled.errors import EntangledError
+from entangled.sweep import load_results
 from entangled.executors import (
     DaskExecutor,
     LocalExecutor,
@@ -111,6 +112,12 @@ def test_make_executor_checks_its_arguments(monkeypatch):
 
 
 # ---------------------------------------------------------------------------- dask
+def test_dask_executor_without_dask_says_which_extra_to_install(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "distributed", None)  # import fails
+    with pytest.raises(EntangledError, match=r"pip install \"entangled\[dask\]\""):
+        make_executor("dask", scheduler="tcp://127.0.0.1:1")
+
+
 @pytest.fixture(scope="module")
 def dask_cluster():
     distributed = pytest.importorskip("distributed")
@@ -156,7 +163,7 @@ def comparable(result) -> dict:
 def test_a_sweep_on_dask_equals_the_local_sweep_and_resumes(dask_cluster, tmp_path, capsys,
                                                           monkeypatch):
     from entangled.cli import main
-    from entangled.sweep import load_results, result_path, run_sweep
+    from entangled.sweep import result_path, run_sweep
 
     runs = [dict(TINY, family=f, seed=s) for f in ("identity", "orthogonal") for s in (0, 1)]
     threads = torch.get_num_threads()
@@ -182,3 +189,26 @@ def test_a_sweep_on_dask_equals_the_local_sweep_and_resumes(dask_cluster, tmp_pa
                  "--no-progress"]) == 0
     assert "3 already done, 1 run now" in capsys.readouterr().out
     assert [comparable(r) for r in load_results(tmp_path / "dask", strict=True)] == expected
+
+
+def test_report_command_trains_on_dask(dask_cluster, tmp_path, capsys, monkeypatch):
+    import entangled.sweep
+    from entangled.cli import main
+    from test_sweep import quick_run
+
+    real, seen = entangled.sweep.run_sweep, []
+
+    def fake_training(*args, **kwargs):
+        seen.append(kwargs)
+        return real(*args, **dict(kwargs, run_fn=quick_run))
+
+    monkeypatch.setattr(entangled.sweep, "run_sweep", fake_training)
+    out = tmp_path / "report"
+    assert main(["report", "--preset", "smoke", "--out", str(out), "--shard", "1/16",
+                 "--executor", "dask", "--scheduler", dask_cluster.scheduler_address,
+                 "--no-progress"]) == 0
+    assert "shard 1/16: 2 runs" in capsys.readouterr().out
+    assert seen[0]["executor"] == "dask"
+    assert seen[0]["scheduler"] == dask_cluster.scheduler_address
+    results = load_results(out / "runs", strict=True)
+    assert len(results) == 2 and os.getpid() not in {r.environment["pid"] for r in results}
