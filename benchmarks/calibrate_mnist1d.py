@@ -24,7 +24,7 @@ import torch
 
 from entangled.nn.models import SkipSpec, build_model
 from entangled.tasks import load_task
-from entangled.tasks.mnist1d import PUBLISHED_ACCURACIES, mnist1d_reference_accuracies
+from entangled.tasks.mnist1d import calibration_rows
 
 
 def accuracy(model, x, y, batch=1000) -> float:
@@ -82,11 +82,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.references:
-        for variant in PUBLISHED_ACCURACIES:
-            ours = mnist1d_reference_accuracies(shuffled=variant.endswith("shuffled"),
-                                                seed=args.seed)
-            print(json.dumps({"variant": variant, "ours": ours,
-                              "published": PUBLISHED_ACCURACIES[variant]}))
+        print(f"{'variant':<18} {'model':<9} {'published':>9} {'ours':>6}")
+        for row in calibration_rows(seed=args.seed):
+            ours = "-" if row["ours"] is None else f"{row['ours']:.3f}"
+            print(f"{row['variant']:<18} {row['model']:<9} {row['published']:>9.2f} {ours:>6}")
         return
     config = {}
     for pair in args.config:

@@ -32,8 +32,8 @@ change the data, as for the digits tasks, so runs of different seeds share one d
 
 Calibration: :data:`PUBLISHED_ACCURACIES` is the paper's table (test accuracy);
 :func:`mnist1d_reference_accuracies` trains the paper's logistic-regression and MLP baselines
-on our split so that ours sit beside the published ones (``python -m entangled.tasks.mnist1d``
-prints the table).
+on our split so that ours sit beside the published ones
+(``python benchmarks/calibrate_mnist1d.py --references`` prints the table).
 """
 
 from __future__ import annotations
@@ -252,14 +252,3 @@ def calibration_rows(ours: dict[str, dict[str, float]] | None = None, *, steps: 
             rows.append({"variant": variant, "model": model, "published": value,
                          "ours": measured.get(model)})
     return rows
-
-
-def _main() -> None:  # pragma: no cover - exercised by hand: python -m entangled.tasks.mnist1d
-    print(f"{'variant':<18} {'model':<9} {'published':>9} {'ours':>6}")
-    for row in calibration_rows():
-        ours = "-" if row["ours"] is None else f"{row['ours']:.3f}"
-        print(f"{row['variant']:<18} {row['model']:<9} {row['published']:>9.2f} {ours:>6}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _main()
