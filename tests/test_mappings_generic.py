@@ -12,6 +12,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 import entangled as E
+from entangled.errors import InvalidMatrixError, InvalidParameterError
 from mapping_cases import all_cases, case_id
 
 CASES = all_cases(sizes=(1, 2, 5, 16))
@@ -103,7 +104,95 @@ def test_to_dict_round_trips_through_json_exactly(case):
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_family_contains_its_own_matrices(case):
     m = build(case)
-    assert E.family_class(m.family).contains(m.matrix(), tol=1e-9)
+    family = E.family_class(m.family)
+    assert family.contains(m.matrix(), tol=1e-9)
+    assert family.contains(m.matrix(), tol=1e-9, **m.params)
+
+
+def perturbations(matrix: torch.Tensor, eps: float = 1e-3) -> list[torch.Tensor]:
+    """The matrix with ``eps`` added at (0, 0), and at a zero entry where there is one (a
+    change of the nonzero pattern)."""
+    positions = [(0, 0)]
+    zeros = torch.nonzero(matrix == 0)
+    if len(zeros):
+        positions.append(tuple(zeros[len(zeros) // 2].tolist()))
+    out = []
+    for i, j in positions:
+        bumped = matrix.clone()
+        bumped[i, j] += eps
+        out.append(bumped)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_family_rejects_perturbed_members(case):
+    """Membership is a closed condition: a perturbation of 1e-3 leaves the family (with the
+    member's parameters pinned, and for the whole family) unless the member set is open."""
+    m = build(case)
+    family = E.family_class(m.family)
+    for pinned in (m.params, {}):
+        if family.member_set_is_open(pinned):
+            continue
+        for bumped in perturbations(m.matrix()):
+            assert not family.contains(bumped, tol=1e-9, **pinned), pinned
+
+
+@pytest.mark.parametrize("family", E.families())
+def test_a_gaussian_matrix_is_in_no_structured_family(family):
+    cls = E.family_class(family)
+    gaussian = torch.randn(8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert cls.contains(gaussian) == (family == "dense")  # dense: every matrix, documented
+
+
+# Known answers: which family (row) contains which matrix (column), n = 16, seed 3, default
+# parameters. Two digits: for the whole family, and with the defaults pinned. A 1 in another
+# family's column is a genuine membership: the identity is a rotation by 0, a circulant with
+# h = 0, sparse with s = 0; every orthogonal matrix is in the Haar family's support; the seed-3
+# permutation (cycles 3, 3, 8, 2) is a derangement, i.e. sparse with s = 1, k = 1; the
+# circulant at h = 1 has 14 off-diagonals per row and rows summing to 1 (sparse with
+# k = 14), is doubly stochastic (Birkhoff), and the uniform matrix 1/n is the box kernel with
+# h >= n/2, the Sinkhorn limit and sparse with k = n - 1. Sinkhorn's iters = 0 is exp(W/tau):
+# any positive matrix (ones included) is in the family, but not at the default iters = 20.
+MEMBER_COLUMNS = ("birkhoff", "circulant", "dense", "identity", "orthogonal", "permutation",
+                  "rotation", "sinkhorn", "sparse", "ones", "gauss", "uniform")
+MEMBERSHIP = {
+    "birkhoff":    "11 10 00 11 00 11 00 10 00 00 00 10",
+    "circulant":   "00 11 00 10 00 00 00 00 00 00 00 10",
+    "dense":       "11 11 11 11 11 11 11 11 11 11 11 11",
+    "identity":    "00 00 00 11 00 00 00 00 00 00 00 00",
+    "orthogonal":  "00 00 00 11 11 11 11 00 00 00 00 00",
+    "permutation": "00 00 00 11 00 11 00 00 00 00 00 00",
+    "rotation":    "00 00 00 10 00 00 11 00 00 00 00 00",
+    "sinkhorn":    "00 00 00 00 00 00 00 11 00 10 00 11",
+    "sparse":      "00 10 00 10 00 10 00 00 11 00 00 10",
+}
+
+
+def membership_matrix(name: str) -> torch.Tensor:
+    if name == "ones":
+        return torch.ones(16, 16, dtype=torch.float64)
+    if name == "uniform":
+        return torch.full((16, 16), 1 / 16, dtype=torch.float64)
+    if name == "gauss":
+        return torch.randn(16, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return E.make_mapping(name, 16, seed=3).matrix()
+
+
+@pytest.mark.parametrize("family", sorted(MEMBERSHIP))
+def test_membership_known_answers_across_families(family):
+    cls = E.family_class(family)
+    defaults = {p.name: p.default for p in cls.parameters}
+    for column, expected in zip(MEMBER_COLUMNS, MEMBERSHIP[family].split()):
+        matrix = membership_matrix(column)
+        got = f"{int(cls.contains(matrix))}{int(cls.contains(matrix, **defaults))}"
+        assert got == expected, (family, column)
+
+
+def test_contains_rejects_unknown_parameters_and_bad_matrices():
+    with pytest.raises(InvalidParameterError, match="strenght"):
+        E.family_class("sparse").contains(torch.eye(3), strenght=0.5)
+    with pytest.raises(InvalidMatrixError):
+        E.family_class("sinkhorn").contains(torch.ones(2, 3))
 
 
 @pytest.mark.parametrize("case", all_cases(sizes=(16,)), ids=case_id)

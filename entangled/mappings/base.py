@@ -11,8 +11,9 @@ specifications and implements
   without moving the axis, so the result keeps the memory layout of ``x``. The default is
   the dense product with ``M``;
 * optionally ``_exact_eigvals()`` / ``_exact_singular_values()``: closed forms from structure;
-* ``contains(matrix, tol)``: whether a matrix belongs to the family (the membership half of
-  the ``sample``/``contains`` pair that lets one generic test cover every family).
+* ``contains(matrix, tol, **params)``: whether a matrix belongs to the family (the membership
+  half of the ``sample``/``contains`` pair that lets one generic test cover every family), and
+  ``member_set_is_open(params)`` when every small perturbation of a member is still a member.
 """
 
 from __future__ import annotations
@@ -92,9 +93,31 @@ class Mapping:
         return None
 
     @classmethod
-    def contains(cls, matrix: Any, tol: float = 1e-9) -> bool:
-        """Whether ``matrix`` is a member of this family (up to ``tol``)."""
+    def contains(cls, matrix: Any, /, tol: float = 1e-9, **params: Any) -> bool:
+        """Whether ``matrix`` is a member of this family (entrywise up to ``tol``).
+
+        Without ``params`` the question is about the whole family (some parameter values and
+        some seed); with ``params`` it is about the members with exactly those values (the
+        parameters not given take their defaults; the seed stays free). Raises
+        :class:`~entangled.errors.InvalidMatrixError` for a non-square or non-finite matrix and
+        :class:`~entangled.errors.InvalidParameterError` for unknown or invalid parameters.
+        """
         raise NotImplementedError
+
+    @classmethod
+    def member_set_is_open(cls, params: dict) -> bool:
+        """Whether, with these parameters (empty: the whole family), every small perturbation
+        of a member is still a member (e.g. an unconstrained dense matrix): then
+        :meth:`contains` has no perturbation to reject."""
+        return False
+
+    @classmethod
+    def pinned_params(cls, params: dict, n: int) -> dict | None:
+        """``None`` when ``params`` is empty, else every parameter validated, defaults filled in
+        (the parameter values that :meth:`contains` asks about)."""
+        if not params:
+            return None
+        return cls(n, **params).params
 
     def uses_seed(self) -> bool:
         """Whether the matrix depends on ``seed`` for these parameters."""

@@ -56,6 +56,15 @@ class BirkhoffMapping(Mapping):
         return gathered_sum(x, index, weights[:, None].expand_as(index), dim, reduce_axis=0)
 
     @classmethod
-    def contains(cls, matrix, tol: float = 1e-9) -> bool:
-        """Doubly stochastic (the Birkhoff polytope)."""
-        return _checks.is_doubly_stochastic(_checks.square(matrix), tol)
+    def contains(cls, matrix, /, tol: float = 1e-9, **params) -> bool:
+        """Doubly stochastic (the Birkhoff polytope); with ``k`` pinned, also at most ``k``
+        nonzeros (entries above ``tol``) in every row and every column."""
+        m = _checks.square(matrix)
+        pinned = cls.pinned_params(params, m.shape[0])
+        if not _checks.is_doubly_stochastic(m, tol):
+            return False
+        if pinned is None:
+            return True
+        support = m.abs() > tol
+        k = pinned["k"]
+        return bool(support.sum(0).max() <= k) and bool(support.sum(1).max() <= k)

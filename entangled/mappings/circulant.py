@@ -85,15 +85,23 @@ class CirculantMapping(Mapping):
         return self._exact_eigvals().abs()
 
     @classmethod
-    def contains(cls, matrix, tol: float = 1e-9) -> bool:
-        """Symmetric circulant, nonnegative, rows summing to 1."""
+    def contains(cls, matrix, /, tol: float = 1e-9, **params) -> bool:
+        """Symmetric circulant, nonnegative, rows summing to 1, and the first row
+        nonincreasing in the circular distance ``d = 0..n//2`` (every kernel decays); with
+        parameters pinned, the kernel matrix itself."""
         m = _checks.square(matrix)
-        ones = torch.ones(m.shape[0], dtype=m.dtype)
+        n = m.shape[0]
+        pinned = cls.pinned_params(params, n)
+        if pinned is not None:
+            return _checks.close_to(m, cls(n, **pinned).dense(), tol)
+        ones = torch.ones(n, dtype=m.dtype)
+        half = m[0, : n // 2 + 1]
         return (
             _checks.close_to(m, _checks.circulant_from_first_row(m[0]), tol)
             and _checks.close_to(m, m.T, tol)
             and bool(m.min() >= -tol)
             and _checks.close_to(m.sum(1), ones, tol)
+            and bool((half[1:] <= half[:-1] + tol).all())
         )
 
 

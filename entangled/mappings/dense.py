@@ -54,10 +54,26 @@ class DenseMapping(Mapping):
         return torch.eye(self.n, dtype=torch.float64) + self.params["scale"] / math.sqrt(self.n) * gaussian
 
     @classmethod
-    def contains(cls, matrix, tol: float = 1e-9) -> bool:
-        """Every finite square matrix is a dense mapping."""
-        as_float64_matrix(matrix)
-        return True
+    def contains(cls, matrix, /, tol: float = 1e-9, **params) -> bool:
+        """Every finite square matrix is a dense mapping (a user's own ``matrix``; the
+        Gaussian perturbation also has every matrix in its support). With parameters pinned:
+        ``matrix`` given, that matrix; ``scale = 0``, the identity; any other ``scale``,
+        every matrix."""
+        m = as_float64_matrix(matrix)
+        pinned = cls.pinned_params(params, m.shape[0])
+        if pinned is None:
+            return True
+        if pinned["matrix"] is not None:
+            target = torch.tensor(pinned["matrix"], dtype=torch.float64)
+        elif pinned["scale"] == 0:
+            target = torch.eye(m.shape[0], dtype=torch.float64)
+        else:
+            return True
+        return bool((m - target).abs().max() <= tol)
+
+    @classmethod
+    def member_set_is_open(cls, params: dict) -> bool:
+        return not params or (params["matrix"] is None and params["scale"] != 0)
 
 
 def from_matrix(matrix: Any) -> DenseMapping:

@@ -33,6 +33,8 @@ class IdentityMapping(Mapping):
         return torch.ones(self.n, dtype=torch.float64)
 
     @classmethod
-    def contains(cls, matrix, tol: float = 1e-9) -> bool:
+    def contains(cls, matrix, /, tol: float = 1e-9, **params) -> bool:
+        """``M = I``."""
         m = _checks.square(matrix)
+        cls.pinned_params(params, m.shape[0])
         return _checks.close_to(m, torch.eye(m.shape[0], dtype=m.dtype), tol)

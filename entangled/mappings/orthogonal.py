@@ -38,5 +38,9 @@ class OrthogonalMapping(Mapping):
         return torch.ones(self.n, dtype=torch.float64)
 
     @classmethod
-    def contains(cls, matrix, tol: float = 1e-9) -> bool:
-        return _checks.is_orthogonal(_checks.square(matrix), tol)
+    def contains(cls, matrix, /, tol: float = 1e-9, **params) -> bool:
+        """``M^T M = I`` (the Haar measure charges all of O(n), so every orthogonal matrix —
+        identity, permutations, rotations included — is a member)."""
+        m = _checks.square(matrix)
+        cls.pinned_params(params, m.shape[0])
+        return _checks.is_orthogonal(m, tol)

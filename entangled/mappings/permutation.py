@@ -85,8 +85,13 @@ class PermutationMapping(Mapping):
         return torch.ones(self.n, dtype=torch.float64)
 
     @classmethod
-    def contains(cls, matrix, tol: float = 1e-9) -> bool:
+    def contains(cls, matrix, /, tol: float = 1e-9, **params) -> bool:
+        """A 0/1 matrix with one 1 per row and column; with ``kind="shift"`` pinned, the
+        cyclic shift by the pinned ``shift``."""
         m = _checks.square(matrix)
+        pinned = cls.pinned_params(params, m.shape[0])
+        if pinned is not None and pinned["kind"] == "shift":
+            return _checks.close_to(m, cls(m.shape[0], **pinned).dense(), tol)
         binary = (m - m.round()).abs().max() <= tol and bool(((m.round() == 0) | (m.round() == 1)).all())
         ones = torch.ones(m.shape[0], dtype=m.dtype)
         return bool(binary) and _checks.close_to(m.sum(0), ones, tol) and _checks.close_to(m.sum(1), ones, tol)

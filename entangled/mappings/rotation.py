@@ -82,9 +82,13 @@ class RotationMapping(Mapping):
         return torch.ones(self.n, dtype=torch.float64)
 
     @classmethod
-    def contains(cls, matrix, tol: float = 1e-9) -> bool:
+    def contains(cls, matrix, /, tol: float = 1e-9, **params) -> bool:
+        """The block rotation for some ``theta`` (for the given ``theta`` when pinned)."""
         m = _checks.square(matrix)
         n = m.shape[0]
+        pinned = cls.pinned_params(params, n)
+        if pinned is not None:
+            return _checks.close_to(m, cls(n, **pinned).dense(), tol)
         if n == 1:
             return _checks.close_to(m, torch.ones(1, 1, dtype=m.dtype), tol)
         c, s = float(m[0, 0]), float(m[1, 0])

@@ -49,6 +49,23 @@ class SinkhornMapping(Mapping):
         return torch.exp(log_p)
 
     @classmethod
-    def contains(cls, matrix, tol: float = 1e-9) -> bool:
-        """Nonnegative (positive up to underflow)."""
-        return bool(_checks.square(matrix).min() >= -tol)
+    def contains(cls, matrix, /, tol: float = 1e-9, **params) -> bool:
+        """With ``iters >= 1`` pinned: strictly positive with columns summing to 1 (the last
+        step of every iteration). With ``iters = 0`` pinned, or nothing pinned (the union over
+        ``iters`` includes ``exp(W / tau)``): any strictly positive matrix.
+
+        Row sums are 1 only in the limit: after finitely many iterations their error depends
+        on ``W`` and ``tau``, so rows are not checked. Entries that underflow to 0 at tiny
+        temperatures make a computed member fail the positivity test.
+        """
+        m = _checks.square(matrix)
+        pinned = cls.pinned_params(params, m.shape[0])
+        if not bool(m.min() > 0):
+            return False
+        if pinned is None or pinned["iters"] == 0:
+            return True
+        return _checks.close_to(m.sum(0), torch.ones(m.shape[0], dtype=m.dtype), tol)
+
+    @classmethod
+    def member_set_is_open(cls, params: dict) -> bool:
+        return not params or params["iters"] == 0

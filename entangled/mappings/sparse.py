@@ -49,6 +49,28 @@ def off_diagonal_columns(n: int, k: int, generator: torch.Generator) -> torch.Te
     return torch.sort(picks + (picks >= rows).to(torch.int64), dim=1).values
 
 
+def off_diagonal_count(n: int, density: float) -> int:
+    """``k = round(density (n - 1))`` off-diagonal entries per row of ``S``."""
+    return int(round(density * (n - 1)))
+
+
+def normalised_as(m: torch.Tensor, strength: float, mode: str, tol: float) -> bool:
+    """Whether ``m = (1 - s) I + s S`` (with ``k >= 1`` off-diagonals per row) fits the
+    diagonal and sums that normalisation ``mode`` of ``S`` gives (see :meth:`contains`)."""
+    ones = torch.ones(m.shape[0], dtype=m.dtype)
+    diagonal = torch.diagonal(m)
+    off = m - torch.diag(diagonal)
+    if mode == "row":
+        return (_checks.close_to(diagonal, (1.0 - strength) * ones, tol)
+                and _checks.close_to(m.sum(1), ones, tol))
+    if mode == "column":
+        empty = (off.abs() <= tol).all(0)
+        expected = torch.where(empty, 1.0, 1.0 - strength).to(m.dtype)
+        return _checks.close_to(diagonal, expected, tol) and _checks.close_to(m.sum(0), ones, tol)
+    return (_checks.close_to(diagonal, (1.0 - strength) * ones, tol)
+            and bool(off.max() <= strength + tol))
+
+
 @register_family
 class SparseMapping(Mapping):
     """``(1 - strength) I + strength S`` with ``S`` sparse, nonnegative, normalised."""
@@ -70,7 +92,7 @@ class SparseMapping(Mapping):
 
     def off_diagonal_per_row(self) -> int:
         """``k = round(density * (n - 1))``."""
-        return int(round(self.params["density"] * (self.n - 1)))
+        return off_diagonal_count(self.n, self.params["density"])
 
     def _structure(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Columns ``(n, k)`` and weights ``(n, k)`` of the off-diagonal part of ``S``."""
@@ -133,7 +155,37 @@ class SparseMapping(Mapping):
         return product.reshape(moved.shape).movedim(0, dim)
 
     @classmethod
-    def contains(cls, matrix, tol: float = 1e-9) -> bool:
-        """Nonnegative with a nonnegative diagonal (any row/column normalisation)."""
+    def contains(cls, matrix, /, tol: float = 1e-9, **params) -> bool:
+        """``(1 - s) I + s S`` for some (or the pinned) density, strength and normalisation.
+
+        Checked: nonnegative; the same number ``k`` of off-diagonal nonzeros (entries above
+        ``tol``) in every row (``k = round(density (n - 1))`` when pinned); ``k = 0`` or
+        ``s = 0`` only for ``I``; and per ``normalise`` — ``"row"``: diagonal ``1 - s``, rows
+        summing to 1; ``"column"``: columns summing to 1, diagonal ``1 - s`` on columns with
+        off-diagonal entries and 1 on the others; ``"none"``: diagonal ``1 - s`` and
+        off-diagonal entries in ``(0, s]``. Without a pinned ``strength``, ``s`` is read from
+        the smallest diagonal entry.
+        """
         m = _checks.square(matrix)
-        return bool(m.min() >= -tol)
+        n = m.shape[0]
+        pinned = cls.pinned_params(params, n)
+        eye = torch.eye(n, dtype=m.dtype)
+        if bool(m.min() < -tol):
+            return False
+        counts = ((m - torch.diag(torch.diagonal(m))).abs() > tol).sum(1)
+        k = int(counts[0])
+        if bool((counts != k).any()):
+            return False
+        if pinned is not None:
+            if pinned["strength"] == 0 or off_diagonal_count(n, pinned["density"]) == 0:
+                return _checks.close_to(m, eye, tol)
+            if k != off_diagonal_count(n, pinned["density"]):
+                return False
+        if k == 0:
+            return _checks.close_to(m, eye, tol)
+        diagonal = torch.diagonal(m)
+        strength = pinned["strength"] if pinned is not None else 1.0 - float(diagonal.min())
+        if not -tol <= strength <= 1.0 + tol:
+            return False
+        modes = (pinned["normalise"],) if pinned is not None else ("row", "column", "none")
+        return any(normalised_as(m, strength, mode, tol) for mode in modes)
