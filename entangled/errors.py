@@ -42,3 +42,7 @@ class InvalidMatrixError(EntangledError):
     def __init__(self, name: str, value_summary: str, allowed: str):
         self.name = name
         super().__init__(f"invalid {name}={value_summary}; allowed: {allowed}")
+
+
+class MappingMismatchError(EntangledError):
+    """Saved skip tensors that do not match the saved mapping description (``load_state_dict``)."""

@@ -121,3 +121,33 @@ def test_entangled_skip_rejects_wrong_size_and_non_mapping():
         skip(torch.zeros(2, 3, 5, 5))
     with pytest.raises(ValueError, match="mapping="):
         EntangledSkip(torch.eye(4))
+
+
+@pytest.mark.parametrize("family,params,name", [
+    ("orthogonal", {"n": 10**30}, "n"),
+    ("permutation", {"kind": "shift", "shift": 2**64 + 1}, "shift"),
+    ("birkhoff", {"k": 10**9}, "k"),
+    ("sinkhorn", {"iters": 10**9}, "iters"),
+    ("dense", {"scale": 1e308}, "scale"),
+])
+def test_upper_bounds_fail_fast_with_a_clear_error(family, params, name):
+    params = dict(params)
+    n = params.pop("n", 4)
+    with pytest.raises(E.InvalidParameterError, match=rf"invalid {name}=.*allowed"):
+        E.make_mapping(family, n, **params)
+
+
+def test_large_shift_is_taken_mod_n_without_overflow():
+    m = E.make_mapping("permutation", 5, kind="shift", shift=2**62)
+    assert m.permutation().tolist() == [(i + 2**62) % 5 for i in range(5)]
+
+
+def test_dense_matrix_beyond_memory_is_refused_before_allocation():
+    m = E.make_mapping("orthogonal", 2**24)  # the description is fine; the matrix is 2 PiB
+    with pytest.raises(E.InvalidParameterError, match="n=16777216.*memory"):
+        m.matrix()
+    big = E.make_mapping("permutation", 2**20, kind="shift", shift=3)  # structure only: 8 MiB
+    x = torch.arange(2.0**20)
+    assert big.apply(x)[0] == 3.0
+    skip = EntangledSkip(big)
+    assert "matrix" not in dict(skip.named_buffers())

@@ -233,3 +233,46 @@ def test_apply_works_under_torch_func_transforms(family):
     batch = torch.randn(5, 7, dtype=torch.float64)
     torch.testing.assert_close(torch.func.vmap(m.apply)(batch), batch @ m.matrix().T,
                                rtol=1e-12, atol=1e-12)
+
+
+HALF_TOLERANCE = {torch.float16: 2e-2, torch.bfloat16: 8e-2}  # ~ 10 units of the last place
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("family", E.families())
+def test_apply_in_half_precision_matches_float64(family, dtype):
+    """Every kernel takes float16/bfloat16 (FFT and CSR compute them in float32) and returns
+    that dtype, within a dtype-appropriate tolerance of the float64 product."""
+    m = E.make_mapping(family, 16, seed=2, **({"density": 0.3} if family == "sparse" else {}))
+    x = torch.randn(4, 16, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    expected = torch.einsum("ij,bjk->bik", m.matrix(), x)
+    tol = HALF_TOLERANCE[dtype]
+    for method in ("structured", "dense", "auto"):
+        y = m.apply(x.to(dtype), dim=1, method=method)
+        assert y.dtype == dtype
+        torch.testing.assert_close(y.double(), expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("family", E.families())
+def test_kernels_agree_within_float_tolerance(family):
+    m = E.make_mapping(family, 33, seed=5)
+    x = torch.randn(2, 33, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    dense = m.apply(x, dim=1, method="dense")
+    torch.testing.assert_close(m.apply(x, dim=1, method="structured"), dense, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(m.apply(x, dim=1), dense, rtol=1e-12, atol=1e-12)
+    x32 = x.float()
+    torch.testing.assert_close(m.apply(x32, dim=1, method="structured"),
+                               m.apply(x32, dim=1, method="dense"), rtol=1e-5, atol=1e-5)
+
+
+def test_auto_kernel_follows_the_measured_crossover():
+    cls = E.family_class("permutation")
+    below = cls.dense_below.get("cpu", 0)
+    assert cls.choose_kernel(max(below, 1) * 4, "cpu") == "structured"
+    if below > 1:
+        assert cls.choose_kernel(below - 1, "cpu") == "dense"
+    assert cls.choose_kernel(4, "cpu", "structured") == "structured"
+    assert cls.choose_kernel(10**6, "cpu", "dense") == "dense"
+    assert cls.choose_kernel(8, "no-such-device") == "structured"
+    with pytest.raises(InvalidParameterError, match="method"):
+        E.make_mapping("permutation", 4).apply(torch.randn(4), method="fft")

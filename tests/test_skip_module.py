@@ -1,9 +1,12 @@
 """EntangledSkip: shapes, buffers, state_dict, dtype/device moves and gradients."""
 
+import json
+
 import pytest
 import torch
 
 import entangled as E
+from entangled.errors import InvalidParameterError, MappingMismatchError
 from entangled.nn import EntangledSkip
 
 
@@ -20,21 +23,77 @@ def test_skip_applies_the_mapping_along_dim(family, shape, dim):
 
 
 @pytest.mark.parametrize("family", E.families())
-def test_matrix_is_a_buffer_not_a_parameter(family):
+def test_structure_is_buffers_and_state_dict_round_trips(family):
     mapping = E.make_mapping(family, 5, seed=2)
     skip = EntangledSkip(mapping)
     assert list(skip.parameters()) == []
     state = skip.state_dict()
-    assert "matrix" in state
-    torch.testing.assert_close(state["matrix"].double(), mapping.matrix(), rtol=1e-6, atol=1e-7)
-    assert skip.matrix.dtype == torch.float64  # exact until the module is moved
+    assert all(isinstance(value, torch.Tensor) for value in state.values())
+    assert json.loads(bytes(state["_extra_state"].tolist()))["mapping"] == mapping.to_dict()
+    for buffer in skip.buffers():
+        assert buffer.dtype in (torch.float64, torch.int64)  # exact until the module is moved
     skip32 = EntangledSkip(mapping).float()
-    assert skip32.matrix.dtype == torch.float32
     assert skip32(torch.randn(3, 5)).dtype == torch.float32
     fresh = EntangledSkip(mapping)
     fresh.load_state_dict(state)
     x = torch.randn(4, 5)
     torch.testing.assert_close(fresh(x), EntangledSkip(mapping)(x))
+
+
+DENSE_STRUCTURE = {"orthogonal", "sinkhorn", "dense"}  # their structure is the matrix itself
+
+
+@pytest.mark.parametrize("family", E.families())
+def test_state_dict_saves_no_dense_matrix_for_structured_families(family):
+    mapping = E.make_mapping(family, 6, seed=1)
+    state = EntangledSkip(mapping, method="dense").state_dict()
+    assert ("matrix" in state) == (family in DENSE_STRUCTURE)
+    structure = {k: t.numel() for k, t in state.items() if k != "_extra_state"}
+    if family not in DENSE_STRUCTURE:
+        assert all(size < 36 or family == "birkhoff" for size in structure.values()), structure
+
+
+@pytest.mark.parametrize("family", E.families())
+def test_load_state_dict_rebuilds_the_mapping_of_the_checkpoint(family):
+    """A skip built with other parameters (or seed) takes the saved mapping: forward and
+    ``.mapping`` agree with the checkpoint afterwards."""
+    saved = EntangledSkip(E.make_mapping(family, 6, seed=4))
+    other = EntangledSkip(E.make_mapping("rotation", 6, theta=0.3)).float()
+    other.load_state_dict(saved.state_dict())
+    assert other.mapping == saved.mapping
+    x = torch.randn(3, 6)
+    torch.testing.assert_close(other(x), x @ saved.mapping.matrix().float().T,
+                               rtol=1e-5, atol=1e-6)
+    assert all(b.dtype in (torch.float32, torch.int64) for b in other.buffers())  # kept .float()
+
+
+def test_load_state_dict_refuses_tensors_that_do_not_match_the_description():
+    skip = EntangledSkip(E.make_mapping("permutation", 6, kind="shift", shift=1))
+    state = skip.state_dict()
+    state["op_index"] = torch.tensor([1, 0, 2, 3, 4, 5])
+    with pytest.raises(MappingMismatchError, match="op_index"):
+        EntangledSkip(E.make_mapping("identity", 6)).load_state_dict(state)
+    with pytest.raises(MappingMismatchError, match="description"):
+        EntangledSkip(E.make_mapping("identity", 6)).load_state_dict({"_extra_state": "junk"})
+
+
+def test_load_state_dict_accepts_a_checkpoint_without_description_if_it_matches():
+    """Checkpoints written before descriptions were saved: dense ``matrix`` and every operand."""
+    mapping = E.make_mapping("sparse", 8, seed=2, density=0.4)
+    legacy = {"matrix": mapping.matrix()}
+    legacy.update({f"op_{k}": v for k, v in mapping.operands().items()})
+    skip = EntangledSkip(mapping)
+    skip.load_state_dict(legacy)
+    other = E.make_mapping("sparse", 8, seed=3, density=0.4)
+    with pytest.raises(MappingMismatchError):
+        EntangledSkip(other).load_state_dict(legacy)
+
+
+@pytest.mark.parametrize("dim", [5, -5, 4])
+def test_skip_rejects_an_axis_the_input_does_not_have(dim):
+    skip = EntangledSkip(E.make_mapping("identity", 4), dim=dim)
+    with pytest.raises(InvalidParameterError, match="dim"):
+        skip(torch.randn(4, 4, 4, 4))
 
 
 @pytest.mark.parametrize("family", E.families())
@@ -45,12 +104,13 @@ def test_skip_gradcheck_float64(family):
 
 
 def test_skip_uses_its_buffers_after_load_state_dict():
-    """The forward pass reads the buffers, so a loaded state is what gets applied."""
+    """The forward pass reads the buffers, and ``.mapping`` follows the loaded state."""
     shift1 = EntangledSkip(E.make_mapping("permutation", 6, kind="shift", shift=1))
     shift2 = EntangledSkip(E.make_mapping("permutation", 6, kind="shift", shift=2))
     shift1.load_state_dict(shift2.state_dict())
     x = torch.arange(6.0)
     assert torch.equal(shift1(x), shift2(x))
+    assert shift1.mapping.params["shift"] == 2
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available on this machine")
@@ -63,12 +123,56 @@ def test_skip_moves_to_cuda():
 
 
 def test_cast_operands_are_cached_and_follow_buffer_changes():
-    skip = EntangledSkip(E.make_mapping("rotation", 4, theta=0.5))
+    skip = EntangledSkip(E.make_mapping("rotation", 4, theta=0.5), method="structured")
     x = torch.randn(3, 4)
     first = skip(x)
-    assert skip._operand("cos", torch.float32) is skip._operand("cos", torch.float32)
+    assert skip._operand("cos", "op_cos", torch.float32) is skip._operand("cos", "op_cos",
+                                                                          torch.float32)
     with torch.no_grad():  # rotation by 0
         skip.op_cos.fill_(1.0)
         skip.op_sin.fill_(0.0)
     torch.testing.assert_close(skip(x), x)
     assert not torch.allclose(first, x)
+
+
+def small_mapping(family: str) -> E.Mapping:
+    return E.make_mapping(family, 8, seed=1, **({"density": 0.4} if family == "sparse" else {}))
+
+
+@pytest.mark.parametrize("family", E.families())
+def test_skip_under_autocast_matches_float64(family):
+    """torch.autocast(bfloat16) around a block: the skip works for every family (autocast
+    is switched off inside the CSR product, which has no bfloat16 kernel)."""
+    mapping = small_mapping(family)
+    x = torch.randn(3, 8, generator=torch.Generator().manual_seed(2))
+    expected = x.double() @ mapping.matrix().T
+    for method in ("structured", "dense"):
+        skip = EntangledSkip(mapping, method=method).float()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = skip(torch.nn.functional.linear(x, torch.eye(8)))  # a bfloat16 activation
+        torch.testing.assert_close(y.double(), expected, rtol=8e-2, atol=8e-2)
+
+
+@pytest.mark.parametrize("family", E.families())
+def test_skip_exports_with_torch_export(family):
+    mapping = small_mapping(family)
+    x = torch.randn(3, 8)
+    for method in ("structured", "dense"):
+        skip = EntangledSkip(mapping, method=method).float()
+        exported = torch.export.export(skip, (x,))
+        torch.testing.assert_close(exported.module()(x).double(), x.double() @ mapping.matrix().T,
+                                   rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", E.families())
+def test_skip_compiles_without_graph_breaks(family):
+    """fullgraph torch.compile (aot_eager backend: the graph capture, without a C compiler)."""
+    torch._dynamo.reset()
+    mapping = small_mapping(family)
+    skip = EntangledSkip(mapping, method="structured").float()
+    compiled = torch.compile(skip, fullgraph=True, backend="aot_eager")
+    x = torch.randn(3, 8)
+    torch.testing.assert_close(compiled(x).double(), x.double() @ mapping.matrix().T,
+                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(compiled(x.half()).double(), x.double() @ mapping.matrix().T,
+                               rtol=2e-2, atol=2e-2)

@@ -25,9 +25,11 @@ import numpy as np
 import torch
 
 from entangled.errors import EntangledError, InvalidParameterError
-from entangled.mappings.params import Param, check_positive_int, check_seed, is_integer
+from entangled.mappings.params import Param, check_dense_fits, check_seed, check_size, is_integer
 
 DICT_FIELDS = ("family", "n", "seed", "params")
+KERNELS = ("auto", "structured", "dense")
+HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
 class Mapping:
@@ -49,10 +51,19 @@ class Mapping:
     parameters: ClassVar[tuple[Param, ...]] = ()
     seeded: ClassVar[bool] = False
     summary: ClassVar[str] = ""
+    #: Device type -> size n below which ``apply(method="auto")`` uses the dense product
+    #: (one BLAS call beats the structured kernel's launch overhead there); measured by
+    #: ``benchmarks/bench_mappings.py --crossover``. Missing device: always structured.
+    dense_below: ClassVar[dict[str, int]] = {}
+    #: The structured kernel lacks float16/bfloat16 (FFT on CPU, sparse CSR): half-precision
+    #: inputs are computed in float32 and the result cast back.
+    half_in_float32: ClassVar[bool] = False
+    #: Operands recomputed from the others (not saved by ``EntangledSkip.state_dict``).
+    derived_operands: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, n: int, *, seed: int = 0, **params: Any):
         context = self.family or type(self).__name__
-        self.n = check_positive_int("n", n, context=context)
+        self.n = check_size(n, context=context)
         self.seed = check_seed(seed, context=context)
         known = {p.name: p for p in self.parameters}
         for name, value in params.items():
@@ -127,6 +138,7 @@ class Mapping:
     def dense(self) -> torch.Tensor:
         """The cached float64 matrix (do not modify; :meth:`matrix` returns a copy)."""
         if self._matrix_cache is None:
+            check_dense_fits(self.n, what="matrix", context=self.family)
             built = self._build_matrix().to(dtype=torch.float64, device="cpu")
             if built.shape != (self.n, self.n):
                 raise RuntimeError(f"{self.family}: built matrix has shape {tuple(built.shape)}")
@@ -150,16 +162,45 @@ class Mapping:
 
     @classmethod
     def apply_with(cls, operands: dict[str, torch.Tensor], x: torch.Tensor, dim: int = -1):
-        """Apply the product defined by ``operands`` along ``dim`` of ``x`` (no checks)."""
-        return cls._apply_operands(operands, x, dim % x.ndim)
+        """Apply the structured product defined by ``operands`` along ``dim`` of ``x`` (no
+        checks); half-precision inputs of a kernel without half support run in float32."""
+        dim = dim % x.ndim
+        if cls.half_in_float32 and x.dtype in HALF_DTYPES:
+            wide = {name: (t.float() if t.is_floating_point() else t) for name, t in operands.items()}
+            with torch.autocast(x.device.type, enabled=False):
+                return cls._apply_operands(wide, x.float(), dim).to(x.dtype)
+        return cls._apply_operands(operands, x, dim)
 
-    def apply(self, x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    @classmethod
+    def choose_kernel(cls, n: int, device_type: str, method: str = "auto") -> str:
+        """``"dense"`` or ``"structured"``: ``method`` itself unless it is ``"auto"``, then the
+        dense product below the family's measured crossover :attr:`dense_below` for
+        ``device_type`` (like ``scipy.signal.convolve(method="auto")``)."""
+        if method != "auto":
+            return method
+        return "dense" if n < cls.dense_below.get(device_type, 0) else "structured"
+
+    def dense_operand(self, dtype: torch.dtype = torch.float64, device: Any = "cpu") -> torch.Tensor:
+        """The dense matrix cast to ``dtype`` on ``device`` (cached like :meth:`operands`)."""
+        key = ("dense", dtype, torch.device(device))
+        if key not in self._operand_cache:
+            self._operand_cache[key] = {"matrix": self.dense().to(device=device, dtype=dtype)}
+        return self._operand_cache[key]["matrix"]
+
+    def apply(self, x: torch.Tensor, dim: int = -1, *, method: str = "auto") -> torch.Tensor:
         """Return ``x`` with ``M`` applied along ``dim``: ``y_i = sum_j M_ij x_j``.
 
-        Structure-aware (gather, sparse, FFT/banded, 2x2 blocks, ... as the family allows),
-        differentiable, and the result has the dtype and device of ``x``.
+        ``method="structured"`` uses the structure (gather, sparse, FFT, 2x2 blocks, ... as
+        the family allows), ``"dense"`` one matrix product with ``M``, and ``"auto"`` (default)
+        the dense product below the family's measured crossover size for the device of ``x``
+        (:attr:`dense_below`) and the structured kernel above. Every kernel gives the same
+        result within float tolerance; differentiable; the result has the dtype and device of
+        ``x`` (float16/bfloat16 run in float32 where a kernel lacks them).
         """
         dim = check_apply_input(x, dim, self.n, context=self.family)
+        kernel = self.choose_kernel(self.n, x.device.type, check_kernel(method, self.family))
+        if kernel == "dense":
+            return dense_product(self.dense_operand(x.dtype, x.device), x, dim)
         return self.apply_with(self.operands(x.dtype, x.device), x, dim)
 
     def eigvals(self) -> torch.Tensor:
@@ -279,6 +320,14 @@ def gathered_sum(x: torch.Tensor, index: torch.Tensor, weight: torch.Tensor, dim
     gathered = x.index_select(dim, index.reshape(-1)).unflatten(dim, (a, b))
     weights = weight.view(a, b, *([1] * (x.ndim - 1 - dim)))
     return (gathered * weights).sum(dim + reduce_axis)
+
+
+def check_kernel(method: Any, context: str) -> str:
+    """Validate an ``apply`` kernel name (one of :data:`KERNELS`)."""
+    if not isinstance(method, str) or method not in KERNELS:
+        raise InvalidParameterError("method", method, "one of " + ", ".join(map(repr, KERNELS)),
+                                    context=context)
+    return method
 
 
 def check_apply_input(x: Any, dim: Any, n: int, *, context: str = "apply") -> int:

@@ -26,7 +26,7 @@ class BirkhoffMapping(Mapping):
     summary = "mHC-lite: exact convex combination of k permutations"
     seeded = True
     parameters = (
-        Param("k", "int", 4, low=1, identity_value=1, search_range=(1, 12),
+        Param("k", "int", 4, low=1, high=1024, identity_value=1, search_range=(1, 12),
               doc="number of permutations in the combination"),
     )
 

@@ -47,6 +47,7 @@ class CirculantMapping(Mapping):
     """Symmetric circulant ``M`` from a distance kernel, rows and columns summing to 1."""
 
     family = "circulant"
+    half_in_float32 = True
     summary = "structural correlation: symmetric circulant kernel, rows sum to 1"
     parameters = (
         Param("bandwidth", "float", 1.0, low=0.0, identity_value=0.0, search_range=(0.0, 8.0),

@@ -30,7 +30,8 @@ class DenseMapping(Mapping):
     family = "dense"
     summary = "a user's own matrix (from_matrix), else I + scale * G / sqrt(n)"
     parameters = (
-        Param("scale", "float", 0.5, low=0.0, identity_value=0.0, search_range=(0.0, 2.0),
+        Param("scale", "float", 0.5, low=0.0, high=1e6, identity_value=0.0,
+              search_range=(0.0, 2.0),
               doc="sigma of the random perturbation (ignored when matrix is given)"),
         Param("matrix", "matrix", None, doc="the (n, n) matrix itself, or None for random"),
     )

@@ -34,6 +34,40 @@ def check_positive_int(name: str, value: Any, *, context: str | None = None) -> 
     return int(value)
 
 
+MAX_N = 2**24
+"""Largest mapping size: every structure (index, spectrum, CSR rows) stays O(n) and indexable;
+dense matrices are further limited by memory (see :func:`check_dense_fits`)."""
+
+
+def check_size(value: Any, *, context: str | None = None) -> int:
+    """Return the mapping size ``n`` as an ``int`` if it is an integer in [1, MAX_N], else raise."""
+    if not is_integer(value) or not 1 <= int(value) <= MAX_N:
+        raise InvalidParameterError("n", value, f"a positive integer <= {MAX_N} (2**24)",
+                                    context=context)
+    return int(value)
+
+
+def physical_memory_bytes() -> int:
+    """Physical memory of this machine (a large constant where the OS does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 2**40
+
+
+def check_dense_fits(n: int, *, what: str, context: str | None = None) -> None:
+    """Raise before allocating when an ``(n, n)`` float64 array would exceed half of the
+    machine's physical memory."""
+    needed = 8 * n * n
+    available = physical_memory_bytes() // 2
+    if needed > available:
+        raise InvalidParameterError(
+            "n", n, f"a size whose (n, n) float64 {what} ({needed / 2**30:.3g} GiB) fits in half "
+            f"of this machine's memory ({available / 2**30:.3g} GiB)", context=context)
+
+
 def check_seed(value: Any, *, context: str | None = None) -> int:
     """Return ``value`` as an ``int`` if it is an integer in [0, 2**63), else raise."""
     if not is_integer(value) or not 0 <= int(value) < 2**63:

@@ -49,8 +49,8 @@ class PermutationMapping(Mapping):
     parameters = (
         Param("kind", "choice", "random", choices=("random", "shift"), identity_value="shift",
               doc="'random' (uniform, seeded) or 'shift' (cyclic shift by `shift`)"),
-        Param("shift", "int", 1, identity_value=0, search_range=(-8, 8),
-              doc="shift of kind='shift' (taken mod n)"),
+        Param("shift", "int", 1, low=-(2**62), high=2**62, identity_value=0,
+              search_range=(-8, 8), doc="shift of kind='shift' (taken mod n)"),
     )
 
     def uses_seed(self) -> bool:
@@ -59,7 +59,7 @@ class PermutationMapping(Mapping):
     def permutation(self) -> torch.Tensor:
         """The index vector ``p`` (int64) with ``(M x)_i = x_{p[i]}``."""
         if self.params["kind"] == "shift":
-            return (torch.arange(self.n) + self.params["shift"]) % self.n
+            return (torch.arange(self.n) + self.params["shift"] % self.n) % self.n
         return torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed))
 
     def _build_matrix(self) -> torch.Tensor:

@@ -24,6 +24,7 @@ class RotationMapping(Mapping):
     """2x2 rotation blocks by ``theta`` on consecutive coordinate pairs."""
 
     family = "rotation"
+    derived_operands = frozenset({"swap"})
     summary = "block-diagonal 2x2 rotations by theta (identity at theta = 0)"
     parameters = (
         Param("theta", "float", math.pi / 4, identity_value=0.0,

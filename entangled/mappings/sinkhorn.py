@@ -36,7 +36,7 @@ class SinkhornMapping(Mapping):
     summary = "mHC: Sinkhorn-Knopp projection of exp(W/temperature), iters iterations"
     seeded = True
     parameters = (
-        Param("iters", "int", 20, low=0, search_range=(0, 50),
+        Param("iters", "int", 20, low=0, high=10_000, search_range=(0, 50),
               doc="number of (row, column) normalisation pairs"),
         Param("temperature", "float", 1.0, low=0.0, exclusive_low=True,
               search_range=(0.05, 4.0), doc="tau in exp(W / tau)"),

@@ -27,7 +27,7 @@ import torch
 
 from entangled.mappings import _checks
 from entangled.mappings.base import Mapping, gathered_sum
-from entangled.mappings.params import Param
+from entangled.mappings.params import Param, check_dense_fits
 from entangled.mappings.registry import register_family
 
 
@@ -78,6 +78,7 @@ class SparseMapping(Mapping):
     family = "sparse"
     summary = "(1-strength) I + strength S, S random sparse nonnegative, normalised"
     seeded = True
+    half_in_float32 = True
     parameters = (
         Param("density", "float", 0.05, low=0.0, high=1.0, identity_value=0.0,
               doc="fraction of off-diagonal entries of S per row that are nonzero"),
@@ -98,34 +99,53 @@ class SparseMapping(Mapping):
         """Columns ``(n, k)`` and weights ``(n, k)`` of the off-diagonal part of ``S``."""
         generator = torch.Generator().manual_seed(self.seed)
         k = self.off_diagonal_per_row()
+        if k:
+            check_dense_fits(self.n, what="draw of the sparse pattern", context=self.family)
         columns = off_diagonal_columns(self.n, k, generator)
         weights = 1.0 - torch.rand(self.n, k, generator=generator, dtype=torch.float64)
         return columns, weights
 
-    def _build_matrix(self) -> torch.Tensor:
+    def entries(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The nonzeros of ``M`` in row-major order: rows, columns (int64) and values
+        (float64), built from the ``n (k + 1)`` stored entries without a dense matrix."""
         n, strength = self.n, self.params["strength"]
         columns, weights = self._structure()
-        s_matrix = torch.zeros(n, n, dtype=torch.float64)
-        s_matrix[torch.arange(n)[:, None].expand_as(columns), columns] = weights
+        k = columns.shape[1]
+        diagonal_index = torch.arange(n)
+        if k == 0 or strength == 0:
+            return diagonal_index, diagonal_index.clone(), torch.ones(n, dtype=torch.float64)
         mode = self.params["normalise"]
-        if mode != "none":
-            axis = 1 if mode == "row" else 0
-            sums = s_matrix.sum(axis)
-            empty = sums == 0
-            s_matrix = s_matrix / torch.where(empty, 1.0, sums).unsqueeze(axis)
-            s_matrix[empty.nonzero(as_tuple=True)[0], empty.nonzero(as_tuple=True)[0]] = 1.0
-        elif columns.shape[1] == 0:
-            s_matrix = torch.eye(n, dtype=torch.float64)
-        return (1.0 - strength) * torch.eye(n, dtype=torch.float64) + strength * s_matrix
+        on_diagonal = torch.zeros(n, dtype=torch.float64)  # S_jj: 1 for an empty column
+        if mode == "row":
+            weights = weights / weights.sum(1, keepdim=True)
+        elif mode == "column":
+            sums = torch.zeros(n, dtype=torch.float64).index_add_(0, columns.reshape(-1),
+                                                                  weights.reshape(-1))
+            weights = weights / sums[columns]
+            on_diagonal = (sums == 0).to(torch.float64)
+        rows = torch.cat((diagonal_index, diagonal_index.repeat_interleave(k)))
+        cols = torch.cat((diagonal_index, columns.reshape(-1)))
+        values = torch.cat(((1.0 - strength) + strength * on_diagonal,
+                            strength * weights.reshape(-1)))
+        keep = values != 0
+        rows, cols, values = rows[keep], cols[keep], values[keep]
+        order = torch.argsort(rows * n + cols)
+        return rows[order], cols[order], values[order]
+
+    def _build_matrix(self) -> torch.Tensor:
+        rows, cols, values = self.entries()
+        matrix = torch.zeros(self.n, self.n, dtype=torch.float64)
+        matrix[rows, cols] = values
+        return matrix
+
+    derived_operands = frozenset({"ell_index", "ell_weight"})
 
     def _operands(self) -> dict[str, torch.Tensor]:
-        """CSR arrays of ``M`` (row-major nonzeros), plus the row index of every entry."""
-        dense = self.dense()
-        row, col = torch.nonzero(dense, as_tuple=True)
+        """CSR arrays of ``M`` (row-major nonzeros), and the same entries row by row padded
+        to the longest row with zero weights (ELL: ``ell_index``, ``ell_weight``)."""
+        row, col, values = self.entries()
         counts = torch.bincount(row, minlength=self.n)
         crow = torch.cat((torch.zeros(1, dtype=torch.int64), torch.cumsum(counts, 0)))
-        values = dense[row, col]
-        # The same entries row by row, padded to the longest row with zero weights (ELL).
         width = int(counts.max())
         position = torch.arange(len(row)) - crow[row]
         ell_index = torch.zeros(self.n, width, dtype=torch.int64)
@@ -137,10 +157,11 @@ class SparseMapping(Mapping):
     @staticmethod
     def _apply_operands(operands, x, dim):
         n = x.shape[dim]
-        if functorch_active():
-            # torch.func transforms (jacrev, vmap) reject sparse tensors: gather the stored
-            # entries of every row and sum them (ELL layout). Not used otherwise: its backward
-            # (an index_add) measured 1.3x (n=16) to 40x (n=512) slower than CSR.
+        if functorch_active() or torch.compiler.is_compiling():
+            # torch.func transforms (jacrev, vmap), torch.compile and torch.export reject
+            # sparse tensors: gather the stored entries of every row and sum them (ELL
+            # layout). Not used otherwise: its backward (an index_add) measured 1.3x (n=16) to
+            # 40x (n=512) slower than CSR.
             return gathered_sum(x, operands["ell_index"], operands["ell_weight"], dim, reduce_axis=1)
         with warnings.catch_warnings():
             # torch warns once that CSR support is "beta"; the operations used are tested here.
@@ -151,7 +172,8 @@ class SparseMapping(Mapping):
                 check_invariants=False,
             )
         moved = x.movedim(dim, 0)
-        product = torch.sparse.mm(matrix, moved.reshape(n, -1))
+        with torch.autocast(x.device.type, enabled=False):  # no half CSR product (see apply_with)
+            product = torch.sparse.mm(matrix, moved.reshape(n, -1))
         return product.reshape(moved.shape).movedim(0, dim)
 
     @classmethod

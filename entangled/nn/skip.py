@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import torch
 from torch import nn
 
-from entangled.errors import InvalidParameterError
-from entangled.mappings.base import Mapping, check_apply_input
+from entangled.errors import InvalidParameterError, MappingMismatchError
+from entangled.mappings.base import Mapping, check_apply_input, check_kernel, dense_product
 from entangled.mappings.params import is_integer
+
+STATE_VERSION = 1
 
 
 class EntangledSkip(nn.Module):
@@ -15,49 +20,106 @@ class EntangledSkip(nn.Module):
 
     Use ``dim=1`` for the channels of ``(B, C, H, W)`` feature maps and ``dim=-1`` (default)
     for the features of ``(B, T, D)`` sequences or the hidden state ``(B, H)`` of an RNN.
+    ``dim`` must be a valid axis of the input (``-x.ndim <= dim < x.ndim``), as for
+    :meth:`Mapping.apply`.
 
-    The dense matrix and the tensors of the structure-aware product (permutation index,
-    sparse entries, convolution band, ...) are registered as **buffers**, created in float64
-    so no precision is lost before the module is moved: they move with
-    ``.to()``/``.cuda()``/``.float()``, are saved in ``state_dict`` and are never trained.
-    Floating buffers are cast to the input's dtype when the two differ.
-    The forward pass uses the structure-aware product, never the dense matrix, unless the
-    family itself is dense.
+    The tensors of the structure-aware product (permutation index, CSR entries, circulant
+    spectrum, rotation cosines and sines, ...; the matrix itself for the dense families) are
+    **buffers**, created in float64 so no precision is lost before the module is moved: they
+    move with ``.to()``/``.cuda()``/``.float()`` and are never trained. ``state_dict`` holds
+    only what the structure needs plus the mapping's description (``Mapping.to_dict``, as
+    extra state); tensors derived from others and the dense matrix of a structured family
+    (kept only where ``method`` may pick the dense product) are not saved.
+    ``load_state_dict`` rebuilds ``.mapping`` from the saved description and refuses
+    (:class:`~entangled.errors.MappingMismatchError`) tensors that do not match it.
+
+    ``method`` picks the kernel as :meth:`Mapping.apply` does: ``"auto"`` (default) uses the
+    dense product below the family's measured crossover size for the input's device, the
+    structured kernel above; ``"structured"`` or ``"dense"`` force one.
     """
 
-    def __init__(self, mapping: Mapping, dim: int = -1):
+    def __init__(self, mapping: Mapping, dim: int = -1, *, method: str = "auto"):
         super().__init__()
         if not isinstance(mapping, Mapping):
             raise InvalidParameterError("mapping", type(mapping).__name__, "an entangled Mapping",
                                         context="EntangledSkip")
         if not is_integer(dim):
             raise InvalidParameterError("dim", dim, "an integer axis", context="EntangledSkip")
-        self.mapping = mapping
         self.dim = int(dim)
-        self.register_buffer("matrix", mapping.matrix())
-        self._operand_names = []
+        self.method = check_kernel(method, "EntangledSkip")
         self._cast_cache: dict[str, tuple] = {}
-        for name, tensor in mapping.operands().items():
-            self.register_buffer(f"op_{name}", tensor.clone())
-            self._operand_names.append(name)
+        self._install(mapping, dtype=torch.float64, device=torch.device("cpu"))
+
+    # ------------------------------------------------------------------ buffers
+    def _install(self, mapping: Mapping, *, dtype: torch.dtype, device: torch.device) -> None:
+        """Make ``mapping`` the module's mapping: (re)register its buffers on ``device``,
+        floating ones in ``dtype``."""
+        for name in getattr(self, "_buffer_names", ()):
+            delattr(self, name)
+        self.mapping = mapping
+        family = type(mapping)
+        self._family = family
+        self._operand_buffers: dict[str, str] = {}
+        self._buffer_names: list[str] = []
+        self._cast_cache.clear()
+        for name, tensor in self._structure_tensors(mapping).items():
+            buffer = buffer_name(name)
+            value = tensor.to(device=device, dtype=dtype if tensor.is_floating_point() else None)
+            self.register_buffer(buffer, value.clone(),
+                                 persistent=name not in family.derived_operands)
+            self._operand_buffers[name] = buffer
+            self._buffer_names.append(buffer)
+        self._dense_capable = "matrix" in self._operand_buffers or self._may_use_dense()
+        if self._dense_capable and "matrix" not in self._operand_buffers:
+            self.register_buffer("matrix", mapping.dense().to(device=device, dtype=dtype),
+                                 persistent=False)
+            self._buffer_names.append("matrix")
+
+    @staticmethod
+    def _structure_tensors(mapping: Mapping) -> dict[str, torch.Tensor]:
+        return mapping.operands()
+
+    def _may_use_dense(self) -> bool:
+        if self.method == "dense":
+            return True
+        if self.method == "structured":
+            return False
+        return self.mapping.n < max(self._family.dense_below.values(), default=0)
+
+    def _placement(self) -> tuple[torch.dtype, torch.device]:
+        """Floating dtype and device of the current buffers (float64 on the CPU if none)."""
+        dtype, device = torch.float64, torch.device("cpu")
+        for tensor in self.buffers(recurse=False):
+            device = tensor.device
+            if tensor.is_floating_point():
+                return tensor.dtype, device
+        return dtype, device
 
     @property
     def n(self) -> int:
         return self.mapping.n
 
+    # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dim = self.dim % x.ndim if isinstance(x, torch.Tensor) and x.ndim else self.dim
-        if (not isinstance(x, torch.Tensor) or not x.ndim or x.shape[dim] != self.mapping.n
-                or not x.is_floating_point()):
-            check_apply_input(x, self.dim, self.mapping.n, context="EntangledSkip")  # raises
-        operands = {name: self._operand(name, x.dtype) for name in self._operand_names}
-        return type(self.mapping)._apply_operands(operands, x, dim)
+        dim = self.dim
+        if (not isinstance(x, torch.Tensor) or not -x.ndim <= dim < x.ndim
+                or x.shape[dim] != self.mapping.n or not x.is_floating_point()):
+            check_apply_input(x, dim, self.mapping.n, context="EntangledSkip")  # raises
+        dim = dim % x.ndim
+        if self._dense_capable and self._family.choose_kernel(
+                self.mapping.n, x.device.type, self.method) == "dense":
+            return dense_product(self._operand("matrix", "matrix", x.dtype), x, dim)
+        operands = {name: self._operand(name, buffer, x.dtype)
+                    for name, buffer in self._operand_buffers.items()}
+        return self._family.apply_with(operands, x, dim)
 
-    def _operand(self, name: str, dtype: torch.dtype) -> torch.Tensor:
-        """Buffer ``op_<name>``, cast to ``dtype`` once and cached until the buffer changes."""
-        tensor = getattr(self, f"op_{name}")
+    def _operand(self, name: str, buffer: str, dtype: torch.dtype) -> torch.Tensor:
+        """The buffer, cast to ``dtype`` once and cached until the buffer changes."""
+        tensor = getattr(self, buffer)
         if not tensor.is_floating_point() or tensor.dtype == dtype:
             return tensor
+        if torch.compiler.is_compiling():
+            return tensor.to(dtype)
         try:
             stamp = (tensor.data_ptr(), tensor._version, tensor.device, dtype)
         except RuntimeError:  # a tensor without storage (e.g. inside a torch.func transform)
@@ -68,5 +130,98 @@ class EntangledSkip(nn.Module):
             self._cast_cache[name] = cached
         return cached[1]
 
+    # ------------------------------------------------------------- state_dict
+    def get_extra_state(self) -> torch.Tensor:
+        """The mapping's description as UTF-8 JSON bytes in a uint8 tensor (so that every
+        value of a ``state_dict`` stays a tensor)."""
+        return description_tensor(self.mapping)
+
+    def set_extra_state(self, state: Any) -> None:
+        """Checked by :meth:`_load_from_state_dict`, which rebuilt the mapping already."""
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        key = prefix + "_extra_state"
+        where = f"EntangledSkip {prefix.rstrip('.') or '(root)'}"
+        if key in state_dict:
+            mapping = mapping_from_state(state_dict[key], where)
+        else:  # a checkpoint without a description (written before descriptions were saved)
+            mapping = self.mapping
+        if mapping != self.mapping:
+            dtype, device = self._placement()
+            self._install(mapping, dtype=dtype, device=device)
+        self._check_saved_tensors(state_dict, prefix, where)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+        if key not in state_dict and key in missing_keys:  # checked against the tensors above
+            missing_keys.remove(key)
+
+    def _check_saved_tensors(self, state_dict, prefix, where) -> None:
+        """Refuse saved tensors that differ from the ones the description rebuilds; drop
+        saved copies of derived tensors (older checkpoints saved them) after checking them."""
+        expected = dict(self._structure_tensors(self.mapping))
+        expected.setdefault("matrix", None)
+        for name, tensor in expected.items():
+            key = prefix + buffer_name(name)
+            if key not in state_dict:
+                continue
+            saved = state_dict[key]
+            rebuilt = self.mapping.dense() if tensor is None else tensor
+            if not isinstance(saved, torch.Tensor) or not same_values(saved, rebuilt):
+                raise MappingMismatchError(
+                    f"{where}: saved tensor {key!r} does not match the mapping "
+                    f"{self.mapping!r} (rebuilt from the checkpoint's description); allowed: a "
+                    "state_dict written by EntangledSkip for this mapping (a torch version whose "
+                    "random streams differ also rebuilds other tensors)")
+            if name in self._family.derived_operands or (name == "matrix"
+                                                         and "matrix" not in self._operand_buffers):
+                del state_dict[key]
+
     def extra_repr(self) -> str:
-        return f"{self.mapping!r}, dim={self.dim}"
+        method = "" if self.method == "auto" else f", method={self.method!r}"
+        return f"{self.mapping!r}, dim={self.dim}{method}"
+
+
+def buffer_name(operand: str) -> str:
+    """Buffer of an operand: ``matrix`` for the dense matrix, else ``op_<name>``."""
+    return "matrix" if operand == "matrix" else f"op_{operand}"
+
+
+def same_values(saved: torch.Tensor, rebuilt: torch.Tensor) -> bool:
+    """Equal shape and values once the float64 original is cast to the saved dtype."""
+    if saved.shape != rebuilt.shape:
+        return False
+    if saved.is_floating_point() != rebuilt.is_floating_point():
+        return False
+    return torch.equal(saved.detach().cpu(), rebuilt.to(dtype=saved.dtype))
+
+
+def description_tensor(mapping: Mapping) -> torch.Tensor:
+    """``{"version": 1, "mapping": mapping.to_dict()}`` as JSON bytes in a uint8 tensor."""
+    text = json.dumps({"version": STATE_VERSION, "mapping": mapping.to_dict()})
+    return torch.frombuffer(bytearray(text.encode("utf-8")), dtype=torch.uint8)
+
+
+def read_description(state: Any) -> dict | None:
+    """The ``mapping`` dict of a :func:`description_tensor`, or ``None`` if it is not one."""
+    if not isinstance(state, torch.Tensor) or state.dtype != torch.uint8 or state.ndim != 1:
+        return None
+    try:
+        data = json.loads(bytes(state.tolist()).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not (isinstance(data, dict) and data.get("version") == STATE_VERSION
+            and isinstance(data.get("mapping"), dict)):
+        return None
+    return data["mapping"]
+
+
+def mapping_from_state(state: Any, where: str) -> Mapping:
+    """The mapping described by an ``EntangledSkip`` extra state."""
+    description = read_description(state)
+    if description is None:
+        raise MappingMismatchError(
+            f"{where}: invalid saved mapping description {type(state).__name__}; allowed: the "
+            f"extra state written by EntangledSkip (a uint8 tensor of JSON, version "
+            f"{STATE_VERSION})")
+    return Mapping.from_dict(description)
