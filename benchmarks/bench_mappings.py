@@ -95,11 +95,48 @@ def apply_table(sizes, repeats, batch=64):
         for label, spec in APPLY_FAMILIES.items():
             m = build(label, spec, n)
             dense = m.matrix().float()
-            structured = median_time(lambda: m.apply(x), repeats * 4)
+            structured = median_time(lambda: m.apply(x, method="structured"), repeats * 4)
             baseline = median_time(lambda: torch.nn.functional.linear(x, dense), repeats * 4)
-            error = float((m.apply(x) - torch.nn.functional.linear(x, dense)).abs().max())
+            error = float((m.apply(x, method="structured")
+                           - torch.nn.functional.linear(x, dense)).abs().max())
             rows.append((n, label, structured, baseline, baseline / structured, error))
     return rows
+
+
+CROSSOVER_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+
+
+def skip_step_time(skip, x: torch.Tensor, repeats: int) -> float:
+    """Median time of forward + backward of ``EntangledSkip`` on ``x`` (a training step's
+    share of the skip)."""
+    def step():
+        x.grad = None
+        skip(x).sum().backward()
+    return median_time(step, repeats)
+
+
+def crossover_table(repeats: int, batch: int = 64):
+    """Per family: forward + backward time of the structured kernel and of the dense product
+    at each size; the crossover is the smallest size from which structured stays faster."""
+    from entangled.nn import EntangledSkip
+
+    rows, crossovers = [], {}
+    for family in E.families():
+        if family in ("identity", "orthogonal", "sinkhorn", "dense"):
+            continue  # no structured kernel other than the dense product
+        crossover = None
+        for n in CROSSOVER_SIZES:
+            m = E.make_mapping(family, n, seed=0)
+            x = torch.randn(batch, n, requires_grad=True)
+            times = {method: skip_step_time(EntangledSkip(m, method=method).float(), x, repeats)
+                     for method in ("structured", "dense")}
+            faster = times["structured"] <= times["dense"]
+            crossover = (crossover or n) if faster else None
+            rows.append((family, n, times["structured"], times["dense"]))
+            print(f"  {family} n={n}: structured/dense {times['structured'] / times['dense']:.2f}",
+                  flush=True)
+        crossovers[family] = crossover
+    return rows, crossovers
 
 
 def main() -> None:
@@ -107,10 +144,24 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 2048, 4096])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--crossover", action="store_true",
+                        help="only measure the dense/structured crossover of apply per family")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"machine: {platform.processor() or platform.machine()}, {args.threads} threads, "
           f"torch {torch.__version__}, python {platform.python_version()}\n")
+    if args.crossover:
+        rows, crossovers = crossover_table(args.repeats * 4)
+        print("\n### EntangledSkip forward + backward, batch 64 float32: structured vs dense\n")
+        print("| family | n | structured (ms) | dense (ms) | structured / dense |")
+        print("|---|---:|---:|---:|---:|")
+        for family, n, structured, dense in rows:
+            print(f"| {family} | {n} | {structured * 1e3:.3f} | {dense * 1e3:.3f} "
+                  f"| {structured / dense:.2f} |")
+        print("\ncrossover (dense_below, cpu): " + ", ".join(
+            f"{f}={c if c is not None else '> ' + str(CROSSOVER_SIZES[-1])}"
+            for f, c in crossovers.items()))
+        return
 
     apply_rows = apply_table(args.sizes, args.repeats)
     eig_rows = eig_table(args.sizes, args.repeats)

@@ -3,6 +3,7 @@
 A new family is covered by these tests without new test code.
 """
 
+import functools
 import json
 
 import numpy as np
@@ -38,16 +39,18 @@ def test_apply_equals_dense_product_along_any_dim(case):
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(3, m.n, 4, generator=generator, dtype=torch.float64)
     expected = torch.einsum("ij,bjk->bik", dense, x)
-    torch.testing.assert_close(m.apply(x, dim=1), expected, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(m.apply(x.transpose(1, 2)), expected.transpose(1, 2),
-                               rtol=1e-12, atol=1e-12)
+    for method in ("structured", "auto"):
+        torch.testing.assert_close(m.apply(x, dim=1, method=method), expected,
+                                   rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(m.apply(x.transpose(1, 2), method=method),
+                                   expected.transpose(1, 2), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_apply_keeps_dtype_and_device(case):
     m = build(case)
     x = torch.randn(2, m.n, dtype=torch.float32)
-    y = m.apply(x)
+    y = m.apply(x, method="structured")
     assert y.dtype == torch.float32 and y.device == x.device and y.shape == x.shape
     torch.testing.assert_close(y.double(), x.double() @ m.matrix().T, rtol=1e-5, atol=1e-5)
 
@@ -56,7 +59,7 @@ def test_apply_keeps_dtype_and_device(case):
 def test_apply_is_autograd_safe(case):
     m = build(case)
     x = torch.randn(2, m.n, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda t: m.apply(t, dim=1), (x,))
+    assert torch.autograd.gradcheck(lambda t: m.apply(t, dim=1, method="structured"), (x,))
 
 
 @pytest.mark.parametrize("case", CASES + LARGE_CASES, ids=case_id)
@@ -228,10 +231,11 @@ def test_apply_works_under_torch_func_transforms(family):
     """jacrev of apply is the matrix itself, and vmap matches the batched product."""
     m = E.make_mapping(family, 7, seed=1, **({"density": 0.5} if family == "sparse" else {}))
     x = torch.randn(7, dtype=torch.float64)
-    jacobian = torch.func.jacrev(m.apply)(x)
+    structured = functools.partial(m.apply, method="structured")
+    jacobian = torch.func.jacrev(structured)(x)
     torch.testing.assert_close(jacobian, m.matrix(), rtol=1e-12, atol=1e-12)
     batch = torch.randn(5, 7, dtype=torch.float64)
-    torch.testing.assert_close(torch.func.vmap(m.apply)(batch), batch @ m.matrix().T,
+    torch.testing.assert_close(torch.func.vmap(structured)(batch), batch @ m.matrix().T,
                                rtol=1e-12, atol=1e-12)
 
 

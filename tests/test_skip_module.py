@@ -10,11 +10,12 @@ from entangled.errors import InvalidParameterError, MappingMismatchError
 from entangled.nn import EntangledSkip
 
 
+@pytest.mark.parametrize("method", ["structured", "auto"])
 @pytest.mark.parametrize("family", E.families())
 @pytest.mark.parametrize("shape,dim", [((2, 6, 3, 4), 1), ((2, 5, 6), -1), ((3, 6), -1)])
-def test_skip_applies_the_mapping_along_dim(family, shape, dim):
+def test_skip_applies_the_mapping_along_dim(family, shape, dim, method):
     mapping = E.make_mapping(family, 6, seed=1)
-    skip = EntangledSkip(mapping, dim=dim).double()
+    skip = EntangledSkip(mapping, dim=dim, method=method).double()
     x = torch.randn(*shape, dtype=torch.float64)
     y = skip(x)
     assert y.shape == x.shape
@@ -98,7 +99,7 @@ def test_skip_rejects_an_axis_the_input_does_not_have(dim):
 
 @pytest.mark.parametrize("family", E.families())
 def test_skip_gradcheck_float64(family):
-    skip = EntangledSkip(E.make_mapping(family, 4, seed=3), dim=1).double()
+    skip = EntangledSkip(E.make_mapping(family, 4, seed=3), dim=1, method="structured").double()
     x = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(skip, (x,))
 
@@ -176,3 +177,16 @@ def test_skip_compiles_without_graph_breaks(family):
                                rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(compiled(x.half()).double(), x.double() @ mapping.matrix().T,
                                rtol=2e-2, atol=2e-2)
+
+
+def test_auto_method_keeps_a_dense_matrix_only_below_the_crossover_and_never_saves_it():
+    small = EntangledSkip(E.make_mapping("circulant", 16))
+    assert "matrix" in dict(small.named_buffers()) and "matrix" not in small.state_dict()
+    large = EntangledSkip(E.make_mapping("circulant", 512))
+    assert "matrix" not in dict(large.named_buffers())
+    x = torch.randn(3, 16, dtype=torch.float64)
+    structured = EntangledSkip(E.make_mapping("circulant", 16), method="structured").double()
+    torch.testing.assert_close(small.double()(x), structured(x), rtol=1e-12, atol=1e-12)
+    small.set_method("structured")
+    assert "matrix" not in dict(small.named_buffers())
+    assert small.op_spectrum.dtype == torch.float64  # placement kept

@@ -21,6 +21,7 @@ def test_mappings_are_valid_members_of_their_family(family, data):
     assert 1 <= m.n <= 8
     rebuilt = E.Mapping.from_dict(m.to_dict())
     assert rebuilt == m
+    assert E.family_class(family).contains(m.matrix(), **m.params)  # membership, pinned
     if not m.uses_seed():
         assert m.seed == 0
 

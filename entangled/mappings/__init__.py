@@ -18,6 +18,8 @@ from entangled.mappings import (  # noqa: F401  (registration side effects)
     sinkhorn,
     birkhoff,
     dense,
+    block_orthogonal,
+    sparse_unit_norm,
 )
 from entangled.mappings.dense import from_matrix
 

@@ -23,6 +23,7 @@ class BirkhoffMapping(Mapping):
     """Convex combination of ``k`` random permutations with Dirichlet(1) weights."""
 
     family = "birkhoff"
+    dense_below = {"cpu": 256}  # measured: benchmarks/bench_mappings.py --crossover
     summary = "mHC-lite: exact convex combination of k permutations"
     seeded = True
     parameters = (

@@ -47,6 +47,7 @@ class CirculantMapping(Mapping):
     """Symmetric circulant ``M`` from a distance kernel, rows and columns summing to 1."""
 
     family = "circulant"
+    dense_below = {"cpu": 256}  # measured: benchmarks/bench_mappings.py --crossover
     half_in_float32 = True
     summary = "structural correlation: symmetric circulant kernel, rows sum to 1"
     parameters = (

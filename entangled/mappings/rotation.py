@@ -24,6 +24,7 @@ class RotationMapping(Mapping):
     """2x2 rotation blocks by ``theta`` on consecutive coordinate pairs."""
 
     family = "rotation"
+    dense_below = {"cpu": 256}  # measured: benchmarks/bench_mappings.py --crossover
     derived_operands = frozenset({"swap"})
     summary = "block-diagonal 2x2 rotations by theta (identity at theta = 0)"
     parameters = (

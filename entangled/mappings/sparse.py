@@ -3,7 +3,8 @@
 .. math:: M = (1 - s)\\, I + s\\, S
 
 ``S`` is a random nonnegative sparse matrix: every row has exactly
-``k = round(density * (n - 1))`` off-diagonal nonzeros at uniformly drawn columns, with
+``k = max(1, round(density (n - 1)))`` off-diagonal nonzeros (at least one for density > 0) at
+uniformly drawn columns, with
 weights uniform in (0, 1]. ``normalise`` scales ``S``:
 
 * ``"row"`` (default): rows of ``S`` sum to 1, so ``M`` is row-stochastic — eigenvalue 1
@@ -50,8 +51,11 @@ def off_diagonal_columns(n: int, k: int, generator: torch.Generator) -> torch.Te
 
 
 def off_diagonal_count(n: int, density: float) -> int:
-    """``k = round(density (n - 1))`` off-diagonal entries per row of ``S``."""
-    return int(round(density * (n - 1)))
+    """``k = max(1, round(density (n - 1)))`` off-diagonal entries per row for ``density > 0``
+    and ``n > 1`` (at least one at any size), else 0."""
+    if density == 0 or n == 1:
+        return 0
+    return max(1, int(round(density * (n - 1))))
 
 
 def normalised_as(m: torch.Tensor, strength: float, mode: str, tol: float) -> bool:
@@ -64,8 +68,8 @@ def normalised_as(m: torch.Tensor, strength: float, mode: str, tol: float) -> bo
         return (_checks.close_to(diagonal, (1.0 - strength) * ones, tol)
                 and _checks.close_to(m.sum(1), ones, tol))
     if mode == "column":
-        empty = (off.abs() <= tol).all(0)
-        expected = torch.where(empty, 1.0, 1.0 - strength).to(m.dtype)
+        empty = (off == 0).all(0)
+        expected = torch.full_like(diagonal, 1.0 - strength).masked_fill(empty, 1.0)
         return _checks.close_to(diagonal, expected, tol) and _checks.close_to(m.sum(0), ones, tol)
     return (_checks.close_to(diagonal, (1.0 - strength) * ones, tol)
             and bool(off.max() <= strength + tol))
@@ -76,6 +80,7 @@ class SparseMapping(Mapping):
     """``(1 - strength) I + strength S`` with ``S`` sparse, nonnegative, normalised."""
 
     family = "sparse"
+    dense_below = {"cpu": 1024}  # measured: benchmarks/bench_mappings.py --crossover
     summary = "(1-strength) I + strength S, S random sparse nonnegative, normalised"
     seeded = True
     half_in_float32 = True
@@ -92,7 +97,7 @@ class SparseMapping(Mapping):
         return self.off_diagonal_per_row() > 0 and self.params["strength"] > 0
 
     def off_diagonal_per_row(self) -> int:
-        """``k = round(density * (n - 1))``."""
+        """``k = max(1, round(density (n - 1)))`` (0 for ``density = 0`` or ``n = 1``)."""
         return off_diagonal_count(self.n, self.params["density"])
 
     def _structure(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -180,8 +185,8 @@ class SparseMapping(Mapping):
     def contains(cls, matrix, /, tol: float = 1e-9, **params) -> bool:
         """``(1 - s) I + s S`` for some (or the pinned) density, strength and normalisation.
 
-        Checked: nonnegative; the same number ``k`` of off-diagonal nonzeros (entries above
-        ``tol``) in every row (``k = round(density (n - 1))`` when pinned); ``k = 0`` or
+        Checked: nonnegative; the same number ``k`` of off-diagonal nonzeros (exactly nonzero:
+        the pattern is structural, ``tol`` applies to values) in every row (``k`` from the pinned density); ``k = 0`` or
         ``s = 0`` only for ``I``; and per ``normalise`` — ``"row"``: diagonal ``1 - s``, rows
         summing to 1; ``"column"``: columns summing to 1, diagonal ``1 - s`` on columns with
         off-diagonal entries and 1 on the others; ``"none"``: diagonal ``1 - s`` and
@@ -194,7 +199,10 @@ class SparseMapping(Mapping):
         eye = torch.eye(n, dtype=m.dtype)
         if bool(m.min() < -tol):
             return False
-        counts = ((m - torch.diag(torch.diagonal(m))).abs() > tol).sum(1)
+        if _checks.close_to(m, eye, tol):  # every entry of S is weighted by s <= 1
+            return pinned is None or pinned["strength"] <= tol or off_diagonal_count(
+                n, pinned["density"]) == 0
+        counts = ((m - torch.diag(torch.diagonal(m))) != 0).sum(1)
         k = int(counts[0])
         if bool((counts != k).any()):
             return False

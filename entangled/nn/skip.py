@@ -75,6 +75,13 @@ class EntangledSkip(nn.Module):
                                  persistent=False)
             self._buffer_names.append("matrix")
 
+    def set_method(self, method: str) -> None:
+        """Switch the kernel (``"auto"``, ``"structured"`` or ``"dense"``); adds or drops the
+        non-persistent dense matrix buffer as needed."""
+        self.method = check_kernel(method, "EntangledSkip")
+        dtype, device = self._placement()
+        self._install(self.mapping, dtype=dtype, device=device)
+
     @staticmethod
     def _structure_tensors(mapping: Mapping) -> dict[str, torch.Tensor]:
         return mapping.operands()

@@ -11,8 +11,13 @@ from theory.adapters.entangled_skip import entangled_skip_spec
 
 
 def entangled_skip_sparse() -> dict:
-    """The project's ``EntangledSkip`` with the paper's sparse mapping (n = 8): self-test."""
-    return entangled_skip_spec(E.make_mapping("sparse", 8, seed=1))
+    """The project's ``EntangledSkip`` with the paper's sparse mapping (n = 8): self-test.
+
+    At n = 8 the default density gives k = 1 entry of ``S`` per row; seed 881 is one where
+    those entries form a permutation, so ``M = (I + S) / 2`` is doubly stochastic like the
+    mHC maps the probed claims describe (most seeds are not: ``S`` is only row-stochastic).
+    """
+    return entangled_skip_spec(E.make_mapping("sparse", 8, seed=881))
 
 
 def entangled_skip_sinkhorn() -> dict:

@@ -100,11 +100,11 @@ def circulant_markov_gap_closed_form(m):
 
 @conjecture(families=["sparse"])
 def sparse_nonzeros_and_diagonal_bounded(m):
-    """A sparse mapping has at most n(k+1) nonzeros, k = round(density (n-1)), and diagonal >= 1 - strength.
+    """A sparse mapping has at most n(k+1) nonzeros, k = max(1, round(density (n-1))) for density > 0, and diagonal >= 1 - strength.
 
     .. math:: \\operatorname{nnz}(M) \\le n(k + 1),\\qquad M_{ii} \\ge 1 - s
     """
-    k = int(round(m.params["density"] * (m.n - 1)))
+    k = m.off_diagonal_per_row()
     diagonal_ok = float(m.dense().diagonal().min()) >= 1 - m.params["strength"] - 1e-12
     return nonzero_count(m) <= m.n * (k + 1) and diagonal_ok
 
