@@ -55,7 +55,7 @@ def test_train_json_to_stdout_without_metrics(capsys):
     (["--arch", "rnn", "--task", "imagenet"], "task='imagenet'; allowed: one of digits,"),
     (["--arch", "cnn", "--task", "parity"], "a task for arch 'cnn': digits"),
     (["--arch", "rnn", "--task", "parity", "--family", "magic"],
-     "family='magic'; allowed: one of birkhoff, circulant, dense, identity"),
+     "family='magic'; allowed: one of birkhoff, block_orthogonal, circulant, dense"),
     (["--arch", "rnn", "--task", "parity", "--family", "rotation", "--param", "angle=1"],
      "param='angle'; allowed: parameters of family 'rotation': theta"),
     (["--arch", "rnn", "--task", "parity", "--family", "sparse", "--param", "density=7"],

@@ -168,15 +168,16 @@ def test_skip_exports_with_torch_export(family):
 @pytest.mark.parametrize("family", E.families())
 def test_skip_compiles_without_graph_breaks(family):
     """fullgraph torch.compile (aot_eager backend: the graph capture, without a C compiler)."""
-    torch._dynamo.reset()
     mapping = small_mapping(family)
-    skip = EntangledSkip(mapping, method="structured").float()
-    compiled = torch.compile(skip, fullgraph=True, backend="aot_eager")
     x = torch.randn(3, 8)
-    torch.testing.assert_close(compiled(x).double(), x.double() @ mapping.matrix().T,
-                               rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(compiled(x.half()).double(), x.double() @ mapping.matrix().T,
-                               rtol=2e-2, atol=2e-2)
+    for method in ("structured", "auto"):  # auto: the dense product at n = 8
+        torch._dynamo.reset()
+        skip = EntangledSkip(mapping, method=method).float()
+        compiled = torch.compile(skip, fullgraph=True, backend="aot_eager")
+        torch.testing.assert_close(compiled(x).double(), x.double() @ mapping.matrix().T,
+                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(compiled(x.half()).double(), x.double() @ mapping.matrix().T,
+                                   rtol=2e-2, atol=2e-2)
 
 
 def test_auto_method_keeps_a_dense_matrix_only_below_the_crossover_and_never_saves_it():

@@ -49,7 +49,7 @@ def test_compatibility_table():
     ({"arch": "cnn", "task": "parity"},
      "a task for arch 'cnn': digits, mnist1d, mnist1d_shuffled$"),
     ({"arch": "rnn", "task": "digits"}, "a task for arch 'rnn': digits_sequence"),
-    ({"family": "magic"}, "family='magic'; allowed: one of birkhoff, circulant"),
+    ({"family": "magic"}, "family='magic'; allowed: one of birkhoff, block_orthogonal, circulant"),
     ({"family": "rotation", "params": {"angle": 1}}, "parameters of family 'rotation': theta"),
     ({"family": "sparse", "params": {"density": 2.0}}, "density=2.0"),
     ({"family": "identity", "params": {"theta": 1}}, "none"),

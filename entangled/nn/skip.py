@@ -62,6 +62,7 @@ class EntangledSkip(nn.Module):
         self._operand_buffers: dict[str, str] = {}
         self._buffer_names: list[str] = []
         self._cast_cache.clear()
+        self._kernels: dict[str, str] = {}  # device type -> kernel, decided on first use
         for name, tensor in self._structure_tensors(mapping).items():
             buffer = buffer_name(name)
             value = tensor.to(device=device, dtype=dtype if tensor.is_floating_point() else None)
@@ -108,13 +109,20 @@ class EntangledSkip(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Kept lean: at widths 16-64 a step costs a few ms and this runs once per block.
         dim = self.dim
         if (not isinstance(x, torch.Tensor) or not -x.ndim <= dim < x.ndim
                 or x.shape[dim] != self.mapping.n or not x.is_floating_point()):
             check_apply_input(x, dim, self.mapping.n, context="EntangledSkip")  # raises
-        dim = dim % x.ndim
-        if self._dense_capable and self._family.choose_kernel(
-                self.mapping.n, x.device.type, self.method) == "dense":
+        if dim < 0:
+            dim += x.ndim
+        device_type = x.device.type
+        kernel = self._kernels.get(device_type)
+        if kernel is None:
+            kernel = self._kernels[device_type] = (
+                self._family.choose_kernel(self.mapping.n, device_type, self.method)
+                if self._dense_capable else "structured")
+        if kernel == "dense":
             return dense_product(self._operand("matrix", "matrix", x.dtype), x, dim)
         operands = {name: self._operand(name, buffer, x.dtype)
                     for name, buffer in self._operand_buffers.items()}
@@ -122,8 +130,8 @@ class EntangledSkip(nn.Module):
 
     def _operand(self, name: str, buffer: str, dtype: torch.dtype) -> torch.Tensor:
         """The buffer, cast to ``dtype`` once and cached until the buffer changes."""
-        tensor = getattr(self, buffer)
-        if not tensor.is_floating_point() or tensor.dtype == dtype:
+        tensor = self._buffers[buffer]
+        if tensor.dtype == dtype or not tensor.is_floating_point():
             return tensor
         if torch.compiler.is_compiling():
             return tensor.to(dtype)
