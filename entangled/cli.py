@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from entangled.errors import EntangledError
@@ -47,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
-        return int(module.run(args) or 0)
+        status = int(module.run(args) or 0)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:  # the reader went away (`entangled ... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell tool killed by the broken pipe
     except EntangledError as exc:
         print(f"entangled {args.command}: error: {exc}", file=sys.stderr)
         return 2

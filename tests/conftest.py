@@ -2,7 +2,7 @@
 
 * ``dev`` (default): fast feedback while editing.
 * ``ci``: derandomized (same examples every run), no example database, no deadline.
-* ``thorough``: many examples, for a deliberate search.
+* ``thorough``: many examples, for a deliberate search (also for the catalog items).
 """
 
 import os
@@ -16,3 +16,17 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+#: Examples per catalog item (conjecture x family) in the dev and ci profiles; every verdict
+#: of the catalog matches its expectation at this budget with seed 0 (the search is
+#: deterministic). The thorough profile searches with its own max_examples.
+CATALOG_EXAMPLES = 12
+
+
+def pytest_configure(config):
+    """The catalog is checked once per run, by the plugin's items (``conjecture_catalog``),
+    with the profile's budget; ``--conjecture-examples N`` still wins."""
+    if getattr(config.option, "conjecture_examples", "no plugin") is None:
+        thorough = settings().max_examples >= 100
+        config.option.conjecture_examples = settings().max_examples if thorough \
+            else CATALOG_EXAMPLES

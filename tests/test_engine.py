@@ -155,6 +155,18 @@ def test_bad_decorator_arguments_raise_value_error(kwargs, name):
         conjecture(**kwargs)(lambda m: True)
 
 
+def test_misspelled_family_is_an_error_naming_it_and_the_known_families():
+    """Issue 16 item 3: a typo no longer silently shrinks the claim to the other families."""
+    with pytest.raises(ValueError) as info:
+        conjecture(families=["rotation", "orthogonl"])(lambda m: True)
+    message = str(info.value)
+    assert "invalid families='orthogonl'" in message
+    assert "did you mean 'orthogonal'?" in message
+    assert all(name in message for name in E.families())
+    assert "probed" in message  # the non-searched name is listed too, and accepted:
+    assert conjecture(families=["probed"])(lambda m: True).__conjecture__.families == ("probed",)
+
+
 # ------------------------------------------------------------------------ verdicts
 def test_true_by_construction_holds_on_distinct_examples(fns):
     entry = check(fns["unit_singular_values"], "rotation", examples=20)

@@ -54,3 +54,15 @@ def test_registering_a_second_class_under_a_taken_name_is_an_error():
 
     with pytest.raises(ValueError, match="already registered"):
         E.register_family(Impostor)
+
+
+def test_conjecture_on_a_plugin_family_that_failed_to_load_names_it(fake_entry_points):
+    """Issue 16 item 3: a declared plug-in family that is not available is named as such."""
+    from theory import conjecture
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ok = conjecture(families=["negated_identity"])(lambda m: True)
+        assert ok.__conjecture__.searched_families() == ["negated_identity"]
+        with pytest.raises(ValueError, match="plug-in family 'broken'.*failed to load"):
+            conjecture(families=["broken"])(lambda m: True)

@@ -1,4 +1,5 @@
-"""Tests of the pytest plugin (theory.pytest_plugin) with pytester, outside the repository."""
+"""Tests of the pytest plugin (entry point entangled.pytest_plugin, items in
+theory.pytest_plugin) with pytester, outside the repository."""
 
 import textwrap
 
@@ -90,3 +91,36 @@ def test_ini_catalog_only_on_default_paths(pytester):
     assert "conjecture[" not in explicit.stdout.str()
     forced = pytester.runpytest("--collect-only", "-q", "test_plain.py", "--conjecture-catalog")
     assert "conjecture[spectral." in forced.stdout.str()
+
+
+OWN_THEORY_TEST = '''
+import sys
+from pathlib import Path
+
+from theory import ANSWER
+
+
+def test_own_theory_package(pytestconfig):
+    assert ANSWER == 42
+    assert Path(sys.modules["theory"].__file__).parent == Path(__file__).parent / "theory"
+    assert pytestconfig.getoption("conjectures") == []  # entangled's plugin is loaded
+    assert "theory.pytest_plugin" not in sys.modules and "theory.engine" not in sys.modules
+'''
+
+
+def test_unrelated_project_with_its_own_theory_package_passes(tmp_path):
+    """Issue 14 item 1: the entry point imports nothing of entangled's ``theory`` until asked,
+    so a project with its own top-level ``theory`` package runs its tests unchanged."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "theory").mkdir()
+    (tmp_path / "theory" / "__init__.py").write_text("ANSWER = 42\n")
+    (tmp_path / "test_own.py").write_text(OWN_THEORY_TEST)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "test_own.py"], cwd=tmp_path, capture_output=True, text=True,
+                            env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout

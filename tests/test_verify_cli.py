@@ -122,6 +122,7 @@ def test_real_command_and_snippet_in_fresh_processes(files, tmp_path):
     rerun = subprocess.run([sys.executable, "-c", cx["snippet"]], capture_output=True,
                            text=True, cwd=tmp_path, env=env)
     assert rerun.stdout.strip() == str(cx["value"]) == "False"
+    assert not (tmp_path / ".hypothesis").exists()  # issue 16 item 8: no litter in the cwd
 
 
 # ----------------------------------------------------------------- isolation of user code
@@ -215,3 +216,43 @@ def test_missing_path_fails_before_anything_runs(files, capsys):
     text = capsys.readouterr()
     assert "invalid path='no_such_dir/claims.py'" in text.err
     assert text.out == "" and "[1/" not in text.err
+
+
+def test_misspelled_family_in_a_file_is_a_load_error_naming_it(tmp_path, capsys):
+    claims = tmp_path / "typo_claims.py"
+    claims.write_text(textwrap.dedent('''
+        from theory import conjecture
+
+
+        @conjecture(families=["rotation", "orthogonl"])
+        def isometry(m):
+            """Singular values are 1."""
+            return float((m.singular_values() - 1).abs().max())
+    '''))
+    assert main(["verify", str(claims), "--no-builtin", "-q"]) == 2
+    text = capsys.readouterr()
+    assert "could not load" in text.err and "invalid families='orthogonl'" in text.err
+    assert "did you mean 'orthogonal'?" in text.out  # full message in the LOAD ERROR section
+
+
+def _closed_stdout_run(args, cwd):
+    """Run ``entangled ARGS`` with a stdout whose reader has already gone (``| head``)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "entangled.cli", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, cwd=cwd)
+    finally:
+        os.close(write_end)
+
+
+def test_broken_pipe_ends_quietly_and_the_ledger_is_still_written(files, tmp_path):
+    """Issue 16 item 8: `entangled families | head`, `entangled verify ... | head`."""
+    good, _, _ = files
+    families = _closed_stdout_run(["families"], tmp_path)
+    assert families.returncode == 141 and families.stderr == ""
+    out = tmp_path / "ledger.json"
+    verify_run = _closed_stdout_run(["verify", str(good), "--no-builtin", "-q", "--examples",
+                                     "3", "--json", str(out)], tmp_path)
+    assert verify_run.returncode == 141 and verify_run.stderr == ""
+    assert json.loads(out.read_text())["summary"]["total"] == 2

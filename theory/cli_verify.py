@@ -197,15 +197,16 @@ def run(args: argparse.Namespace) -> int:
     ledger = verify(args.paths, builtin=builtin, examples=args.examples, seed=args.seed,
                     families=args.family, progress=progress, timeout=args.timeout,
                     loaded=_report_load_errors(sys.stderr))
-    print(format_ledger(ledger))
-    if args.json:
+    if args.json:  # written first: a closed stdout (`| head`) must not lose the ledger
         try:
             with open(args.json, "w", encoding="utf-8") as handle:
                 handle.write(ledger.to_json() + "\n")
         except OSError as exc:
+            print(format_ledger(ledger))
             print(f"entangled verify: error: cannot write --json {args.json}: {exc}",
                   file=sys.stderr)
             return 2
+    print(format_ledger(ledger))
     if ledger.load_errors:
         return 2
     if not ledger.entries:

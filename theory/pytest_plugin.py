@@ -1,11 +1,12 @@
-"""pytest plugin of the theory package (registered under the ``pytest11`` entry point).
+"""Conjecture items for pytest (the hooks live in :mod:`entangled.pytest_plugin`).
 
 Every conjecture x family becomes a collected test item, e.g.
 ``conjecture[spectral.eigenvalues_on_unit_circle-orthogonal]``; an item fails when the verdict
 does not match the conjecture's ``expected``, with the counterexample and its reproduction
 snippet in the failure message.
 
-The plugin is inert unless asked (it is loaded in every pytest run of the environment):
+The ``pytest11`` entry point is :mod:`entangled.pytest_plugin`, a small module that declares
+the options and imports this module only when a run asks for conjectures:
 
 * ``--conjectures PATH`` (repeatable): collect the conjectures of a file, directory or dotted
   module name;
@@ -22,47 +23,7 @@ from pathlib import Path
 
 import pytest
 
-INI_CATALOG = "conjecture_catalog"
-
-
-def pytest_addoption(parser) -> None:
-    group = parser.getgroup("conjectures", "entangled conjectures (theory package)")
-    group.addoption("--conjectures", action="append", default=[], metavar="PATH",
-                    help="collect conjectures from a .py file, directory or dotted module "
-                         "name (repeatable)")
-    group.addoption("--conjecture-catalog", action="store_true", default=False,
-                    help="collect the built-in conjecture catalog even with path arguments")
-    group.addoption("--conjecture-examples", type=int, default=None, metavar="N",
-                    help="hypothesis examples per conjecture item")
-    group.addoption("--conjecture-seed", type=int, default=0, metavar="S",
-                    help="base seed of the conjecture search (default 0)")
-    parser.addini(INI_CATALOG, type="bool", default=False,
-                  help="collect the built-in conjecture catalog when pytest runs on its "
-                       "default paths")
-
-
-def _wants_catalog(config) -> bool:
-    if config.getoption("conjecture_catalog"):
-        return True
-    if not config.getini(INI_CATALOG):
-        return False
-    source = getattr(config, "args_source", None)
-    return source is not None and source != pytest.Config.ArgsSource.ARGS
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(session, config, items) -> None:
-    sources = list(config.getoption("conjectures") or [])
-    catalog = _wants_catalog(config)
-    if not sources and not catalog:
-        return
-    added = collect_conjecture_items(session, sources, catalog)
-    items.extend(added)
-    # let the terminal reporter count them in "collected N items"
-    from _pytest.reports import CollectReport
-
-    report = CollectReport("theory::conjectures", "passed", None, result=added)
-    config.hook.pytest_collectreport(report=report)
+from entangled.pytest_plugin import INI_CATALOG, wants_catalog  # noqa: F401 (public names)
 
 
 def collect_conjecture_items(session, sources, catalog: bool) -> list:

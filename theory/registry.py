@@ -30,6 +30,12 @@ from typing import Any, Callable, Iterator
 from entangled.errors import InvalidParameterError
 
 EXPECTED = ("holds", "falsified")
+
+#: Names accepted in ``families`` that are not registered mapping families: conjectures about
+#: them are evaluated on given mappings (:func:`theory.evaluate_on`), never searched.
+NON_SEARCHED_FAMILIES = {
+    "probed": "the measured skip map of a user's module (entangled probe)",
+}
 KINDS = ("theorem", "empirical", "implementation")
 VERDICTS = ("proved", "holds", "falsified", "error")
 DEFAULT_EXAMPLES = 30
@@ -163,9 +169,42 @@ def _check_families(families: Any, context: str) -> tuple[str, ...]:
         return ("all",)
     if (isinstance(families, (list, tuple)) and families
             and all(isinstance(f, str) and f for f in families)):
-        return tuple(dict.fromkeys(families))
+        names = tuple(dict.fromkeys(families))
+        for name in names:
+            _check_family_name(name, context)
+        return names
     raise InvalidParameterError("families", families,
                                 "'all' or a non-empty list of family names", context=context)
+
+
+def _check_family_name(name: str, context: str) -> None:
+    """A name in ``families`` must be a registered family or a non-searched one; a typo or a
+    plug-in that is not installed is an error naming it (no silent shrinking of a claim)."""
+    import difflib
+    from importlib import metadata
+
+    import entangled as E
+    from entangled.mappings.registry import ENTRY_POINT_GROUP
+
+    known = E.families()
+    if name in known or name in NON_SEARCHED_FAMILIES:
+        return
+    declared = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    if name in declared:
+        dist = getattr(declared[name], "dist", None)
+        package = f" of the installed package {dist.metadata['Name']}" if dist else ""
+        problem = (f"the plug-in family {name!r}{package} failed to load "
+                   f"(entry point {declared[name].value})")
+    else:
+        close = difflib.get_close_matches(name, known + list(NON_SEARCHED_FAMILIES), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problem = (f"{name!r} is not a registered family{hint}; a plug-in family must be "
+                   f"installed (entry-point group {ENTRY_POINT_GROUP!r}) before its "
+                   "conjectures load")
+    raise InvalidParameterError(
+        "families", name,
+        f"'all' or names from the registered families {', '.join(known)} and the non-searched "
+        f"{', '.join(NON_SEARCHED_FAMILIES)} — {problem}", context=context)
 
 
 def _check_tol(tol: Any, context: str) -> float:
@@ -268,9 +307,10 @@ def conjecture(*, families, tol: float = 1e-9, n=(1, 64), params: dict | None = 
     Parameters
     ----------
     families : list of str or "all"
-        Families the claim covers. Names that are not registered families (e.g. ``"probed"``)
-        are never searched; such conjectures are evaluated only by
-        :func:`theory.evaluate_on`.
+        Families the claim covers. Every name must be a registered family (built-in or an
+        installed plug-in) or one of :data:`NON_SEARCHED_FAMILIES` (``"probed"``: evaluated
+        only by :func:`theory.evaluate_on`, never searched); anything else, e.g. a typo, is an
+        error naming it and the known families.
     tol : float, default 1e-9
         A float result ``v`` holds iff ``v <= tol``. NaN never holds.
     n : int or (lo, hi), default (1, 64)
