@@ -24,6 +24,10 @@ from pathlib import Path
 import pytest
 
 from entangled.pytest_plugin import INI_CATALOG, wants_catalog  # noqa: F401 (public names)
+# An environment installed before the entry point moved still registers this module as the
+# plugin: the hooks, re-exported, keep it working until `pip install -e .` is run again.
+from entangled.pytest_plugin import (  # noqa: F401
+    pytest_addoption, pytest_collection_modifyitems)
 
 
 def collect_conjecture_items(session, sources, catalog: bool) -> list:
