@@ -27,7 +27,7 @@ SMALL_TEMPERATURES = st.floats(0.05, 0.2)
 
 
 @conjecture(families=["sparse"], tol=1e-9, params={"normalise": "row"}, reference=LECHNER,
-            proof=symbolic.row_stochastic_eigenvector_one())
+            proof=symbolic.row_stochastic_eigenvector_one(), kind="theorem")
 def sparse_row_stochastic_shares_identity_spectral_radius(m):
     """A row-normalised sparse entangled mapping has eigenvalue 1 and spectral radius 1, like I.
 
@@ -37,7 +37,7 @@ def sparse_row_stochastic_shares_identity_spectral_radius(m):
 
 
 @conjecture(families=["birkhoff", "circulant", "identity", "permutation"], tol=1e-9,
-            reference=MHC)
+            reference=MHC, kind="theorem", proof=symbolic.doubly_stochastic_gram())
 def doubly_stochastic_spectral_norm_at_most_one(m):
     """A doubly stochastic mapping has spectral norm at most 1 (a non-expansive skip).
 
@@ -47,7 +47,7 @@ def doubly_stochastic_spectral_norm_at_most_one(m):
 
 
 @conjecture(families=["birkhoff", "circulant"], tol=1e-9, n=2, reference=MHC,
-            proof=symbolic.doubly_stochastic_2x2_spectral_norm())
+            proof=symbolic.doubly_stochastic_2x2_spectral_norm(), kind="theorem")
 def two_by_two_doubly_stochastic_spectral_norm_is_one(m):
     """A 2x2 doubly stochastic mapping has spectral norm exactly 1 (eigenvalues 1 and 2a - 1).
 
@@ -57,7 +57,7 @@ def two_by_two_doubly_stochastic_spectral_norm_is_one(m):
 
 
 @conjecture(families=["sinkhorn"], tol=1e-12, params={"iters": 20, "temperature": SMALL_TEMPERATURES},
-            reference=MHC, expected="falsified")
+            reference=MHC, expected="falsified", kind="theorem")
 def twenty_sinkhorn_iterations_are_exactly_doubly_stochastic(m):
     """20 Sinkhorn iterations give an exactly doubly stochastic matrix (row and column sums 1 to 1e-12).
 
@@ -70,7 +70,7 @@ def twenty_sinkhorn_iterations_are_exactly_doubly_stochastic(m):
 
 
 @conjecture(families=["sinkhorn"], tol=1e-9, depth=(1, 8), params={"iters": st.integers(1, 50)},
-            reference=MHC_LITE)
+            reference=MHC_LITE, kind="theorem")
 def sinkhorn_gap_accumulates_at_most_multiplicatively(mappings):
     """The Sinkhorn gap of a depth-L composite is bounded by the accumulated per-layer gaps.
 
@@ -92,7 +92,7 @@ def sinkhorn_gap_accumulates_at_most_multiplicatively(mappings):
 
 @conjecture(families=["sinkhorn"], tol=1e-12, depth=(2, 8),
             params={"iters": 20, "temperature": SMALL_TEMPERATURES},
-            reference=MHC_LITE, expected="falsified")
+            reference=MHC_LITE, expected="falsified", kind="theorem")
 def sinkhorn_gap_grows_monotonically_with_depth(mappings):
     """The Sinkhorn gap grows with every block: the composite's row-sum error never decreases as L grows.
 
@@ -107,7 +107,7 @@ def sinkhorn_gap_grows_monotonically_with_depth(mappings):
 
 
 @conjecture(families=["identity", "orthogonal", "permutation", "rotation"], tol=1e-9,
-            reference=GO_MHC)
+            reference=GO_MHC, kind="theorem", proof=symbolic.orthostochastic_squares())
 def orthostochastic_squares_are_doubly_stochastic(m):
     """The entrywise square of an orthogonal mapping is doubly stochastic (orthostochastic mixing).
 

@@ -15,8 +15,7 @@ probed map of a user's module with :func:`theory.evaluate_on`. Each function is 
 Default tolerances allow float32 modules (Sinkhorn in float32, as in ``hyper-connections``):
 about ``1e-7`` of rounding, far below the ``1e-4`` allowed for stochasticity.
 
-The implementation claims 28-30 of the literature ledger (:mod:`theory.conjectures.lit_implementations`)
-are :func:`equals_exposed`, :func:`mixing_is_live` and
+The implementation claims 28-30 of the literature ledger (:mod:`theory.literature`) are :func:`equals_exposed`, :func:`mixing_is_live` and
 :func:`autograd_matches_finite_differences`.
 """
 
@@ -107,7 +106,8 @@ def exposed_doubly_stochastic(m):
 
 
 @requires("exposed")
-@conjecture(families=PROBED, tol=FLOAT32_TOL, reference=IMPLEMENTATION.format(item=28))
+@conjecture(families=PROBED, tol=FLOAT32_TOL, reference=IMPLEMENTATION.format(item=28),
+            kind="implementation")
 def equals_exposed(m):
     """The probed skip map equals the mixing matrix the module computes (max |H - H_res| <= 1e-5).
 
@@ -121,7 +121,7 @@ def equals_exposed(m):
 
 
 @requires("perturbed", tunable=False)
-@conjecture(families=PROBED, reference=IMPLEMENTATION.format(item=29))
+@conjecture(families=PROBED, reference=IMPLEMENTATION.format(item=29), kind="implementation")
 def mixing_is_live(m):
     """Moving the module's mixing parameters changes the skip it applies ("mixing is live").
 
@@ -182,7 +182,8 @@ def skip_gain_at_most_one(m):
 
 
 @requires("autograd_gap", scope="block")
-@conjecture(families=PROBED, tol=FD_TOL, reference=IMPLEMENTATION.format(item=30))
+@conjecture(families=PROBED, tol=FD_TOL, reference=IMPLEMENTATION.format(item=30),
+            kind="implementation")
 def autograd_matches_finite_differences(m):
     """Gradients flow through the skip path: autograd's Jacobian equals finite differences.
 

@@ -1,0 +1,165 @@
+"""The literature ledger (theory.literature): 30 claims, their conjectures, and what they find.
+
+Known answers: the claims falsified as literally stated are falsified with the minimal
+counterexample worked out by hand in their docstrings; the rows for the report carry claim,
+source, kind, verdict and evidence.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import entangled as E
+from theory.engine import check, run_conjectures
+from theory.literature import (
+    CLAIMS,
+    LITERALLY_FALSIFIED,
+    aggregate_verdict,
+    claim_conjecture_names,
+    literature_rows,
+)
+from theory.loader import load_builtin
+from theory.registry import KINDS
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return {c.name: c for c in load_builtin()}
+
+
+def test_thirty_claims_each_encoded_with_source_and_kind(catalog):
+    assert [c.number for c in CLAIMS] == list(range(1, 31))
+    for claim in CLAIMS:
+        assert claim.kind in KINDS and claim.source and claim.text and claim.conjectures
+        for name in claim.conjectures:
+            conj = catalog[name]
+            assert conj.reference, name
+            assert conj.kind in KINDS, name
+            assert conj.doc.count("\n") >= 1 or len(conj.statement) > 40, name
+    searched = [n for n in claim_conjecture_names() if "probed" not in catalog[n].families]
+    assert len(searched) >= 30                       # runs in entangled verify and the report
+    assert {catalog[n].kind for n in claim_conjecture_names()} == set(KINDS)
+
+
+@pytest.mark.parametrize("number, family, minimal_n, value", [
+    (19, "birkhoff", 3, None),
+    (20, "dense", 1, None),
+    (5, "sinkhorn", None, None),
+    (17, "sinkhorn", 4, False),
+])
+def test_claims_falsified_as_literally_stated(catalog, number, family, minimal_n, value):
+    conj = catalog[LITERALLY_FALSIFIED[number]]
+    assert conj.expected == "falsified"
+    entry = check(conj, family, examples=20)
+    assert entry.verdict == "falsified", entry
+    cx = entry.counterexample
+    assert cx["snippet"]
+    if minimal_n is not None:
+        assert cx["n"] == minimal_n
+    if value is not None:
+        assert cx["value"] is value
+
+
+def test_sharpened_readings_have_the_hand_computed_counterexamples(catalog):
+    mhc_init = check(catalog["theory.conjectures.lit_hyper_connections."
+                             "mhc_initialisation_is_identity_skip"], "identity", examples=10)
+    assert mhc_init.verdict == "falsified" and mhc_init.counterexample["n"] == 2
+    assert mhc_init.counterexample["value"] == pytest.approx(1 / (math.e + 1), abs=1e-9)
+    non_expansive = check(catalog["theory.conjectures.lit_mhc.mhc_h_res_is_non_expansive"],
+                          "sinkhorn", examples=15)
+    assert non_expansive.verdict == "falsified" and non_expansive.counterexample["n"] == 2
+
+
+def test_orthostochastic_distance_known_answers():
+    from theory.conjectures.lit_orthostochastic import orthostochastic_distance
+
+    classic = torch.tensor([[1, 1, 0], [1, 0, 1], [0, 1, 1]], dtype=torch.float64) / 2
+    assert orthostochastic_distance(classic) > 0.1                 # not orthostochastic
+    q = E.make_mapping("orthogonal", 4, seed=3).dense()
+    assert orthostochastic_distance(q ** 2) < 1e-12                 # squares of Q are
+    t = 0.3
+    d = torch.tensor([[math.cos(t) ** 2, math.sin(t) ** 2], [math.sin(t) ** 2, math.cos(t) ** 2]],
+                     dtype=torch.float64)
+    assert orthostochastic_distance(d) < 1e-12
+
+
+def test_birkhoff_decomposition_meets_marcus_ree_and_rebuilds():
+    import numpy as np
+
+    from theory.conjectures.lit_mhc_lite import birkhoff_decomposition
+
+    rng = np.random.default_rng(0)
+    perms = [np.eye(5)[rng.permutation(5)] for _ in range(30)]
+    weights = rng.dirichlet(np.ones(30))
+    matrix = sum(w * p for w, p in zip(weights, perms))
+    found_w, found_p = birkhoff_decomposition(matrix)
+    assert len(found_p) <= (5 - 1) ** 2 + 1 < 30
+    assert min(found_w) >= -1e-12
+    np.testing.assert_allclose(sum(w * p for w, p in zip(found_w, found_p)), matrix, atol=1e-9)
+
+
+def test_haar_test_rejects_plain_qr_and_accepts_the_family():
+    from entangled.mappings.orthogonal import haar_orthogonal
+    from theory.conjectures.lit_orthogonal import haar_first_entry_test
+
+    generator = torch.Generator().manual_seed(0)
+
+    def plain():
+        return torch.linalg.qr(torch.randn(3, 3, generator=generator, dtype=torch.float64))[0]
+
+    assert haar_first_entry_test(plain, 3) is False
+    assert haar_first_entry_test(lambda: haar_orthogonal(3, generator), 3) is True
+
+
+def test_copy_memory_simulation_matches_the_formula():
+    from theory.conjectures.lit_refinement import copy_memory_memoryless_cross_entropy
+
+    for blank in (1, 30):
+        simulated = copy_memory_memoryless_cross_entropy(blank, 4000, seed=1)
+        assert simulated == pytest.approx(10 * math.log(8) / (blank + 20), rel=0.02)
+
+
+def test_entangled_skip_matrix_buffer_is_dead_state():
+    """The finding behind claim 29's sharp reading, shown directly."""
+    from entangled.nn.skip import EntangledSkip
+
+    skip = EntangledSkip(E.make_mapping("sparse", 6, seed=1))
+    x = torch.randn(3, 6, dtype=torch.float64)
+    before = skip(x)
+    with torch.no_grad():
+        skip.matrix.mul_(0.0)
+    torch.testing.assert_close(skip(x), before)
+
+
+def test_literature_rows_from_a_small_ledger(catalog):
+    names = [LITERALLY_FALSIFIED[19], "theory.conjectures.lit_mhc."
+                                      "doubly_stochastic_mixing_conserves_stream_mean"]
+    ledger = run_conjectures([catalog[n] for n in names], examples=15, seed=0)
+    rows = literature_rows(ledger, catalog.values())
+    assert len(rows) == sum(len(c.conjectures) for c in CLAIMS)
+    by_name = {r.conjecture: r for r in rows}
+    ortho = by_name["lit_orthostochastic.orthostochastic_matrices_cover_doubly_stochastic"]
+    assert (ortho.number, ortho.kind, ortho.verdict) == (19, "theorem", "falsified")
+    assert ortho.matches_expected and ortho.evidence.startswith("counterexample [birkhoff] n=3")
+    mean = by_name["lit_mhc.doubly_stochastic_mixing_conserves_stream_mean"]
+    assert mean.verdict == "proved" and mean.evidence.startswith("proved: ")
+    probed = by_name["probed.equals_exposed"]
+    assert probed.verdict == "not run" and "entangled probe" in probed.evidence
+    assert aggregate_verdict([]) == "not run"
+
+
+def test_whole_literature_ledger_matches_expected(catalog):
+    """Every literature conjecture, searched on every family it covers (few examples)."""
+    conjectures = [catalog[n] for n in claim_conjecture_names()
+                   if "probed" not in catalog[n].families]
+    fixed = [c for c in conjectures if c.examples is not None]
+    default = [c for c in conjectures if c.examples is None]
+    entries = (run_conjectures(fixed, seed=0).entries
+               + run_conjectures(default, examples=6, seed=0).entries)
+    mismatches = [f"{e.short_name} [{e.family}]: {e.verdict} (expected {e.expected}) "
+                  f"{(e.error or '')[-200:]}" for e in entries if not e.matches_expected]
+    assert not mismatches, "\n".join(mismatches)
+    assert len(entries) >= 30
