@@ -381,6 +381,7 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
         "ledger": ledger,
         "ledger_counts": _ledger_counts(ledger),
         "ledger_groups": ledger_groups(ledger),
+        "literature": literature_section(ledger),
         "pairs": pairs,
         "dose_figures": all_figures,
         "distance_figure": distance,
@@ -416,6 +417,14 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
     }))
     log(f"report: done in {context['timings']['total']:.1f} s")
     return index
+
+
+def literature_section(ledger: dict) -> list[dict]:
+    """The literature section: one row per (published claim, conjecture) with claim, source,
+    kind, verdict and evidence (:func:`theory.literature.literature_section`)."""
+    from theory.literature import literature_section as rows
+
+    return rows(ledger)
 
 
 def ledger_groups(ledger: dict) -> list[dict]:

@@ -163,3 +163,31 @@ def test_whole_literature_ledger_matches_expected(catalog):
                   f"{(e.error or '')[-200:]}" for e in entries if not e.matches_expected]
     assert not mismatches, "\n".join(mismatches)
     assert len(entries) >= 30
+
+
+def test_report_literature_section_reads_the_cached_ledger_dict(catalog):
+    from reports.build import literature_section
+
+    ledger = run_conjectures([catalog[LITERALLY_FALSIFIED[20]]], examples=20, seed=0)
+    rows = literature_section(ledger.to_dict())
+    assert len(rows) == sum(len(c.conjectures) for c in CLAIMS) >= 30
+    row = next(r for r in rows if r["conjecture"].endswith("never_decreases_the_norm"))
+    assert (row["number"], row["kind"], row["verdict"]) == (20, "theorem", "falsified")
+    assert row["evidence"].startswith("counterexample [dense] n=1")
+    assert {r["verdict"] for r in rows} >= {"falsified", "not run"}
+
+
+def test_report_template_literature_section_renders_every_row():
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    from theory.ledger import Ledger
+    from theory.literature import literature_section
+
+    env = Environment(loader=PackageLoader("reports", "templates"),
+                      autoescape=select_autoescape(["html"], default=True))
+    source = env.loader.get_source(env, "index.html")[0]
+    section = source[source.index('<section id="literature">'):source.index('<section id="outcomes">')]
+    rows = literature_section(Ledger(seed=0))
+    html = env.from_string(section).render(literature=rows)
+    assert html.count("<tr") == len(rows) + 1
+    assert "30 published claims" in html and "Birkhoff" in html

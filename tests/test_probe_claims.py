@@ -239,3 +239,43 @@ def test_cli_flags_override_and_bad_values(capsys):
     err = capsys.readouterr().err
     assert "bogus" in err and "--init-args" in err and "--input-shape" in err
     assert "no parameter name matches" in err
+
+
+# ------------------------------------------------------------------- README runs
+README_EXIT_CODES = {
+    "tests/probe_fixtures.py:WrongAxis": 1,
+    "hyper_connections:HyperConnections": 0,
+    "hyper_connections:mHC": 0,
+    "theory.adapters.examples:mhc_dynamic_block": 1,
+}
+
+
+def _readme_probe_commands():
+    import re
+    import shlex
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Probing your own residual module"):]
+    section = section[:section.index("\n## ", 5)]
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith("entangled probe "):
+                commands.append(shlex.split(line)[1:])
+    return commands
+
+
+def test_readme_real_world_commands_run_as_written(monkeypatch, tmp_path):
+    """The README's probe commands that need only this environment give the stated exit codes
+    (the PYTHONPATH=/tmp/... runs need packages installed beside it and are not rerun here)."""
+    pytest.importorskip("hyper_connections", reason="optional extra 'probe'")
+    from entangled.cli import main
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    commands = {args[1]: args for args in _readme_probe_commands()}
+    assert set(README_EXIT_CODES) <= set(commands)
+    for target, code in README_EXIT_CODES.items():
+        args = [a if not a.startswith("/tmp/") else str(tmp_path / Path(a).name)
+                for a in commands[target]]
+        assert main(args) == code, target

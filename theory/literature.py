@@ -278,3 +278,15 @@ def literature_rows(ledger: Any, conjectures: Iterable[Any] | None = None) -> li
                 matches_expected=bool(entries) and all(e.matches_expected for e in entries),
                 families=tuple(e.family for e in entries), evidence=evidence))
     return rows
+
+
+def literature_section(ledger: Any) -> list[dict]:
+    """Rows of :func:`literature_rows` as plain dicts, from a :class:`~theory.ledger.Ledger` or
+    its ``to_dict()`` form (what the report caches)."""
+    from dataclasses import asdict
+
+    from theory.ledger import Ledger
+
+    if isinstance(ledger, dict):
+        ledger = Ledger.from_dict(ledger)
+    return [asdict(row) for row in literature_rows(ledger)]
