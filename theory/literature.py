@@ -188,8 +188,7 @@ CLAIMS: tuple[Claim, ...] = (
           (C + "lit_implementations.entangled_skip_mixing_is_live",
            C + "lit_implementations.entangled_skip_matrix_buffer_is_what_forward_reads",
            C + "probed.mixing_is_live"),
-          "read with 28: EntangledSkip's exposed matrix buffer is a copy that forward does not "
-          "read (falsified)"),
+          "read with 28: EntangledSkip's exposed matrix buffer is what forward reads"),
     Claim(30, "Gradients flow through the skip path: the autograd Jacobian equals a "
               "finite-difference Jacobian of the forward map.",
           "implementations (HC/mHC code)", "implementation",
