@@ -12,7 +12,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
-EXTRAS ?= dev,probe
+EXTRAS ?= dev,probe,dask
 ARGS ?=
 comma := ,
 
