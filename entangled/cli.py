@@ -1,52 +1,115 @@
 """The ``entangled`` command.
 
-Each subcommand lives in its own module exposing ``HELP``, ``add_arguments(parser)`` and
-``run(args) -> int``; only the module of the subcommand that is run gets imported, so
-``entangled families`` does not pay for the report's dependencies.
+Subcommands are discovered through the entry-point group ``entangled.commands``: each entry
+point names a module exposing ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
+This package registers ``families``, ``train`` and ``sweep``; other installed packages
+(``theory``, ``reports``, plugins) register their own, so this module never names a package
+above it. Command modules keep their heavy imports inside ``run``: ``entangled --help`` and
+``entangled --version`` do not import torch.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
+from importlib import metadata
+from types import ModuleType
 
 from entangled.errors import EntangledError
 
-COMMANDS: dict[str, tuple[str, str]] = {
-    "families": ("entangled.commands.families",
-                 "list mapping families and which attributes of the identity each shares"),
-    "verify": ("theory.cli_verify", "run conjectures and print the ledger of verdicts"),
-    "train": ("entangled.commands.train", "train one model with an entangled skip"),
-    "sweep": ("entangled.commands.sweep", "run a list of run configs into a result directory (resumable)"),
-    "probe": ("theory.cli_probe", "measure the skip mapping a residual module actually applies"),
-    "report": ("reports.cli", "run a suite and write the self-contained HTML report"),
-}
+ENTRY_POINT_GROUP = "entangled.commands"
+REINSTALL_HINT = ("subcommands are registered as entry points ('entangled.commands') when the "
+                  "package is installed; after changing pyproject.toml reinstall it "
+                  "(pip install -e .)")
+
+
+def version() -> str:
+    """The installed version of the distribution (without importing the library)."""
+    try:
+        return metadata.version("entangled")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        from entangled import __version__
+
+        return __version__
+
+
+def discover_commands() -> dict[str, metadata.EntryPoint]:
+    """``{name: entry point}`` of every installed subcommand, sorted by name.
+
+    An editable install made before the group existed has no such entry points yet; then
+    the group is read from the ``pyproject.toml`` of the source tree this package lives in.
+    """
+    points = {}
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        points.setdefault(entry_point.name, entry_point)
+    if not points:
+        points = _source_tree_commands()
+    return dict(sorted(points.items()))
+
+
+def _source_tree_commands() -> dict[str, metadata.EntryPoint]:
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, ValueError, ImportError):
+        return {}
+    project = data.get("project", {})
+    if project.get("name") != "entangled":
+        return {}
+    group = project.get("entry-points", {}).get(ENTRY_POINT_GROUP, {})
+    return {name: metadata.EntryPoint(name, value, ENTRY_POINT_GROUP)
+            for name, value in group.items()}
+
+
+def load_command(entry_point: metadata.EntryPoint) -> ModuleType | None:
+    """The module of a subcommand, or ``None`` (with a warning) when it cannot be imported."""
+    try:
+        return entry_point.load()
+    except Exception as exc:  # a broken plugin must not break the other commands
+        print(f"entangled: warning: command {entry_point.name!r} ({entry_point.value}) cannot "
+              f"be loaded: {exc}", file=sys.stderr)
+        return None
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="entangled",
         description="Testbed for entangled residual mappings h' = M h + f(h).",
+        epilog="Run 'entangled COMMAND --help' for a command's options.",
     )
+    parser.add_argument("--version", action="version", version=f"entangled {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, help_text) in COMMANDS.items():
+    commands = discover_commands()
+    if not commands:
+        parser.epilog = f"No subcommands found: {REINSTALL_HINT}."
+    for name, entry_point in commands.items():
+        module = load_command(entry_point)
+        if module is None:
+            continue
+        help_text = getattr(module, "HELP", "")
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         if name == command:
-            importlib.import_module(module_name).add_arguments(sub)
+            module.add_arguments(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    commands = discover_commands()
     command = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(command if command in COMMANDS else None)
+    parser = build_parser(command if command in commands else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    module = importlib.import_module(COMMANDS[args.command][0])
+    module = load_command(commands[args.command])
     try:
         status = int(module.run(args) or 0)
         sys.stdout.flush()

@@ -46,8 +46,15 @@ def device_for_worker(worker_index: int, device_count: int) -> str | None:
     return f"cuda:{worker_index % device_count}"
 
 
-def _init_local_worker(counter) -> None:
-    """Pool initializer: one torch thread; pick this worker's GPU round-robin."""
+WATCH_PARENT_S = 0.5
+
+
+def _init_local_worker(counter, parent_pid: int | None = None) -> None:
+    """Pool initializer: one torch thread; pick this worker's GPU round-robin; a watchdog
+    thread ends the worker when the sweep's process is gone (killed with SIGKILL, say), so no
+    orphan keeps training."""
+    import threading
+
     import torch
 
     torch.set_num_threads(1)
@@ -55,6 +62,22 @@ def _init_local_worker(counter) -> None:
         index = counter.value
         counter.value += 1
     assign_gpu(index)
+    if parent_pid is not None:
+        threading.Thread(target=_exit_when_gone, args=(parent_pid,), daemon=True,
+                         name="entangled-parent-watch").start()
+
+
+def _exit_when_gone(pid: int) -> None:
+    import time
+
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except OSError:
+            pass
+        time.sleep(WATCH_PARENT_S)
 
 
 def assign_gpu(worker_index: int) -> str | None:
@@ -117,7 +140,7 @@ class LocalExecutor(SerialExecutor):
             counter = context.Value("i", 0)
             self._pool = futures.ProcessPoolExecutor(
                 max_workers=max(1, min(self.workers, n_calls)), mp_context=context,
-                initializer=_init_local_worker, initargs=(counter,))
+                initializer=_init_local_worker, initargs=(counter, os.getpid()))
         return self._pool
 
     def map_unordered(self, fn: Callable, calls: Sequence[Call],
@@ -137,6 +160,24 @@ class LocalExecutor(SerialExecutor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def terminate(self) -> None:
+        """Stop now (Ctrl-C, SIGTERM): cancel what has not started and terminate the
+        workers; results already written stay."""
+        if self._pool is None:
+            return
+        processes = list(getattr(self._pool, "_processes", {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            try:
+                process.terminate()
+            except (OSError, ValueError):
+                pass
+        for process in processes:
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+        self._pool = None
 
 
 def _call_with_threads(fn: Callable, args: tuple, torch_threads: int | None) -> Any:

@@ -314,7 +314,7 @@ def jacobian_singular_values(model, x: torch.Tensor, *, example: int = 0,
         raise InvalidParameterError("example", example, f"an index in [0, {x.shape[0] - 1}]",
                                     context="jacobian_singular_values")
     xi = x[example: example + 1]
-    with evaluating(model), explicit_attention(), torch.enable_grad():
+    with evaluating(model), explicit_attention(model), torch.enable_grad():
         h0 = model.embed(xi).detach()
         flat = h0.reshape(-1)
         coords = jacobian_coordinates(model, h0.shape[1:], max_dim)

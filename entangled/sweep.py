@@ -1,31 +1,42 @@
-"""Resumable sweeps: a list of run configs executed into a result directory.
+"""Resumable sweeps: a list of run specs executed into a result directory.
 
-Each run is stored as ``<out_dir>/<config_hash>.json`` (the :meth:`RunResult.to_dict` of the
-run), written atomically: the JSON goes to a temporary file in the same directory, is
-flushed and fsync'ed, then moved over the final name with :func:`os.replace`. A sweep that is
-killed therefore leaves only complete result files (and possibly stray ``*.tmp`` files,
-which are ignored and cleaned up); re-running it skips every run whose file is valid and runs
-the rest.
+Each run is stored as ``<out_dir>/<config_hash>.json`` (the schema-versioned JSON of its
+:class:`~entangled.runs.RunResult`), written atomically: the JSON goes to a uniquely named
+temporary file in the same directory, is flushed and fsync'ed, then moved over the final name
+with :func:`os.replace`. A sweep that is killed therefore leaves only complete result files
+(and possibly stray ``.*.<pid>.*.tmp`` files; a later sweep removes only those of processes
+that no longer run); re-running it skips every run whose file is valid and runs the rest.
 
-A result file is **valid** when it is strict JSON, a dict whose ``config`` equals the
-expected config and whose ``config_hash`` equals its file name. Invalid files (truncated,
-edited, written by another config) are reported — a warning on stderr and
-``SweepSummary.corrupt`` — and the run is repeated.
+Before a sweep trusts a file it validates it (:func:`entangled.runs.result_from_json`: schema,
+value ranges, the hash of the spec equal to the file name). Files are never deleted:
 
-Results are read back as JSON only (never pickle).
+* **invalid** (unreadable, out-of-range values, hash mismatch, extra or missing keys):
+  reported, moved to ``<out_dir>/invalid/`` and the run is repeated;
+* **stale** (valid, but produced with another torch version or on another device than this
+  process would use): reported, moved to ``<out_dir>/stale/`` and repeated;
+* **schema 1** (written before the typed run model): upgraded to the current schema under
+  its new hash name; the original is kept in ``<out_dir>/superseded/``.
+
+Results are read back as JSON only (never pickle). This module imports :mod:`entangled.train`
+only when it runs the default run function (no import cycle).
 
 Several sweeps may share one result directory (hosts on a shared filesystem, array jobs):
 each run is trained under an ``O_EXCL`` claim file, so no run is trained twice, and
 ``shard="I/N"`` splits the runs up front (:mod:`entangled.store`). Runs execute in this
 process, in local worker processes or on a Dask cluster (:mod:`entangled.executors`).
+Ctrl-C or SIGTERM stops a sweep within seconds: pending runs are cancelled, local workers
+terminated, finished result files kept; local workers also end by themselves when the
+sweep's process dies.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import tempfile
 import time
 import traceback
@@ -36,31 +47,15 @@ from typing import Any, Callable, Iterable
 from entangled.errors import EntangledError, InvalidParameterError
 from entangled.executors import check_executor, make_executor
 from entangled.mappings.params import check_positive_int
+from entangled.runs import (SCHEMA_VERSION, ResultFileError, RunResult, RunSpec, as_spec,
+                            canonical_json, config_hash, result_from_json)
 from entangled.store import (CLAIMED_ELSEWHERE, DONE_ELSEWHERE, RAN, ClaimPolicy, claim_is_live,
                              parse_shard, run_once)
 
+__all__ = ["SweepSummary", "canonical_json", "check_result_file", "config_hash", "load_results",
+           "read_configs", "result_path", "run_sweep", "write_json_atomic"]
 
-def _config_dict(config: Any) -> dict[str, Any]:
-    """Normalised full config dict (defaults filled in) of a RunConfig or a dict."""
-    from entangled.train import RunConfig
-
-    if isinstance(config, RunConfig):
-        return config.to_dict()
-    return RunConfig.from_dict(config).to_dict()
-
-
-def canonical_json(data: Any) -> str:
-    """Key-sorted, compact, strict JSON (the input of :func:`config_hash`)."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def config_hash(config: Any) -> str:
-    """First 16 hex digits of the SHA-256 of the canonical JSON of the full config.
-
-    ``config`` is a :class:`~entangled.train.RunConfig` or a dict of its fields; missing
-    fields take their defaults, so a partial dict and the full config hash equally.
-    """
-    return hashlib.sha256(canonical_json(_config_dict(config)).encode()).hexdigest()[:16]
+SET_ASIDE = ("invalid", "stale", "superseded")
 
 
 @dataclass
@@ -70,18 +65,23 @@ class SweepSummary:
     Attributes
     ----------
     out_dir : the result directory.
-    total : distinct configs in the sweep.
+    total : distinct runs in the sweep.
     skipped : runs already finished before this call (valid result files).
     ran : runs executed by this call and written.
     failed : ``[{"hash", "label", "error"}]`` for runs that raised (not written; rerun next time).
-    corrupt : ``[{"path", "reason"}]`` for invalid result files found (and rerun).
+    corrupt : ``[{"path", "reason", "moved_to"}]`` invalid result files found, moved aside
+        and rerun.
+    stale : ``[{"path", "reason", "moved_to"}]`` valid files produced differently (torch
+        version, device), moved aside and rerun.
+    upgraded : ``[{"path", "hash"}]`` schema-1 files upgraded to the current schema.
     diverged : hashes of runs (old or new) with status ``"diverged"``.
-    hashes : the config hash of every run, in sweep order.
-    wall_time_s : duration of the call.
     shard : ``"I/N"`` when only shard I of N was run (``total`` counts that shard's runs).
     done_elsewhere : runs finished by another sweep on the same directory during this call.
     claimed_elsewhere : hashes of runs still being trained by another sweep when this call
         returned (only with ``wait=False``).
+    hashes : the config hash of every run, in sweep order.
+    ran_hashes : the hashes of the runs executed (and written) by this call.
+    wall_time_s : duration of the call.
     """
 
     out_dir: str
@@ -90,8 +90,11 @@ class SweepSummary:
     ran: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     corrupt: list[dict[str, str]] = field(default_factory=list)
+    stale: list[dict[str, str]] = field(default_factory=list)
+    upgraded: list[dict[str, str]] = field(default_factory=list)
     diverged: list[str] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
+    ran_hashes: list[str] = field(default_factory=list)
     wall_time_s: float = 0.0
     shard: str | None = None
     done_elsewhere: int = 0
@@ -101,6 +104,11 @@ class SweepSummary:
     def complete(self) -> bool:
         """Every run of the sweep (of its shard) has a valid result file."""
         return not self.failed and self.skipped + self.ran + self.done_elsewhere == self.total
+
+    @property
+    def rerun(self) -> int:
+        """Runs done again because their file was invalid or stale."""
+        return len(self.corrupt) + len(self.stale)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,10 +120,17 @@ def result_path(out_dir: str | os.PathLike, digest: str) -> Path:
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write ``data`` as strict JSON to ``path`` atomically (temp file + ``os.replace``)."""
+    """Write ``data`` as strict JSON to ``path`` atomically (unique temp file + ``os.replace``).
+
+    The temp file's name carries this process's id (``.<stem>.<pid>.<random>.tmp``) so that
+    cleanup never touches another process's file in flight; the result gets the permissions
+    of a normally created file (the user's umask).
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=".tmp",
+                               dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1, sort_keys=True, allow_nan=False)
             fh.flush()
@@ -129,55 +144,170 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
         raise
 
 
-def check_result_file(path: str | os.PathLike, expected_config: dict[str, Any] | None = None
-                      ) -> tuple[dict[str, Any] | None, str | None]:
-    """Return ``(data, None)`` for a valid result file, ``(None, reason)`` otherwise."""
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # pragma: no cover - no /proc: read by setting and restoring
+    os.umask(mask)
+    return mask
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stray_temp_files(out_dir: Path, policy: ClaimPolicy | None = None) -> list[Path]:
+    """Remove ``.*.<pid>.*.tmp`` files of processes that no longer run; return them.
+
+    A temp file of a live process on this host, or of a run another sweep holds a live claim
+    on (a host sharing the directory), is left alone, and so is any temp file whose name does
+    not carry a pid.
+    """
+    removed = []
+    for stray in out_dir.glob(".*.tmp"):
+        parts = stray.name.split(".")
+        pid = next((int(p) for p in parts[2:-1] if p.isdigit()), None)
+        if pid is None or pid == os.getpid() or _pid_alive(pid):
+            continue
+        if len(parts) > 2 and claim_is_live(out_dir, parts[1], policy or ClaimPolicy()):
+            continue
+        try:
+            stray.unlink()
+            removed.append(stray)
+        except OSError:
+            pass
+    return removed
+
+
+def read_result(path: str | os.PathLike) -> RunResult:
+    """Read and validate one result file; raise :class:`ResultFileError` with the reason."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, f"unreadable: {exc}"
+        raise ResultFileError(f"unreadable: {exc}") from None
     try:
         data = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(
             ValueError(f"non-standard constant {c}")))
     except ValueError as exc:
-        return None, f"invalid JSON: {exc}"
-    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
-        return None, "not a run result (no 'config' object)"
+        raise ResultFileError(f"invalid JSON: {exc}") from None
+    result = result_from_json(data)
+    if isinstance(data, dict) and data.get("schema_version") == SCHEMA_VERSION \
+            and result.config_hash != path.stem:
+        raise ResultFileError(f"config hash {result.config_hash} does not match the file name")
+    return result
+
+
+def produced_differently(result: RunResult) -> str | None:
+    """Why a valid cached result must not stand for a run in this process (or ``None``):
+    another torch version, or another device than the spec resolves to here."""
+    import torch
+
+    from entangled.train import resolve_device
+
+    if result.torch_version != torch.__version__:
+        return (f"produced with torch {result.torch_version}, this process has torch "
+                f"{torch.__version__}")
+    device = resolve_device(result.spec.budget.device).type
+    if result.device != device:
+        return f"produced on {result.device}, this process would run on {device}"
+    return None
+
+
+def check_result_file(path: str | os.PathLike, expected: Any = None
+                      ) -> tuple[RunResult | None, str | None]:
+    """Return ``(result, None)`` for a valid result file, ``(None, reason)`` otherwise.
+
+    ``expected`` (a spec, RunConfig or dict) must then hash to the file's hash as well.
+    """
+    path = Path(path)
     try:
-        digest = config_hash(data["config"])
-    except (ValueError, TypeError) as exc:
-        return None, f"invalid config: {exc}"
-    if digest != path.stem or data.get("config_hash") != path.stem:
-        return None, f"config hash {digest} does not match the file name"
-    if expected_config is not None and canonical_json(data["config"]) != canonical_json(expected_config):
+        result = read_result(path)
+    except ResultFileError as exc:
+        return None, exc.reason
+    if result.config_hash != path.stem:
+        return None, f"config hash {result.config_hash} does not match the file name"
+    if expected is not None and config_hash(expected) != result.config_hash:
         return None, "config does not match the sweep's config"
-    if data.get("status") not in ("ok", "diverged"):
-        return None, f"invalid status {data.get('status')!r}"
-    return data, None
+    return result, None
 
 
-def load_results(out_dir: str | os.PathLike, *, strict: bool = False) -> list:
+def set_aside(path: Path, kind: str) -> Path:
+    """Move ``path`` into ``<its dir>/<kind>/`` under a free name; return the new path."""
+    target_dir = path.parent / kind
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / path.name
+    counter = 1
+    while target.exists():
+        target = target_dir / f"{path.stem}.{counter}{path.suffix}"
+        counter += 1
+    os.replace(path, target)
+    return target
+
+
+def upgrade_directory(out_dir: Path, summary: SweepSummary | None = None) -> None:
+    """Upgrade every schema-1 result file in ``out_dir`` to the current schema (written
+    under its new hash name; the original moved to ``superseded/``). A file that cannot be
+    upgraded is left for the validity check (which moves it to ``invalid/``)."""
+    for path in sorted(out_dir.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not (isinstance(data, dict) and "schema_version" not in data and "config" in data):
+            continue
+        try:
+            result = result_from_json(data)
+        except ResultFileError as exc:
+            moved = set_aside(path, "invalid")
+            _warn(f"result file {path} (schema 1) cannot be upgraded ({exc.reason}); moved to "
+                  f"{moved}")
+            if summary is not None:
+                summary.corrupt.append({"path": str(path), "reason": exc.reason,
+                                        "moved_to": str(moved)})
+            continue
+        new_path = result_path(out_dir, result.config_hash)
+        if not new_path.exists():
+            write_json_atomic(new_path, result.to_dict())
+        moved = set_aside(path, "superseded")
+        if summary is not None:
+            summary.upgraded.append({"path": str(moved), "hash": result.config_hash})
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def load_results(out_dir: str | os.PathLike, *, strict: bool = False) -> list[RunResult]:
     """Read every valid ``<hash>.json`` result in ``out_dir`` as :class:`RunResult` objects.
 
-    Invalid files are skipped with a warning on stderr (``strict=True``: raise instead).
-    Results are sorted by config hash. JSON only; nothing is unpickled.
+    Schema-1 files are upgraded in memory. Invalid files are skipped with a warning on
+    stderr (``strict=True``: raise instead); they are never deleted. Results are sorted by
+    config hash. JSON only; nothing is unpickled.
     """
-    from entangled.train import RunResult
-
     out = []
     for path in sorted(Path(out_dir).glob("*.json")):
-        data, reason = check_result_file(path)
-        if data is not None:
-            try:
-                out.append(RunResult.from_dict(data))
-                continue
-            except (ValueError, TypeError) as exc:
-                reason = str(exc)
-        if strict:
-            raise EntangledError(f"invalid result file {path}: {reason}")
-        print(f"warning: skipping invalid result file {path}: {reason}", file=sys.stderr)
-    return out
+        try:
+            result = read_result(path)
+        except ResultFileError as exc:
+            if strict:
+                raise EntangledError(f"invalid result file {path}: {exc.reason}") from None
+            _warn(f"skipping invalid result file {path}: {exc.reason}")
+            continue
+        out.append(result)
+    return sorted(out, key=lambda r: r.config_hash)
 
 
 # ---------------------------------------------------------------------------- progress
@@ -241,22 +371,25 @@ class ProgressBar:
 
 
 # ---------------------------------------------------------------------------- execution
-def _execute(run_fn: Callable, config: dict[str, Any], out_dir: str, digest: str
+def _execute(run_fn: Callable, spec: RunSpec, out_dir: str, digest: str
              ) -> tuple[str, str | None, str | None]:
-    """Run one config and write its result file; return ``(hash, status, error)``."""
+    """Run one spec and write its validated result file; return ``(hash, status, error)``."""
     try:
-        result = run_fn(dict(config))
-        data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-        if canonical_json(data.get("config")) != canonical_json(config):
-            raise EntangledError("run function returned a result for a different config")
-        data["config_hash"] = digest
+        result = run_fn(spec)
+        if not isinstance(result, RunResult):
+            result = result_from_json(result)
+        if result.config_hash != digest:
+            raise EntangledError(f"run function returned a result for another spec "
+                                 f"(hash {result.config_hash}, expected {digest})")
+        data = result.to_dict()
+        result_from_json(data)  # the value ranges of what is written
         write_json_atomic(result_path(out_dir, digest), data)
-        return digest, data.get("status"), None
+        return digest, result.status, None
     except Exception as exc:  # a crashing run is reported and the sweep goes on
         return digest, None, "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
-def _execute_claimed(run_fn: Callable, config: dict[str, Any], out_dir: str, digest: str,
+def _execute_claimed(run_fn: Callable, spec: RunSpec, out_dir: str, digest: str,
                      policy: ClaimPolicy) -> tuple[str, str | None, str | None]:
     """:func:`_execute` under the run's claim (:func:`entangled.store.run_once`).
 
@@ -266,20 +399,60 @@ def _execute_claimed(run_fn: Callable, config: dict[str, Any], out_dir: str, dig
     path = result_path(out_dir, digest)
 
     def is_done() -> bool:
-        return path.exists() and check_result_file(path, config)[0] is not None
+        return path.exists() and check_result_file(path, spec)[0] is not None
 
     outcome, value = run_once(out_dir, digest, is_done,
-                              lambda: _execute(run_fn, config, out_dir, digest), policy)
+                              lambda: _execute(run_fn, spec, out_dir, digest), policy)
     return value if outcome == RAN else (digest, outcome, None)
 
 
-def _label(config: dict[str, Any]) -> str:
-    from entangled.train import RunConfig
+def _label(spec: RunSpec) -> str:
+    return spec.label()
 
+
+class SweepInterrupted(KeyboardInterrupt):
+    """SIGTERM during a sweep (Ctrl-C raises KeyboardInterrupt): pending runs were
+    cancelled, running local workers terminated; finished results are kept."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Within the block, SIGTERM raises :class:`SweepInterrupted` in the main thread (like
+    Ctrl-C raises KeyboardInterrupt), so that the executor is stopped either way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SweepInterrupted(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
-        return RunConfig.from_dict(config).label()
-    except Exception:  # pragma: no cover - label is cosmetic
-        return str(config.get("arch", "?"))
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def plan(configs: Iterable[Any]) -> dict[str, RunSpec]:
+    """Resolve every config (RunSpec, RunConfig or dict) once, in order, without duplicates:
+    ``{hash: resolved spec}``. An invalid config raises before anything runs."""
+    ordered: dict[str, RunSpec] = {}
+    for config in configs:
+        spec = as_spec(config).resolve()
+        ordered.setdefault(config_hash(spec), spec)
+    return ordered
+
+
+def _prepare_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise InvalidParameterError("out_dir", str(out), "a directory (this path is a file)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidParameterError("out_dir", str(out),
+                                    f"a directory that can be created ({exc.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InvalidParameterError("out_dir", str(out), "a writable directory")
 
 
 def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int = 1,
@@ -291,17 +464,17 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
 
     Parameters
     ----------
-    configs : :class:`~entangled.train.RunConfig` objects or dicts of their fields;
-        duplicates (equal hash) run once.
+    configs : :class:`~entangled.runs.RunSpec` or :class:`~entangled.train.RunConfig`
+        objects or dicts of their fields; every one is validated before anything runs (and
+        before ``out_dir`` is created); duplicates (equal hash) run once.
     out_dir : result directory (created if missing).
     jobs : worker processes; ``1`` runs in this process. Workers are started with
-        ``forkserver`` (``spawn`` where unavailable) and use one torch thread each, so
-        ``run_fn`` must be a picklable module-level function.
+        ``forkserver`` (``spawn`` where unavailable), so ``run_fn`` must be a picklable
+        module-level function. Every run fixes its own thread count (the spec's
+        ``budget.threads``), so the numbers do not depend on ``jobs``.
     progress : draw a progress bar on stderr.
-    run_fn : ``config_dict -> RunResult`` (or a dict with the same ``config``);
-        default :func:`entangled.train.fit`.
-    validate : check every config with :meth:`RunConfig.validate` before running anything
-        (default: only when ``run_fn`` is ``fit``).
+    run_fn : ``RunSpec -> RunResult`` (or its JSON dict); default :func:`entangled.train.fit`.
+    validate : kept for compatibility; specs are always validated.
     executor : ``"local"`` (``jobs`` processes on this machine, GPUs round-robin),
         ``"dask"`` (the cluster at ``scheduler``, default ``$DASK_SCHEDULER_ADDRESS``) or an
         executor object (:mod:`entangled.executors`, e.g. a ``DaskExecutor(client=...)``).
@@ -318,7 +491,7 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
     -------
     SweepSummary
     """
-    from entangled.train import RunConfig, fit
+    from entangled.train import fit
 
     if run_fn is None:
         run_fn = fit
@@ -327,43 +500,36 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
     check_executor(executor, scheduler)
     policy = claims if claims is not None else ClaimPolicy()
     start = time.perf_counter()
+    ordered = plan(configs)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for stray in out.glob(".*.tmp"):  # left by a killed writer...
-        if claim_is_live(out, stray.name.split(".")[1], policy):
-            continue  # ...unless its run is claimed by a live sweep: maybe a write in flight
-        try:
-            stray.unlink()
-        except OSError:
-            pass
-
-    ordered: dict[str, dict[str, Any]] = {}
-    for config in configs:
-        cfg = _config_dict(config)
-        if validate or (validate is None and run_fn is fit):
-            RunConfig.from_dict(cfg).validate()
-        ordered.setdefault(config_hash(cfg), cfg)
+    _prepare_out_dir(out)
+    remove_stray_temp_files(out, policy)
     if shard is not None:
         mine = shard.select(ordered)
-        ordered = {digest: cfg for digest, cfg in ordered.items() if digest in mine}
+        ordered = {digest: spec for digest, spec in ordered.items() if digest in mine}
     summary = SweepSummary(out_dir=str(out), total=len(ordered), hashes=list(ordered),
                            shard=None if shard is None else str(shard))
+    upgrade_directory(out, summary)
 
-    todo: list[tuple[str, dict[str, Any]]] = []
-    for digest, cfg in ordered.items():
+    todo: list[tuple[str, RunSpec]] = []
+    for digest, spec in ordered.items():
         path = result_path(out, digest)
         if not path.exists():
-            todo.append((digest, cfg))
+            todo.append((digest, spec))
             continue
-        data, reason = check_result_file(path, cfg)
-        if data is None:
-            print(f"warning: corrupt result file {path} ({reason}); running it again",
-                  file=sys.stderr)
-            summary.corrupt.append({"path": str(path), "reason": reason})
-            todo.append((digest, cfg))
+        result, reason = check_result_file(path, spec)
+        stale = produced_differently(result) if result is not None else None
+        if result is None or stale is not None:
+            kind = "invalid" if result is None else "stale"
+            moved = set_aside(path, kind)
+            _warn(f"{kind} result file {path} ({reason or stale}); moved to {moved} and "
+                  f"running it again")
+            (summary.corrupt if result is None else summary.stale).append(
+                {"path": str(path), "reason": reason or stale, "moved_to": str(moved)})
+            todo.append((digest, spec))
         else:
             summary.skipped += 1
-            if data.get("status") == "diverged":
+            if result.status == "diverged":
                 summary.diverged.append(digest)
 
     bar = ProgressBar(summary.total, enabled=progress)
@@ -377,52 +543,62 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
                   file=sys.stderr)
         else:
             summary.ran += 1
+            summary.ran_hashes.append(digest)
             if status == "diverged":
                 summary.diverged.append(digest)
 
     finished = summary.skipped
     pool = None  # created only when there is something to run
+    interrupted = False
     try:
-        while todo:
-            if pool is None:
-                pool = make_executor(executor, jobs=min(jobs, len(todo)), scheduler=scheduler)
-            elsewhere: list[tuple[str, dict[str, Any]]] = []
-            calls = [(digest, (run_fn, cfg, str(out), digest, policy)) for digest, cfg in todo]
-            on_start = lambda digest: bar.update(current=_label(ordered[digest]))  # noqa: E731
-            if pool.workers > 1:
-                bar.update(current=", ".join(_label(cfg) for _, cfg in todo[:2]))
-            for digest, value, error in pool.map_unordered(_execute_claimed, calls, on_start):
-                status = None if error is not None else value[1]
-                if status == CLAIMED_ELSEWHERE:
-                    elsewhere.append((digest, ordered[digest]))
-                    continue
-                if status == DONE_ELSEWHERE:
-                    summary.done_elsewhere += 1
-                    data, _ = check_result_file(result_path(out, digest))
-                    if data is not None and data.get("status") == "diverged":
-                        summary.diverged.append(digest)
-                else:
-                    handle(digest, status, error if error is not None else value[2])
-                finished += 1
-                bar.update(done=finished, timed=status != DONE_ELSEWHERE,
-                           current=f"last finished: {_label(ordered[digest])}")
-            todo = elsewhere
-            if todo and wait:
-                bar.update(current=f"waiting for {len(todo)} run(s) claimed by another sweep")
-                time.sleep(policy.poll_s)
-            elif todo:
-                summary.claimed_elsewhere = [digest for digest, _ in todo]
-                break
+        with _terminate_as_interrupt():
+            while todo:
+                if pool is None:
+                    pool = make_executor(executor, jobs=min(jobs, len(todo)), scheduler=scheduler)
+                elsewhere: list[tuple[str, RunSpec]] = []
+                calls = [(digest, (run_fn, spec, str(out), digest, policy)) for digest, spec in todo]
+                on_start = lambda digest: bar.update(current=_label(ordered[digest]))  # noqa: E731
+                if pool.workers > 1:
+                    bar.update(current=", ".join(_label(spec) for _, spec in todo[:2]))
+                for digest, value, error in pool.map_unordered(_execute_claimed, calls, on_start):
+                    status = None if error is not None else value[1]
+                    if status == CLAIMED_ELSEWHERE:
+                        elsewhere.append((digest, ordered[digest]))
+                        continue
+                    if status == DONE_ELSEWHERE:
+                        summary.done_elsewhere += 1
+                        result, _ = check_result_file(result_path(out, digest))
+                        if result is not None and result.status == "diverged":
+                            summary.diverged.append(digest)
+                    else:
+                        handle(digest, status, error if error is not None else value[2])
+                    finished += 1
+                    bar.update(done=finished, timed=status != DONE_ELSEWHERE,
+                               current=f"last finished: {_label(ordered[digest])}")
+                todo = elsewhere
+                if todo and wait:
+                    bar.update(current=f"waiting for {len(todo)} run(s) claimed by another sweep")
+                    time.sleep(policy.poll_s)
+                elif todo:
+                    summary.claimed_elsewhere = [digest for digest, _ in todo]
+                    break
+    except BaseException:  # Ctrl-C, SIGTERM: stop now, keep what is finished
+        interrupted = True
+        raise
     finally:
         if pool is not None and pool is not executor:
-            pool.close()
+            if interrupted and hasattr(pool, "terminate"):
+                pool.terminate()
+            else:
+                pool.close()
         bar.close()
         summary.wall_time_s = time.perf_counter() - start
     return summary
 
 
 def read_configs(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Read a JSON list of RunConfig dicts (the input of ``entangled sweep``)."""
+    """Read a JSON list of run configs (flat RunConfig or nested RunSpec dicts; the input of
+    ``entangled sweep``)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:

@@ -22,70 +22,51 @@ import math
 import platform
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
-from entangled.errors import EntangledError, InvalidParameterError
-from entangled.mappings.params import check_positive_int, check_seed, is_integer, is_real
+from entangled.errors import InvalidParameterError
+from entangled.runs import (DEVICES, OPTIMIZERS, TIMING_FIELDS, Curves, MetricSnapshot,
+                            RunResult, RunSpec, as_spec, config_hash, finite_or_none,
+                            model_skip_width)
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
-DEVICES = ("auto", "cpu", "cuda")
 METRICS_BATCH = 256
-#: which architectures accept which task kinds (image: (1, 8, 8); signal: (C, L);
-#: patches: (P, D); sequence: (T, D))
-ARCH_KINDS: dict[str, tuple[str, ...]] = {
-    "cnn": ("image", "signal"),
-    "vit": ("image", "patches"),
-    "transformer": ("patches", "sequence"),
-    "rnn": ("sequence",),
-}
-TIMING_FIELDS = ("wall_time_s", "environment")
+__all__ = ["DEVICES", "OPTIMIZERS", "RunConfig", "RunResult", "RunSpec", "TIMING_FIELDS", "fit",
+           "compatible_tasks", "finite_or_none", "planned_steps", "evaluate", "build_for",
+           "ARCH_KINDS"]
 
 
-def _architectures() -> tuple[str, ...]:
-    try:
-        from entangled.nn.models import ARCHITECTURES
-    except ImportError:  # models not importable: fall back to the documented list
-        return tuple(ARCH_KINDS)
-    return tuple(ARCHITECTURES)
+def __getattr__(name: str) -> Any:
+    if name == "ARCH_KINDS":  # deprecated: the architecture registry declares input kinds
+        from entangled.nn.models import architecture, architectures
+
+        return {a: architecture(a).input_kinds for a in architectures()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def compatible_tasks(arch: str) -> list[str]:
-    """Tasks that architecture ``arch`` can be trained on."""
+    """Tasks that architecture ``arch`` can be trained on (from the registries)."""
+    from entangled.nn.models import architecture
     from entangled.tasks import task_kind, task_names
 
-    return [t for t in task_names() if task_kind(t) in ARCH_KINDS.get(arch, ())]
-
-
-def finite_or_none(value: Any) -> Any:
-    """Recursively replace non-finite floats by None (strict JSON); tuples become lists."""
-    if isinstance(value, float) or (isinstance(value, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, dict):
-        return {str(k): finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_none(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return finite_or_none(value.detach().cpu().tolist())
-    if isinstance(value, np.ndarray):
-        return finite_or_none(value.tolist())
-    return value
+    kinds = architecture(arch).input_kinds
+    return [t for t in task_names() if task_kind(t) in kinds]
 
 
 @dataclass
 class RunConfig:
-    """Everything that defines one training run (its hash identifies the run).
+    """Everything that defines one training run, as flat fields (the typed form is
+    :class:`entangled.runs.RunSpec`: ``RunConfig(...).to_spec()``; both hash equally).
 
     Parameters
     ----------
-    arch : ``"cnn"``, ``"vit"``, ``"transformer"`` or ``"rnn"``.
-    task : a name from :func:`entangled.tasks.task_names` compatible with ``arch``
-        (image tasks: cnn/vit; patches: vit/transformer; sequences: rnn/transformer).
+    arch : a registered architecture (``cnn``, ``vit``, ``transformer``, ``rnn``, plugins).
+    task : a registered task compatible with ``arch`` (image tasks: cnn/vit; patches:
+        vit/transformer; sequences: rnn/transformer).
     family : mapping family of every entangled skip (``entangled families``).
     params : family parameters, e.g. ``{"theta": 0.3}``.
     skip_seed : seed of the mapping's random construction (orthogonal, sparse, ...).
@@ -103,6 +84,8 @@ class RunConfig:
     eval_every : evaluate on the test set every this many steps (and at the end).
     device : ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     metrics : compute :func:`entangled.metrics.snapshot` at init and at the end.
+    threads : intra-op threads the run sets for itself (default 1, whatever command runs
+        it), part of the run's identity.
     """
 
     arch: str = "cnn"
@@ -124,22 +107,27 @@ class RunConfig:
     eval_every: int = 100
     device: str = "auto"
     metrics: bool = True
+    threads: int = 1
 
     def __post_init__(self) -> None:
-        # normalise numeric types so that equal configs hash equally (1 vs 1.0)
-        if is_real(self.lr):
-            self.lr = float(self.lr)
-        if is_real(self.weight_decay):
-            self.weight_decay = float(self.weight_decay)
-        if self.grad_clip is not None and is_real(self.grad_clip):
-            self.grad_clip = float(self.grad_clip)
-        if self.epochs is not None and is_real(self.epochs):
-            self.epochs = float(self.epochs)
+        # numbers in their declared types, so that equal configs compare equal (1 vs 1.0)
+        for name in ("lr", "weight_decay", "grad_clip", "epochs"):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                setattr(self, name, float(value))
         self.params = dict(self.params or {})
         self.model = dict(self.model or {})
         self.task_options = dict(self.task_options or {})
 
-    # ------------------------------------------------------------------ serialisation
+    # ------------------------------------------------------------------ conversion
+    def to_spec(self) -> RunSpec:
+        """The typed :class:`RunSpec` (not yet validated; see :meth:`RunSpec.resolve`)."""
+        return RunSpec.from_flat(dataclasses.asdict(self))
+
+    @classmethod
+    def from_spec(cls, spec: RunSpec) -> "RunConfig":
+        return cls(**spec.to_flat())
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict with every field."""
         return finite_or_none(dataclasses.asdict(self))
@@ -155,151 +143,19 @@ class RunConfig:
                 raise InvalidParameterError("config field", key, "one of " + ", ".join(names))
         return cls(**data)
 
-    # ------------------------------------------------------------------ validation
     def validate(self) -> "RunConfig":
         """Raise an :class:`~entangled.errors.EntangledError` (a ValueError) naming the first
-        bad field, its value and what is allowed; return ``self`` when valid."""
-        from entangled.mappings import family_class
-        from entangled.tasks import check_task_name, task_kind, task_options
-
-        archs = _architectures()
-        if self.arch not in archs:
-            raise InvalidParameterError("arch", self.arch, "one of " + ", ".join(archs))
-        check_task_name(self.task)
-        if task_kind(self.task) not in ARCH_KINDS.get(self.arch, ()):
-            raise InvalidParameterError(
-                "task", self.task, f"a task for arch {self.arch!r}: "
-                + ", ".join(compatible_tasks(self.arch)))
-        cls = family_class(self.family)
-        if not isinstance(self.params, dict):
-            raise InvalidParameterError("params", self.params, "a dict of family parameters")
-        known = {p.name: p for p in cls.parameters}
-        for key, value in self.params.items():
-            if key not in known:
-                raise InvalidParameterError(
-                    "param", key, f"parameters of family {self.family!r}: "
-                    + (", ".join(f"{p.name} ({p.allowed()})" for p in known.values()) or "none"))
-            known[key].check(value, context=f"family {self.family}")
-        allowed_options = task_options(self.task)
-        for key in self.task_options:
-            if key not in allowed_options:
-                raise InvalidParameterError(
-                    "task option", key, f"options of task {self.task!r}: "
-                    + (", ".join(allowed_options) or "none"))
-        check_seed(self.skip_seed, context="skip_seed")
-        check_seed(self.seed)
-        check_positive_int("steps", self.steps)
-        if self.epochs is not None and not (is_real(self.epochs) and self.epochs > 0
-                                             and math.isfinite(self.epochs)):
-            raise InvalidParameterError("epochs", self.epochs, "a positive number or None")
-        check_positive_int("batch_size", self.batch_size)
-        check_positive_int("eval_every", self.eval_every)
-        if not (is_real(self.lr) and math.isfinite(self.lr) and self.lr > 0):
-            raise InvalidParameterError("lr", self.lr, "a finite number > 0")
-        if self.optimizer not in OPTIMIZERS:
-            raise InvalidParameterError("optimizer", self.optimizer, "one of " + ", ".join(OPTIMIZERS))
-        if not (is_real(self.weight_decay) and math.isfinite(self.weight_decay)
-                and self.weight_decay >= 0):
-            raise InvalidParameterError("weight_decay", self.weight_decay, "a finite number >= 0")
-        if self.grad_clip is not None and not (is_real(self.grad_clip) and self.grad_clip > 0):
-            raise InvalidParameterError("grad_clip", self.grad_clip, "a number > 0 or None")
-        if self.device not in DEVICES:
-            raise InvalidParameterError("device", self.device, "one of " + ", ".join(DEVICES))
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise InvalidParameterError("device", self.device, "'auto' or 'cpu' (CUDA is not available)")
-        if not isinstance(self.spatial, bool):
-            raise InvalidParameterError("spatial", self.spatial, "true or false")
-        if self.spatial and self.arch != "cnn":
-            raise InvalidParameterError("spatial", self.spatial, "false unless arch is 'cnn'")
-        if not isinstance(self.metrics, bool):
-            raise InvalidParameterError("metrics", self.metrics, "true or false")
-        if not isinstance(self.model, dict):
-            raise InvalidParameterError("model", self.model, "a dict of model config overrides")
+        bad field, its value and what is allowed; return ``self`` when valid. The checks are
+        those of :meth:`RunSpec.resolve` (each registry checks its own part)."""
+        self.to_spec().resolve()
         return self
+
+    def hash(self) -> str:
+        return config_hash(self)
 
     def label(self) -> str:
         """Short human-readable label, e.g. ``rnn/delayed_recall/rotation(theta=0.3) s0``."""
-        params = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
-        fam = f"{self.family}({params})" if params else self.family
-        sp = "+spatial" if self.spatial else ""
-        return f"{self.arch}/{self.task}/{fam}{sp} s{self.seed}"
-
-
-@dataclass
-class RunResult:
-    """The outcome of :func:`fit`: plain data, JSON round-trip exact.
-
-    Attributes
-    ----------
-    config : the :meth:`RunConfig.to_dict` of the run.
-    config_hash : :func:`entangled.sweep.config_hash` of ``config``.
-    status : ``"ok"`` or ``"diverged"`` (the training loss became non-finite).
-    steps_done : optimizer steps taken (the step that diverged is not counted).
-    steps_planned : steps the config asked for.
-    diverged_at : the 1-based step whose loss was non-finite, else ``None``.
-    train_accuracy, train_loss : on the whole training set at the end (``None`` if diverged).
-    test_accuracy, test_loss : on the whole test set at the end (``None`` if diverged).
-    chance_accuracy, memoryless_accuracy : the task's documented baselines.
-    time_structure : the task's ``"time-variant"``/``"time-invariant"``/``"none"``.
-    curves : ``{"step": [...], "train_loss": [...], "test_loss": [...],
-        "test_accuracy": [...]}``; step 0 is the untrained model; ``train_loss`` is the mean
-        training-batch loss since the previous point (``None`` at step 0).
-    metrics : ``{"init": snapshot, "final": snapshot}`` of :func:`entangled.metrics.snapshot`
-        on the first 256 test examples (``{}`` when ``config.metrics`` is false; ``"final"``
-        is ``None`` for a diverged run).
-    n_parameters : trainable parameters of the model.
-    device : the device used (``"cpu"``, ``"cuda"``).
-    wall_time_s : total wall time of :func:`fit` (timing, not reproducible).
-    environment : versions and thread count (not reproducible across machines).
-    """
-
-    config: dict[str, Any]
-    config_hash: str
-    status: str
-    steps_done: int
-    steps_planned: int
-    diverged_at: int | None
-    train_accuracy: float | None
-    train_loss: float | None
-    test_accuracy: float | None
-    test_loss: float | None
-    chance_accuracy: float
-    memoryless_accuracy: float
-    time_structure: str
-    curves: dict[str, list]
-    metrics: dict[str, Any]
-    n_parameters: int
-    device: str
-    wall_time_s: float
-    environment: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain strict-JSON dict (non-finite floats as ``None``)."""
-        return finite_or_none(dataclasses.asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunResult":
-        """Inverse of :meth:`to_dict`; raises ValueError on missing or unknown fields."""
-        if not isinstance(data, dict):
-            raise EntangledError(f"invalid run result of type {type(data).__name__}; allowed: a dict")
-        names = {f.name for f in dataclasses.fields(cls)}
-        missing, unknown = names - set(data), set(data) - names
-        if missing or unknown:
-            raise EntangledError(
-                f"invalid run result: missing fields {sorted(missing)}, unknown fields "
-                f"{sorted(unknown)}")
-        return cls(**data)
-
-    @property
-    def run_config(self) -> RunConfig:
-        return RunConfig.from_dict(self.config)
-
-    def reproducible_dict(self) -> dict[str, Any]:
-        """``to_dict`` without the timing fields: equal for two runs of the same config."""
-        d = self.to_dict()
-        for key in TIMING_FIELDS:
-            d.pop(key, None)
-        return d
+        return self.to_spec().label()
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -324,12 +180,12 @@ def environment() -> dict[str, Any]:
     return env
 
 
-def _make_optimizer(config: RunConfig, parameters) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(parameters, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+def _make_optimizer(budget, parameters) -> torch.optim.Optimizer:
+    if budget.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=budget.lr, weight_decay=budget.weight_decay)
+    if budget.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=budget.lr, weight_decay=budget.weight_decay)
+    return torch.optim.SGD(parameters, lr=budget.lr, momentum=0.9, weight_decay=budget.weight_decay)
 
 
 @torch.no_grad()
@@ -350,87 +206,111 @@ def evaluate(model: torch.nn.Module, task, x: torch.Tensor, y: torch.Tensor,
     return total_loss / n, correct / count
 
 
-def _snapshot(model, task, x, y) -> dict[str, Any]:
+def _snapshot(model, task, x, y) -> MetricSnapshot:
     from entangled.metrics import snapshot
 
-    return finite_or_none(snapshot(model, x, y, loss_fn=task.loss, accuracy_fn=task.accuracy))
+    return MetricSnapshot.from_snapshot(
+        snapshot(model, x, y, loss_fn=task.loss, accuracy_fn=task.accuracy))
 
 
-def build_for(config: RunConfig, task, device: torch.device | None = None) -> torch.nn.Module:
+def build_for(config: RunConfig | RunSpec, task, device: torch.device | None = None
+              ) -> torch.nn.Module:
     """Build the (untrained) model of ``config`` for the loaded ``task``."""
     from entangled.nn.models import SkipSpec, build_model
 
-    skip = SkipSpec(family=config.family, params=dict(config.params), seed=config.skip_seed,
-                    spatial=config.spatial)
-    model = build_model(config.arch, input_shape=tuple(task.input_shape),
+    spec = as_spec(config)
+    skip = SkipSpec(family=spec.skip.family, params=spec.skip.param_dict, seed=spec.skip_seed,
+                    spatial=spec.skip.spatial)
+    model = build_model(spec.arch.name, input_shape=tuple(task.input_shape),
                         output_dim=task.output_dim, skip=skip,
-                        config=dict(config.model) or None, seed=config.seed)
+                        config=spec.arch.config or None, seed=spec.seed)
     return model.to(device) if device is not None else model
 
 
-def planned_steps(config: RunConfig, n_train: int) -> int:
+def planned_steps(config: RunConfig | RunSpec, n_train: int) -> int:
     """``steps``, or ``ceil(epochs * n_train / batch_size)`` when ``epochs`` is given."""
-    if config.epochs is None:
-        return int(config.steps)
-    return max(1, math.ceil(config.epochs * n_train / config.batch_size))
+    budget = as_spec(config).budget
+    if budget.epochs is None:
+        return int(budget.steps)
+    return max(1, math.ceil(budget.epochs * n_train / budget.batch_size))
+
+
+@contextmanager
+def intra_op_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(threads)``, restoring the count after.
+
+    Every training run fixes its own thread count this way (the spec's ``budget.threads``),
+    so ``entangled train``, ``entangled sweep`` and the report give the identical number
+    whatever ``OMP_NUM_THREADS`` says.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 # ---------------------------------------------------------------------------- fit
-def fit(config: RunConfig | dict[str, Any]) -> RunResult:
+def fit(config: RunConfig | RunSpec | dict[str, Any]) -> RunResult:
     """Train one model and return its :class:`RunResult`.
 
-    The loss is checked after every step; when it is not finite, training stops and the run
-    is returned with ``status="diverged"`` (never raised). Invalid configs raise a
-    ValueError subclass naming the field and what is allowed. The global torch thread count
-    is left as it is (sweep workers set one thread each).
+    ``config`` is a :class:`RunConfig`, a :class:`~entangled.runs.RunSpec` or a dict of
+    either's fields; it is validated once (:meth:`RunSpec.resolve`). The loss is checked
+    after every step; when it is not finite, training stops and the run is returned with
+    ``status="diverged"`` (never raised). The run uses ``budget.threads`` intra-op threads
+    (default 1) and restores the caller's thread count afterwards.
     """
-    from entangled.sweep import config_hash
-    from entangled.tasks import load_task
+    spec = as_spec(config).resolve()
+    with intra_op_threads(spec.budget.threads):
+        return _fit(spec)
+
+
+def _fit(spec: RunSpec) -> RunResult:
+    from entangled.tasks import load_task, task_entry
 
     start = time.perf_counter()
-    if isinstance(config, dict):
-        config = RunConfig.from_dict(config)
-    config.validate()
-    device = resolve_device(config.device)
-    task = load_task(config.task, seed=config.seed, **config.task_options)
+    budget = spec.budget
+    device = resolve_device(budget.device)
+    task = load_task(spec.task.name, seed=spec.seed, **dict(spec.task.options))
     x_train, y_train = task.x_train.to(device), task.y_train.to(device)
     x_test, y_test = task.x_test.to(device), task.y_test.to(device)
-    model = build_for(config, task, device)
+    model = build_for(spec, task, device)
     model.train()
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    optimizer = _make_optimizer(config, [p for p in model.parameters() if p.requires_grad])
-    steps = planned_steps(config, task.n_train)
+    optimizer = _make_optimizer(budget, [p for p in model.parameters() if p.requires_grad])
+    steps = planned_steps(spec, task.n_train)
 
     x_metric, y_metric = x_test[:METRICS_BATCH], y_test[:METRICS_BATCH]
     metrics: dict[str, Any] = {}
-    if config.metrics:
+    if budget.metrics:
         metrics["init"] = _snapshot(model, task, x_metric, y_metric)
         model.train()
         optimizer.zero_grad(set_to_none=True)
 
-    curves: dict[str, list] = {"step": [], "train_loss": [], "test_loss": [], "test_accuracy": []}
+    curves = Curves()
 
     def record(step: int, train_loss: float | None) -> None:
         test_loss, test_acc = evaluate(model, task, x_test, y_test)
-        curves["step"].append(step)
-        curves["train_loss"].append(train_loss)
-        curves["test_loss"].append(test_loss)
-        curves["test_accuracy"].append(test_acc)
+        curves.step.append(step)
+        curves.train_loss.append(train_loss)
+        curves.test_loss.append(test_loss)
+        curves.test_accuracy.append(test_acc)
 
     record(0, None)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(spec.seed)
     order = torch.empty(0, dtype=torch.long)
     cursor = 0
     status, diverged_at, steps_done = "ok", None, 0
     running, running_n = 0.0, 0
     for step in range(1, steps + 1):
-        if cursor + config.batch_size > order.numel():
-            if task.n_train <= config.batch_size:
+        if cursor + budget.batch_size > order.numel():
+            if task.n_train <= budget.batch_size:
                 order, cursor = torch.arange(task.n_train), 0
             else:
                 order, cursor = torch.randperm(task.n_train, generator=generator), 0
-        idx = order[cursor:cursor + config.batch_size].to(device)
-        cursor += config.batch_size
+        idx = order[cursor:cursor + budget.batch_size].to(device)
+        cursor += budget.batch_size
         loss = task.loss(model(x_train[idx]), y_train[idx])
         loss_value = float(loss.item())
         if not math.isfinite(loss_value):
@@ -438,39 +318,41 @@ def fit(config: RunConfig | dict[str, Any]) -> RunResult:
             break
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        if budget.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), budget.grad_clip)
         optimizer.step()
         steps_done = step
         running += loss_value
         running_n += 1
-        if step % config.eval_every == 0 or step == steps:
+        if step % budget.eval_every == 0 or step == steps:
             record(step, running / running_n)
             running, running_n = 0.0, 0
 
     if status == "ok":
         train_loss, train_acc = evaluate(model, task, x_train, y_train)
-        test_loss, test_acc = curves["test_loss"][-1], curves["test_accuracy"][-1]
+        test_loss, test_acc = curves.test_loss[-1], curves.test_accuracy[-1]
         if not (math.isfinite(train_loss) and math.isfinite(test_loss)):
             status, diverged_at = "diverged", steps_done
     if status == "diverged":
         train_loss = train_acc = test_loss = test_acc = None
         if running_n:
-            curves["step"].append(steps_done)
-            curves["train_loss"].append(running / running_n)
-            curves["test_loss"].append(None)
-            curves["test_accuracy"].append(None)
-    if config.metrics:
+            curves.step.append(steps_done)
+            curves.train_loss.append(running / running_n)
+            curves.test_loss.append(None)
+            curves.test_accuracy.append(None)
+    if budget.metrics:
         metrics["final"] = (_snapshot(model, task, x_metric, y_metric)
                             if status == "ok" else None)
-    config_dict = config.to_dict()
     return RunResult(
-        config=config_dict, config_hash=config_hash(config_dict), status=status,
+        spec=spec, config_hash=config_hash(spec), status=status,
         steps_done=steps_done, steps_planned=steps, diverged_at=diverged_at,
         train_accuracy=train_acc, train_loss=train_loss, test_accuracy=test_acc,
         test_loss=test_loss, chance_accuracy=float(task.chance_accuracy),
         memoryless_accuracy=float(task.memoryless_accuracy),
-        time_structure=task.time_structure, curves=finite_or_none(curves),
-        metrics=finite_or_none(metrics), n_parameters=int(n_params), device=str(device.type),
-        wall_time_s=time.perf_counter() - start, environment=environment(),
+        time_structure=task_entry(spec.task.name).time_structure, input_kind=task.kind,
+        skip_width=model_skip_width(model),
+        curves=Curves(**finite_or_none(dataclasses.asdict(curves))), metrics=metrics,
+        n_parameters=int(n_params), device=str(device.type), threads=torch.get_num_threads(),
+        torch_version=torch.__version__, wall_time_s=time.perf_counter() - start,
+        environment=environment(),
     )

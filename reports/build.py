@@ -6,6 +6,7 @@ Everything the page shows is measured here and passed to the Jinja2 template as 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import math
@@ -14,11 +15,13 @@ import platform
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from entangled.runs import RunResult, SkipVariant, finite_or_none
 from reports import analysis, figures, findings, presets
-from reports.analysis import IDENTITY, PROPERTY_LABELS, Outcome
+from reports.analysis import PROPERTY_LABELS, Outcome
 
 VERDICT_ORDER = ("reproduced", "not reproduced", "opposite", "inconclusive")
 
@@ -29,18 +32,18 @@ def log(message: str) -> None:
 
 # --------------------------------------------------------------------------- runs
 def run_suite(preset: presets.Preset, out_dir: Path, jobs: int, progress: bool,
-              **sweep_options) -> tuple[list[dict], dict]:
-    """Run (or resume) the preset's sweep in ``out_dir/runs``; return its result dicts.
+              **sweep_options):
+    """Run (or resume) the suite's sweep in ``out_dir/runs``; return its typed results (in
+    suite order) and the :class:`~entangled.sweep.SweepSummary`.
 
     ``sweep_options`` (``executor``, ``scheduler``, ``shard``) go to :func:`run_sweep`."""
-    from entangled.sweep import config_hash, load_results, run_sweep
+    from entangled.sweep import load_results, run_sweep
 
     configs = presets.run_configs(preset)
-    wanted = {config_hash(c) for c in configs}
     summary = run_sweep(configs, out_dir / "runs", jobs=jobs, progress=progress, **sweep_options)
-    results = [r.to_dict() for r in load_results(out_dir / "runs")]
-    results = [r for r in results if r["config_hash"] in wanted]
-    return results, summary.to_dict() if hasattr(summary, "to_dict") else {}
+    wanted = set(summary.hashes)
+    results = [r for r in load_results(out_dir / "runs") if r.config_hash in wanted]
+    return results, summary
 
 
 # ------------------------------------------------------------------------ ledger
@@ -78,23 +81,12 @@ def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: 
 
 
 # -------------------------------------------------------------------- properties
-def skip_width(arch: str, task: str, model: dict | None = None) -> int:
-    """Size n of the skip mappings of ``arch`` on ``task`` (from a built model)."""
-    from entangled.nn.models import SkipSpec, build_model
-    from entangled.tasks import load_task
-
-    data = load_task(task, seed=0)
-    built = build_model(arch, input_shape=data.input_shape, output_dim=data.output_dim,
-                        skip=SkipSpec(), config=model or None, seed=0)
-    return built.residual_blocks[0].skip.n
-
-
-def mapping_properties(family: str, params: dict, n: int, seed: int = 0) -> dict:
+def mapping_properties(v: SkipVariant, n: int, seed: int = 0) -> dict:
     """The properties that rank correlations relate to outcomes, measured on one mapping."""
     import entangled as E
     from entangled import properties as P
 
-    m = E.make_mapping(family, n, seed=seed, **params)
+    m = E.make_mapping(v.family, n, seed=seed, **v.param_dict)
     return {
         "eigenvalue_spread": P.eigenvalue_spread(m),
         "spectral_norm": P.spectral_norm(m),
@@ -105,37 +97,116 @@ def mapping_properties(family: str, params: dict, n: int, seed: int = 0) -> dict
 
 
 def attach_properties(rows: list[Outcome]) -> None:
-    widths: dict[tuple[str, str], int] = {}
+    """Measure each outcome's mapping at the skip width its runs recorded."""
     for row in rows:
-        key = (row.arch, row.task)
-        if key not in widths:
-            widths[key] = skip_width(row.arch.split("[")[0], row.task, row.model)
-        row.properties = mapping_properties(row.family, row.params, widths[key])
-        row.properties["n"] = widths[key]
+        row.properties = mapping_properties(row.variant, row.skip_width)
+        row.properties["n"] = row.skip_width
+
+
+# ---------------------------------------------------------------------- sections
+def findings_section(rows: list[Outcome]) -> list[findings.Judgement]:
+    """F1-F3 judged on the outcome table (every sparse reading of the suite; the fixed
+    default reading when there is none)."""
+    return findings.judge_paper(rows, presets.IMAGE_TASK, presets.TIME_VARIANT_TASK,
+                                presets.TIME_INVARIANT_TASK,
+                                default_sparse=analysis.variant("sparse", presets.F1_SPARSE))
+
+
+def outcomes_section(rows: list[Outcome]) -> list[dict]:
+    """One table per (arch, task): identity first, then families, sweeps in numeric order."""
+    return [{"arch": arch, "task": task, "rows": members, "chance": members[0].chance,
+             "time_structure": members[0].time_structure}
+            for (arch, task), members in analysis.by_pair(rows).items()]
+
+
+def swept_parameters(rows: list[Outcome]) -> list[tuple[str, str]]:
+    """``(family, param)`` for every numeric family parameter that takes at least two values
+    among the suite's variants (the dose-response sweeps come from the data)."""
+    values: dict[tuple[str, str], set] = defaultdict(set)
+    for row in rows:
+        for key, value in row.variant.params:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                values[(row.variant.family, key)].add(value)
+    return sorted(k for k, v in values.items() if len(v) >= 2)
+
+
+def dose_response_section(rows: list[Outcome]) -> list[dict]:
+    """Per swept parameter: ``{"family", "param", "doc", "curves": {(arch, task): points}}``."""
+    from entangled import family_class
+
+    out = []
+    for family, param in swept_parameters(rows):
+        curves = analysis.dose_response(rows, family, param)
+        if curves:
+            doc = next((p.doc for p in family_class(family).parameters if p.name == param), "")
+            chance = {o.pair: o.chance for o in rows}
+            out.append({"family": family, "param": param, "doc": doc, "curves": curves,
+                        "chance": chance})
+    return out
+
+
+def dynamics_section(results: list[RunResult]) -> list[dict]:
+    """Per architecture (default model, first task by name): the metric curves of one
+    showcase variant per family, averaged over seeds."""
+    by_arch: dict[str, list[RunResult]] = defaultdict(list)
+    for result in results:
+        if result.status == "ok" and result.metrics and not analysis.model_overrides(result.spec.arch):
+            by_arch[result.spec.arch.name].append(result)
+    out = []
+    for arch, group in sorted(by_arch.items()):
+        task = sorted({r.spec.task.name for r in group})[0]
+        group = [r for r in group if r.spec.task.name == task]
+        shown = analysis.showcase_variants(r.spec.skip for r in group)
+        panels = []
+        for key, stage, xlabel, ylabel, title in DYNAMICS:
+            series = []
+            for v in shown:
+                snapshots = [r.snapshot(stage) for r in group if r.spec.skip == v]
+                snapshots = [s for s in snapshots if s is not None]
+                curves = [s.series(key) for s in snapshots if s.series(key)]
+                if not curves:
+                    continue
+                xs, mean = mean_curve(curves)
+                if key == "lesion_accuracy" and snapshots[0].lesion_applications:
+                    applications = snapshots[0].lesion_applications
+                    xs = [applications[i] for i in xs if i < len(applications)]
+                    mean = mean[:len(xs)]
+                series.append((v, xs, mean))
+            if not series and key == "saturated_fraction":
+                continue  # only models with tanh branches (the RNN) have it
+            panels.append({"key": key, "title": title, "xlabel": xlabel, "ylabel": ylabel,
+                           "series": series})
+        out.append({"arch": arch, "task": task, "panels": panels})
+    return out
+
+
+def run_counts(results: list[RunResult], summary) -> dict:
+    """Expected, loaded, rerun (invalid or stale files), invalid, ok and diverged runs."""
+    return {"expected": summary.total, "loaded": len(results), "total": len(results),
+            "ok": sum(r.status == "ok" for r in results),
+            "diverged": sum(r.status == "diverged" for r in results),
+            "ran": summary.ran, "reused": summary.skipped, "rerun": summary.rerun,
+            "invalid": len(summary.corrupt), "stale": len(summary.stale),
+            "upgraded": len(summary.upgraded), "failed": len(summary.failed),
+            "train_seconds": sum(r.wall_time_s for r in results)}
 
 
 # ----------------------------------------------------------------------- figures
-def dose_response_figures(rows: list[Outcome]) -> list[figures.Figure]:
-    sweeps = [("rotation", "theta", "rotation angle θ (rad)"),
-              ("sparse", "strength", "sparse strength s"),
-              ("circulant", "bandwidth", "circulant bandwidth h"),
-              ("sinkhorn", "iters", "Sinkhorn iterations K")]
+def dose_response_figures(sections: list[dict], labels: Labels) -> list[figures.Figure]:
     out = []
-    for family, param, xlabel in sweeps:
-        curves = analysis.dose_response(rows, family, param)
-        if not curves:
-            continue
+    for sweep in sections:
+        family, param = sweep["family"], sweep["param"]
+        xlabel = f"{family} {param}" + (f" ({sweep['doc']})" if sweep["doc"] else "")
         panels = []
-        for (arch, task), points in sorted(curves.items()):
-            chance = next((o.chance for o in rows if (o.arch, o.task) == (arch, task)), None)
+        for (arch, task), points in sweep["curves"].items():
             panels.append(figures.Panel(
-                f"{arch} · {task}", xlabel, "test accuracy",
+                f"{labels.arch(arch)} · {labels.task(task)}", xlabel, "test accuracy",
                 [figures.Series("mean ± 95% CI", [p[0] for p in points],
                                 [p[1].mean for p in points],
                                 [_half_width(p[1]) for p in points])],
-                hline=chance, hline_label="chance"))
+                hline=sweep.get("chance", {}).get((arch, task)), hline_label="chance"))
         out.append(figures.panel_figure(
-            f"dose-{family}", f"Dose-response: accuracy against {family} {param}",
+            f"dose-{family}-{param}", f"Dose-response: accuracy against {family} {param}",
             f"Test accuracy (mean over seeds with 95% confidence intervals) against the {family} "
             f"parameter {param}, one panel per architecture and task; the identity is the point "
             f"at the parameter's identity end.", panels))
@@ -148,25 +219,24 @@ def _half_width(summary) -> float:
     return (summary.high - summary.low) / 2
 
 
-def distance_figure(rows: list[Outcome]) -> figures.Figure | None:
-    by_pair: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
-    for row in rows:
-        if row.properties and row.summary.n:
-            by_pair[(row.arch, row.task)].append(row)
-    if not by_pair:
-        return None
+def distance_figure(rows: list[Outcome], labels: Labels) -> figures.Figure | None:
     panels = []
-    for (arch, task), group in sorted(by_pair.items()):
-        families_here = sorted({o.family for o in group})
+    for (arch, task), group in analysis.by_pair(rows).items():
+        group = [o for o in group if o.properties and o.summary.n]
+        if not group:
+            continue
         series = []
-        for family in families_here:
+        for family in sorted({o.family for o in group}):
             members = [o for o in group if o.family == family]
             series.append(figures.Series(
                 family, [o.properties["distance_from_identity"] for o in members],
                 [o.summary.mean for o in members], [_half_width(o.summary) for o in members]))
-        panels.append(figures.Panel(f"{arch} · {task}", r"$\|M - I\|_F / \sqrt{n}$", "test accuracy",
+        panels.append(figures.Panel(f"{labels.arch(arch)} · {labels.task(task)}",
+                                    r"$\|M - I\|_F / \sqrt{n}$", "test accuracy",
                                     series, hline=group[0].chance, hline_label="chance",
                                     scatter=True))
+    if not panels:
+        return None
     return figures.panel_figure(
         "distance", "Accuracy against distance from the identity",
         "Scatter of mean test accuracy (with 95% CI) against the normalised Frobenius distance "
@@ -188,12 +258,6 @@ DYNAMICS = (
 )
 
 
-def showcase_label(family: str, labels: list[str]) -> str | None:
-    """The variant shown for ``family`` in dynamics plots: the middle one of its sweep."""
-    members = sorted(label for label in labels if label.split("(")[0] == family)
-    return members[len(members) // 2] if members else None
-
-
 def mean_curve(curves: list[list]) -> tuple[list[int], list[float]]:
     """Pointwise mean over curves, skipping missing (None / non-finite) values."""
     length = min(len(c) for c in curves)
@@ -206,36 +270,15 @@ def mean_curve(curves: list[list]) -> tuple[list[int], list[float]]:
     return xs, means
 
 
-def dynamics_figures(results: list[dict]) -> list[figures.Figure]:
-    by_arch: dict[str, list[dict]] = defaultdict(list)
-    for result in results:
-        if result["status"] == "ok" and result.get("metrics") and not result["config"].get("model"):
-            by_arch[result["config"]["arch"]].append(result)
+def dynamics_figures(sections: list[dict], labels: Labels) -> list[figures.Figure]:
     out = []
-    for arch, group in sorted(by_arch.items()):
-        labels = sorted({analysis.variant_label(r["config"]["family"], r["config"]["params"]) for r in group})
-        shown = [s for s in (showcase_label(f, labels) for f in sorted({l.split("(")[0] for l in labels})) if s]
-        task = sorted({r["config"]["task"] for r in group})[0]
-        panels = []
-        for key, stage, xlabel, ylabel, title in DYNAMICS:
-            series = []
-            for label in shown:
-                snapshots = [r["metrics"].get(stage) or {} for r in group
-                             if r["config"]["task"] == task
-                             and analysis.variant_label(r["config"]["family"], r["config"]["params"]) == label]
-                curves = [s.get(key) for s in snapshots if isinstance(s.get(key), list) and s.get(key)]
-                if not curves:
-                    continue
-                xs, mean = mean_curve(curves)
-                if key == "lesion_accuracy" and snapshots[0].get("lesion_applications"):
-                    applications = snapshots[0]["lesion_applications"]
-                    xs = [applications[i] for i in xs if i < len(applications)]
-                    mean = mean[:len(xs)]
-                series.append(figures.Series(label, xs, mean, marker="."))
-            if not series and key == "saturated_fraction":
-                continue  # only models with tanh branches (the RNN) have it
-            panels.append(figures.Panel(title, xlabel, ylabel, series,
-                                        logy=(key == "jacobian_singular_values")))
+    for entry in sections:
+        arch, task = entry["arch"], entry["task"]
+        panels = [figures.Panel(p["title"], p["xlabel"], p["ylabel"],
+                                [figures.Series(labels.variant(v), xs, ys, marker=".")
+                                 for v, xs, ys in p["series"]],
+                                logy=(p["key"] == "jacobian_singular_values"))
+                  for p in entry["panels"]]
         out.append(figures.panel_figure(
             f"dynamics-{arch}", f"{arch} on {task}: refinement, lesion, CKA and Jacobian spectrum",
             f"Panels for the {arch} on {task}, one line per skip family (mean over seeds): "
@@ -246,6 +289,25 @@ def dynamics_figures(results: list[dict]) -> list[figures.Figure]:
             "saturated tanh pre-activations (tanh′ < 0.1) per time step at initialisation.",
             panels))
     return out
+
+
+class Labels:
+    """The render step's text for typed values: variants (distinct within the page),
+    architectures with non-default model fields, tasks with non-default options."""
+
+    def __init__(self, variants):
+        self._variants = analysis.variant_labels(variants)
+
+    def variant(self, v: SkipVariant) -> str:
+        return self._variants.get(v) or analysis.variant_label(v)
+
+    @staticmethod
+    def arch(arch) -> str:
+        return analysis.arch_label(arch) if not isinstance(arch, str) else arch
+
+    @staticmethod
+    def task(task) -> str:
+        return analysis.task_label(task) if not isinstance(task, str) else task
 
 
 # ------------------------------------------------------------------------- render
@@ -274,15 +336,21 @@ def environment() -> dict:
     return info
 
 
-def render(context: dict) -> str:
+def render(context: dict, labels: Labels | None = None) -> str:
+    """The page: the template rendered with ``context``; typed values become text here
+    (filters ``variant``, ``arch``, ``task``)."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
+    labels = labels or Labels(())
     env = Environment(loader=PackageLoader("reports", "templates"),
                       autoescape=select_autoescape(["html", "xml"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _format_number
     env.filters["pct"] = lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
     env.filters["pvalue"] = lambda v: "—" if v is None or math.isnan(v) else (f"{v:.3f}" if v >= 0.001 else "<0.001")
+    env.filters["variant"] = labels.variant
+    env.filters["arch"] = labels.arch
+    env.filters["task"] = labels.task
     return env.get_template("index.html").render(**context)
 
 
@@ -303,41 +371,180 @@ def _format_number(value: Any, digits: int = 3) -> str:
 
 
 def report_dir(preset: presets.Preset, out_dir: str | os.PathLike | None) -> Path:
-    """``out_dir``, or ``reports/out/<preset>`` under the current directory."""
+    """``out_dir``, or ``reports/out/<suite name>`` under the current directory."""
     return Path(out_dir) if out_dir is not None else Path("reports") / "out" / preset.name
+
+
+def _suite(preset_name: str, suite: presets.Suite | str | os.PathLike | None) -> presets.Suite:
+    if suite is None:
+        return presets.get_preset(preset_name)
+    if isinstance(suite, presets.Suite):
+        return suite
+    return presets.load_suite(suite)
 
 
 def train_shard(preset_name: str, out_dir: str | os.PathLike | None, shard: str, *,
                 jobs: int | None = None, progress: bool = True, executor: str = "local",
-                scheduler: str | None = None):
-    """Train only shard ``shard`` (``"I/N"``) of the preset's runs into ``out_dir/runs``;
+                scheduler: str | None = None,
+                suite: presets.Suite | str | os.PathLike | None = None):
+    """Train only shard ``shard`` (``"I/N"``) of the suite's runs into ``out_dir/runs``;
     render nothing. Returns the :class:`~entangled.sweep.SweepSummary`."""
     from entangled.sweep import run_sweep
 
-    preset = presets.get_preset(preset_name)
+    preset = _suite(preset_name, suite)
     out = report_dir(preset, out_dir)
-    log(f"report: preset {preset.name!r}, shard {shard} -> {out / 'runs'}")
+    log(f"report: suite {preset.name!r}, shard {shard} -> {out / 'runs'}")
     return run_sweep(presets.run_configs(preset), out / "runs",
                      jobs=jobs or max(1, os.cpu_count() or 1), progress=progress,
                      executor=executor, scheduler=scheduler, shard=shard)
 
 
+GENERATOR = "entangled report"
+
+
+@contextlib.contextmanager
+def output_directory(out: Path):
+    """Prepare ``out`` for a report and hold its lock while the block runs.
+
+    Clear errors (never a traceback) for a path that is a file or not writable; refuses an
+    ``index.html`` that this tool did not write; a second report on the same directory
+    refuses with the pid of the one that holds the lock (``.report.lock``, released when the
+    holder exits, however it exits).
+    """
+    import fcntl
+
+    from entangled.errors import InvalidParameterError
+
+    if out.exists() and not out.is_dir():
+        raise InvalidParameterError("--out", str(out), "a directory (this path is a file)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidParameterError("--out", str(out), f"a directory that can be created ({exc.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InvalidParameterError("--out", str(out), "a writable directory")
+    index = out / "index.html"
+    if index.exists():
+        head = index.read_bytes()[:4096].decode("utf-8", "replace")
+        if f'<meta name="generator" content="{GENERATOR}">' not in head:
+            raise InvalidParameterError(
+                "--out", str(out), "a directory without an index.html, or one written by "
+                "entangled report (this index.html was not written by it; move it away or "
+                "choose another --out)")
+    lock_path = out / ".report.lock"
+    handle = open(lock_path, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise InvalidParameterError(
+                "--out", str(out), f"a directory no other report is writing to (another "
+                f"entangled report, pid {holder}, holds {lock_path}; wait for it or choose "
+                "another --out)") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield out
+    finally:
+        handle.close()
+
+
 def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None = None, *,
                  conjecture_paths: Sequence[str] = (), jobs: int | None = None,
                  progress: bool = True, executor: str = "local",
-                 scheduler: str | None = None) -> Path:
-    """Run the suite of ``preset_name`` (resuming finished runs) and write ``index.html``.
+                 scheduler: str | None = None,
+                 suite: presets.Suite | str | os.PathLike | None = None) -> Path:
+    """Run a suite (resuming finished runs) and write ``index.html``; return its path.
 
-    ``executor``/``scheduler``: where the runs execute (:func:`entangled.sweep.run_sweep`).
-    Returns the path of ``index.html``.
+    ``suite`` is a :class:`~reports.presets.Suite` or the path of a suite TOML file; without
+    it the built-in suite ``preset_name`` runs. The suite is validated before the output
+    directory is touched. ``executor``/``scheduler``: where the runs execute
+    (:func:`entangled.sweep.run_sweep`).
     """
+    return make_report(_suite(preset_name, suite), out_dir, conjecture_paths=conjecture_paths,
+                       jobs=jobs, progress=progress, executor=executor,
+                       scheduler=scheduler).index
+
+
+@dataclass
+class ReportOutcome:
+    """What a report invocation produced (for the terminal summary and the exit status)."""
+
+    index: Path
+    findings: list
+    mismatches: list[dict]
+    runs: dict
+    sweep: Any
+    wall_time_s: float
+
+    def terminal_summary(self) -> str:
+        """A few lines: F1-F3 verdicts, conjecture mismatches, invalid/rerun/failed runs."""
+        lines = [f"report: {self.index}"]
+        for j in self.findings:
+            lines.append(f"  {j.finding.key} {j.verdict:<13} {j.finding.claim}")
+        r = self.runs
+        lines.append(f"  runs: {r['loaded']}/{r['expected']} loaded ({r['reused']} reused, "
+                     f"{r['ran']} trained now, {r['rerun']} rerun: {r['invalid']} invalid and "
+                     f"{r['stale']} stale files moved aside; {r['upgraded']} upgraded; "
+                     f"{r['failed']} failed)")
+        for failure in self.sweep.failed:
+            lines.append(f"    failed {failure['hash']} {failure['label']}: {failure['error']}")
+        for entry in self.sweep.corrupt + self.sweep.stale:
+            lines.append(f"    set aside {entry['moved_to']}: {entry['reason']}")
+        if self.mismatches:
+            lines.append(f"  conjectures: {len(self.mismatches)} verdict(s) differ from the "
+                         "expectation:")
+            for m in self.mismatches:
+                lines.append(f"    {m['conjecture']} [{m['family']}]: {m['verdict']}, expected "
+                             f"{m['expected']}")
+        else:
+            lines.append("  conjectures: every verdict matches its expectation")
+        return "\n".join(lines)
+
+
+def make_report(preset: presets.Suite, out_dir: str | os.PathLike | None = None, *,
+                conjecture_paths: Sequence[str] = (), jobs: int | None = None,
+                progress: bool = True, executor: str = "local",
+                scheduler: str | None = None) -> ReportOutcome:
+    """:func:`build_report` for a parsed suite, returning the :class:`ReportOutcome`."""
+    out = report_dir(preset, out_dir)
+    with output_directory(out):
+        return _build(preset, out, conjecture_paths, jobs, progress, executor, scheduler)
+
+
+HISTORY_FILE = "history.json"
+HISTORY_KEEP = 50
+
+
+def record_invocation(out: Path, entry: dict) -> list[dict]:
+    """Append this invocation to ``out/history.json`` (the last 50 are kept) and return the
+    history, newest last. Each entry has its own wall times, separate from the runs' own
+    recorded training times (a cached rerun does not overwrite the run that did the work)."""
+    from entangled.sweep import write_json_atomic
+
+    path = out / HISTORY_FILE
+    history: list[dict] = []
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            history = [h for h in loaded if isinstance(h, dict)] if isinstance(loaded, list) else []
+        except (OSError, ValueError):
+            history = []
+    history = (history + [entry])[-HISTORY_KEEP:]
+    write_json_atomic(path, finite_or_none(history))
+    return history
+
+
+def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
+           jobs: int | None, progress: bool, executor: str = "local",
+           scheduler: str | None = None) -> ReportOutcome:
     from entangled.commands.families import family_rows
     from entangled.properties import IDENTITY_ATTRIBUTES
     from entangled.sweep import write_json_atomic
 
-    preset = presets.get_preset(preset_name)
-    out = report_dir(preset, out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     jobs = jobs or max(1, os.cpu_count() or 1)
     started = time.perf_counter()
 
@@ -356,21 +563,21 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
     log("report: analysing and rendering")
     rows = analysis.outcomes(results)
     attach_properties(rows)
-    judged = findings.judge_paper(rows, presets.IMAGE_TASK, presets.TIME_VARIANT_TASK,
-                                  presets.TIME_INVARIANT_TASK,
-                                  default_sparse=analysis.variant_label("sparse", presets.F1_SPARSE))
-    all_figures = dose_response_figures(rows)
-    distance = distance_figure(rows)
-    dyn = dynamics_figures(results)
-    figures.write_svgs([*all_figures, distance, *dyn], out / "figures")
+    judged = findings_section(rows)
+    pairs = outcomes_section(rows)
+    dose = dose_response_section(rows)
+    dynamics = dynamics_section(results)
+    correlations = analysis.correlations(rows)
+    counts = run_counts(results, sweep_summary)
+    reused_hashes = set(sweep_summary.hashes) - set(sweep_summary.ran_hashes)
 
-    pairs = []
-    for arch, task in sorted({(o.arch, o.task) for o in rows}):
-        members = [o for o in rows if (o.arch, o.task) == (arch, task)]
-        members.sort(key=lambda o: (o.label != IDENTITY, o.family, o.label))
-        pairs.append({"arch": arch, "task": task, "rows": members,
-                      "chance": members[0].chance, "time_structure": members[0].time_structure})
-
+    # render step: labels and figures from the typed sections
+    labels = Labels([o.variant for o in rows]
+                    + [e["variant"] for j in judged for e in j.evidence + j.extension_evidence])
+    dose_figures = dose_response_figures(dose, labels)
+    distance = distance_figure(rows, labels)
+    dynamics_figs = dynamics_figures(dynamics, labels)
+    figures.write_svgs([*dose_figures, distance, *dynamics_figs], out / "figures")
     context = {
         "title": f"entangled report — {preset.name}",
         "preset": preset,
@@ -383,15 +590,13 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
         "ledger_groups": ledger_groups(ledger),
         "literature": literature_section(ledger),
         "pairs": pairs,
-        "dose_figures": all_figures,
+        "dose_figures": dose_figures,
         "distance_figure": distance,
-        "correlations": analysis.correlations(rows),
+        "correlations": correlations,
         "property_labels": PROPERTY_LABELS,
-        "dynamics_figures": dyn,
-        "runs": {"total": len(results), "ok": sum(r["status"] == "ok" for r in results),
-                 "diverged": sum(r["status"] == "diverged" for r in results),
-                 "train_seconds": sum(r.get("wall_time_s", 0.0) for r in results)},
-        "sweep_summary": sweep_summary,
+        "dynamics_figures": dynamics_figs,
+        "runs": counts,
+        "sweep_summary": sweep_summary.to_dict(),
         "training": preset.training,
         "seeds": preset.seeds,
         "environment": environment(),
@@ -400,23 +605,38 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
     }
     context["timings"]["page"] = time.perf_counter() - t0
     context["timings"]["total"] = time.perf_counter() - started
-    html = render(context)
+    context["history"] = record_invocation(out, {
+        "started": context["generated"], "suite": preset.name,
+        "wall_time_s": context["timings"]["total"], "sweep_s": sweep_seconds,
+        "ledger_s": ledger_seconds, "page_s": context["timings"]["page"],
+        "trained": counts["ran"], "reused": counts["reused"], "rerun": counts["rerun"],
+        "training_s_of_runs_trained_now": sum(
+            r.wall_time_s for r in results if r.config_hash not in reused_hashes),
+    })
+    html = render(context, labels)
     index = out / "index.html"
-    tmp = index.with_suffix(".html.tmp")
+    tmp = index.with_name(f".index.{os.getpid()}.html.tmp")
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, index)
-    from entangled.train import finite_or_none as json_safe
 
-    write_json_atomic(out / "summary.json", json_safe({
+    write_json_atomic(out / "summary.json", finite_or_none({
         "preset": preset.name,
+        "suite_source": preset.source,
         "findings": [j.to_dict() for j in judged],
         "outcomes": [o.to_dict() for o in rows],
-        "correlations": context["correlations"],
+        "correlations": [{**c, "arch": analysis.arch_label(c["arch"]),
+                          "task": analysis.task_label(c["task"])} for c in correlations],
         "ledger_counts": context["ledger_counts"],
+        "runs": counts,
         "timings": context["timings"],
+        "history": context["history"],
     }))
     log(f"report: done in {context['timings']['total']:.1f} s")
-    return index
+    mismatches = [{"conjecture": e["conjecture"], "family": e["family"],
+                   "verdict": e["verdict"], "expected": e["expected"]}
+                  for e in ledger.get("entries", []) if not e["matches_expected"]]
+    return ReportOutcome(index, judged, mismatches, counts, sweep_summary,
+                         context["timings"]["total"])
 
 
 def literature_section(ledger: dict) -> list[dict]:

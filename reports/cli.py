@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from reports.presets import PRESETS
+from entangled.commands import add_json_argument, text_stream, write_json_output
 
 HELP = "run a suite and write the self-contained HTML report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick",
-                        help="smoke (~1 min, CI), quick (default, F1-F3 in ~10 min on 2 cores) or full")
+    from reports.presets import preset_names
+
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", choices=preset_names(), default="quick",
+                        help="built-in suite: smoke (CI), quick (default, F1-F3) or full")
+    source.add_argument("--suite", metavar="FILE.toml", default=None,
+                        help="your own suite file (name, seeds, [[runs]] with arch, task, "
+                             "variants and budget keys; see reports/suites/*.toml)")
     parser.add_argument("--out", default=None,
-                        help="output directory (default: reports/out/<preset> under the current directory)")
+                        help="output directory (default: reports/out/<suite name> under the current directory)")
     parser.add_argument("--conjectures", nargs="+", default=[], metavar="PATH",
                         help="extra conjecture files, directories or modules for the ledger")
     parser.add_argument("--jobs", type=int, default=None,
@@ -22,25 +29,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from entangled.commands.sweep import add_scaleout_arguments
 
     add_scaleout_arguments(parser)  # --executor, --scheduler, --shard
+    parser.add_argument("--allow-mismatch", action="store_true",
+                        help="exit 0 even when a conjecture's verdict differs from its "
+                             "expectation (default: exit 1)")
+    add_json_argument(parser, "the report's summary (findings, runs, mismatches)")
 
 
 def run(args: argparse.Namespace) -> int:
     from entangled.errors import InvalidParameterError
-    from reports.build import build_report, train_shard
+    from reports import presets
+    from reports.build import make_report, train_shard
 
     if args.jobs is not None and args.jobs < 1:
         raise InvalidParameterError("--jobs", args.jobs, "a positive integer")
+    suite = presets.load_suite(args.suite) if args.suite else presets.get_preset(args.preset)
+    out = text_stream(args.json)
     if args.shard:
         summary = train_shard(args.preset, args.out, args.shard, jobs=args.jobs,
                               progress=not args.no_progress, executor=args.executor,
-                              scheduler=args.scheduler)
+                              scheduler=args.scheduler, suite=suite)
+        write_json_output(args.json, summary.to_dict())
+        again = f"--suite {args.suite}" if args.suite else f"--preset {args.preset}"
         print(f"shard {summary.shard}: {summary.total} runs, {summary.skipped} already done, "
               f"{summary.ran} run now, {summary.done_elsewhere} by another sweep, "
               f"{len(summary.failed)} failed. Once every shard is done, `entangled report "
-              f"--preset {args.preset}` with the same --out renders the page.")
+              f"{again}` with the same --out renders the page.", file=out)
         return 0 if summary.complete else 1
-    index = build_report(args.preset, args.out, conjecture_paths=args.conjectures,
-                         jobs=args.jobs, progress=not args.no_progress,
-                         executor=args.executor, scheduler=args.scheduler)
-    print(index.resolve())
+    outcome = make_report(suite, args.out, conjecture_paths=args.conjectures, jobs=args.jobs,
+                          progress=not args.no_progress, executor=args.executor,
+                          scheduler=args.scheduler)
+    print(outcome.terminal_summary(), file=sys.stderr)
+    write_json_output(args.json, {
+        "index": str(outcome.index.resolve()),
+        "findings": [{"key": j.finding.key, "verdict": j.verdict} for j in outcome.findings],
+        "mismatches": outcome.mismatches, "runs": outcome.runs,
+        "wall_time_s": outcome.wall_time_s})
+    print(outcome.index.resolve(), file=out)
+    if outcome.mismatches and not args.allow_mismatch:
+        print(f"entangled report: {len(outcome.mismatches)} conjecture verdict(s) differ from "
+              "the expectation (exit 1; --allow-mismatch to exit 0)", file=sys.stderr)
+        return 1
     return 0

@@ -24,7 +24,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from reports.analysis import IDENTITY, Outcome, find_outcome
+from entangled.runs import SkipVariant
+from reports.analysis import IDENTITY, Outcome, find_outcome, variant, variant_label
 from reports.paired import ALPHA, SMALLEST_EFFECT, compare, holm
 from reports.verdicts import AT_CEILING, comparison_verdict, finding_verdict, rule_text
 
@@ -36,12 +37,23 @@ RULE_TEXT = {"any": rule_text("any", SMALLEST_EFFECT), "all": rule_text("all", S
 
 @dataclass(frozen=True)
 class Comparison:
-    """A variant vs identity on one (arch, task), with the predicted sign (+1 or -1)."""
+    """A variant vs identity on one (arch with its default model, task), with the predicted
+    sign (+1 or -1). ``variant`` is a :class:`SkipVariant` (resolved on creation) or a
+    family name."""
 
     arch: str
     task: str
-    variant: str
+    variant: SkipVariant | str
     predicted: int
+
+    def __post_init__(self):
+        v = self.variant
+        v = variant(v) if isinstance(v, str) else SkipVariant(v.family, v.params, v.spatial).resolve()
+        object.__setattr__(self, "variant", v)
+
+    @property
+    def label(self) -> str:
+        return variant_label(self.variant)
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,7 @@ def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
     measured = []
     for comp in comparisons:
         row = find_outcome(rows, comp.arch, comp.task, comp.variant)
-        base = find_outcome(rows, comp.arch, comp.task, IDENTITY)
+        base = find_outcome(rows, comp.arch, comp.task, variant(IDENTITY))
         measured.append((comp, row, base))
     first = []
     for comp, row, base in measured:
@@ -102,6 +114,7 @@ def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
     evidence = []
     for i, (comp, row, base) in enumerate(measured):
         entry = {"arch": comp.arch, "task": comp.task, "variant": comp.variant,
+                 "label": comp.label,
                  "predicted": "higher" if comp.predicted > 0 else "lower",
                  "seeds": 0, "paired": None, "difference": None, "p_adjusted": None,
                  "holm_family_size": len(counted), "variant_mean": None,
@@ -142,26 +155,29 @@ def judge(finding: Finding, rows: list[Outcome], *, margin: float = SMALLEST_EFF
                      ext_verdict, ext_evidence, margin, alpha)
 
 
-def sparse_readings(rows: list[Outcome], task: str, archs: Sequence[str] = ("cnn", "vit")) -> list[str]:
-    """Labels of every variant of a :data:`SPARSE_FAMILIES` family measured on ``task`` by
-    one of ``archs`` (sorted)."""
-    return sorted({o.label for o in rows if o.task == task and o.arch in archs
-                   and o.family in SPARSE_FAMILIES})
+def sparse_readings(rows: list[Outcome], task: str,
+                    archs: Sequence[str] = ("cnn", "vit")) -> list[SkipVariant]:
+    """Every variant of a :data:`SPARSE_FAMILIES` family measured on ``task`` by one of
+    ``archs`` with its default model, in the variants' typed order."""
+    found = {o.variant for o in rows if o.task.name == task and o.arch.name in archs
+             and o.default_model and o.family in SPARSE_FAMILIES}
+    return sorted(found, key=SkipVariant.sort_key)
 
 
-def paper_findings(image_task: str, variant_sparse: str | Sequence[str], time_variant: str,
-                   time_invariant: str) -> list[Finding]:
+def paper_findings(image_task: str, variant_sparse: SkipVariant | Sequence[SkipVariant],
+                   time_variant: str, time_invariant: str) -> list[Finding]:
     """F1-F3 of Lechner et al. (arXiv 2206.01261) as comparisons on the suite's tasks.
 
-    ``variant_sparse``: the label of the sparse reading F1 is judged on, or several labels
-    (every reading, e.g. from :func:`sparse_readings`).
+    ``variant_sparse``: the sparse reading F1 is judged on, or several (every reading, e.g.
+    from :func:`sparse_readings`).
     """
-    readings = [variant_sparse] if isinstance(variant_sparse, str) else list(variant_sparse)
+    readings = ([variant_sparse] if isinstance(variant_sparse, (SkipVariant, str))
+                else list(variant_sparse))
     return [
         Finding("F1", "Entangled sparse mappings can help generalization of CNNs and Vision "
                       "Transformers.", "any",
-                tuple(Comparison(arch, image_task, label, +1)
-                      for arch in ("cnn", "vit") for label in readings),
+                tuple(Comparison(arch, image_task, reading, +1)
+                      for arch in ("cnn", "vit") for reading in readings),
                 scope="every sparse reading of the suite on the CNN and the ViT, each named"),
         Finding("F2", "Orthogonal mappings hurt CNNs and Transformers.", "all",
                 (Comparison("cnn", image_task, "orthogonal", -1),
@@ -180,7 +196,7 @@ def paper_findings(image_task: str, variant_sparse: str | Sequence[str], time_va
 
 
 def judge_paper(rows: list[Outcome], image_task: str, time_variant: str, time_invariant: str,
-                *, default_sparse: str | None = None, margin: float = SMALLEST_EFFECT,
+                *, default_sparse: SkipVariant | None = None, margin: float = SMALLEST_EFFECT,
                 alpha: float = ALPHA) -> list[Judgement]:
     """Judge F1-F3 on ``rows`` with every sparse reading measured (``default_sparse`` when
     none is)."""

@@ -1,23 +1,57 @@
-"""Suites of the report: which runs, how long, how many seeds, how many conjecture examples.
+"""Suites of the report as data: TOML files, the built-in ones shipped in ``reports/suites/``.
 
-A preset lists (architecture, task) pairs, the skip-mapping *variants* trained on each, the
-seeds and the training budget. Every run is an ordinary :class:`entangled.train.RunConfig`,
-so a preset is reproducible with ``entangled train`` run by run.
+A suite names its seeds, how many examples each conjecture gets, and a list of ``[[runs]]``
+groups; every group is one architecture on one task with a list of skip-mapping variants
+and a training budget. Every run is an ordinary :class:`entangled.runs.RunSpec`, so a suite is
+reproducible with ``entangled train`` run by run.
+
+.. code-block:: toml
+
+    name = "mine"
+    seeds = [0, 1, 2]
+    conjecture_examples = 20          # optional (default 20)
+    description = "..."               # optional
+
+    [[runs]]
+    arch = "cnn"                      # a registered architecture
+    task = "digits"                   # a registered task
+    steps = 300                       # budget keys: steps, epochs, batch_size, lr, optimizer,
+    batch_size = 32                   # weight_decay, grad_clip, eval_every, device, metrics,
+    eval_every = 100                  # threads
+    model = {depth = 8}               # optional model-config overrides
+    task_options = {delay = 3}        # optional task options
+    skip_seed = "seed"                # optional: "seed" (default: skip seed = run seed) or an int
+    variants = [
+      {family = "identity"},
+      {family = "sparse", strength = 0.5},   # other keys: the family's parameters
+      {family = "circulant", bandwidth = 1.0, spatial = true},
+    ]
+
+Built-in suites (``--preset``):
 
 * ``smoke`` — the whole pipeline in about a minute (CI): tiny budgets, 2 seeds.
-* ``quick`` (default) — enough to judge F1-F3 within 10 minutes on 2 CPU cores: CNN and ViT
-  on digits with every family and dose-response sweeps; residual RNN and sequence
-  Transformer on a time-variant (delayed recall) and a time-invariant (counting) task;
-  5 seeds.
+* ``quick`` (default) — enough to judge F1-F3: CNN and ViT on digits with every family and
+  dose-response sweeps; residual RNN and sequence Transformer on a time-variant (delayed
+  recall) and a time-invariant (counting) task; 5 seeds.
 * ``full`` — 10 seeds, longer training (about 3x), denser sweeps, depth and width sweeps.
+
+A bad suite file raises :class:`SuiteError` naming the file, the key, its value and what is
+allowed.
 """
 
 from __future__ import annotations
 
-import math
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from entangled.errors import InvalidParameterError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 IMAGE_TASK = "digits"
 TIME_VARIANT_TASK = "delayed_recall"
@@ -25,107 +59,178 @@ TIME_INVARIANT_TASK = "counting"
 # The variant of the sparse family that F1 is judged on (fixed before any run).
 F1_SPARSE = {"strength": 0.5}
 
-
-@dataclass(frozen=True)
-class Variant:
-    family: str
-    params: dict = field(default_factory=dict)
-
-
-def sweep(family: str, param: str, values) -> list[Variant]:
-    return [Variant(family, {param: value}) for value in values]
+SUITE_DIR = Path(__file__).parent / "suites"
+TOP_KEYS = {"name", "description", "seeds", "conjecture_examples", "runs"}
+RUN_KEYS = {"arch", "task", "variants", "model", "task_options", "skip_seed"}
+DEFAULT_CONJECTURE_EXAMPLES = 20
 
 
-def image_variants(dense_sweeps: bool) -> list[Variant]:
-    thetas = [math.pi / 16, math.pi / 8, math.pi / 4, math.pi / 2, math.pi] if dense_sweeps \
-        else [math.pi / 8, math.pi / 4, math.pi / 2]
-    strengths = [0.1, 0.25, 0.5, 0.75, 1.0] if dense_sweeps else [0.25, 0.5, 0.9]
-    bandwidths = [0.25, 0.5, 1.0, 2.0, 4.0] if dense_sweeps else [0.5, 1.0, 2.0]
-    iters = [1, 3, 20] if dense_sweeps else [20]
-    return ([Variant("identity"), Variant("orthogonal"), Variant("permutation")]
-            + sweep("rotation", "theta", thetas)
-            + sweep("sparse", "strength", strengths)
-            + sweep("circulant", "bandwidth", bandwidths)
-            + sweep("sinkhorn", "iters", iters)
-            + [Variant("birkhoff")])
-
-
-def sequence_variants() -> list[Variant]:
-    return [Variant("identity"), Variant("orthogonal"), Variant("permutation"),
-            Variant("rotation", {"theta": math.pi / 4}), Variant("sparse", dict(F1_SPARSE)),
-            Variant("circulant", {"bandwidth": 1.0}), Variant("sinkhorn", {"iters": 20}),
-            Variant("birkhoff")]
+class SuiteError(InvalidParameterError):
+    """A suite file with a bad key or value."""
 
 
 @dataclass(frozen=True)
-class Preset:
+class SuiteRun:
+    """One ``[[runs]]`` group: an architecture on a task, its variants and budget."""
+
+    arch: str
+    task: str
+    variants: tuple[dict, ...]
+    budget: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    task_options: dict = field(default_factory=dict)
+    skip_seed: Any = "seed"
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A parsed, validated suite."""
+
     name: str
     description: str
     seeds: tuple[int, ...]
-    pairs: tuple[tuple[str, str], ...]
-    image_sweeps: str  # "none" | "quick" | "dense"
-    training: dict  # architecture -> RunConfig settings (steps, batch_size, eval_every)
-    conjecture_examples: int
-    extra_models: tuple[dict, ...] = ()  # depth / width sweeps (full only)
+    runs: tuple[SuiteRun, ...]
+    conjecture_examples: int = DEFAULT_CONJECTURE_EXAMPLES
+    source: str = ""
 
-    def variants(self, arch: str, task: str) -> list[Variant]:
-        if task == IMAGE_TASK:
-            if self.image_sweeps == "none":
-                return [Variant("identity"), Variant("orthogonal"), Variant("sparse", dict(F1_SPARSE)),
-                        Variant("rotation", {"theta": math.pi / 4})]
-            return image_variants(self.image_sweeps == "dense")
-        if self.image_sweeps == "none":
-            return [Variant("identity"), Variant("orthogonal")]
-        return sequence_variants()
+    @property
+    def training(self) -> dict[str, dict]:
+        """Budget per architecture label (for the page's configuration table)."""
+        out: dict[str, dict] = {}
+        for run in self.runs:
+            label = run.arch + ("[" + ", ".join(f"{k}={v}" for k, v in sorted(run.model.items()))
+                                + "]" if run.model else "")
+            out.setdefault(label, dict(run.budget))
+        return out
 
+    def configs(self) -> list:
+        """Every run as a :class:`~entangled.train.RunConfig`, in suite order."""
+        from entangled.train import RunConfig
 
-def _budget(cnn: int, vit: int, transformer: int, rnn: int, *, batch_size: int) -> dict:
-    """Steps per architecture. The sequence Transformer learns both sequence tasks within a
-    few hundred steps, so it gets fewer steps: at its ceiling every mapping scores 100% and the
-    comparison says nothing."""
-    steps = {"cnn": cnn, "vit": vit, "transformer": transformer, "rnn": rnn}
-    return {arch: {"steps": s, "batch_size": batch_size, "eval_every": max(1, s // 3)}
-            for arch, s in steps.items()}
+        configs = []
+        for run in self.runs:
+            for variant in run.variants:
+                params = {k: v for k, v in variant.items() if k not in ("family", "spatial")}
+                for seed in self.seeds:
+                    skip_seed = seed if run.skip_seed == "seed" else run.skip_seed
+                    configs.append(RunConfig(
+                        arch=run.arch, task=run.task, family=variant["family"], params=params,
+                        spatial=bool(variant.get("spatial", False)), model=dict(run.model),
+                        task_options=dict(run.task_options), seed=seed, skip_seed=skip_seed,
+                        **run.budget))
+        return configs
 
-
-PAIRS = (("cnn", IMAGE_TASK), ("vit", IMAGE_TASK),
-         ("rnn", TIME_VARIANT_TASK), ("rnn", TIME_INVARIANT_TASK),
-         ("transformer", TIME_VARIANT_TASK), ("transformer", TIME_INVARIANT_TASK))
-
-PRESETS = {
-    "smoke": Preset("smoke", "whole pipeline in about a minute (CI)", (0, 1), PAIRS, "none",
-                    _budget(40, 40, 40, 40, batch_size=32), conjecture_examples=5),
-    "quick": Preset("quick", "enough to judge F1-F3 within 10 minutes on 2 CPU cores", (0, 1, 2, 3, 4),
-                    PAIRS, "quick", _budget(300, 300, 150, 400, batch_size=32),
-                    conjecture_examples=20),
-    "full": Preset("full", "10 seeds, longer training, dense sweeps, depth and width sweeps",
-                   tuple(range(10)), PAIRS, "dense", _budget(800, 800, 300, 1000, batch_size=64),
-                   conjecture_examples=60, extra_models=({"depth": 8}, {"width": 32})),
-}
+    def specs(self) -> list:
+        """Every run as a resolved :class:`~entangled.runs.RunSpec`."""
+        return [c.to_spec().resolve() for c in self.configs()]
 
 
-def get_preset(name: str) -> Preset:
-    if name not in PRESETS:
-        raise InvalidParameterError("preset", name, "one of " + ", ".join(PRESETS))
-    return PRESETS[name]
+# ----------------------------------------------------------------------------- parsing
+def _fail(where: str, key: str, value: Any, allowed: str) -> SuiteError:
+    return SuiteError(key, value, allowed, context=where)
 
 
-def run_configs(preset: Preset) -> list:
-    """Every :class:`RunConfig` of ``preset`` (seed s uses model/data seed s and skip seed s)."""
-    from entangled.train import RunConfig
+def _table(data: Any, where: str, key: str) -> dict:
+    if not isinstance(data, dict):
+        raise _fail(where, key, data, "a table (e.g. {depth = 8})")
+    return dict(data)
 
-    configs = []
-    for arch, task in preset.pairs:
-        training = preset.training[arch]
-        for variant in preset.variants(arch, task):
-            for seed in preset.seeds:
-                configs.append(RunConfig(arch=arch, task=task, family=variant.family,
-                                         params=dict(variant.params), seed=seed, skip_seed=seed,
-                                         **training))
-    for overrides in preset.extra_models:
-        for variant in (Variant("identity"), Variant("orthogonal"), Variant("sparse", dict(F1_SPARSE))):
-            for seed in preset.seeds:
-                configs.append(RunConfig(arch="cnn", task=IMAGE_TASK, family=variant.family,
-                                         params=dict(variant.params), seed=seed, skip_seed=seed,
-                                         model=dict(overrides), **preset.training["cnn"]))
-    return configs
+
+def parse_suite(data: dict, source: str = "<suite>") -> Suite:
+    """Validate the parsed TOML ``data`` of a suite; raise :class:`SuiteError` naming the key,
+    its value and what is allowed. Every run is checked by the registries."""
+    from entangled.runs import BUDGET_KEYS
+
+    where = f"suite {source}"
+    for key in data:
+        if key not in TOP_KEYS:
+            raise _fail(where, "key", key, "one of " + ", ".join(sorted(TOP_KEYS)))
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise _fail(where, "name", name, "a non-empty string")
+    seeds = data.get("seeds")
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63
+                       for s in seeds) or len(set(seeds)) != len(seeds)):
+        raise _fail(where, "seeds", seeds, "a non-empty list of distinct integers in [0, 2**63)")
+    examples = data.get("conjecture_examples", DEFAULT_CONJECTURE_EXAMPLES)
+    if not isinstance(examples, int) or isinstance(examples, bool) or not 1 <= examples <= 10**6:
+        raise _fail(where, "conjecture_examples", examples, "an integer in [1, 1000000]")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise _fail(where, "description", description, "a string")
+    runs_data = data.get("runs")
+    if not isinstance(runs_data, list) or not runs_data:
+        raise _fail(where, "runs", runs_data, "a non-empty list of [[runs]] tables")
+    allowed_run = RUN_KEYS | set(BUDGET_KEYS)
+    runs = []
+    for index, entry in enumerate(runs_data):
+        here = f"{where}, runs[{index}]"
+        entry = _table(entry, where, f"runs[{index}]")
+        for key in entry:
+            if key not in allowed_run:
+                raise _fail(here, "key", key, "one of " + ", ".join(sorted(allowed_run)))
+        for key in ("arch", "task"):
+            if not isinstance(entry.get(key), str):
+                raise _fail(here, key, entry.get(key), "a name (string)")
+        variants = entry.get("variants")
+        if not isinstance(variants, list) or not variants:
+            raise _fail(here, "variants", variants,
+                        'a non-empty list of tables like {family = "sparse", strength = 0.5}')
+        for j, v in enumerate(variants):
+            v = _table(v, here, f"variants[{j}]")
+            if not isinstance(v.get("family"), str):
+                raise _fail(here, f"variants[{j}].family", v.get("family"), "a family name")
+        skip_seed = entry.get("skip_seed", "seed")
+        if skip_seed != "seed" and not (isinstance(skip_seed, int) and not isinstance(skip_seed, bool)):
+            raise _fail(here, "skip_seed", skip_seed, '"seed" or an integer')
+        run = SuiteRun(entry["arch"], entry["task"], tuple(dict(v) for v in variants),
+                       {k: entry[k] for k in BUDGET_KEYS if k in entry},
+                       _table(entry.get("model", {}), here, "model"),
+                       _table(entry.get("task_options", {}), here, "task_options"), skip_seed)
+        probe = Suite(name, description, (seeds[0],), (run,), examples, source)
+        for config in probe.configs():  # every variant checked by the registries
+            try:
+                config.to_spec().resolve()
+            except SuiteError:
+                raise
+            except ValueError as exc:
+                raise SuiteError("run", f"{run.arch} on {run.task}", str(exc), context=here) from None
+        runs.append(run)
+    return Suite(name, description, tuple(seeds), tuple(runs), examples, source)
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite TOML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError("--suite", str(path), f"a readable TOML file ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError("--suite", str(path), f"valid TOML ({exc})") from None
+    return parse_suite(data, str(path))
+
+
+def preset_names() -> list[str]:
+    """Names of the built-in suites (files in ``reports/suites/``), without parsing them."""
+    order = {"smoke": 0, "quick": 1, "full": 2}
+    return sorted((p.stem for p in SUITE_DIR.glob("*.toml")), key=lambda n: (order.get(n, 9), n))
+
+
+def get_preset(name: str) -> Suite:
+    """The built-in suite ``name``."""
+    if name not in preset_names():
+        raise InvalidParameterError("preset", name, "one of " + ", ".join(preset_names()))
+    return load_suite(SUITE_DIR / f"{name}.toml")
+
+
+def run_configs(suite: Suite) -> list:
+    """Every :class:`RunConfig` of ``suite`` (seed s uses model/data seed s and, by default,
+    skip seed s)."""
+    return suite.configs()
+
+
+Preset = Suite  # the former name

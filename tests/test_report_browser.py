@@ -92,7 +92,11 @@ def test_second_run_reuses_runs_and_corrupt_result_is_rerun(smoke_report, capfd)
     err = capfd.readouterr().err
     assert victim.name[:16] in err or "corrupt" in err.lower()
     again = json.loads(victim.read_text())
-    assert again["config"] == good["config"] and again["status"] in ("ok", "diverged")
+    assert again["spec"] == good["spec"] and again["status"] in ("ok", "diverged")
+    assert (index.parent / "runs" / "invalid" / victim.name).exists()  # moved aside, not deleted
+    summary = json.loads((index.parent / "summary.json").read_text())
+    assert summary["runs"]["rerun"] == summary["runs"]["invalid"] == 1
+    assert summary["runs"]["expected"] == summary["runs"]["loaded"] == len(runs)
     # every other run was reused, not retrained (no file rewritten; no wall-clock bound, which
     # a loaded machine breaks)
     assert {p: p.stat().st_mtime_ns for p in runs[1:]} == before

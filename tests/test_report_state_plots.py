@@ -1,13 +1,16 @@
 """The report plots the state norm over time and, for the RNN, the saturated fraction."""
 
+from entangled.runs import MetricSnapshot
 from reports import build
+from run_fakes import fake_result
 
 
 def _result(arch, family, seed, norms, saturated):
-    final = {"state_norms": norms, "saturated_fraction": saturated}
-    return {"config": {"arch": arch, "task": "t", "family": family, "params": {}, "seed": seed,
-                       "model": {}},
-            "status": "ok", "metrics": {"init": dict(final), "final": dict(final)}}
+    task = "parity" if arch == "rnn" else "digits"
+    result = fake_result({"arch": arch, "task": task, "family": family, "seed": seed})
+    snap = MetricSnapshot(state_norms=norms, saturated_fraction=saturated)
+    result.metrics = {"init": snap, "final": snap}
+    return result
 
 
 def test_state_norm_and_saturation_panels(monkeypatch):
@@ -21,7 +24,8 @@ def test_state_norm_and_saturation_panels(monkeypatch):
     results = [_result("rnn", "identity", s, [0.0, 10.0, 20.0], [0.5, 0.7]) for s in (0, 1)]
     results += [_result("rnn", "orthogonal", 0, [0.0, 5.0, 6.0], [0.1, 0.3])]
     results += [_result("cnn", "identity", 0, [3.0, 4.0], None)]
-    build.dynamics_figures(results)
+    sections = build.dynamics_section(results)
+    build.dynamics_figures(sections, build.Labels(r.spec.skip for r in results))
     rnn = {p.title: p for p in captured["dynamics-rnn"]}
     norms = {s.label: s for s in rnn["state norm at init"].series}
     assert norms["identity"].ys == [0.0, 10.0, 20.0] and norms["orthogonal"].ys == [0.0, 5.0, 6.0]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from reports.analysis import Outcome, dose_response, outcomes, variant_label
+from reports.analysis import Outcome, dose_response, outcomes, variant, variant_label, variant_labels
+from run_fakes import fake_result
 from reports.findings import Comparison, Finding, judge
 from reports.stats import rank_correlation, summarize, welch_difference
 
@@ -51,8 +52,8 @@ def test_rank_correlation_matches_scipy_and_handles_constants():
 
 
 def _result(arch, task, family, params, seed, acc, status="ok"):
-    return {"config": {"arch": arch, "task": task, "family": family, "params": params, "seed": seed},
-            "status": status, "test_accuracy": acc, "chance_accuracy": 0.1, "time_structure": "none"}
+    return fake_result({"arch": arch, "task": task, "family": family, "params": params,
+                        "seed": seed}, status=status, test_accuracy=acc)
 
 
 def test_outcomes_and_judgement_on_constructed_results():
@@ -62,19 +63,21 @@ def test_outcomes_and_judgement_on_constructed_results():
     results += [_result("cnn", "digits", "orthogonal", {}, 3, None, status="diverged")]
     results += [_result("cnn", "digits", "identity", {}, 3, 0.8)]
     rows = outcomes(results)
-    by_label = {o.label: o for o in rows}
-    assert by_label["orthogonal"].diverged == 1 and by_label["orthogonal"].summary.n == 3
-    assert by_label["orthogonal"].by_seed[3] is None
+    by_variant = {o.variant: o for o in rows}
+    orthogonal, sparse = by_variant[variant("orthogonal")], by_variant[variant("sparse", {"strength": 0.5})]
+    assert orthogonal.diverged == 1 and orthogonal.summary.n == 3
+    assert orthogonal.by_seed[3] is None
     # paired by seed: seed 3 of sparse is missing, so the difference uses seeds 0-2
-    assert by_label["sparse(strength=0.5)"].difference.delta == pytest.approx(0.10333333)
+    assert sparse.difference.delta == pytest.approx(0.10333333)
     ref = stats.ttest_rel([0.90, 0.92, 0.89], [0.80, 0.81, 0.79])
-    assert by_label["sparse(strength=0.5)"].difference.p_value == pytest.approx(ref.pvalue)
-    # the diverged seed counts at chance (0.1) against the identity's 0.8
-    assert by_label["orthogonal"].difference.delta == pytest.approx((-0.1 - 0.09 - 0.1 - 0.7) / 4)
-    assert by_label["identity"].difference is None
+    assert sparse.difference.p_value == pytest.approx(ref.pvalue)
+    # the diverged seed counts at chance against the identity's 0.8
+    chance = orthogonal.chance
+    assert orthogonal.difference.delta == pytest.approx((-0.1 - 0.09 - 0.1 + chance - 0.8) / 4)
+    assert by_variant[variant("identity")].difference is None
     help_finding = Finding("F1", "sparse helps", "any",
-                           (Comparison("cnn", "digits", "sparse(strength=0.5)", +1),
-                            Comparison("vit", "digits", "sparse(strength=0.5)", +1)))
+                           (Comparison("cnn", "digits", variant("sparse", {"strength": 0.5}), +1),
+                            Comparison("vit", "digits", variant("sparse", {"strength": 0.5}), +1)))
     judged = judge(help_finding, rows)
     assert judged.verdict == "reproduced"
     assert [e["status"] for e in judged.evidence] == ["reproduced", "missing"]
@@ -84,5 +87,28 @@ def test_dose_response_puts_identity_at_the_identity_end():
     results = [_result("cnn", "digits", "identity", {}, 0, 0.8)]
     results += [_result("cnn", "digits", "sparse", {"strength": s}, 0, 0.8 + s / 10) for s in (0.25, 0.5)]
     curves = dose_response(outcomes(results), "sparse", "strength")
-    assert [x for x, _ in curves[("cnn", "digits")]] == [0.0, 0.25, 0.5]
+    assert [x for x, _ in next(iter(curves.values()))] == [0.0, 0.25, 0.5]
     assert variant_label("rotation", {"theta": 0.7853981633974483}) == "rotation(theta=0.785)"
+
+
+def test_nearly_equal_variants_are_two_outcomes_with_distinct_labels():
+    # regression: strength 0.5 and 0.50004 used to merge into one row labelled 0.5
+    results = [_result("cnn", "digits", "sparse", {"strength": s}, seed, 0.5 + seed / 100)
+               for s in (0.5, 0.50004) for seed in range(2)]
+    rows = outcomes(results)
+    assert len(rows) == 2 and [o.params["strength"] for o in rows] == [0.5, 0.50004]
+    labels = variant_labels(o.variant for o in rows)
+    assert sorted(labels.values()) == ["sparse(strength=0.5)", "sparse(strength=0.50004)"]
+
+
+def test_a_sweep_is_ordered_numerically_not_as_text():
+    # regression: iters=[1, 3, 20] used to sort as text (1, 20, 3) and show 20 as the middle
+    from reports.analysis import showcase_variants
+
+    results = [_result("cnn", "digits", "sinkhorn", {"iters": k}, 0, 0.5) for k in (20, 3, 1)]
+    rows = outcomes(results)
+    assert [o.params["iters"] for o in rows] == [1, 3, 20]
+    assert showcase_variants(o.variant for o in rows) == [variant("sinkhorn", {"iters": 3})]
+    labels = variant_labels(o.variant for o in rows)
+    assert [labels[o.variant] for o in rows] == ["sinkhorn(iters=1)", "sinkhorn(iters=3)",
+                                                 "sinkhorn(iters=20)"]

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from entangled.errors import InvalidParameterError
-from reports.analysis import outcomes
+from reports.analysis import outcomes, variant
 from reports.findings import Comparison, Finding, judge, judge_paper, paper_findings
 from reports.paired import compare
 from reports.verdicts import (AT_CEILING, INCONCLUSIVE, NOT_REPRODUCED, OPPOSITE, REPRODUCED,
@@ -94,9 +94,13 @@ def test_rule_text_states_the_margin_and_level():
 
 # ---------------------------------------------------------------- on outcome tables
 def _result(arch, task, family, params, seed, acc, status="ok", chance=0.1):
-    return {"config": {"arch": arch, "task": task, "family": family, "params": params, "seed": seed},
-            "status": status, "test_accuracy": acc, "chance_accuracy": chance,
-            "time_structure": "none"}
+    from run_fakes import fake_result
+
+    return fake_result({"arch": arch, "task": task, "family": family, "params": params,
+                        "seed": seed}, status=status, test_accuracy=acc, chance=chance)
+
+
+S05, S09, S025 = (variant("sparse", {"strength": s}) for s in (0.5, 0.9, 0.25))
 
 
 def _arm(arch, task, family, params, accs, chance=0.1):
@@ -126,11 +130,11 @@ def test_findings_on_constructed_results():
     rows = outcomes(results)
     f1, f2, f3 = judge_paper(rows, "digits", "delayed_recall", "counting")
 
-    assert [e["variant"] for e in f1.evidence] == ["sparse(strength=0.5)", "sparse(strength=0.9)"] * 2
+    assert [e["variant"] for e in f1.evidence] == [S05, S09] * 2
     words = {(e["arch"], e["variant"]): e["status"] for e in f1.evidence}
-    assert words[("cnn", "sparse(strength=0.5)")] == REPRODUCED
-    assert words[("cnn", "sparse(strength=0.9)")] == NOT_REPRODUCED
-    assert words[("vit", "sparse(strength=0.5)")] == "missing"
+    assert words[("cnn", S05)] == REPRODUCED
+    assert words[("cnn", S09)] == NOT_REPRODUCED
+    assert words[("vit", S05)] == "missing"
     assert f1.verdict == REPRODUCED
     assert f1.evidence[0]["holm_family_size"] == 2
 
@@ -152,17 +156,16 @@ def test_findings_on_constructed_results():
 
 def test_judge_with_missing_baseline_is_inconclusive():
     rows = outcomes(_arm("cnn", "digits", "sparse", {"strength": 0.5}, [0.9, 0.91]))
-    finding = Finding("F1", "x", "any", (Comparison("cnn", "digits", "sparse(strength=0.5)", +1),))
+    finding = Finding("F1", "x", "any", (Comparison("cnn", "digits", S05, +1),))
     judged = judge(finding, rows)
     assert judged.verdict == INCONCLUSIVE and judged.evidence[0]["status"] == "missing"
 
 
 def test_paper_findings_scope():
-    f1, f2, f3 = paper_findings("digits", ["sparse(strength=0.25)", "sparse(strength=0.5)"],
-                                "delayed_recall", "counting")
+    f1, f2, f3 = paper_findings("digits", [S025, S05], "delayed_recall", "counting")
     assert {(c.arch, c.variant) for c in f1.comparisons} == {
-        (a, v) for a in ("cnn", "vit") for v in ("sparse(strength=0.25)", "sparse(strength=0.5)")}
+        (a, v) for a in ("cnn", "vit") for v in (S025, S05)}
     assert {c.arch for c in f2.comparisons} == {"cnn", "vit"} and f2.rule == "all"
     assert {c.arch for c in f2.extensions} == {"transformer"}
     assert [c.predicted for c in f3.comparisons] == [+1, -1]
-    assert len(paper_findings("digits", "sparse(strength=0.5)", "a", "b")[0].comparisons) == 2
+    assert len(paper_findings("digits", S05, "a", "b")[0].comparisons) == 2

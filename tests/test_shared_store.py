@@ -192,8 +192,12 @@ def test_report_command_with_a_shard_trains_its_share_and_renders_nothing(tmp_pa
 def test_temp_files_of_runs_with_a_live_claim_are_left_alone(tmp_path):
     """A sweep starting on a shared directory removes temp files left by killed writers, but
     not one whose run has a live claim: that may be another sweep's write in flight."""
-    in_flight = tmp_path / ".aaaa.x1.tmp"
-    garbage = tmp_path / ".bbbb.x2.tmp"
+    # temp names carry the writer's pid; both writers here are dead processes (of this host,
+    # or of another host sharing the directory: the claim decides)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    in_flight = tmp_path / f".aaaa.{dead}.x1.tmp"
+    garbage = tmp_path / f".bbbb.{dead}.x2.tmp"
     for path in (in_flight, garbage):
         path.write_text("{")
     claim = try_claim(tmp_path, "aaaa", POLICY)

@@ -23,35 +23,22 @@ from entangled.sweep import (
     run_sweep,
     write_json_atomic,
 )
+from entangled.runs import RunSpec
 from entangled.train import RunConfig, RunResult
+from run_fakes import fake_result
 
 
-def fake_result(config: dict, status: str = "ok") -> RunResult:
-    """A RunResult whose numbers are a known function of the config (no training)."""
-    seed = config["seed"]
-    return RunResult(
-        config=dict(config), config_hash=config_hash(config), status=status,
-        steps_done=config["steps"], steps_planned=config["steps"], diverged_at=None,
-        train_accuracy=0.5 + seed / 1000, train_loss=1.0 / (seed + 1),
-        test_accuracy=0.25 + seed / 1000, test_loss=2.0 / (seed + 1), chance_accuracy=0.1,
-        memoryless_accuracy=0.1, time_structure="none",
-        curves={"step": [0, 1], "train_loss": [None, 0.5], "test_loss": [1.0, 0.5],
-                "test_accuracy": [0.1, 0.2]},
-        metrics={}, n_parameters=seed, device="cpu", wall_time_s=0.0, environment={"pid": os.getpid()},
-    )
+def quick_run(spec: RunSpec) -> RunResult:
+    return fake_result(spec, "diverged" if spec.seed == 3 else "ok")
 
 
-def quick_run(config: dict) -> RunResult:
-    return fake_result(config, "diverged" if config["seed"] == 3 else "ok")
-
-
-def slow_run(config: dict) -> RunResult:
+def slow_run(config: RunSpec) -> RunResult:
     time.sleep(0.25)
     return fake_result(config)
 
 
-def failing_run(config: dict) -> RunResult:
-    if config["seed"] == 1:
+def failing_run(config: RunSpec) -> RunResult:
+    if config.seed == 1:
         raise RuntimeError("boom")
     return fake_result(config)
 
@@ -68,18 +55,43 @@ def test_config_hash_is_stable_and_uses_the_full_config():
     assert config_hash({"arch": "rnn", "task": "parity", "lr": 1}) == \
         config_hash({"arch": "rnn", "task": "parity", "lr": 1.0})
     assert a != config_hash({"arch": "rnn", "task": "parity", "seed": 1})
-    assert a != config_hash({"arch": "rnn", "task": "parity", "params": {"theta": 0.1}})
+    rot = {"arch": "rnn", "task": "parity", "family": "rotation"}
+    assert a != config_hash({**rot, "params": {"theta": 0.1}})
     with pytest.raises(ValueError, match="config field"):
         config_hash({"arch": "rnn", "colour": "red"})
 
 
+@pytest.mark.parametrize("left,right", [
+    ({"family": "rotation", "params": {"theta": 1}}, {"family": "rotation", "params": {"theta": 1.0}}),
+    ({"family": "sparse"}, {"family": "sparse", "params": {"strength": 0.5}}),  # default given
+    ({"task_options": {}}, {"task_options": {"length": 12}}),                      # task default
+    ({"model": {}}, {"model": {"hidden": 64}}),                                    # model default
+    ({"steps": 400, "lr": 0.003}, {"steps": 400.0}),
+    ({}, {"threads": 1, "skip_seed": 0}),
+])
+def test_config_hash_is_canonical(left, right):
+    base = {"arch": "rnn", "task": "parity"}
+    assert config_hash({**base, **left}) == config_hash({**base, **right})
+    spec = RunSpec.from_flat({**base, **right})
+    assert config_hash(spec) == config_hash(RunConfig(**{**base, **left}))
+
+
+def test_config_hash_separates_what_differs():
+    base = {"arch": "rnn", "task": "parity", "family": "sparse"}
+    hashes = {config_hash({**base, "params": {"strength": s}}) for s in (0.5, 0.50004)}
+    hashes.add(config_hash({**base, "threads": 2}))
+    assert len(hashes) == 3
+
+
 def test_config_hash_golden_value():
-    # canonical JSON of the full default config -> sha256; changes only if RunConfig changes
+    # canonical JSON of the resolved default spec -> sha256; changes only if the spec changes
     import hashlib
 
     from entangled.sweep import canonical_json
 
-    full = RunConfig().to_dict()
+    full = RunConfig().to_spec().resolve().to_dict()
+    assert full["skip"] == {"family": "identity", "params": {}, "spatial": False}
+    assert full["arch"]["overrides"]["width"] == 16 and full["budget"]["threads"] == 1
     assert config_hash({}) == hashlib.sha256(canonical_json(full).encode()).hexdigest()[:16]
     assert canonical_json({"b": 1, "a": [1.5, None]}) == '{"a":[1.5,null],"b":1}'
 
@@ -110,7 +122,8 @@ def test_result_files_round_trip_exactly(tmp_path):
         assert result.test_accuracy == 0.25 + result.config["seed"] / 1000
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "other_config", "nan"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "other_config", "nan",
+                                    "out_of_range", "extra_key"])
 def test_corrupt_result_files_are_reported_and_rerun(tmp_path, damage, capsys):
     cfgs = configs(3)
     run_sweep(cfgs, tmp_path, run_fn=quick_run, progress=False)
@@ -122,17 +135,26 @@ def test_corrupt_result_files_are_reported_and_rerun(tmp_path, damage, capsys):
         victim.write_bytes(b"\x00\xff not json")
     elif damage == "other_config":
         data = json.loads(text)
-        data["config"]["seed"] = 99
+        data["spec"]["seed"] = 99
         victim.write_text(json.dumps(data))
-    else:
+    elif damage == "nan":
         victim.write_text(text.replace('"test_accuracy": 0.251', '"test_accuracy": NaN'))
-    assert check_result_file(victim, RunConfig.from_dict(cfgs[1]).to_dict())[0] is None
+    elif damage == "out_of_range":
+        victim.write_text(text.replace('"test_accuracy": 0.251', '"test_accuracy": 7.5'))
+    else:  # an extra key
+        data = json.loads(text)
+        data["colour"] = "red"
+        victim.write_text(json.dumps(data))
+    damaged = victim.read_bytes()
+    assert check_result_file(victim, cfgs[1])[0] is None
     capsys.readouterr()
     summary = run_sweep(cfgs, tmp_path, run_fn=quick_run, progress=False)
     assert summary.ran == 1 and summary.skipped == 2
     assert [c["path"] for c in summary.corrupt] == [str(victim)]
-    assert "corrupt result file" in capsys.readouterr().err
-    assert check_result_file(victim, RunConfig.from_dict(cfgs[1]).to_dict())[1] is None
+    assert "invalid result file" in capsys.readouterr().err
+    assert check_result_file(victim, cfgs[1])[1] is None
+    moved = tmp_path / "invalid" / victim.name  # set aside, never deleted
+    assert moved.read_bytes() == damaged
     assert len(load_results(tmp_path, strict=True)) == 3
 
 

@@ -56,7 +56,7 @@ def test_shapes_dtypes_and_fields(name):
     assert tuple(task.x_train.shape[1:]) == task.input_shape
     assert task.x_train.dtype == torch.float32 and task.x_test.dtype == torch.float32
     assert task.x_train.shape[0] == task.y_train.shape[0]
-    assert task.time_structure in ("time-variant", "time-invariant", "none")
+    assert task.time_structure in ("time-variant", "time-invariant", "static")
     assert "Chance" in task.description or "chance" in task.description
     if task.target_type == "classification":
         assert task.y_train.dtype == torch.int64

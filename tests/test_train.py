@@ -46,9 +46,9 @@ def test_compatibility_table():
 @pytest.mark.parametrize("kw,match", [
     ({"arch": "mlp"}, "arch='mlp'; allowed: one of cnn, vit, transformer, rnn"),
     ({"task": "mnist"}, "task='mnist'; allowed: one of digits, digits_patches"),
-    ({"arch": "cnn", "task": "parity"},
-     "a task for arch 'cnn': digits, mnist1d, mnist1d_shuffled$"),
-    ({"arch": "rnn", "task": "digits"}, "a task for arch 'rnn': digits_sequence"),
+    ({"arch": "cnn", "task": "parity"}, r"a task for arch 'cnn' \(input kinds image, signal\): "
+     r"digits, mnist1d, mnist1d_shuffled; task 'parity' \(sequence\) runs on: transformer, rnn"),
+    ({"arch": "rnn", "task": "digits"}, r"a task for arch 'rnn' \(input kinds sequence\): digits_sequence"),
     ({"family": "magic"}, "family='magic'; allowed: one of birkhoff, block_orthogonal, circulant"),
     ({"family": "rotation", "params": {"angle": 1}}, "parameters of family 'rotation': theta"),
     ({"family": "sparse", "params": {"density": 2.0}}, "density=2.0"),
@@ -89,12 +89,12 @@ def test_fit_is_deterministic_and_round_trips_through_json():
     assert torch.get_num_threads() == threads  # fit does not touch the thread count
     assert a.status == "ok" and a.steps_done == 6
     assert a.reproducible_dict() == b.reproducible_dict()
-    assert a.curves["step"] == [0, 2, 4, 6] and a.curves["train_loss"][0] is None
-    assert set(a.metrics) == {"init", "final"} and "cka" in a.metrics["final"]
+    assert a.curves.step == [0, 2, 4, 6] and a.curves.train_loss[0] is None
+    assert set(a.metrics) == {"init", "final"} and a.metrics["final"].cka
     text = json.dumps(a.to_dict(), allow_nan=False)  # strict JSON
     assert RunResult.from_dict(json.loads(text)) == a
     c = fit(tiny(metrics=True, family="orthogonal", steps=6, seed=1))
-    assert c.curves["train_loss"] != a.curves["train_loss"]
+    assert c.curves.train_loss != a.curves.train_loss
     assert c.config_hash != a.config_hash
 
 
@@ -103,11 +103,12 @@ def test_result_fields_are_consistent():
     assert r.chance_accuracy == pytest.approx(1 / 6)
     assert r.memoryless_accuracy == pytest.approx((1 + 5 / 20) / 6)
     assert r.time_structure == "time-invariant"
-    assert r.curves["test_accuracy"][-1] == r.test_accuracy
+    assert r.curves.test_accuracy[-1] == r.test_accuracy
     assert 0 <= r.train_accuracy <= 1 and r.train_loss > 0
     assert r.n_parameters > 0
     assert r.metrics == {} and r.device == "cpu" and r.wall_time_s > 0
-    assert r.environment["torch"] == torch.__version__
+    assert r.environment["torch"] == r.torch_version == torch.__version__
+    assert r.skip_width == 8 and r.input_kind == "sequence" and r.threads == 1  # hidden=8
     from entangled.sweep import config_hash
 
     assert r.config_hash == config_hash(r.config) == config_hash(tiny(task="counting"))
@@ -161,3 +162,34 @@ def test_training_learns_a_time_variant_task():
                       eval_every=80, device="cpu", model={"dim": 16},
                       task_options={"n_train": 500, "n_test": 200}))
     assert r.test_accuracy > 0.6 > 3 * r.chance_accuracy
+
+
+def test_importing_train_loads_neither_theory_nor_reports_nor_sweep():
+    import subprocess
+    import sys
+
+    code = ("import sys, entangled.train, entangled.runs; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('theory', 'reports') "
+            "or m == 'entangled.sweep'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_train_and_sweep_have_no_import_cycle():
+    import ast
+    from pathlib import Path
+
+    import entangled
+
+    def imports(module: str) -> set[str]:
+        path = Path(entangled.__file__).parent / f"{module}.py"
+        names = set()
+        for node in ast.parse(path.read_text()).body:  # module-level imports
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+        return names
+
+    assert "entangled.sweep" not in imports("train")  # sweep -> train only, never back
+    assert not {"entangled.train", "entangled.sweep"} & imports("runs")

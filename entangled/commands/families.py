@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from entangled.mappings import families, family_class, make_mapping
-from entangled.mappings.params import check_positive_int
-from entangled.properties import IDENTITY_ATTRIBUTES, identity_attributes
+from entangled.commands import add_json_argument, write_json_output
+
 
 HELP = "list mapping families and which attributes of the identity each shares"
 
@@ -15,11 +13,15 @@ HELP = "list mapping families and which attributes of the identity each shares"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=64, help="size at which to measure (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of random families (default 0)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_argument(parser, "the rows")
 
 
 def family_rows(n: int = 64, seed: int = 0) -> list[dict]:
     """One row per family, default parameters, measured at size ``n``."""
+    from entangled.mappings import families, family_class, make_mapping
+    from entangled.mappings.params import check_positive_int
+    from entangled.properties import identity_attributes
+
     n = check_positive_int("n", n)
     rows = []
     for name in families():
@@ -42,6 +44,8 @@ def family_rows(n: int = 64, seed: int = 0) -> list[dict]:
 
 def format_table(rows: list[dict]) -> str:
     """Plain-text table: one line per family, ``yes``/``-`` per identity attribute."""
+    from entangled.properties import IDENTITY_ATTRIBUTES
+
     headers = ["family", "parameters"] + [a.label for a in IDENTITY_ATTRIBUTES] + ["||M-I||F/sqrt(n)"]
     body = []
     for row in rows:
@@ -60,9 +64,8 @@ def format_table(rows: list[dict]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     rows = family_rows(args.n, args.seed)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
+    write_json_output(args.json, rows)
+    if args.json != "-":  # the table, unless JSON goes to standard output
         print(f"Attributes of the identity shared by each family (n={args.n}, seed={args.seed}, "
               f"tolerance 1e-9):\n")
         print(format_table(rows))

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 
+from entangled.commands import add_json_argument, text_stream, write_json_output
+
 HELP = "run a list of run configs into a result directory (resumable)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("configs", metavar="CONFIGS.json",
-                        help="JSON list of RunConfig objects (fields of entangled.train.RunConfig)")
+                        help="JSON list of runs: flat RunConfig objects (fields of "
+                             "entangled.train.RunConfig) or nested RunSpec objects")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="result directory: one <config-hash>.json per run")
     parser.add_argument("--jobs", type=int, default=1,
@@ -18,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "with several GPUs, worker k uses cuda:(k mod GPUs)")
     add_scaleout_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_json_argument(parser, "the sweep summary")
 
 
 def add_scaleout_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,12 +43,16 @@ def run(args: argparse.Namespace) -> int:
     configs = read_configs(args.configs)
     summary = run_sweep(configs, args.out, jobs=args.jobs, progress=not args.no_progress,
                         executor=args.executor, scheduler=args.scheduler, shard=args.shard)
+    out = text_stream(args.json)
+    write_json_output(args.json, summary.to_dict())
     shard = f" (shard {summary.shard})" if summary.shard else ""
     print(f"{summary.total} runs{shard} in {summary.out_dir}: {summary.skipped} already done, "
           f"{summary.ran} run now, {summary.done_elsewhere} by another sweep "
           f"({len(summary.diverged)} diverged in total), "
-          f"{len(summary.failed)} failed, {len(summary.corrupt)} corrupt files rerun; "
-          f"{summary.wall_time_s:.1f} s")
+          f"{len(summary.failed)} failed, {len(summary.corrupt)} invalid and "
+          f"{len(summary.stale)} stale result files moved aside and rerun, "
+          f"{len(summary.upgraded)} upgraded from schema 1; "
+          f"{summary.wall_time_s:.1f} s", file=out)
     for failure in summary.failed:
-        print(f"  failed {failure['hash']} {failure['label']}: {failure['error']}")
+        print(f"  failed {failure['hash']} {failure['label']}: {failure['error']}", file=out)
     return 0 if summary.complete else 1

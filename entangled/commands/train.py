@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
+from entangled.commands import add_json_argument, text_stream, write_json_output
 from entangled.errors import InvalidParameterError
 
 HELP = "train one model with an entangled skip"
@@ -35,10 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from entangled.train import OPTIMIZERS, RunConfig
 
     d = RunConfig()
-    parser.add_argument("--arch", required=True,
-                        help="cnn, vit (image/patch tasks), transformer (patch/sequence tasks), "
-                             "rnn (sequence tasks)")
-    parser.add_argument("--task", required=True, help="a task name (see entangled.tasks.task_names)")
+    from entangled.nn.models import architecture, architectures
+    from entangled.tasks import task_entry, task_names
+
+    arch_help = "; ".join(f"{a} ({', '.join(architecture(a).input_kinds)} tasks)"
+                          for a in architectures())
+    task_help = "; ".join(f"{t} ({task_entry(t).kind}, {task_entry(t).time_structure})"
+                          for t in task_names())
+    parser.add_argument("--arch", required=True, metavar="ARCH",
+                        help=f"a registered architecture: {arch_help}")
+    parser.add_argument("--task", required=True, metavar="TASK",
+                        help=f"a registered task: {task_help}")
     parser.add_argument("--family", default="identity", help="skip mapping family (default identity)")
     parser.add_argument("--param", action="append", metavar="KEY=VALUE",
                         help="family parameter, repeatable (e.g. --param theta=0.3)")
@@ -61,9 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"max gradient norm, 0 for none (default {d.grad_clip:g})")
     parser.add_argument("--eval-every", type=int, default=d.eval_every)
     parser.add_argument("--device", default=d.device, help="auto (default), cpu or cuda")
+    parser.add_argument("--threads", type=int, default=d.threads,
+                        help=f"intra-op threads of the run (default {d.threads}; part of the "
+                             "run's identity, so the number does not depend on OMP_NUM_THREADS)")
     parser.add_argument("--no-metrics", action="store_true",
                         help="skip the refinement/lesion/CKA/Jacobian snapshots")
-    parser.add_argument("--json", metavar="FILE", help="write the full RunResult as JSON ('-': stdout)")
+    add_json_argument(parser, "the full RunResult")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -78,6 +88,7 @@ def config_from_args(args: argparse.Namespace):
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         optimizer=args.optimizer, weight_decay=args.weight_decay, grad_clip=grad_clip,
         eval_every=args.eval_every, device=args.device, metrics=not args.no_metrics,
+        threads=args.threads,
     ).validate()
 
 
@@ -106,15 +117,18 @@ def format_summary(result) -> str:
         f"memoryless {result.memoryless_accuracy:.4f})",
         f"train accuracy  {_fmt(result.train_accuracy)}",
         f"test loss       {_fmt(result.test_loss)}   train loss {_fmt(result.train_loss)}",
-        f"wall time       {result.wall_time_s:.1f} s",
+        f"wall time       {result.wall_time_s:.1f} s ({result.threads} thread"
+        f"{'s' if result.threads != 1 else ''}, torch {result.torch_version})",
     ]
-    final = (result.metrics or {}).get("final") or {}
-    init = (result.metrics or {}).get("init") or {}
-    for key in ("refinement_ratio", "refinement_cosine", "lesion_accuracy", "cka", "skip_gain"):
-        if key in final:
-            lines.append(f"{key:<15} {_short(final[key])}")
-    if "jacobian_singular_values" in init:
-        sv = [v for v in (init["jacobian_singular_values"] or []) if v is not None]
+    final = result.snapshot("final")
+    init = result.snapshot("init")
+    if final is not None:
+        for key in ("refinement_ratio", "refinement_cosine", "lesion_accuracy", "cka", "skip_gain"):
+            value = getattr(final, key)
+            if value is not None:
+                lines.append(f"{key:<15} {_short(value)}")
+    if init is not None:
+        sv = [v for v in (init.jacobian_singular_values or []) if v is not None]
         if sv:
             lines.append(f"jacobian sv     init max {max(sv):.3g}, min {min(sv):.3g}")
     return "\n".join(lines)
@@ -125,14 +139,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     result = fit(config)
-    data = result.to_dict()
-    if args.json == "-":
-        print(json.dumps(data, indent=1, sort_keys=True, allow_nan=False))
-    else:
-        print(format_summary(result))
-        if args.json:
-            from entangled.sweep import write_json_atomic
-
-            write_json_atomic(Path(args.json), data)
-            print(f"result written to {args.json}")
+    out = text_stream(args.json)
+    print(format_summary(result), file=out)
+    write_json_output(args.json, result.to_dict())
+    if args.json not in (None, "-"):
+        print(f"result written to {args.json}", file=out)
     return 0

@@ -1,4 +1,4 @@
-"""Model registry: ``build_model(arch, input_shape=..., output_dim=..., skip=SkipSpec(...))``.
+"""Architecture registry and ``build_model(arch, input_shape=..., output_dim=..., skip=SkipSpec(...))``.
 
 >>> from entangled.nn.models import SkipSpec, build_model
 >>> model = build_model("cnn", input_shape=(1, 8, 8), output_dim=10,
@@ -6,7 +6,9 @@
 >>> model(torch.zeros(2, 1, 8, 8)).shape
 torch.Size([2, 10])
 
-Input shapes (per example, without the batch axis):
+Architectures are registered with :func:`register_architecture` (built-ins below; plugins
+through the entry-point group ``entangled.architectures``). Input shapes of the built-ins
+(per example, without the batch axis):
 
 ========== ====================================================
 arch        input_shape
@@ -21,11 +23,12 @@ rnn         sequence ``(T, D_in)``
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
-from entangled.errors import InvalidParameterError
+from entangled.errors import EntangledError, InvalidParameterError
+from entangled.plugins import PluginLoader
 from entangled.mappings.params import is_integer
 from entangled.nn.blocks import EntangledModel, ResidualBlock, SkipSpec, StackRun, Application
 from entangled.nn.cnn import CNNConfig, ResidualCNN
@@ -33,26 +36,121 @@ from entangled.nn.rnn import RNNConfig, ResidualRNN
 from entangled.nn.transformer import SequenceTransformer, TransformerConfig
 from entangled.nn.vit import ViTConfig, VisionTransformer
 
+#: the built-in architectures, in registration order (plugins add to :func:`architectures`)
 ARCHITECTURES = ("cnn", "vit", "transformer", "rnn")
+#: input kinds a task can declare (image: ``(C, H, W)``; signal: ``(C, L)``; patches:
+#: ``(P, D)``; sequence: ``(T, D)``)
+INPUT_KINDS = ("image", "signal", "patches", "sequence")
+ENTRY_POINT_GROUP = "entangled.architectures"
 
-CONFIGS = {"cnn": CNNConfig, "vit": ViTConfig, "transformer": TransformerConfig,
-           "rnn": RNNConfig}
-MODELS = {"cnn": ResidualCNN, "vit": VisionTransformer, "transformer": SequenceTransformer,
-          "rnn": ResidualRNN}
-INPUT_RANKS = {"cnn": (3, 2), "vit": (3, 2), "transformer": (2,), "rnn": (2,)}
-INPUT_DOC = {
-    "cnn": "an image shape (C, H, W) or a signal shape (C, L)",
-    "vit": "an image shape (C, H, W) or a patch shape (P, D)",
-    "transformer": "a sequence shape (T, D_in)",
-    "rnn": "a sequence shape (T, D_in)",
-}
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """One registered architecture.
+
+    Attributes
+    ----------
+    name : the name used by ``build_model``, ``RunConfig(arch=...)`` and ``--arch``.
+    config : the config dataclass (defaults for every field, a ``validate()`` method that
+        returns the config or raises an :class:`~entangled.errors.EntangledError`).
+    model : ``model(config, skip_spec, input_shape, output_dim) -> EntangledModel``.
+    input_kinds : the task input kinds it accepts (a subset of :data:`INPUT_KINDS`).
+    input_ranks : accepted lengths of the per-example input shape.
+    input_doc : the accepted input shapes in words (used in error messages).
+    summary : one line for listings.
+    """
+
+    name: str
+    config: type
+    model: Callable[..., EntangledModel]
+    input_kinds: tuple[str, ...]
+    input_ranks: tuple[int, ...]
+    input_doc: str
+    summary: str = ""
+
+
+_REGISTRY: dict[str, Architecture] = {}
+_plugins = PluginLoader(ENTRY_POINT_GROUP, "architecture")
+
+
+def register_architecture(name: str, *, config: type, model: Callable[..., EntangledModel],
+                          input_kinds: Sequence[str], input_ranks: Sequence[int],
+                          input_doc: str, summary: str = "") -> Architecture:
+    """Register an architecture under ``name`` and return its :class:`Architecture`.
+
+    A third-party package calls this from a module named by an entry point in the group
+    ``entangled.architectures`` (or the entry point names an :class:`Architecture` object).
+    Registering the same name twice with a different model is an error.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise InvalidParameterError("architecture name", name, "a non-empty identifier")
+    kinds = tuple(input_kinds)
+    if not kinds or any(k not in INPUT_KINDS for k in kinds):
+        raise InvalidParameterError("input_kinds", input_kinds,
+                                    "a non-empty subset of " + ", ".join(INPUT_KINDS),
+                                    context=f"architecture {name!r}")
+    if not (dataclasses.is_dataclass(config) and hasattr(config, "validate")):
+        raise InvalidParameterError("config", config,
+                                    "a dataclass with defaults and a validate() method",
+                                    context=f"architecture {name!r}")
+    entry = Architecture(name, config, model, kinds, tuple(int(r) for r in input_ranks),
+                         input_doc, summary)
+    return _add(entry)
+
+
+def _add(entry: Architecture) -> Architecture:
+    existing = _REGISTRY.get(entry.name)
+    if existing is not None and existing.model is not entry.model:
+        raise EntangledError(f"architecture {entry.name!r} is already registered by "
+                             f"{getattr(existing.model, '__module__', '?')}")
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def _load_plugin(loaded: Any) -> None:
+    if isinstance(loaded, Architecture):
+        _add(loaded)
+
+
+def architectures() -> list[str]:
+    """Names of every registered architecture: the built-ins first, then plugins."""
+    _plugins.load(_load_plugin)
+    return list(_REGISTRY)
+
+
+def architecture(name: Any) -> Architecture:
+    """The registered :class:`Architecture` called ``name``, else an error listing them."""
+    _plugins.load(_load_plugin)
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise InvalidParameterError("arch", name, "one of " + ", ".join(_REGISTRY))
+    return _REGISTRY[name]
+
+
+def compatible_architectures(kind: str) -> list[str]:
+    """Architectures that accept tasks of input kind ``kind``."""
+    return [a for a in architectures() if kind in _REGISTRY[a].input_kinds]
+
+
+register_architecture("cnn", config=CNNConfig, model=ResidualCNN,
+                      input_kinds=("image", "signal"), input_ranks=(3, 2),
+                      input_doc="an image shape (C, H, W) or a signal shape (C, L)",
+                      summary="residual CNN (skips mix channels, or positions with spatial)")
+register_architecture("vit", config=ViTConfig, model=VisionTransformer,
+                      input_kinds=("image", "patches"), input_ranks=(3, 2),
+                      input_doc="an image shape (C, H, W) or a patch shape (P, D)",
+                      summary="vision Transformer (pre-LN)")
+register_architecture("transformer", config=TransformerConfig, model=SequenceTransformer,
+                      input_kinds=("patches", "sequence"), input_ranks=(2,),
+                      input_doc="a sequence shape (T, D_in)",
+                      summary="sequence Transformer (pre-LN)")
+register_architecture("rnn", config=RNNConfig, model=ResidualRNN, input_kinds=("sequence",),
+                      input_ranks=(2,), input_doc="a sequence shape (T, D_in)",
+                      summary="residual RNN (one skip application per time step)")
 
 
 def check_arch(arch: Any) -> str:
-    """Return ``arch`` if it is one of :data:`ARCHITECTURES`, else raise."""
-    if arch not in ARCHITECTURES:
-        raise InvalidParameterError("arch", arch, "one of " + ", ".join(ARCHITECTURES))
-    return arch
+    """Return ``arch`` if it is a registered architecture, else raise."""
+    return architecture(arch).name
 
 
 def config_for(arch: str, overrides: dict | None = None):
@@ -63,7 +161,7 @@ def config_for(arch: str, overrides: dict | None = None):
     InvalidParameterError
         For an unknown arch, an unknown key (the message lists the fields) or a bad value.
     """
-    cls = CONFIGS[check_arch(arch)]
+    cls = architecture(arch).config
     overrides = dict(overrides or {})
     fields = [f.name for f in dataclasses.fields(cls)]
     for key in overrides:
@@ -76,12 +174,13 @@ def config_for(arch: str, overrides: dict | None = None):
 
 def check_input_shape(arch: str, input_shape: Any) -> tuple[int, ...]:
     """Validate the per-example input shape for ``arch``."""
-    allowed = INPUT_DOC[arch] + " of positive integers"
+    entry = architecture(arch)
+    allowed = entry.input_doc + " of positive integers"
     try:
         shape = tuple(input_shape)
     except TypeError:
         shape = None
-    if (shape is None or len(shape) not in INPUT_RANKS[arch]
+    if (shape is None or len(shape) not in entry.input_ranks
             or not all(is_integer(s) and s >= 1 for s in shape)):
         raise InvalidParameterError("input_shape", input_shape, allowed,
                                     context=f"arch {arch!r}")
@@ -95,7 +194,7 @@ def build_model(arch: str, *, input_shape: Sequence[int], output_dim: int,
 
     Parameters
     ----------
-    arch : one of :data:`ARCHITECTURES`.
+    arch : a registered architecture (:func:`architectures`).
     input_shape : shape of one example (see the module docstring).
     output_dim : number of outputs (classes).
     skip : the skip mappings (default ``SkipSpec()``: identity, a standard residual model).
@@ -126,19 +225,21 @@ def build_model(arch: str, *, input_shape: Sequence[int], output_dim: int,
                                     context="build_model")
     if config is None or isinstance(config, dict):
         config = config_for(arch, config)
-    elif not isinstance(config, CONFIGS[arch]):
+    elif not isinstance(config, architecture(arch).config):
         raise InvalidParameterError("config", config,
-                                    f"a {CONFIGS[arch].__name__}, a dict of overrides or None",
+                                    f"a {architecture(arch).config.__name__}, a dict of "
+                                    "overrides or None",
                                     context=f"arch {arch!r}")
     else:
         config.validate()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
-        return MODELS[arch](config, skip, shape, int(output_dim))
+        return architecture(arch).model(config, skip, shape, int(output_dim))
 
 
 __all__ = [
-    "ARCHITECTURES", "Application", "CNNConfig", "EntangledModel", "RNNConfig", "ResidualBlock",
+    "ARCHITECTURES", "Application", "Architecture", "architecture", "architectures",
+    "compatible_architectures", "register_architecture", "CNNConfig", "EntangledModel", "RNNConfig", "ResidualBlock",
     "SkipSpec", "StackRun", "TransformerConfig", "ViTConfig", "build_model", "check_arch",
     "config_for",
 ]

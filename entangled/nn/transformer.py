@@ -26,23 +26,27 @@ from entangled.nn.blocks import EntangledModel, ResidualBlock, SkipSpec, check_c
 from entangled.nn.skip import EntangledSkip
 
 POOLS = ("mean", "last")
-_EXPLICIT_ATTENTION = [False]
 
 
 @contextlib.contextmanager
-def explicit_attention():
-    """Within the block, attention is computed as ``softmax(q k^T / sqrt(d)) v`` explicitly.
+def explicit_attention(model: nn.Module):
+    """Within the block, the attention layers of ``model`` (and only those) compute
+    ``softmax(q k^T / sqrt(d)) v`` explicitly.
 
     Same result as the fused ``scaled_dot_product_attention`` (the default, faster), but with
     functorch batching rules, so ``torch.func.jacrev``/``vmap`` run vectorised (the metrics'
-    Jacobian uses it).
+    Jacobian uses it). The switch is an attribute of each attention module, restored on
+    exit: no process-wide state, so other models and threads are unaffected.
     """
-    previous = _EXPLICIT_ATTENTION[0]
-    _EXPLICIT_ATTENTION[0] = True
+    layers = [m for m in model.modules() if isinstance(m, SelfAttentionBranch)]
+    previous = [m.explicit for m in layers]
+    for m in layers:
+        m.explicit = True
     try:
         yield
     finally:
-        _EXPLICIT_ATTENTION[0] = previous
+        for m, before in zip(layers, previous):
+            m.explicit = before
 
 
 @dataclass
@@ -91,6 +95,7 @@ class SelfAttentionBranch(nn.Module):
         super().__init__()
         self.heads = heads
         self.causal = causal
+        self.explicit = False  # see explicit_attention
         self.ln = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -100,7 +105,7 @@ class SelfAttentionBranch(nn.Module):
         q, k, v = self.qkv(self.ln(x)).split(dim, dim=-1)
         shape = (batch, tokens, self.heads, dim // self.heads)
         q, k, v = (t.reshape(shape).transpose(1, 2) for t in (q, k, v))
-        if _EXPLICIT_ATTENTION[0]:
+        if self.explicit:
             scores = (q / math.sqrt(dim // self.heads)) @ k.transpose(-2, -1)
             if self.causal:
                 mask = torch.ones(tokens, tokens, dtype=torch.bool, device=x.device).triu(1)

@@ -8,8 +8,8 @@
 ========================  ========  ===========  ===============  ==========================
 task                      kind      input        time structure   chance / memoryless
 ========================  ========  ===========  ===============  ==========================
-digits                    image     (1, 8, 8)    none             0.102 / 0.127 (last pixel)
-digits_patches            patches   (16, 4)      none             0.102 / 0.244 (last patch)
+digits                    image     (1, 8, 8)    static           0.102 / 0.127 (last pixel)
+digits_patches            patches   (16, 4)      static           0.102 / 0.244 (last patch)
 digits_sequence           sequence  (64, 1)      time-variant     0.102 / 0.127
 digits_permuted           sequence  (64, 1)      time-variant     0.102 / 0.249
 delayed_recall            sequence  (20, 8)      time-variant     1/8 / 1/8
@@ -18,8 +18,8 @@ counting                  sequence  (20, 4)      time-invariant   1/6 / 0.2083
 majority                  sequence  (20, 2)      time-invariant   1/2 / 0.6069
 parity                    sequence  (12, 2)      time-invariant   1/2 / 1/2
 adding                    sequence  (20, 2)      time-invariant   0.0784 / 0.0785 (|err|<0.04)
-mnist1d                   signal    (1, 40)      none             0.089 / 0.085 (last sample)
-mnist1d_shuffled          signal    (1, 40)      none             0.089 / 0.108 (last sample)
+mnist1d                   signal    (1, 40)      static           0.089 / 0.085 (last sample)
+mnist1d_shuffled          signal    (1, 40)      static           0.089 / 0.108 (last sample)
 mnist1d_sequence          sequence  (40, 1)      time-variant     0.089 / 0.085
 mnist1d_shuffled_sequence sequence  (40, 1)      time-variant     0.089 / 0.108
 ========================  ========  ===========  ===============  ==========================
@@ -29,46 +29,85 @@ from __future__ import annotations
 
 from typing import Any
 
-from entangled.errors import InvalidParameterError
 from entangled.mappings.params import check_seed
-from entangled.tasks.base import KINDS, TIME_STRUCTURES, TaskData
+from entangled.tasks.base import (KINDS, TIME_STRUCTURES, Task, TaskData, load_registered,
+                                  register_task, registered_tasks, task_entry)
 from entangled.tasks.digits import DIGITS_TASKS, load_digits_task
 from entangled.tasks.mnist1d import MNIST1D_TASKS, load_mnist1d_task
 from entangled.tasks.mnist1d import OPTIONS as MNIST1D_OPTIONS
 from entangled.tasks.sequences import F3_LENGTHS, F3_TIME_INVARIANT, F3_TIME_VARIANT, OPTIONS, \
-    SEQUENCE_TASKS, TIME_INVARIANT, TIME_VARIANT, f3_task_grid, load_sequence_task, target_function
+    SEQUENCE_TASKS, TIME_INVARIANT, TIME_VARIANT, check_options, f3_task_grid, levels, \
+    load_sequence_task, target_function
 
-__all__ = ["KINDS", "TIME_STRUCTURES", "TaskData", "load_task", "task_kind", "task_names",
-           "task_options", "target_function", "TIME_VARIANT", "TIME_INVARIANT", "F3_LENGTHS",
-           "F3_TIME_INVARIANT", "F3_TIME_VARIANT", "f3_task_grid"]
+__all__ = ["KINDS", "TIME_STRUCTURES", "Task", "TaskData", "load_task", "register_task",
+           "task_entry", "task_kind", "task_names", "task_options", "target_function",
+           "TIME_VARIANT", "TIME_INVARIANT", "F3_LENGTHS", "F3_TIME_INVARIANT",
+           "F3_TIME_VARIANT", "f3_task_grid"]
 
-_KIND = {"digits": "image", "digits_patches": "patches", "digits_sequence": "sequence",
-         "digits_permuted": "sequence", **{name: "sequence" for name in SEQUENCE_TASKS},
-         **{name: "sequence" if name.endswith("_sequence") else "signal"
-            for name in MNIST1D_TASKS}}
+_DIGITS = {"digits": ("image", "static"), "digits_patches": ("patches", "static"),
+           "digits_sequence": ("sequence", "time-variant"),
+           "digits_permuted": ("sequence", "time-variant")}
+
+
+def _digits_loader(name: str):
+    def load(*, seed: int = 0):
+        return load_digits_task(name, seed=seed)
+    load.__qualname__ = f"load_{name}"
+    return load
+
+
+def _sequence_loader(name: str):
+    def load(*, seed: int = 0, **options):
+        return load_sequence_task(name, seed=seed, **options)
+    load.__qualname__ = f"load_{name}"
+    return load
+
+
+def _mnist1d_loader(name: str):
+    def load(*, seed: int = 0, **options):  # the data seed is an option (data_seed)
+        return load_mnist1d_task(name, **options)
+    load.__qualname__ = f"load_{name}"
+    return load
+
+
+for _name in DIGITS_TASKS:
+    register_task(_name, kind=_DIGITS[_name][0], time_structure=_DIGITS[_name][1],
+                  chance=lambda o, _n=_name: load_digits_task(_n).chance_accuracy,
+                  load=_digits_loader(_name), summary="8x8 digits (scikit-learn), split resampled per seed")
+for _name in SEQUENCE_TASKS:
+    register_task(_name, kind="sequence",
+                  time_structure="time-variant" if _name in TIME_VARIANT else "time-invariant",
+                  chance=lambda o, _n=_name: levels(_n, o)[0], load=_sequence_loader(_name),
+                  options=OPTIONS[_name],
+                  check_options=lambda o, _n=_name: check_options(_n, o),
+                  summary="generated sequence task")
+for _name in MNIST1D_TASKS:
+    _sequence = _name.endswith("_sequence")
+    register_task(_name, kind="sequence" if _sequence else "signal",
+                  time_structure="time-variant" if _sequence else "static",
+                  chance=lambda o, _n=_name: load_mnist1d_task(_n, **o).chance_accuracy,
+                  load=_mnist1d_loader(_name), options=MNIST1D_OPTIONS[_name],
+                  summary="MNIST-1D (generated offline)")
 
 
 def task_names() -> list[str]:
-    """Names of all tasks, digits variants first, then the generated sequence tasks."""
-    return list(DIGITS_TASKS) + list(SEQUENCE_TASKS) + list(MNIST1D_TASKS)
+    """Names of all tasks: digits variants, generated sequence tasks, MNIST-1D, then plugins."""
+    return registered_tasks()
 
 
 def check_task_name(name: Any) -> str:
-    """Return ``name`` if it is a known task, else raise InvalidParameterError listing them."""
-    if not isinstance(name, str) or name not in _KIND:
-        raise InvalidParameterError("task", name, "one of " + ", ".join(task_names()))
-    return name
+    """Return ``name`` if it is a registered task, else raise InvalidParameterError listing them."""
+    return task_entry(name).name
 
 
 def task_kind(name: str) -> str:
     """``"image"``, ``"signal"``, ``"patches"`` or ``"sequence"``: the input kind of ``name``."""
-    return _KIND[check_task_name(name)]
+    return task_entry(name).kind
 
 
 def task_options(name: str) -> dict[str, Any]:
     """The options of task ``name`` with their defaults (empty for the digits tasks)."""
-    check_task_name(name)
-    return {p.name: p.default for p in {**OPTIONS, **MNIST1D_OPTIONS}.get(name, ())}
+    return {p.name: p.default for p in task_entry(name).options}
 
 
 def load_task(name: str, *, seed: int = 0, **options: Any) -> TaskData:
@@ -78,17 +117,9 @@ def load_task(name: str, *, seed: int = 0, **options: Any) -> TaskData:
     ----------
     name : one of :func:`task_names`.
     seed : seed of the generated tasks and of the digits' train/validation/test split (the
-        digits' pixel permutation is fixed).
+        digits' pixel permutation is fixed; MNIST-1D's data come from its ``data_seed``).
     **options : task options (see :func:`task_options`); unknown options raise.
     """
-    check_task_name(name)
+    entry = task_entry(name)
     seed = check_seed(seed, context=f"task {name}")
-    if name in DIGITS_TASKS:
-        if options:
-            raise InvalidParameterError("option", next(iter(options)),
-                                        "none (the digits tasks take no options)",
-                                        context=f"task {name}")
-        return load_digits_task(name, seed=seed)
-    if name in MNIST1D_TASKS:
-        return load_mnist1d_task(name, **options)
-    return load_sequence_task(name, seed=seed, **options)
+    return load_registered(entry.name, seed=seed, **options)

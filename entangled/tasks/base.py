@@ -9,14 +9,21 @@ hide the difference so that the training loop treats every task alike.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from entangled.errors import EntangledError, InvalidParameterError
+from entangled.plugins import PluginLoader
+
 KINDS = ("image", "signal", "patches", "sequence")
-TIME_STRUCTURES = ("time-variant", "time-invariant", "none")
+#: ``static``: no time axis (an image, a 1-D signal, a set of patches); the loaded data of the
+#: digits and MNIST-1D signal tasks says ``"none"`` for the same thing
+TIME_STRUCTURES = ("time-variant", "time-invariant", "static")
+ENTRY_POINT_GROUP = "entangled.tasks"
 
 
 @dataclass
@@ -127,3 +134,117 @@ class TaskData:
             "time_structure": self.time_structure, "options": dict(self.options),
             "description": self.description,
         }
+
+
+# --------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class Task:
+    """One registered task.
+
+    Attributes
+    ----------
+    name : the name used by ``load_task``, ``RunConfig(task=...)`` and ``--task``.
+    kind : input kind, one of :data:`KINDS` (which architectures accept it).
+    time_structure : one of :data:`TIME_STRUCTURES`.
+    chance : the chance level: a number, or ``chance(options) -> float`` for tasks whose
+        chance depends on their options (or on the data).
+    load : ``load(seed=..., **options) -> TaskData`` with the options' defaults filled in.
+    options : the task's options as :class:`~entangled.mappings.params.Param` objects.
+    check_options : ``check_options(options) -> options`` with defaults filled in (raises on
+        a bad value); default: check each option against its ``Param``.
+    summary : one line for listings.
+    """
+
+    name: str
+    kind: str
+    time_structure: str
+    chance: float | Callable[[dict], float]
+    load: Callable[..., TaskData]
+    options: tuple = ()
+    check_options: Callable[[dict], dict] | None = None
+    summary: str = ""
+
+    def resolve_options(self, options: dict | None) -> dict[str, Any]:
+        """``options`` validated, with every default filled in."""
+        options = dict(options or {})
+        known = {p.name: p for p in self.options}
+        for key in options:
+            if key not in known:
+                allowed = (f"options of task {self.name!r}: " + ", ".join(known) if known
+                           else f"none (the task {self.name!r} takes no options)")
+                raise InvalidParameterError("task option", key, allowed)
+        if self.check_options is not None:
+            return dict(self.check_options(options))
+        return {p.name: p.check(options.get(p.name, p.default), context=f"task {self.name}")
+                for p in self.options}
+
+    def chance_level(self, options: dict | None = None) -> float:
+        """The declared chance accuracy for ``options``."""
+        if callable(self.chance):
+            return float(self.chance(self.resolve_options(options)))
+        return float(self.chance)
+
+
+_REGISTRY: dict[str, Task] = {}
+_plugins = PluginLoader(ENTRY_POINT_GROUP, "task")
+
+
+def register_task(name: str, *, kind: str, time_structure: str,
+                  chance: float | Callable[[dict], float], load: Callable[..., TaskData],
+                  options: Sequence = (), check_options: Callable[[dict], dict] | None = None,
+                  summary: str = "") -> Task:
+    """Register a task under ``name`` and return its :class:`Task`.
+
+    A third-party package calls this from a module named by an entry point in the group
+    ``entangled.tasks`` (or the entry point names a :class:`Task` object).
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise InvalidParameterError("task name", name, "a non-empty identifier")
+    if kind not in KINDS:
+        raise InvalidParameterError("kind", kind, "one of " + ", ".join(KINDS),
+                                    context=f"task {name!r}")
+    if time_structure not in TIME_STRUCTURES:
+        raise InvalidParameterError("time_structure", time_structure,
+                                    "one of " + ", ".join(TIME_STRUCTURES), context=f"task {name!r}")
+    return _add(Task(name, kind, time_structure, chance, load, tuple(options), check_options,
+                     summary))
+
+
+def _add(entry: Task) -> Task:
+    existing = _REGISTRY.get(entry.name)
+    if existing is not None and existing.load is not entry.load:
+        raise EntangledError(f"task {entry.name!r} is already registered by "
+                             f"{getattr(existing.load, '__module__', '?')}")
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def _load_plugin(loaded: Any) -> None:
+    if isinstance(loaded, Task):
+        _add(loaded)
+
+
+def registered_tasks() -> list[str]:
+    """Names of every registered task, in registration order (built-ins first)."""
+    _plugins.load(_load_plugin)
+    return list(_REGISTRY)
+
+
+def task_entry(name: Any) -> Task:
+    """The registered :class:`Task` called ``name``, else an error listing them."""
+    _plugins.load(_load_plugin)
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise InvalidParameterError("task", name, "one of " + ", ".join(_REGISTRY))
+    return _REGISTRY[name]
+
+
+def load_registered(name: str, *, seed: int = 0, **options: Any) -> TaskData:
+    """Load task ``name`` with validated options; the data carries the declared
+    ``kind`` and ``time_structure``."""
+    entry = task_entry(name)
+    resolved = entry.resolve_options(options)
+    data = entry.load(seed=seed, **resolved)
+    if data.kind != entry.kind:
+        raise EntangledError(f"task {name!r} declares input kind {entry.kind!r} but loaded "
+                             f"{data.kind!r} data")
+    return dataclasses.replace(data, time_structure=entry.time_structure)
