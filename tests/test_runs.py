@@ -192,12 +192,21 @@ THREADS_SCRIPT = """
     run_sweep([cfg], sys.argv[1] + "/sweep", progress=False)
     [swept] = load_results(sys.argv[1] + "/sweep")
     trained = json.load(open(sys.argv[1] + "/train.json"))
+    from pathlib import Path
+    from reports.build import run_suite
+    from reports.presets import parse_suite
+    suite = parse_suite({"name": "t", "seeds": [0], "runs": [{
+        "arch": "cnn", "task": "digits", "steps": 6, "batch_size": 32, "eval_every": 3,
+        "metrics": False, "device": "cpu", "model": {"width": 8, "depth": 2}, "skip_seed": 0,
+        "variants": [{"family": "identity"}]}]})
+    [reported], _ = run_suite(suite, Path(sys.argv[1]) / "report", 1, False)
     print(json.dumps({"threads_env": torch.get_num_threads(), "train": trained["curves"],
-                      "sweep": swept.curves.to_dict(), "hash": [trained["config_hash"], swept.config_hash]}))
+                      "sweep": swept.curves.to_dict(), "report": reported.curves.to_dict(),
+                      "hash": [trained["config_hash"], swept.config_hash, reported.config_hash]}))
 """
 
 
-def test_train_and_sweep_give_the_identical_number_whatever_omp_num_threads(tmp_path):
+def test_train_sweep_and_report_give_the_identical_number_whatever_omp_num_threads(tmp_path):
     outputs = []
     for threads in ("1", "2"):
         d = tmp_path / threads
@@ -209,7 +218,8 @@ def test_train_and_sweep_give_the_identical_number_whatever_omp_num_threads(tmp_
         outputs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     one, two = outputs
     assert one["threads_env"] == 1 and two["threads_env"] == 2  # the environments differ
-    assert one["train"] == one["sweep"] == two["train"] == two["sweep"]
+    assert one["train"] == one["sweep"] == one["report"] == two["train"] == two["sweep"] \
+        == two["report"]
     assert len(set(one["hash"] + two["hash"])) == 1
 
 
@@ -337,6 +347,13 @@ def test_bad_suite_files_name_the_key_the_value_and_what_is_allowed(tmp_path, te
     path.write_text(text)
     with pytest.raises(SuiteError, match=match):
         load_suite(path)
+
+
+def test_sweep_refuses_a_file_as_out_dir(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(ValueError, match="this path is a file"):
+        run_sweep([{"arch": "rnn", "task": "parity"}], a_file, run_fn=quick_run, progress=False)
 
 
 def test_report_cli_accepts_a_suite_file_and_validates_before_touching_out(tmp_path, capsys):
