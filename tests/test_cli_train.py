@@ -54,7 +54,7 @@ def test_train_json_to_stdout_without_metrics(capsys):
 @pytest.mark.parametrize("args,message", [
     (["--arch", "mlp", "--task", "parity"], "arch='mlp'; allowed: one of cnn, vit, transformer, rnn"),
     (["--arch", "rnn", "--task", "imagenet"], "task='imagenet'; allowed: one of digits,"),
-    (["--arch", "cnn", "--task", "parity"], "a task for arch 'cnn' (input kinds image): digits"),
+    (["--arch", "cnn", "--task", "parity"], "a task for arch 'cnn' (input kinds image, signal): digits"),
     (["--arch", "rnn", "--task", "parity", "--family", "magic"],
      "family='magic'; allowed: one of birkhoff, block_orthogonal, circulant, dense"),
     (["--arch", "rnn", "--task", "parity", "--family", "rotation", "--param", "angle=1"],

@@ -103,7 +103,7 @@ def test_task_views_kinds_and_levels():
     assert signal.input_shape == (1, 40) and sequence.input_shape == (40, 1)
     assert task_kind("mnist1d") == "signal" and task_kind("mnist1d_sequence") == "sequence"
     assert torch.equal(signal.x_test[:, 0], sequence.x_test[:, :, 0])
-    assert signal.time_structure == "none" and sequence.time_structure == "time-variant"
+    assert signal.time_structure == "static" and sequence.time_structure == "time-variant"
     assert task_options("mnist1d") == {"data_seed": 42}
     # the run seed does not change the data (like the digits tasks); data_seed does
     assert torch.equal(load_task("mnist1d", seed=5).x_train, signal.x_train)
