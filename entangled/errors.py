@@ -46,3 +46,12 @@ class InvalidMatrixError(EntangledError):
 
 class MappingMismatchError(EntangledError):
     """Saved skip tensors that do not match the saved mapping description (``load_state_dict``)."""
+
+
+class MissingExtraError(EntangledError):
+    """An optional dependency of the requested feature is not installed (names the extra)."""
+
+    def __init__(self, feature: str, module: str, extra: str):
+        self.extra = extra
+        super().__init__(f"{feature} needs {module}, which is not installed; allowed: install "
+                         f"the extra with pip install 'entangled[{extra}]'")

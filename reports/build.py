@@ -542,6 +542,7 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
            jobs: int | None, progress: bool, executor: str = "local",
            scheduler: str | None = None) -> ReportOutcome:
     from entangled.commands.families import family_rows
+    from entangled.export import outcomes_table
     from entangled.properties import IDENTITY_ATTRIBUTES
     from entangled.sweep import write_json_atomic
 
@@ -624,6 +625,7 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
         "suite_source": preset.source,
         "findings": [j.to_dict() for j in judged],
         "outcomes": [o.to_dict() for o in rows],
+        "outcomes_table": outcomes_table(rows),
         "correlations": [{**c, "arch": analysis.arch_label(c["arch"]),
                           "task": analysis.task_label(c["task"])} for c in correlations],
         "ledger_counts": context["ledger_counts"],

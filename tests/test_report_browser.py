@@ -55,6 +55,9 @@ def test_report_is_written_with_every_section(smoke_report):
                 paired = entry["paired"]
                 assert len(paired["differences"]) == paired["n"] == entry["seeds"]
                 assert paired["mean"] == pytest.approx(sum(paired["differences"]) / paired["n"])
+    table = summary["outcomes_table"]
+    assert len(table) == len(summary["outcomes"]) and len({tuple(row) for row in table}) == 1
+    assert all(not isinstance(v, (list, dict)) for row in table for v in row.values())
 
 
 def test_every_figure_is_also_written_as_svg_next_to_the_page(smoke_report):
