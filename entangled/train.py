@@ -24,7 +24,7 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -252,8 +252,12 @@ def intra_op_threads(threads: int) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------------- fit
-def fit(config: RunConfig | RunSpec | dict[str, Any]) -> RunResult:
+def fit(config: RunConfig | RunSpec | dict[str, Any], *, callbacks: Sequence[Any] = ()
+        ) -> RunResult:
     """Train one model and return its :class:`RunResult`.
+
+    ``callbacks`` observe the run (``on_step``, ``on_evaluation``, ``on_end``; see
+    :mod:`entangled.callbacks`) without changing it.
 
     ``config`` is a :class:`RunConfig`, a :class:`~entangled.runs.RunSpec` or a dict of
     either's fields; it is validated once (:meth:`RunSpec.resolve`). The loss is checked
@@ -261,12 +265,16 @@ def fit(config: RunConfig | RunSpec | dict[str, Any]) -> RunResult:
     ``status="diverged"`` (never raised). The run uses ``budget.threads`` intra-op threads
     (default 1) and restores the caller's thread count afterwards.
     """
+    from entangled.callbacks import check_callbacks
+
     spec = as_spec(config).resolve()
+    callbacks = check_callbacks(callbacks)
     with intra_op_threads(spec.budget.threads):
-        return _fit(spec)
+        return _fit(spec, callbacks)
 
 
-def _fit(spec: RunSpec) -> RunResult:
+def _fit(spec: RunSpec, callbacks: Sequence[Any] = ()) -> RunResult:
+    from entangled.callbacks import dispatch
     from entangled.tasks import load_task, task_entry
 
     start = time.perf_counter()
@@ -296,6 +304,8 @@ def _fit(spec: RunSpec) -> RunResult:
         curves.train_loss.append(train_loss)
         curves.test_loss.append(test_loss)
         curves.test_accuracy.append(test_acc)
+        dispatch(callbacks, "on_evaluation", step, {"train_loss": train_loss, "test_loss": test_loss,
+                                                    "test_accuracy": test_acc}, model)
 
     record(0, None)
     generator = torch.Generator().manual_seed(spec.seed)
@@ -322,6 +332,7 @@ def _fit(spec: RunSpec) -> RunResult:
             torch.nn.utils.clip_grad_norm_(model.parameters(), budget.grad_clip)
         optimizer.step()
         steps_done = step
+        dispatch(callbacks, "on_step", step, loss_value, model)
         running += loss_value
         running_n += 1
         if step % budget.eval_every == 0 or step == steps:
@@ -343,7 +354,7 @@ def _fit(spec: RunSpec) -> RunResult:
     if budget.metrics:
         metrics["final"] = (_snapshot(model, task, x_metric, y_metric)
                             if status == "ok" else None)
-    return RunResult(
+    result = RunResult(
         spec=spec, config_hash=config_hash(spec), status=status,
         steps_done=steps_done, steps_planned=steps, diverged_at=diverged_at,
         train_accuracy=train_acc, train_loss=train_loss, test_accuracy=test_acc,
@@ -356,3 +367,5 @@ def _fit(spec: RunSpec) -> RunResult:
         torch_version=torch.__version__, wall_time_s=time.perf_counter() - start,
         environment=environment(),
     )
+    dispatch(callbacks, "on_end", result, model)
+    return result

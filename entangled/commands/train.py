@@ -74,6 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-metrics", action="store_true",
                         help="skip the refinement/lesion/CKA/Jacobian snapshots")
     add_json_argument(parser, "the full RunResult")
+    parser.add_argument("--save-model", metavar="PATH",
+                        help="save the trained model (state_dict + config) to PATH; "
+                             "entangled.callbacks.load_checkpoint(PATH) rebuilds it")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="log losses and accuracy to TensorBoard in DIR (the 'tensorboard' extra)")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -134,14 +139,31 @@ def format_summary(result) -> str:
     return "\n".join(lines)
 
 
+def run_callbacks(args: argparse.Namespace) -> list:
+    """The callbacks asked for by ``--tensorboard`` and ``--save-model``."""
+    from entangled.callbacks import SaveModel, TensorBoardLogger
+
+    callbacks: list = []
+    if getattr(args, "tensorboard", None):
+        callbacks.append(TensorBoardLogger(args.tensorboard))
+    if getattr(args, "save_model", None):
+        callbacks.append(SaveModel(args.save_model))
+    return callbacks
+
+
 def run(args: argparse.Namespace) -> int:
     from entangled.train import fit
 
     config = config_from_args(args)
-    result = fit(config)
+    callbacks = run_callbacks(args)
+    result = fit(config, callbacks=callbacks)
     out = text_stream(args.json)
     print(format_summary(result), file=out)
     write_json_output(args.json, result.to_dict())
     if args.json not in (None, "-"):
         print(f"result written to {args.json}", file=out)
+    if args.save_model:
+        saved = any(getattr(c, "saved", None) for c in callbacks)
+        print(f"model saved to {args.save_model}" if saved
+              else f"model not saved to {args.save_model}: the run {result.status}", file=out)
     return 0

@@ -1,0 +1,166 @@
+"""Hooks into a training run of :func:`entangled.train.fit`, a TensorBoard logger and model
+checkpoints.
+
+``fit(config, callbacks=[...])`` calls, on every callback that defines them:
+
+* ``on_step(step, loss, model)`` after each optimizer step (``step`` 1-based, ``loss`` the
+  training-batch loss of that step, a float); not for the step whose loss was non-finite;
+* ``on_evaluation(step, scores, model)`` at each point of the curves (step 0 is the untrained
+  model), ``scores = {"train_loss", "test_loss", "test_accuracy"}`` (``train_loss`` is the mean
+  batch loss since the previous point, ``None`` at step 0);
+* ``on_end(result, model)`` once, with the finished :class:`~entangled.train.RunResult`
+  (also for a diverged run).
+
+A callback is any object with some of these methods; :class:`Callback` provides no-op
+defaults to subclass. Callbacks observe: they must not change the model or its parameters
+(a run with callbacks gives the same result as one without). They run in the order given.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from entangled.errors import InvalidParameterError, MissingExtraError
+
+HOOKS = ("on_step", "on_evaluation", "on_end")
+#: ``format`` entry of a checkpoint written by :func:`save_checkpoint`.
+CHECKPOINT_FORMAT = "entangled-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+
+class Callback:
+    """Base class of training callbacks: every hook does nothing until overridden."""
+
+    def on_step(self, step: int, loss: float, model) -> None:
+        """After optimizer step ``step`` (1-based) whose batch loss was ``loss``."""
+
+    def on_evaluation(self, step: int, scores: dict[str, float | None], model) -> None:
+        """At a curve point: ``scores`` has ``train_loss``, ``test_loss``, ``test_accuracy``."""
+
+    def on_end(self, result, model) -> None:
+        """Once, with the finished :class:`~entangled.train.RunResult`."""
+
+
+def check_callbacks(callbacks: Iterable[Any] | None) -> list[Any]:
+    """``callbacks`` as a list; raise :class:`InvalidParameterError` for an object with none of
+    the hooks (a function passed by mistake, a class instead of an instance)."""
+    out = list(callbacks or ())
+    for index, callback in enumerate(out):
+        if isinstance(callback, type) or not any(callable(getattr(callback, h, None)) for h in HOOKS):
+            raise InvalidParameterError(
+                f"callbacks[{index}]", callback,
+                "an object (e.g. an instance of entangled.callbacks.Callback) with at least one "
+                "of the methods " + ", ".join(HOOKS))
+    return out
+
+
+def dispatch(callbacks: Iterable[Any], hook: str, *args: Any) -> None:
+    """Call ``callback.<hook>(*args)`` on every callback that defines it, in order."""
+    for callback in callbacks:
+        method = getattr(callback, hook, None)
+        if method is not None:
+            method(*args)
+
+
+# ------------------------------------------------------------------------ checkpoints
+def save_checkpoint(path: str | os.PathLike, model, result) -> Path:
+    """Write ``model``'s ``state_dict`` with the run's (flat) config, hash and status to ``path``.
+
+    The file is a plain ``torch.save`` dict (tensors and JSON-like data only, loadable with
+    ``weights_only=True``); written atomically. Returns the path.
+    """
+    import torch
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+               "config": dict(result.config), "config_hash": result.config_hash,
+               "status": result.status, "steps_done": result.steps_done,
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    tmp = target.with_name(target.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
+    """The model saved by :func:`save_checkpoint`, rebuilt from its config, and the config.
+
+    Returns ``(model, config)``: the model in eval mode on ``device`` with the saved weights,
+    and the :class:`~entangled.train.RunConfig` it was trained with.
+    """
+    import torch
+
+    from entangled.tasks import load_task
+    from entangled.train import RunConfig, build_for
+
+    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise InvalidParameterError("path", str(path), "a checkpoint written by save_checkpoint")
+    config = RunConfig.from_dict(payload["config"])
+    task = load_task(config.task, seed=config.seed, **config.task_options)
+    model = build_for(config, task, torch.device(device))
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), config
+
+
+class SaveModel(Callback):
+    """Save the trained model at the end of the run (:func:`save_checkpoint`).
+
+    ``only_ok``: skip diverged runs (their weights are not finite).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, only_ok: bool = True):
+        self.path = Path(path)
+        self.only_ok = only_ok
+        self.saved: Path | None = None
+
+    def on_end(self, result, model) -> None:
+        if self.only_ok and result.status != "ok":
+            return
+        self.saved = save_checkpoint(self.path, model, result)
+
+
+# ------------------------------------------------------------------------ TensorBoard
+class TensorBoardLogger(Callback):
+    """Log a run to TensorBoard (the ``tensorboard`` extra).
+
+    Scalars: ``train/batch_loss`` every ``step_every`` optimizer steps; ``eval/test_loss``,
+    ``eval/test_accuracy`` and ``eval/train_loss`` at every curve point; at the end
+    ``final/<name>`` for the run's train/test loss and accuracy, and the configuration as
+    text (``config``). ``log_dir`` is created; the writer is closed at the end.
+    """
+
+    def __init__(self, log_dir: str | os.PathLike, *, step_every: int = 1):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:
+            raise MissingExtraError("TensorBoardLogger", "tensorboard", "tensorboard") from exc
+        if isinstance(step_every, bool) or not isinstance(step_every, int) or step_every < 1:
+            raise InvalidParameterError("step_every", step_every, "an integer >= 1")
+        self.log_dir = Path(log_dir)
+        self.step_every = step_every
+        self.writer = SummaryWriter(log_dir=str(self.log_dir))
+
+    def on_step(self, step: int, loss: float, model) -> None:
+        if step % self.step_every == 0:
+            self.writer.add_scalar("train/batch_loss", loss, step)
+
+    def on_evaluation(self, step: int, scores: dict[str, float | None], model) -> None:
+        for name, value in scores.items():
+            if value is not None:
+                self.writer.add_scalar(f"eval/{name}", value, step)
+
+    def on_end(self, result, model) -> None:
+        import json
+
+        for name in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+            value = getattr(result, name)
+            if value is not None:
+                self.writer.add_scalar(f"final/{name}", value, result.steps_done)
+        self.writer.add_text("config", "```\n" + json.dumps(result.config, indent=2) + "\n```")
+        self.writer.add_text("status", result.status)
+        self.writer.close()
