@@ -207,24 +207,21 @@ def outcomes_table(outcomes: Iterable[Any]) -> list[dict[str, Any]]:
     """The report's outcomes (:class:`reports.analysis.Outcome` or their ``to_dict``) as flat
     rows: one per (architecture, task, mapping variant), scalar columns only.
 
-    Columns: ``arch, task, family, label, params.<name>, model.<name>, runs, diverged,
-    chance, time_structure``; ``n, mean, ci_low, ci_high, std`` of the test accuracy over the
-    ``n`` finished seeds (95% t interval); ``diff_delta, diff_ci_low, diff_ci_high,
+    Columns: the outcome's description flattened (``arch``, ``task``, the mapping variant and
+    its parameters, model overrides, ``diverged``, ``chance``, ``time_structure``, ...);
+    ``runs`` (finished + diverged); ``n, mean, ci_low, ci_high, std`` of the test accuracy over
+    the ``n`` finished seeds (95% t interval); ``diff_delta, diff_ci_low, diff_ci_high,
     diff_p_value, diff_n_a, diff_n_b``, the difference to the identity skip with Welch's
     interval (``None`` for the identity itself); then ``property.<name>`` of the skip mapping.
-    Every row has every column.
+    Lists (per-seed accuracies, seeds) are left out. Every row has every column.
     """
     rows = []
     for outcome in outcomes:
         data = outcome.to_dict() if hasattr(outcome, "to_dict") else dict(outcome)
-        row = {"arch": data["arch"], "task": data["task"], "family": data["family"],
-               "label": data["label"]}
-        row.update(flatten(data.get("params") or {}, "params."))
-        row.update(flatten(data.get("model") or {}, "model."))
-        accuracies = data.get("accuracies") or []
-        row.update({"runs": len(accuracies) + int(data.get("diverged") or 0),
-                    "diverged": data.get("diverged"),
-                    "chance": data.get("chance"), "time_structure": data.get("time_structure")})
+        described = {k: v for k, v in data.items()
+                     if k not in ("accuracies", "seeds", "summary", "difference", "properties")}
+        row = {k: v for k, v in flatten(described).items() if not isinstance(v, list)}
+        row["runs"] = len(data.get("accuracies") or []) + int(data.get("diverged") or 0)
         for key, value in (data.get("summary") or {}).items():
             if not isinstance(value, (list, dict)):
                 row[_summary_column(key)] = value

@@ -26,6 +26,10 @@ CONFIG = dict(arch="rnn", task="parity", steps=6, eval_every=2, batch_size=16, m
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+def curves(result) -> dict:
+    return result.to_dict()["curves"]
+
+
 class Recorder(Callback):
     def __init__(self):
         self.events = []
@@ -64,14 +68,14 @@ def test_hooks_are_called_in_order_with_the_curve_values(observed_run):
     assert steps == list(range(1, result.steps_done + 1))
     assert all(math.isfinite(e[2]) for e in recorder.events if e[0] == "step")
     evaluations = [e for e in recorder.events if e[0] == "evaluation"]
-    assert [e[1] for e in evaluations] == result.curves["step"] == [0, 2, 4, 6]
+    assert [e[1] for e in evaluations] == curves(result)["step"] == [0, 2, 4, 6]
     for name in ("train_loss", "test_loss", "test_accuracy"):
-        assert [e[2][name] for e in evaluations] == result.curves[name]
+        assert [e[2][name] for e in evaluations] == curves(result)[name]
     # each evaluation comes right after the step it reports
     assert kinds[:4] == ["evaluation", "step", "step", "evaluation"]
     # the mean batch loss since the previous point is the mean of the on_step losses
     losses = [e[2] for e in recorder.events if e[0] == "step"]
-    assert result.curves["train_loss"][1] == pytest.approx(sum(losses[:2]) / 2)
+    assert curves(result)["train_loss"][1] == pytest.approx(sum(losses[:2]) / 2)
 
 
 def test_callbacks_observe_without_changing_the_run(observed_run):
@@ -106,8 +110,8 @@ def test_tensorboard_scalars_equal_the_curves(observed_run):
     assert {"train/batch_loss", "eval/test_accuracy", "eval/test_loss", "eval/train_loss",
             "final/test_accuracy"} <= set(scalars)
     accuracy = events.Scalars("eval/test_accuracy")
-    assert [e.step for e in accuracy] == result.curves["step"]
-    assert [e.value for e in accuracy] == pytest.approx(result.curves["test_accuracy"], rel=1e-6)
+    assert [e.step for e in accuracy] == curves(result)["step"]
+    assert [e.value for e in accuracy] == pytest.approx(curves(result)["test_accuracy"], rel=1e-6)
     batch = events.Scalars("train/batch_loss")
     assert [e.value for e in batch] == pytest.approx(
         [e[2] for e in recorder.events if e[0] == "step"], rel=1e-6)
