@@ -85,6 +85,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog="Run 'entangled COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"entangled {version()}")
+    add_verbosity_arguments(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands = discover_commands()
     if not commands:
@@ -97,7 +98,28 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         if name == command:
             module.add_arguments(sub)
+            add_verbosity_arguments(sub, default=argparse.SUPPRESS)
     return parser
+
+
+def add_verbosity_arguments(parser: argparse.ArgumentParser, default=0) -> None:
+    """``-v/--verbose`` and ``-q/--quiet`` (counted), unless ``parser`` defines them already.
+
+    On a subcommand the default is ``SUPPRESS``, so that ``entangled -q report`` and
+    ``entangled report -q`` both work.
+    """
+    taken = parser._option_string_actions
+    if "-v" not in taken and "--verbose" not in taken:
+        parser.add_argument("-v", "--verbose", action="count", default=default,
+                            help="more messages on stderr (debug details)")
+    if "-q" not in taken and "--quiet" not in taken:
+        parser.add_argument("-q", "--quiet", action="count", default=default,
+                            help="fewer messages on stderr (warnings and errors only)")
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """``-v`` count minus ``-q`` count (a command's own ``--quiet`` flag counts as one)."""
+    return int(getattr(args, "verbose", 0) or 0) - int(getattr(args, "quiet", 0) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from entangled.logs import configure
+
+    configure(verbosity(args))
     module = load_command(commands[args.command])
     try:
         status = int(module.run(args) or 0)

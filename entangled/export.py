@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 import sys
@@ -34,6 +35,7 @@ from typing import Any, Iterable
 
 from entangled.errors import InvalidParameterError, MissingExtraError
 
+LOGGER = logging.getLogger(__name__)
 FORMATS = ("csv", "parquet")
 #: Top-level result fields that are not per-run scalars and are not exported.
 LEFT_OUT = ("curves",)
@@ -174,7 +176,7 @@ def export(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
     """Export the runs under ``path`` as one table to ``out`` and return its path.
 
     ``out`` defaults to ``<results directory>/runs.<format>``; ``"-"`` writes to stdout
-    (and returns ``None``).
+    (and returns ``None``). Logs ``"<n> runs -> <path>"`` at ``INFO``.
     """
     if format not in FORMATS:
         raise InvalidParameterError("format", format, "one of " + ", ".join(FORMATS))
@@ -199,6 +201,7 @@ def export(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
     else:
         write_parquet(columns, rows, str(tmp))
     os.replace(tmp, target)
+    LOGGER.info(f"{len(rows)} runs -> {target}")
     return target
 
 

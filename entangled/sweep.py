@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -51,6 +52,8 @@ from entangled.runs import (SCHEMA_VERSION, ResultFileError, RunResult, RunSpec,
                             canonical_json, config_hash, result_from_json)
 from entangled.store import (CLAIMED_ELSEWHERE, DONE_ELSEWHERE, RAN, ClaimPolicy, claim_is_live,
                              parse_shard, run_once)
+
+LOGGER = logging.getLogger(__name__)
 
 __all__ = ["SweepSummary", "canonical_json", "check_result_file", "config_hash", "load_results",
            "read_configs", "result_path", "run_sweep", "write_json_atomic"]
@@ -287,7 +290,7 @@ def upgrade_directory(out_dir: Path, summary: SweepSummary | None = None) -> Non
 
 
 def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    LOGGER.warning(message)
 
 
 def load_results(out_dir: str | os.PathLike, *, strict: bool = False) -> list[RunResult]:
@@ -311,63 +314,35 @@ def load_results(out_dir: str | os.PathLike, *, strict: bool = False) -> list[Ru
 
 
 # ---------------------------------------------------------------------------- progress
-def _clock(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-
 class ProgressBar:
-    """A one-line progress bar on stderr: runs done / total, current run, elapsed, ETA.
+    """Progress of a sweep: runs done / total, the current run, elapsed time and ETA, drawn by
+    tqdm on ``stream`` (stderr) and only when it is a terminal; silent when not ``enabled``.
 
-    On a terminal the line is redrawn in place; otherwise one line is printed per update.
+    Runs found finished on disk (an untimed ``update``) count as done but not into the rate,
+    so the ETA reflects the runs trained in this invocation.
     """
 
-    def __init__(self, total: int, *, enabled: bool = True, stream=None, width: int = 24):
-        self.total, self.done, self.enabled, self.width = total, 0, enabled, width
-        self.stream = stream if stream is not None else sys.stderr
-        self.start = time.perf_counter()
-        self.current = ""
-        self._last_len = 0
-        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._timed_done = 0
+    def __init__(self, total: int, *, enabled: bool = True, stream=None):
+        from tqdm import tqdm
+
+        self.total, self.done = total, 0
+        self.bar = tqdm(total=total, file=stream if stream is not None else sys.stderr,
+                        disable=None if enabled else True, unit="run", dynamic_ncols=True)
 
     def update(self, *, done: int | None = None, current: str | None = None,
                timed: bool = False) -> None:
-        if done is not None:
-            if timed:
-                self._timed_done += done - self.done
-            self.done = done
         if current is not None:
-            self.current = current
-        if self.enabled:
-            self._draw()
-
-    def line(self) -> str:
-        elapsed = time.perf_counter() - self.start
-        frac = self.done / self.total if self.total else 1.0
-        filled = int(round(frac * self.width))
-        remaining = self.total - self.done
-        eta = (elapsed / self._timed_done * remaining) if self._timed_done else None
-        eta_s = _clock(eta) if eta is not None else "--:--"
-        return (f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} "
-                f"| {_clock(elapsed)} elapsed, ETA {eta_s} | {self.current}")
-
-    def _draw(self) -> None:
-        text = self.line()
-        if self._tty:
-            pad = max(0, self._last_len - len(text))
-            self.stream.write("\r" + text + " " * pad)
-            self._last_len = len(text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+            self.bar.set_postfix_str(current, refresh=done is None)
+        if done is not None and done != self.done:
+            if timed:
+                self.bar.update(done - self.done)
+            else:
+                self.bar.n = self.bar.initial = done
+                self.bar.refresh()
+            self.done = done
 
     def close(self) -> None:
-        if self.enabled and self._tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.bar.close()
 
 
 # ---------------------------------------------------------------------------- execution
@@ -539,11 +514,11 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
         if error is not None:
             summary.failed.append({"hash": digest, "label": _label(ordered[digest]),
                                    "error": error})
-            print(f"\nwarning: run {digest} ({_label(ordered[digest])}) failed: {error}",
-                  file=sys.stderr)
+            LOGGER.warning(f"run {digest} ({_label(ordered[digest])}) failed: {error}")
         else:
             summary.ran += 1
             summary.ran_hashes.append(digest)
+            LOGGER.debug("run %s (%s): %s", digest, _label(ordered[digest]), status)
             if status == "diverged":
                 summary.diverged.append(digest)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import logging
 import math
 import os
 import platform
-import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -26,8 +26,12 @@ from reports.analysis import PROPERTY_LABELS, Outcome
 VERDICT_ORDER = ("reproduced", "not reproduced", "opposite", "inconclusive")
 
 
+LOGGER = logging.getLogger(__name__)
+
+
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """A progress note of the report (``INFO`` on the ``reports.build`` logger)."""
+    LOGGER.info(message)
 
 
 # --------------------------------------------------------------------------- runs

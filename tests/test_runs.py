@@ -126,7 +126,7 @@ def test_schema_1_results_with_another_thread_count_are_kept_aside_and_rerun(tmp
     assert hashes == {config_hash(spec): 1, config_hash({**spec, "threads": 2}): 2}
 
 
-def test_a_result_from_another_torch_version_is_stale_moved_aside_and_rerun(tmp_path, capsys):
+def test_a_result_from_another_torch_version_is_stale_moved_aside_and_rerun(tmp_path, caplog):
     spec = {"arch": "rnn", "task": "parity", "steps": 5}
     run_sweep([spec], tmp_path, run_fn=quick_run, progress=False)
     path = tmp_path / f"{config_hash(spec)}.json"
@@ -135,7 +135,7 @@ def test_a_result_from_another_torch_version_is_stale_moved_aside_and_rerun(tmp_
     path.write_text(json.dumps(data))
     summary = run_sweep([spec], tmp_path, run_fn=quick_run, progress=False)
     assert summary.ran == 1 and summary.stale[0]["reason"].startswith("produced with torch 1.0.0")
-    assert "stale result file" in capsys.readouterr().err
+    assert "stale result file" in caplog.text
     assert json.loads((tmp_path / "stale" / path.name).read_text())["torch_version"] == "1.0.0"
 
 

@@ -124,7 +124,7 @@ def test_result_files_round_trip_exactly(tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "other_config", "nan",
                                     "out_of_range", "extra_key"])
-def test_corrupt_result_files_are_reported_and_rerun(tmp_path, damage, capsys):
+def test_corrupt_result_files_are_reported_and_rerun(tmp_path, damage, caplog):
     cfgs = configs(3)
     run_sweep(cfgs, tmp_path, run_fn=quick_run, progress=False)
     victim = tmp_path / f"{config_hash(cfgs[1])}.json"
@@ -147,22 +147,23 @@ def test_corrupt_result_files_are_reported_and_rerun(tmp_path, damage, capsys):
         victim.write_text(json.dumps(data))
     damaged = victim.read_bytes()
     assert check_result_file(victim, cfgs[1])[0] is None
-    capsys.readouterr()
+    caplog.clear()
     summary = run_sweep(cfgs, tmp_path, run_fn=quick_run, progress=False)
     assert summary.ran == 1 and summary.skipped == 2
     assert [c["path"] for c in summary.corrupt] == [str(victim)]
-    assert "invalid result file" in capsys.readouterr().err
+    assert "invalid result file" in caplog.text  # a warning of the entangled.sweep logger
     assert check_result_file(victim, cfgs[1])[1] is None
     moved = tmp_path / "invalid" / victim.name  # set aside, never deleted
     assert moved.read_bytes() == damaged
     assert len(load_results(tmp_path, strict=True)) == 3
 
 
-def test_load_results_skips_invalid_files_with_a_warning(tmp_path, capsys):
+def test_load_results_skips_invalid_files_with_a_warning(tmp_path, caplog):
     run_sweep(configs(2), tmp_path, run_fn=quick_run, progress=False)
     (tmp_path / "0123456789abcdef.json").write_text("{}")
     assert len(load_results(tmp_path)) == 2
-    assert "skipping invalid result file" in capsys.readouterr().err
+    assert [r.name for r in caplog.records if "skipping invalid result file" in r.message] == [
+        "entangled.sweep"]
     with pytest.raises(ValueError, match="invalid result file"):
         load_results(tmp_path, strict=True)
 
@@ -191,21 +192,31 @@ def test_parallel_jobs_use_worker_processes(tmp_path):
     assert os.getpid() not in pids and 1 <= len(pids) <= 2
 
 
-def test_progress_bar_shows_done_total_and_current_run():
-    stream = io.StringIO()
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_shows_done_total_and_current_run_on_a_terminal():
+    stream = Terminal()
     bar = ProgressBar(5, stream=stream)
-    bar.update(done=2, current="rnn/parity/identity s0", timed=True)
-    line = stream.getvalue().strip().splitlines()[-1]
-    assert "2/5" in line and "rnn/parity/identity s0" in line and "ETA" in line
-    quiet = io.StringIO()
+    bar.update(done=1)  # found finished on disk
+    bar.update(done=3, current="rnn/parity/identity s0", timed=True)
+    bar.close()
+    line = stream.getvalue().replace("\r", "\n").strip().splitlines()[-1]
+    assert "3/5" in line and "rnn/parity/identity s0" in line and "<" in line  # tqdm's ETA
+    quiet = Terminal()
     ProgressBar(5, stream=quiet, enabled=False).update(done=1)
     assert quiet.getvalue() == ""
+    piped = io.StringIO()  # not a terminal: quiet
+    ProgressBar(5, stream=piped).update(done=1, timed=True)
+    assert piped.getvalue() == ""
 
 
-def test_sweep_progress_goes_to_stderr(tmp_path, capsys):
+def test_sweep_progress_is_quiet_when_stderr_is_not_a_terminal(tmp_path, capsys):
     run_sweep(configs(2), tmp_path, run_fn=quick_run, progress=True)
     captured = capsys.readouterr()
-    assert "2/2" in captured.err and captured.out == ""
+    assert "2/2" not in captured.err and captured.out == ""
 
 
 def test_killed_sweep_resumes_and_loses_nothing(tmp_path):

@@ -17,11 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
+    from entangled.export import export
 
-    from entangled.export import export, read_results
-
-    target = export(args.runs_dir, args.out, format=args.format)
-    if target is not None:
-        print(f"{len(read_results(args.runs_dir))} runs -> {target}", file=sys.stderr)
+    export(args.runs_dir, args.out, format=args.format)
     return 0
