@@ -131,6 +131,12 @@ def clip_limits(limits: tuple[float, float], bounds: tuple[float, float]) -> tup
     return (low, high) if low < high else bounds
 
 
+def _integer_axis(panel: Panel) -> bool:
+    """Whether every x value is an integer (an application index, a step): integer ticks."""
+    xs = [x for series in panel.series for x in series.xs]
+    return bool(xs) and all(isinstance(x, int) and not isinstance(x, bool) for x in xs)
+
+
 def _draw_panel(ax, panel: Panel) -> None:
     bounds = metric_range(panel)
     for series in panel.series:
@@ -152,6 +158,10 @@ def _draw_panel(ax, panel: Panel) -> None:
                    label=typeset(panel.hline_label) if panel.hline_label else None)
     if panel.logy:
         ax.set_yscale("log")
+    if _integer_axis(panel):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if bounds is not None:
         ax.set_ylim(*clip_limits(ax.get_ylim(), bounds))
     ax.set_title(typeset(panel.title), fontsize=FONT_SIZES["title"])

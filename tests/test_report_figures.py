@@ -96,6 +96,16 @@ def test_every_text_is_typeset_and_readable():
     assert "$h_{l+1}$" in fig.axes[1].get_ylabel()
 
 
+def test_integer_x_values_get_integer_ticks():
+    indices = Panel("lesion", "application l", "test accuracy", [Series("a", [0, 1, 2, 19], [0.2] * 4)])
+    fig = figures.draw("t", [indices])
+    fig.canvas.draw()
+    ticks = [t for t in fig.axes[0].get_xticks() if 0 <= t <= 19]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    angles = Panel("dose", "θ", "test accuracy", [Series("a", [0.0, 0.25, 0.5], [0.2] * 3)])
+    assert not figures._integer_axis(angles)
+
+
 def test_panels_are_large_and_wrap_into_rows():
     panels = [accuracy_panel([0.5], [0.1]) for _ in range(5)]
     figure = figures.panel_figure("five", "five panels", "alt", panels, columns=5,
