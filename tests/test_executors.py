@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
+import sys
 import time
 
 import pytest
@@ -152,6 +154,11 @@ TINY = {"arch": "rnn", "task": "parity", "model": {"hidden": 4}, "steps": 3, "ba
         "task_options": {"n_train": 32, "n_test": 16}}
 
 
+class TerminalStream(io.StringIO):
+    def isatty(self):
+        return True
+
+
 def comparable(result) -> dict:
     """A run's result without what legitimately differs between processes (timing, pid)."""
     data = result.to_dict()
@@ -172,10 +179,15 @@ def test_a_sweep_on_dask_equals_the_local_sweep_and_resumes(dask_cluster, tmp_pa
         local = run_sweep(runs, tmp_path / "local", progress=False)
     finally:
         torch.set_num_threads(threads)
-    on_dask = run_sweep(runs, tmp_path / "dask", executor="dask", progress=True,
-                        scheduler=dask_cluster.scheduler_address)
+    terminal = TerminalStream()  # the progress bar draws on a terminal only
+    stderr, sys.stderr = sys.stderr, terminal
+    try:
+        on_dask = run_sweep(runs, tmp_path / "dask", executor="dask", progress=True,
+                            scheduler=dask_cluster.scheduler_address)
+    finally:
+        sys.stderr = stderr
     assert local.complete and on_dask.complete and on_dask.ran == 4
-    assert "4/4" in capsys.readouterr().err  # the same progress bar
+    assert "4/4" in terminal.getvalue()  # the same progress bar
     expected = [comparable(r) for r in load_results(tmp_path / "local", strict=True)]
     got = load_results(tmp_path / "dask", strict=True)
     assert [comparable(r) for r in got] == expected

@@ -179,6 +179,12 @@ def test_result_files_follow_the_umask(tmp_path):
 
 
 # ------------------------------------------------------------------ threads
+def scrubbed_thread_environment() -> dict[str, str]:
+    """os.environ without *_NUM_THREADS (a Dask LocalCluster started earlier in this process sets
+    MKL_NUM_THREADS and friends to 1 in os.environ, which would pin the child's torch to 1)."""
+    return {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+
+
 THREADS_SCRIPT = """
     import json, sys, torch
     from entangled.cli import main
@@ -213,7 +219,7 @@ def test_train_sweep_and_report_give_the_identical_number_whatever_omp_num_threa
         d.mkdir()
         proc = subprocess.run([sys.executable, "-c", textwrap.dedent(THREADS_SCRIPT), str(d)],
                               capture_output=True, text=True, timeout=600,
-                              env={**os.environ, "OMP_NUM_THREADS": threads})
+                              env={**scrubbed_thread_environment(), "OMP_NUM_THREADS": threads})
         assert proc.returncode == 0, proc.stderr
         outputs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     one, two = outputs
