@@ -430,6 +430,28 @@ def _prepare_out_dir(out: Path) -> None:
         raise InvalidParameterError("out_dir", str(out), "a writable directory")
 
 
+#: Memory one local worker process needs: torch imported and one small model training.
+WORKER_MEMORY_BYTES = 600 * 2**20
+
+
+def available_memory_bytes() -> int | None:
+    """Physical memory available now (Linux/most Unixes), ``None`` where it cannot be read."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def local_worker_limit() -> int:
+    """Worker processes this machine holds: at most one per core and one per
+    :data:`WORKER_MEMORY_BYTES` of available memory, at least one."""
+    limit = os.cpu_count() or 1
+    memory = available_memory_bytes()
+    if memory is not None:
+        limit = min(limit, memory // WORKER_MEMORY_BYTES)
+    return max(1, int(limit))
+
+
 def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int = 1,
               progress: bool = True, run_fn: Callable | None = None,
               validate: bool | None = None, executor: Any = "local",
@@ -473,6 +495,11 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
     jobs = check_positive_int("jobs", jobs, context="run_sweep")
     shard = parse_shard(shard)
     check_executor(executor, scheduler)
+    if executor == "local" and jobs > local_worker_limit():
+        LOGGER.warning("run_sweep: jobs=%d capped to %d, the worker processes this machine holds "
+                       "(one per core, about %d MB of available memory each)",
+                       jobs, local_worker_limit(), WORKER_MEMORY_BYTES // 2**20)
+        jobs = local_worker_limit()
     policy = claims if claims is not None else ClaimPolicy()
     start = time.perf_counter()
     ordered = plan(configs)

@@ -262,3 +262,17 @@ def test_read_configs(tmp_path):
     path.write_text("[")
     with pytest.raises(ValueError, match="valid JSON"):
         read_configs(path)
+
+
+def test_jobs_beyond_what_the_machine_holds_are_capped_with_a_warning(tmp_path, caplog, monkeypatch):
+    import entangled.sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(sweep_module, "available_memory_bytes", lambda: 100 * 2**30)
+    assert sweep_module.local_worker_limit() == 2
+    monkeypatch.setattr(sweep_module, "available_memory_bytes", lambda: 2**30)  # room for one
+    assert sweep_module.local_worker_limit() == 1
+    with caplog.at_level("WARNING", logger="entangled.sweep"):
+        summary = run_sweep(configs(2), tmp_path, run_fn=quick_run, jobs=1000, progress=False)
+    assert summary.complete
+    assert "jobs=1000 capped to 1" in caplog.text
