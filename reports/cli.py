@@ -42,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise InvalidParameterError("--jobs", args.jobs, "a positive integer")
+    from theory.loader import expand_source
+
+    for path in args.conjectures:  # fail fast: a wrong PATH stops before anything trains
+        expand_source(path)
     suite = presets.load_suite(args.suite) if args.suite else presets.get_preset(args.preset)
     out = text_stream(args.json)
     if args.shard:

@@ -498,3 +498,14 @@ def test_interrupting_a_parallel_sweep_stops_it_and_leaves_no_worker(tmp_path, h
         if proc.poll() is None:
             proc.kill()
         proc.stderr.close()
+
+
+def test_report_with_a_missing_conjecture_file_stops_before_anything_runs(tmp_path, capsys):
+    from entangled.cli import main
+
+    out = tmp_path / "report"
+    code = main(["report", "--preset", "smoke", "--out", str(out), "--no-progress",
+                 "--conjectures", str(tmp_path / "missing_claims.py")])
+    assert code == 2
+    assert "missing_claims.py" in capsys.readouterr().err
+    assert not out.exists()  # nothing trained, nothing written
