@@ -333,6 +333,8 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert main(["probe", f"{FIXTURES}:correct_mixer"]) == 0
     out = capsys.readouterr().out
     assert "Kronecker residual" in out and "stream map H (4 x 4)" in out
+    assert main(["probe", f"{FIXTURES}:correct_mixer", "--in-process"]) == 0
+    assert capsys.readouterr().out == out            # isolated and in-process report alike
 
     assert main(["probe", f"{FIXTURES}:wrong_axis", "--json", str(tmp_path / "p.json")]) == 1
     out = capsys.readouterr().out
@@ -342,12 +344,12 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert data["ledger"]["summary"]["mismatching"] >= 1
     assert ProbedMapping.from_dict(data["probe"]).n == fixtures.STREAMS
 
-    assert main(["probe", f"{FIXTURES}:forgot_to_apply"]) == 1
-    assert main(["probe", "theory.adapters.examples:entangled_skip_sparse"]) == 0
-    assert main(["probe", f"{FIXTURES}:no_such_factory"]) == 2
+    assert main(["probe", f"{FIXTURES}:forgot_to_apply", "--in-process"]) == 1
+    assert main(["probe", "theory.adapters.examples:entangled_skip_sparse", "--in-process"]) == 0
+    assert main(["probe", f"{FIXTURES}:no_such_factory", "--in-process"]) == 2
     assert main(["probe", "no_such_module_xyz:factory"]) == 2
     assert main(["probe", "missing-colon"]) == 2
-    assert main(["probe", f"{FIXTURES}:correct_mixer", "--streams", "3"]) == 2
+    assert main(["probe", f"{FIXTURES}:correct_mixer", "--streams", "3", "--in-process"]) == 2
     err = capsys.readouterr().err
     assert "no_such_factory" in err and "no_such_module_xyz" in err and "streams=3" in err
 
@@ -361,12 +363,96 @@ def test_cli_user_conjectures(tmp_path, capsys):
         "    '''The applied map is the identity (false for a live mixer).'''\n"
         "    import torch\n"
         "    return float((m.dense() - torch.eye(m.n, dtype=m.dense().dtype)).abs().max())\n")
-    assert main(["probe", f"{FIXTURES}:correct_mixer", "--conjectures", str(good)]) == 1
+    assert main(["probe", f"{FIXTURES}:correct_mixer", "--conjectures", str(good),
+                 "--in-process"]) == 1
     assert "!! falsified  mine.is_identity" in capsys.readouterr().out
     broken = tmp_path / "broken.py"
     broken.write_text("raise RuntimeError('boom')\n")
-    assert main(["probe", f"{FIXTURES}:correct_mixer", "--conjectures", str(broken)]) == 2
+    assert main(["probe", f"{FIXTURES}:correct_mixer", "--conjectures", str(broken),
+                 "--in-process"]) == 2
     assert "boom" in capsys.readouterr().err
+
+
+MALICIOUS = """
+import os
+import sys
+import time
+
+import torch
+
+
+def calls_sys_exit():
+    sys.exit(0)
+
+
+def calls_os_exit():
+    os._exit(0)
+
+
+def hangs():
+    while True:
+        time.sleep(0.05)
+
+
+def raises():
+    raise RuntimeError("boom in the factory")
+
+
+def interrupts():
+    raise KeyboardInterrupt
+
+
+class ExitingBlock(torch.nn.Module):
+    def forward(self, x):
+        sys.exit(3)
+
+
+def forward_calls_sys_exit():
+    return ExitingBlock(), torch.zeros(2, 4, 8)
+"""
+
+
+@pytest.fixture()
+def malicious(tmp_path):
+    path = tmp_path / "malicious.py"
+    path.write_text(MALICIOUS)
+    exits_at_import = tmp_path / "exits_at_import.py"
+    exits_at_import.write_text("import sys\nsys.exit(0)\ndef factory():\n    pass\n")
+    return path, exits_at_import
+
+
+@pytest.mark.parametrize("factory, flags, expected", [
+    ("calls_os_exit", [], "the factory {target} ended the process running it: exit status 0"),
+    ("hangs", ["--timeout", "2"], "the factory {target} did not finish within 2 s (--timeout)"),
+    ("raises", [], "the factory {target} raised RuntimeError: boom in the factory"),
+    ("interrupts", [], "the factory {target} raised KeyboardInterrupt"),
+    ("forward_calls_sys_exit", [],
+     "probing the block built by {target} failed: the block called sys.exit(3)"),
+])
+def test_cli_isolates_a_factory_that_exits_raises_or_hangs(malicious, factory, flags,
+                                                            expected, capsys):
+    """Issue 10: user code runs in a child process; its exit, exception or hang is a named
+    failure with exit status 2, never the status (or the end) of the command."""
+    target = f"{malicious[0]}:{factory}"
+    assert main(["probe", target, *flags]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("entangled probe: error: ")
+    assert expected.format(target=target) in captured.err
+
+
+def test_cli_factory_calling_sys_exit_0_fails_loudly(malicious):
+    """The real command, as a user runs it: sys.exit(0) in the factory or at import is exit 2
+    with the factory named, not a silent success."""
+    import subprocess
+
+    for target, expected in ((f"{malicious[0]}:calls_sys_exit", "called sys.exit(0)"),
+                             (f"{malicious[1]}:factory", "importing it called sys.exit(0)")):
+        done = subprocess.run([sys.executable, "-m", "entangled", "probe", target],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stdout == ""
+        assert target in done.stderr and expected in done.stderr
 
 
 def test_plain_function_with_float32_constants_is_probed_in_float32():

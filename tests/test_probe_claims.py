@@ -179,7 +179,8 @@ def test_exposed_reader_tensor_method_and_recorded_call():
 # ------------------------------------------------------------------------------ CLI
 FIXTURES = str(Path(__file__).parent / "probe_fixtures.py")
 CLASS_FLAGS = ["--input-shape", "2,4,8", "--streams", "4", "--silence", "branch",
-               "--exposed", "mixing", "--perturb", "logits"]
+               "--exposed", "mixing", "--perturb", "logits",
+               "--in-process"]  # isolation is tested in test_probe.py; here: the flags
 
 
 @pytest.mark.parametrize("cls, code, claim", [
@@ -234,8 +235,10 @@ def test_cli_flags_override_and_bad_values(capsys):
     assert main(["probe", f"{FIXTURES}:SinkhornMixer", "--init-args", "4,, 8",
                  *CLASS_FLAGS]) == 2
     assert main(["probe", f"{FIXTURES}:SinkhornMixer", "--input-shape", "2,x"]) == 2
-    assert main(["probe", f"{FIXTURES}:correct_mixer", "--input-shape", "2,4,8"]) == 2
-    assert main(["probe", f"{FIXTURES}:correct_mixer", "--perturb", "nomatch*"]) == 2
+    assert main(["probe", f"{FIXTURES}:correct_mixer", "--input-shape", "2,4,8",
+                 "--in-process"]) == 2
+    assert main(["probe", f"{FIXTURES}:correct_mixer", "--perturb", "nomatch*",
+                 "--in-process"]) == 2
     err = capsys.readouterr().err
     assert "bogus" in err and "--init-args" in err and "--input-shape" in err
     assert "no parameter name matches" in err

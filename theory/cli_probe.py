@@ -14,8 +14,15 @@ Everything else comes from flags, which override the factory's values: ``--layou
 ``--perturb GLOB[:SCALE]``, ``--tol``. The current directory is put on ``sys.path`` first, so
 ``examples.my_module:factory`` works from the repo root.
 
+The target's module, its factory (or class) and the probe run isolated in a child process
+(:mod:`theory.isolation`), in two steps each limited by ``--timeout`` seconds: loading TARGET and
+calling its factory, then probing the block and checking the claims. A factory or block that
+calls ``sys.exit``/``os._exit``, raises anything, crashes or hangs is reported by name (exit
+status 2); it never ends or blocks the command itself.
+
 Exit status: 0 when every verdict matches its expectation, 1 when one does not, 2 for usage
-errors and targets or conjecture files that fail to load.
+errors, targets or conjecture files that fail to load, and factories or blocks that exit, raise,
+crash or exceed ``--timeout``.
 """
 
 from __future__ import annotations
@@ -23,13 +30,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import json
+import io
 import os
 import sys
 from pathlib import Path
 
+from entangled.commands import add_json_argument, text_stream, write_json_output
+
 HELP = "measure the skip mapping a residual module actually applies"
 MATRIX_PRINT_LIMIT = 12
+#: Default of ``--timeout``: seconds for each of the two isolated steps (load TARGET and call
+#: its factory; probe the block and check the claims).
+DEFAULT_TIMEOUT = 300.0
+#: Modules the isolated child imports before the time limit starts (torch among them).
+CHILD_PRELOAD = ("theory.cli_probe", "theory.probe", "theory.loader")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,26 +89,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html", default=None, metavar="DIR",
                         help="write a self-contained page DIR/index.html (heatmap, "
                              "diagnostics, ledger)")
-    parser.add_argument("--json", default=None, metavar="FILE",
-                        help="write the probed mapping and the ledger as JSON to FILE")
+    add_json_argument(parser, "the probed mapping and the ledger")
     parser.add_argument("--conjectures", action="append", default=[], metavar="PATH",
                         help="extra conjectures (.py file, directory or module) whose families "
                              "include 'probed'; repeatable")
+    parser.add_argument("--timeout", metavar="SECONDS", type=_positive_float,
+                        default=DEFAULT_TIMEOUT,
+                        help="time limit of each isolated step: loading TARGET and calling its "
+                             "factory, then probing the block and checking the claims (default "
+                             f"{DEFAULT_TIMEOUT:g} s); past it the step is stopped, exit 2")
+    parser.add_argument("--in-process", action="store_true",
+                        help="trusted code only: run the factory and the probe in this process "
+                             "(no child process to start, a few seconds faster; a factory that "
+                             "exits or hangs then ends or blocks the command, no --timeout)")
+
+
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"invalid SECONDS={text!r}; allowed: a number > 0")
+    return value
+
+
+def describe_exception(exc: BaseException) -> str:
+    """What user code did, in words: ``called sys.exit(0)`` or ``raised ValueError: ...``."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
+    return f"raised {type(exc).__name__}: {exc}" if str(exc) else f"raised {type(exc).__name__}"
+
+
+def parse_target(target: str, what: str = "TARGET") -> tuple[str, str, Path | None]:
+    """``(where, name, file)`` of ``module:name`` (``file`` None) or ``file.py:name`` (checked to
+    exist); runs no user code, so the parent checks TARGET before starting the child."""
+    from theory.probe.mapping import ProbeError
+
+    if not isinstance(target, str) or target.count(":") != 1 or not all(target.split(":")):
+        raise ProbeError(f"invalid {what}={target!r}; allowed: 'package.module:name' or "
+                         "'path/to/file.py:name'")
+    where, name = target.split(":")
+    if not (where.endswith(".py") or os.sep in where or "/" in where):
+        return where, name, None
+    path = Path(where).expanduser().resolve()
+    if not path.is_file():
+        raise ProbeError(f"invalid {what}={target!r}: no file {where}")
+    return where, name, path
 
 
 def load_factory(target: str, what: str = "TARGET"):
     """The callable named by ``module:factory`` or ``file.py:factory``."""
     from theory.probe import ProbeError
 
-    if not isinstance(target, str) or target.count(":") != 1 or not all(target.split(":")):
-        raise ProbeError(f"invalid {what}={target!r}; allowed: 'package.module:name' or "
-                         "'path/to/file.py:name'")
-    where, name = target.split(":")
+    where, name, path = parse_target(target, what)
     try:
-        if where.endswith(".py") or os.sep in where or "/" in where:
-            path = Path(where).expanduser().resolve()
-            if not path.is_file():
-                raise ProbeError(f"invalid {what}={target!r}: no file {where}")
+        if path is not None:
             module_name = f"_entangled_probe_{abs(hash(str(path)))}"
             spec = importlib.util.spec_from_file_location(module_name, path)
             module = importlib.util.module_from_spec(spec)
@@ -111,8 +163,9 @@ def load_factory(target: str, what: str = "TARGET"):
             module = importlib.import_module(where)
     except ProbeError:
         raise
-    except Exception as exc:
-        raise ProbeError(f"could not load {what} {target!r}: {type(exc).__name__}: {exc}") from None
+    except BaseException as exc:  # runs in the isolated child: sys.exit at import included
+        raise ProbeError(f"could not load {what} {target!r}: importing it "
+                         f"{describe_exception(exc)}") from None
     factory = getattr(module, name, None)
     if not callable(factory):
         raise ProbeError(f"invalid {what}={target!r}: {where} has no callable {name!r}")
@@ -180,9 +233,9 @@ def build_spec(args: argparse.Namespace):
         torch.manual_seed(args.seed)
         try:
             block = obj(*positional, **keywords)
-        except Exception as exc:
-            raise ProbeError(f"{args.target}({args.init_args}) raised {type(exc).__name__}: "
-                             f"{exc}") from None
+        except BaseException as exc:  # runs in the isolated child
+            raise ProbeError(f"{args.target}({args.init_args}) "
+                             f"{describe_exception(exc)}") from None
         generator = torch.Generator().manual_seed(args.seed + 1)
         x = torch.randn(shape, generator=generator, dtype=torch.float64)
         return {"block": block, "input": x, "source": f"{args.target}({args.init_args})"}
@@ -191,8 +244,8 @@ def build_spec(args: argparse.Namespace):
                          f"a {type(obj).__name__}")
     try:
         return obj()
-    except Exception as exc:
-        raise ProbeError(f"the factory {args.target} raised {type(exc).__name__}: {exc}") from None
+    except BaseException as exc:  # runs in the isolated child
+        raise ProbeError(f"the factory {args.target} {describe_exception(exc)}") from None
 
 
 def exposed_option(text: str | None):
@@ -226,14 +279,121 @@ def _gap(value) -> str:
     return "not measured" if value is None else f"{value:.3g}"
 
 
+#: The options of :func:`add_arguments` that travel to the isolated child (JSON values).
+CHILD_OPTIONS = ("target", "init_args", "input_shape", "seed", "layout", "streams", "dim",
+                 "silence", "no_branch", "exposed", "exposed_transposed", "perturb", "tol",
+                 "html", "conjectures")
+
+#: Child-side state between the two isolated steps: what the factory returned.
+_BUILT: dict = {}
+
+
 def run(args: argparse.Namespace) -> int:
+    """Load TARGET, call its factory and probe the block in an isolated child process."""
+    from theory.probe.mapping import ProbeError
+
+    parse_target(args.target)                    # usage errors before any process starts
+    exposed = args.exposed
+    if exposed is not None and ":" in exposed:
+        parse_target(exposed, what="--exposed")
+    if args.input_shape is not None:
+        parse_shape(args.input_shape)
+    options = {name: getattr(args, name) for name in CHILD_OPTIONS}
+    if args.in_process:
+        for step in (isolated_build, isolated_probe):
+            output = step(options)
+            if output["error"] is not None:
+                raise ProbeError(output["error"])
+    else:
+        output = run_isolated(options, args.target, args.timeout)
+    sys.stderr.write(output["stderr"])
+    if output["status"] != 2:
+        stream = text_stream(args.json)
+        stream.write(output["stdout"])
+        stream.flush()
+        write_json_output(args.json, output["data"])
+    return output["status"]
+
+
+def run_isolated(options: dict, target: str, timeout: float) -> dict:
+    """:func:`isolated_build` then :func:`isolated_probe` in one child process, each within
+    ``timeout`` seconds; raises ProbeError naming the step that exited, raised or hung."""
+    from theory.isolation import Worker, WorkerStartError
+    from theory.probe.mapping import ProbeError
+
+    steps = (("theory.cli_probe:isolated_build", f"the factory {target}"),
+             ("theory.cli_probe:isolated_probe", f"probing the block built by {target}"))
+    with Worker(preload=CHILD_PRELOAD) as worker:
+        for function, what in steps:
+            try:
+                result = worker.call(function, options, timeout=timeout)
+            except WorkerStartError as exc:
+                raise ProbeError(str(exc)) from None
+            if not result.ok:
+                raise ProbeError(isolation_failure(what, result, timeout))
+            if result.value.get("error") is not None:
+                raise ProbeError(result.value["error"])
+    return result.value
+
+
+def isolation_failure(what: str, result, timeout: float) -> str:
+    """The message for an isolated step that did not return (``result`` a failed
+    :class:`theory.isolation.CallResult`)."""
+    if result.reason == "timeout":
+        return (f"{what} did not finish within {timeout:g} s (--timeout); the process running "
+                "it was stopped")
+    if result.reason == "exited":
+        return f"{what} ended the process running it: {result.error.split(': ', 1)[-1]}"
+    last = (result.error or "").strip().splitlines()[-1:] or ["no details"]
+    return f"{what} failed: {last[0]}"
+
+
+def isolated_build(options: dict) -> dict:
+    """Child side, step 1: load TARGET and call its factory (or build the class).
+
+    Returns ``{"error": message}`` for a ProbeError, else ``{"error": None}``; the spec stays
+    in this process for :func:`isolated_probe`.
+    """
+    from theory.probe.mapping import ProbeError
+
+    try:
+        _BUILT["spec"] = build_spec(argparse.Namespace(**options))
+    except ProbeError as exc:
+        return {"error": str(exc)}
+    return {"error": None}
+
+
+def isolated_probe(options: dict) -> dict:
+    """Child side, step 2: probe what :func:`isolated_build` built and check the claims.
+
+    Returns ``{"error": message}`` when the probe cannot run, else ``{"error": None,
+    "status": exit status, "stdout": report text, "stderr": warnings and load errors,
+    "data": the JSON data of --json}``.
+    """
+    from theory.probe.mapping import ProbeError
+
+    args = argparse.Namespace(**options)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        status, data = probe_and_report(args, _BUILT.pop("spec"), out, err)
+    except ProbeError as exc:
+        return {"error": str(exc)}
+    except BaseException as exc:  # the block's forward pass or a conjecture exited / raised
+        return {"error": f"probing the block built by {args.target} failed: the block "
+                         f"{describe_exception(exc)}"}
+    return {"error": None, "status": status, "stdout": out.getvalue(),
+            "stderr": err.getvalue(), "data": data}
+
+
+def probe_and_report(args: argparse.Namespace, spec, out, err) -> tuple[int, dict | None]:
+    """Probe ``spec``, check the claims, write the report to ``out`` (warnings and load errors
+    to ``err``) and the page; returns the exit status and the JSON data."""
     import warnings
 
     from theory.engine import dedupe
     from theory.loader import load_builtin, load_sources
     from theory.probe import ProbeWarning, check_probed, probe_spec
 
-    spec = build_spec(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ProbeWarning)
         m = probe_spec(spec, source=args.target, streams=args.streams, dim=args.dim,
@@ -244,7 +404,7 @@ def run(args: argparse.Namespace) -> int:
                        perturb=args.perturb)
     for warning in caught:
         if issubclass(warning.category, ProbeWarning):
-            print(f"entangled probe: WARNING: {warning.message}", file=sys.stderr)
+            print(f"entangled probe: WARNING: {warning.message}", file=err)
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno)
@@ -253,69 +413,73 @@ def run(args: argparse.Namespace) -> int:
         conjectures = load_builtin()
     except Exception as exc:
         print(f"entangled probe: error: the built-in conjecture catalog failed to load: "
-              f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+              f"{type(exc).__name__}: {exc}", file=err)
+        return 2, None
     if args.conjectures:
         found, errors = load_sources(args.conjectures)
         if errors:
             for error in errors:
                 print(f"entangled probe: error: could not load {error['source']}:\n"
-                      f"{error['error']}", file=sys.stderr)
-            return 2
+                      f"{error['error']}", file=err)
+            return 2, None
         conjectures = dedupe(conjectures + found)
     ledger, skipped = check_probed(m, conjectures, tol=args.tol)
-
-    p = m.params
     description = spec.get("description") if isinstance(spec, dict) else None
-    print(f"probe of {p['source']}" + (f" — {description}" if description else ""))
-    if p["scope"] != "skip":
-        print("  WHOLE BLOCK: no branch was silenced; the map includes the branch and the "
-              "skip-path claims are not applicable (use --silence SUBMODULE or --no-branch)")
-    print(f"  input {tuple(p['input_shape'])}, layout {p['layout']!r}, {p['streams']} streams "
-          f"of width {p['dim']}, {p['dtype']}, Jacobian by {p['jacobian_method']}")
-    print(f"stream map H ({m.n} x {m.n}), y_i = sum_j H_ij x_j:")
-    print(format_matrix(m.dense()))
-    exposed = m.exposed_matrix()
-    if exposed is not None:
-        gap = float((m.dense() - exposed).abs().max())
-        print(f"mixing matrix the module computes: max |H - exposed| = {gap:.3g}")
-        if gap > 1e-5:
-            print(format_matrix(exposed))
-    print(f"Kronecker residual ||J - H ⊗ I_d||_F / ||J||_F = {p['kronecker_residual']:.3g}")
-    print(f"cross-position leakage = {p['cross_position']:.3g}, "
-          f"position spread = {p['position_spread']:.3g}, "
-          f"per-layer skip gain = {p['skip_gain']:.4g}")
-    print(f"autograd vs finite differences = {_gap(p['autograd_gap'])}, same input twice = "
-          f"{_gap(p['repeat_gap'])}, batch item alone = {_gap(p['batch_gap'])}")
-    for note in p["notes"]:
-        print(f"note: {note}")
-    print()
-    print("ledger:")
-    for entry in ledger.entries:
-        mark = "ok " if entry.matches_expected else "!! "
-        print(f"  {mark}{entry.verdict:<10} {entry.short_name:<38} {_value(entry)}")
-        if not entry.matches_expected:
-            print(f"       claim: {entry.statement}")
-            if entry.verdict == "error" and entry.error:
-                print("       " + entry.error.strip().splitlines()[-1])
-            elif entry.verdict == "falsified":
-                print(f"       expected {entry.expected}; measured "
-                      f"{entry.worst if entry.worst is not None else 'False'}")
-    for conj, reason in skipped:
-        print(f"  n/a {conj.short_name:<49} {reason}")
-    summary = ledger.summary()
-    print(f"{summary['total']} claims: {summary['holds']} hold, {summary['falsified']} falsified, "
-          f"{summary['error']} errors; {summary['mismatching']} differ from the expectation"
-          f" ({len(skipped)} not applicable)")
-
+    write_report(m, ledger, skipped, description, out)
     if args.html:
         from theory.probe.page import page_data, write_page
 
         path = write_page(args.html, page_data(m, ledger, skipped, target=args.target,
                                                description=description))
-        print(f"page written to {path}")
-    if args.json:
-        data = {"probe": m.to_dict(), "ledger": ledger.to_dict(),
-                "not_applicable": [{"conjecture": c.name, "reason": r} for c, r in skipped]}
-        Path(args.json).write_text(json.dumps(data, indent=2, allow_nan=False))
-    return 0 if ledger.all_match() else 1
+        print(f"page written to {path}", file=out)
+    data = {"probe": m.to_dict(), "ledger": ledger.to_dict(),
+            "not_applicable": [{"conjecture": c.name, "reason": r} for c, r in skipped]}
+    return (0 if ledger.all_match() else 1), data
+
+
+def write_report(m, ledger, skipped, description: str | None, out) -> None:
+    """The human-readable probe report: stream map, diagnostics and the ledger."""
+    def say(text: str = "") -> None:
+        print(text, file=out)
+
+    p = m.params
+    say(f"probe of {p['source']}" + (f" — {description}" if description else ""))
+    if p["scope"] != "skip":
+        say("  WHOLE BLOCK: no branch was silenced; the map includes the branch and the "
+            "skip-path claims are not applicable (use --silence SUBMODULE or --no-branch)")
+    say(f"  input {tuple(p['input_shape'])}, layout {p['layout']!r}, {p['streams']} streams "
+        f"of width {p['dim']}, {p['dtype']}, Jacobian by {p['jacobian_method']}")
+    say(f"stream map H ({m.n} x {m.n}), y_i = sum_j H_ij x_j:")
+    say(format_matrix(m.dense()))
+    exposed = m.exposed_matrix()
+    if exposed is not None:
+        gap = float((m.dense() - exposed).abs().max())
+        say(f"mixing matrix the module computes: max |H - exposed| = {gap:.3g}")
+        if gap > 1e-5:
+            say(format_matrix(exposed))
+    say(f"Kronecker residual ||J - H ⊗ I_d||_F / ||J||_F = {p['kronecker_residual']:.3g}")
+    say(f"cross-position leakage = {p['cross_position']:.3g}, "
+        f"position spread = {p['position_spread']:.3g}, "
+        f"per-layer skip gain = {p['skip_gain']:.4g}")
+    say(f"autograd vs finite differences = {_gap(p['autograd_gap'])}, same input twice = "
+        f"{_gap(p['repeat_gap'])}, batch item alone = {_gap(p['batch_gap'])}")
+    for note in p["notes"]:
+        say(f"note: {note}")
+    say()
+    say("ledger:")
+    for entry in ledger.entries:
+        mark = "ok " if entry.matches_expected else "!! "
+        say(f"  {mark}{entry.verdict:<10} {entry.short_name:<38} {_value(entry)}")
+        if not entry.matches_expected:
+            say(f"       claim: {entry.statement}")
+            if entry.verdict == "error" and entry.error:
+                say("       " + entry.error.strip().splitlines()[-1])
+            elif entry.verdict == "falsified":
+                say(f"       expected {entry.expected}; measured "
+                    f"{entry.worst if entry.worst is not None else 'False'}")
+    for conj, reason in skipped:
+        say(f"  n/a {conj.short_name:<49} {reason}")
+    summary = ledger.summary()
+    say(f"{summary['total']} claims: {summary['holds']} hold, {summary['falsified']} falsified, "
+        f"{summary['error']} errors; {summary['mismatching']} differ from the expectation"
+        f" ({len(skipped)} not applicable)")
