@@ -36,6 +36,7 @@ import sys
 from pathlib import Path
 
 from entangled.commands import add_json_argument, text_stream, write_json_output
+from theory.cli_verify import _positive_float
 
 HELP = "measure the skip mapping a residual module actually applies"
 MATRIX_PRINT_LIMIT = 12
@@ -102,18 +103,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trusted code only: run the factory and the probe in this process "
                              "(no child process to start, a few seconds faster; a factory that "
                              "exits or hangs then ends or blocks the command, no --timeout)")
-
-
-def _positive_float(text: str) -> float:
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"invalid SECONDS={text!r}; allowed: a number > 0")
-    return value
 
 
 def describe_exception(exc: BaseException) -> str:
