@@ -44,7 +44,7 @@ MATRIX_PRINT_LIMIT = 12
 #: its factory; probe the block and check the claims).
 DEFAULT_TIMEOUT = 300.0
 #: Modules the isolated child imports before the time limit starts (torch among them).
-CHILD_PRELOAD = ("theory.cli_probe", "theory.probe", "theory.loader")
+CHILD_PRELOAD = ("theory.cli_probe", "theory.probe", "theory.loader", "entangled.mappings")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -531,7 +531,9 @@ def _verify_isolated(paths, *, builtin, examples, seed, families, progress, time
     from theory.isolation import Worker, WorkerStartError
     from theory.loader import ConjectureLoadError, expand_source
 
-    worker = Worker(preload=("theory.engine",))
+    # ``import entangled`` is lazy: the child imports the mapping library (torch, the family
+    # registry) itself, before the first timed call
+    worker = Worker(preload=("theory.engine", "entangled.mappings"))
     worker.start()  # the child imports torch & co while this process lists the sources
     try:
         targets: list[tuple[str, str]] = [("builtin", "")] if builtin else []
