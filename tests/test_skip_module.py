@@ -1,5 +1,6 @@
 """EntangledSkip: shapes, buffers, state_dict, dtype/device moves and gradients."""
 
+import hashlib
 import json
 
 import pytest
@@ -41,17 +42,93 @@ def test_structure_is_buffers_and_state_dict_round_trips(family):
     torch.testing.assert_close(fresh(x), EntangledSkip(mapping)(x))
 
 
-DENSE_STRUCTURE = {"orthogonal", "sinkhorn", "dense"}  # their structure is the matrix itself
+def extra_state(state: dict) -> dict:
+    return json.loads(bytes(state["_extra_state"].tolist()))
 
 
+def sha256_of_operands(mapping) -> str:
+    """The checksum computed independently: name|dtype|shape| then the raw bytes, by name."""
+    digest = hashlib.sha256()
+    for name in sorted(mapping.operands()):
+        tensor = mapping.operands()[name]
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("method", ["dense", "structured"])
 @pytest.mark.parametrize("family", E.families())
-def test_state_dict_saves_no_dense_matrix_for_structured_families(family):
+def test_state_dict_saves_only_the_description_and_a_checksum(family, method):
+    """Issue 14 item 2: no tensor of the structure (nor the dense matrix) is saved."""
     mapping = E.make_mapping(family, 6, seed=1)
-    state = EntangledSkip(mapping, method="dense").state_dict()
-    assert ("matrix" in state) == (family in DENSE_STRUCTURE)
-    structure = {k: t.numel() for k, t in state.items() if k != "_extra_state"}
-    if family not in DENSE_STRUCTURE:
-        assert all(size < 36 or family == "birkhoff" for size in structure.values()), structure
+    state = EntangledSkip(mapping, method=method).state_dict()
+    assert list(state) == ["_extra_state"]
+    assert extra_state(state) == {"version": 2, "mapping": mapping.to_dict(),
+                                  "operands_sha256": sha256_of_operands(mapping)}
+
+
+@pytest.mark.parametrize("family", ["sparse", "sparse_unit_norm", "orthogonal", "birkhoff"])
+def test_checkpoint_is_at_most_one_percent_of_the_dense_matrix(family):
+    n = 768
+    state = EntangledSkip(E.make_mapping(family, n, seed=0)).state_dict()
+    saved = sum(t.numel() * t.element_size() for t in state.values())
+    assert saved < 400                                   # bytes: the JSON description
+    assert saved <= 0.01 * 8 * n * n
+
+
+def test_load_refuses_a_rebuild_that_differs_from_the_checksum(monkeypatch):
+    """As under a torch version whose random stream builds other tensors: the rebuilt
+    structure differs from the saved checksum, so the load is refused, not silently wrong."""
+    mapping = E.make_mapping("sparse", 8, seed=2, density=0.4)
+    state = EntangledSkip(mapping).state_dict()
+    tampered = dict(state)
+    data = extra_state(state)
+    data["operands_sha256"] = "0" * 64
+    tampered["_extra_state"] = torch.tensor(list(json.dumps(data).encode()), dtype=torch.uint8)
+    with pytest.raises(MappingMismatchError, match="differs from the saved one"):
+        EntangledSkip(E.make_mapping("identity", 8)).load_state_dict(tampered)
+    data = extra_state(state)
+    data["mapping"]["seed"] = 3                          # an edited description
+    tampered["_extra_state"] = torch.tensor(list(json.dumps(data).encode()), dtype=torch.uint8)
+    with pytest.raises(MappingMismatchError, match="differs from the saved one"):
+        EntangledSkip(E.make_mapping("identity", 8)).load_state_dict(tampered)
+    family = type(mapping)
+    build = family._operands
+    monkeypatch.setattr(family, "_operands",
+                        lambda self: {k: (v * (1 + 1e-15) if v.is_floating_point() else v)
+                                      for k, v in build(self).items()})
+    with pytest.raises(MappingMismatchError, match="differs from the saved one"):
+        EntangledSkip(E.make_mapping("identity", 8)).load_state_dict(state)
+
+
+def test_version_1_checkpoint_with_tensors_still_loads():
+    """Checkpoints of the previous format: description (version 1) plus the structure."""
+    mapping = E.make_mapping("sparse", 8, seed=2, density=0.4)
+    v1 = {"_extra_state": torch.tensor(list(json.dumps(
+        {"version": 1, "mapping": mapping.to_dict()}).encode()), dtype=torch.uint8)}
+    v1.update({f"op_{k}": v for k, v in mapping.operands().items()
+               if k not in type(mapping).derived_operands})
+    skip = EntangledSkip(E.make_mapping("identity", 8))
+    skip.load_state_dict(v1)
+    assert skip.mapping == mapping
+    x = torch.randn(3, 8, dtype=torch.float64)
+    torch.testing.assert_close(skip.double()(x), x @ mapping.matrix().T)
+    v1["op_values"] = v1["op_values"] * 2
+    with pytest.raises(MappingMismatchError, match="op_values"):
+        EntangledSkip(E.make_mapping("identity", 8)).load_state_dict(v1)
+
+
+def test_family_opting_in_saves_its_structure_tensors(monkeypatch):
+    """A plug-in family that is not reproducible from its description sets
+    ``checkpoint_operands = True``: its non-derived structure tensors are saved too."""
+    mapping = E.make_mapping("sparse", 8, seed=2, density=0.4)
+    monkeypatch.setattr(type(mapping), "checkpoint_operands", True, raising=False)
+    state = EntangledSkip(mapping).state_dict()
+    assert sorted(state) == ["_extra_state", "op_col", "op_crow", "op_values"]
+    assert torch.equal(state["op_values"], mapping.operands()["values"])
+    fresh = EntangledSkip(E.make_mapping("sparse", 8, seed=5, density=0.4))
+    fresh.load_state_dict(state)
+    assert fresh.mapping == mapping
 
 
 @pytest.mark.parametrize("family", E.families())

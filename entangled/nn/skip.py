@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -12,7 +13,10 @@ from entangled.errors import InvalidParameterError, MappingMismatchError
 from entangled.mappings.base import Mapping, check_apply_input, check_kernel, dense_product
 from entangled.mappings.params import is_integer
 
-STATE_VERSION = 1
+#: Version of the extra state written now: 2 = description + checksum of the structure
+#: tensors (which are not saved); 1 = description only (the tensors were saved beside it).
+STATE_VERSION = 2
+READABLE_STATE_VERSIONS = (1, 2)
 
 
 class EntangledSkip(nn.Module):
@@ -26,12 +30,17 @@ class EntangledSkip(nn.Module):
     The tensors of the structure-aware product (permutation index, CSR entries, circulant
     spectrum, rotation cosines and sines, ...; the matrix itself for the dense families) are
     **buffers**, created in float64 so no precision is lost before the module is moved: they
-    move with ``.to()``/``.cuda()``/``.float()`` and are never trained. ``state_dict`` holds
-    only what the structure needs plus the mapping's description (``Mapping.to_dict``, as
-    extra state); tensors derived from others and the dense matrix of a structured family
-    (kept only where ``method`` may pick the dense product) are not saved.
-    ``load_state_dict`` rebuilds ``.mapping`` from the saved description and refuses
-    (:class:`~entangled.errors.MappingMismatchError`) tensors that do not match it.
+    move with ``.to()``/``.cuda()``/``.float()`` and are never trained. A mapping is fully
+    determined by its description (``Mapping.to_dict``: family, n, seed, params;
+    ``Mapping.from_dict`` rebuilds the same matrix), so ``state_dict`` holds only that
+    description plus a SHA-256 checksum of the structure tensors, as extra state (a few
+    hundred bytes whatever ``n``); the buffers are not saved. ``load_state_dict`` rebuilds
+    ``.mapping`` and the buffers from the description and refuses
+    (:class:`~entangled.errors.MappingMismatchError`) a rebuild whose structure differs from
+    the checksum (e.g. under a torch version whose random streams differ), and saved tensors
+    of older checkpoints that do not match. A plug-in family whose construction is not
+    reproducible from its description sets the class attribute ``checkpoint_operands = True``:
+    its structure tensors (except ``derived_operands``) are then saved as well.
 
     ``method`` picks the kernel as :meth:`Mapping.apply` does: ``"auto"`` (default) uses the
     dense product below the family's measured crossover size for the input's device, the
@@ -63,11 +72,13 @@ class EntangledSkip(nn.Module):
         self._buffer_names: list[str] = []
         self._cast_cache.clear()
         self._kernels: dict[str, str] = {}  # device type -> kernel, decided on first use
+        self._digest: str | None = None  # checksum of the structure, computed when saved
+        saved = saves_operands(family)
         for name, tensor in self._structure_tensors(mapping).items():
             buffer = buffer_name(name)
             value = tensor.to(device=device, dtype=dtype if tensor.is_floating_point() else None)
             self.register_buffer(buffer, value.clone(),
-                                 persistent=name not in family.derived_operands)
+                                 persistent=saved and name not in family.derived_operands)
             self._operand_buffers[name] = buffer
             self._buffer_names.append(buffer)
         self._dense_capable = "matrix" in self._operand_buffers or self._may_use_dense()
@@ -147,9 +158,11 @@ class EntangledSkip(nn.Module):
 
     # ------------------------------------------------------------- state_dict
     def get_extra_state(self) -> torch.Tensor:
-        """The mapping's description as UTF-8 JSON bytes in a uint8 tensor (so that every
-        value of a ``state_dict`` stays a tensor)."""
-        return description_tensor(self.mapping)
+        """The mapping's description and the checksum of its structure tensors as UTF-8 JSON
+        bytes in a uint8 tensor (so that every value of a ``state_dict`` stays a tensor)."""
+        if self._digest is None:
+            self._digest = operands_digest(self.mapping)
+        return description_tensor(self.mapping, self._digest)
 
     def set_extra_state(self, state: Any) -> None:
         """Checked by :meth:`_load_from_state_dict`, which rebuilt the mapping already."""
@@ -158,22 +171,38 @@ class EntangledSkip(nn.Module):
                               unexpected_keys, error_msgs):
         key = prefix + "_extra_state"
         where = f"EntangledSkip {prefix.rstrip('.') or '(root)'}"
+        digest = None
         if key in state_dict:
-            mapping = mapping_from_state(state_dict[key], where)
+            mapping, digest = mapping_from_state(state_dict[key], where)
         else:  # a checkpoint without a description (written before descriptions were saved)
             mapping = self.mapping
         if mapping != self.mapping:
             dtype, device = self._placement()
             self._install(mapping, dtype=dtype, device=device)
+        if digest is not None:
+            self._check_digest(digest, where)
         self._check_saved_tensors(state_dict, prefix, where)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
         if key not in state_dict and key in missing_keys:  # checked against the tensors above
             missing_keys.remove(key)
 
+    def _check_digest(self, digest: str, where: str) -> None:
+        """Refuse a rebuilt structure whose checksum differs from the saved one."""
+        rebuilt = operands_digest(self.mapping)
+        if rebuilt != digest:
+            raise MappingMismatchError(
+                f"{where}: the structure rebuilt from the checkpoint's description "
+                f"{self.mapping!r} differs from the saved one (SHA-256 of its tensors "
+                f"{rebuilt[:12]}... instead of {str(digest)[:12]}...); allowed: a state_dict "
+                "written by EntangledSkip for this mapping with a torch version whose random "
+                "streams build the same tensors")
+        self._digest = rebuilt
+
     def _check_saved_tensors(self, state_dict, prefix, where) -> None:
         """Refuse saved tensors that differ from the ones the description rebuilds; drop
-        saved copies of derived tensors (older checkpoints saved them) after checking them."""
+        saved copies of tensors this module does not save (older checkpoints saved them)
+        after checking them."""
         expected = dict(self._structure_tensors(self.mapping))
         expected.setdefault("matrix", None)
         for name, tensor in expected.items():
@@ -188,8 +217,8 @@ class EntangledSkip(nn.Module):
                     f"{self.mapping!r} (rebuilt from the checkpoint's description); allowed: a "
                     "state_dict written by EntangledSkip for this mapping (a torch version whose "
                     "random streams differ also rebuilds other tensors)")
-            if name in self._family.derived_operands or (name == "matrix"
-                                                         and "matrix" not in self._operand_buffers):
+            buffer = buffer_name(name)
+            if buffer not in self._buffers or buffer in self._non_persistent_buffers_set:
                 del state_dict[key]
 
     def extra_repr(self) -> str:
@@ -211,32 +240,57 @@ def same_values(saved: torch.Tensor, rebuilt: torch.Tensor) -> bool:
     return torch.equal(saved.detach().cpu(), rebuilt.to(dtype=saved.dtype))
 
 
-def description_tensor(mapping: Mapping) -> torch.Tensor:
-    """``{"version": 1, "mapping": mapping.to_dict()}`` as JSON bytes in a uint8 tensor."""
-    text = json.dumps({"version": STATE_VERSION, "mapping": mapping.to_dict()})
+def saves_operands(family: type) -> bool:
+    """Whether ``EntangledSkip`` saves the structure tensors of ``family`` (only a family that
+    sets ``checkpoint_operands = True``: its mappings are not reproducible from the
+    description)."""
+    return bool(getattr(family, "checkpoint_operands", False))
+
+
+def operands_digest(mapping: Mapping) -> str:
+    """SHA-256 (hex) of the mapping's float64 CPU structure tensors: name, dtype, shape and
+    bytes of each, in name order."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(mapping.operands().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def description_tensor(mapping: Mapping, digest: str | None = None) -> torch.Tensor:
+    """``{"version": 2, "mapping": mapping.to_dict(), "operands_sha256": digest}`` as JSON
+    bytes in a uint8 tensor (``digest`` defaults to :func:`operands_digest`)."""
+    data = {"version": STATE_VERSION, "mapping": mapping.to_dict(),
+            "operands_sha256": digest if digest is not None else operands_digest(mapping)}
+    text = json.dumps(data)
     return torch.frombuffer(bytearray(text.encode("utf-8")), dtype=torch.uint8)
 
 
 def read_description(state: Any) -> dict | None:
-    """The ``mapping`` dict of a :func:`description_tensor`, or ``None`` if it is not one."""
+    """The JSON dict of a :func:`description_tensor` (version 1 or 2), or ``None`` if it is not
+    one."""
     if not isinstance(state, torch.Tensor) or state.dtype != torch.uint8 or state.ndim != 1:
         return None
     try:
         data = json.loads(bytes(state.tolist()).decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
-    if not (isinstance(data, dict) and data.get("version") == STATE_VERSION
+    if not (isinstance(data, dict) and data.get("version") in READABLE_STATE_VERSIONS
             and isinstance(data.get("mapping"), dict)):
         return None
-    return data["mapping"]
+    if data["version"] >= 2 and not isinstance(data.get("operands_sha256"), str):
+        return None
+    return data
 
 
-def mapping_from_state(state: Any, where: str) -> Mapping:
-    """The mapping described by an ``EntangledSkip`` extra state."""
-    description = read_description(state)
-    if description is None:
+def mapping_from_state(state: Any, where: str) -> tuple[Mapping, str | None]:
+    """The mapping described by an ``EntangledSkip`` extra state and the checksum of its
+    structure tensors (``None`` for a version-1 state, whose tensors were saved beside it)."""
+    data = read_description(state)
+    if data is None:
         raise MappingMismatchError(
             f"{where}: invalid saved mapping description {type(state).__name__}; allowed: the "
             f"extra state written by EntangledSkip (a uint8 tensor of JSON, version "
-            f"{STATE_VERSION})")
-    return Mapping.from_dict(description)
+            f"{' or '.join(map(str, READABLE_STATE_VERSIONS))})")
+    return Mapping.from_dict(data["mapping"]), data.get("operands_sha256")
