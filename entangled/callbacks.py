@@ -6,8 +6,9 @@ checkpoints.
 * ``on_step(step, loss, model)`` after each optimizer step (``step`` 1-based, ``loss`` the
   training-batch loss of that step, a float); not for the step whose loss was non-finite;
 * ``on_evaluation(step, scores, model)`` at each point of the curves (step 0 is the untrained
-  model), ``scores = {"train_loss", "test_loss", "test_accuracy"}`` (``train_loss`` is the mean
-  batch loss since the previous point, ``None`` at step 0);
+  model), ``scores = {"train_loss", "val_loss", "val_accuracy"}`` on the validation split
+  (``train_loss`` is the mean batch loss since the previous point, ``None`` at step 0); the
+  test set is read once, at the selected checkpoint, and is in ``result`` only;
 * ``on_end(result, model)`` once, with the finished :class:`~entangled.train.RunResult`
   (also for a diverged run).
 
@@ -38,7 +39,7 @@ class Callback:
         """After optimizer step ``step`` (1-based) whose batch loss was ``loss``."""
 
     def on_evaluation(self, step: int, scores: dict[str, float | None], model) -> None:
-        """At a curve point: ``scores`` has ``train_loss``, ``test_loss``, ``test_accuracy``."""
+        """At a curve point: ``scores`` has ``train_loss``, ``val_loss``, ``val_accuracy``."""
 
     def on_end(self, result, model) -> None:
         """Once, with the finished :class:`~entangled.train.RunResult`."""
@@ -128,9 +129,10 @@ class SaveModel(Callback):
 class TensorBoardLogger(Callback):
     """Log a run to TensorBoard (the ``tensorboard`` extra).
 
-    Scalars: ``train/batch_loss`` every ``step_every`` optimizer steps; ``eval/test_loss``,
-    ``eval/test_accuracy`` and ``eval/train_loss`` at every curve point; at the end
-    ``final/<name>`` for the run's train/test loss and accuracy, and the configuration as
+    Scalars: ``train/batch_loss`` every ``step_every`` optimizer steps; ``eval/val_loss``,
+    ``eval/val_accuracy`` and ``eval/train_loss`` at every curve point; at the end
+    ``final/<name>`` for the run's train/test loss and accuracy (at the selected checkpoint)
+    and its validation accuracy, and the configuration as
     text (``config``). ``log_dir`` is created; the writer is closed at the end.
     """
 
@@ -157,7 +159,8 @@ class TensorBoardLogger(Callback):
     def on_end(self, result, model) -> None:
         import json
 
-        for name in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        for name in ("train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                     "validation_accuracy"):
             value = getattr(result, name)
             if value is not None:
                 self.writer.add_scalar(f"final/{name}", value, result.steps_done)

@@ -24,7 +24,8 @@ residual applications ``l = 0, ..., L-1``
   the hidden-state norm over time);
 * :func:`saturated_fraction` - per application, the fraction of the branch's tanh
   pre-activations that are saturated (models whose branch exposes ``preactivation``: the RNN);
-* :func:`snapshot` - all of the above as one JSON-serialisable dict.
+* :func:`snapshot` - all of the above as one JSON-serialisable dict;
+* :func:`steps_to_threshold` - the speed of learning, read from a validation curve.
 
 Every metric evaluates the model in **eval mode** (BatchNorm uses its running statistics, so
 examples do not interact and no running statistic is updated), restores each module's mode
@@ -505,3 +506,29 @@ class _Detached:
 
     def __init__(self, output: torch.Tensor):
         self.output = output.detach()
+
+
+# ----------------------------------------------------------------------------- speed
+THRESHOLD_FRACTION = 0.95
+
+
+def steps_to_threshold(steps: Sequence[int], values: Sequence[float | None],
+                       fraction: float = THRESHOLD_FRACTION) -> int | None:
+    """The first evaluated step at which a (validation accuracy) curve has covered
+    ``fraction`` of the way from its initial value to its best value:
+
+    .. math:: t^* = \\min\\{t : v_t \\ge v_0 + \\text{fraction}\\,(v_{best} - v_0)\\}
+
+    ``None`` values (a diverged evaluation) are skipped; ``None`` when there are fewer than
+    two finite points or no improvement over ``v_0`` (the run never learned).
+    """
+    points = [(int(s), float(v)) for s, v in zip(steps, values)
+              if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    if len(points) < 2:
+        return None
+    start = points[0][1]
+    best = max(v for _, v in points)
+    if not best > start:
+        return None
+    target = start + fraction * (best - start)
+    return next(s for s, v in points if v >= target - 1e-12)

@@ -17,7 +17,9 @@ the same hash.
 
 On disk a result is one strict-JSON object with ``schema_version`` (:data:`SCHEMA_VERSION`),
 written by :func:`result_to_json` and read by :func:`result_from_json`, the only two places
-that know the layout. Files of schema 1 (a flat ``config`` object) are upgraded on read.
+that know the layout. Files of an earlier schema (1: a flat ``config`` object; 2: the
+protocol before validation-based selection) are recognised and refused with
+``kind="superseded"``: their numbers came from another training protocol.
 :func:`check_result` validates values (accuracies in [0, 1], finite losses, the hash
 matching the spec) so that a tampered file is rejected rather than shown.
 
@@ -37,7 +39,10 @@ from typing import Any, Mapping
 
 from entangled.errors import EntangledError, InvalidParameterError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: schema versions of results produced by an earlier training protocol (test accuracy at the
+#: last step, test set read at every evaluation, no validation split): set aside, retrained
+SUPERSEDED_SCHEMAS = (1, 2)
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 STATUSES = ("ok", "diverged")
@@ -46,8 +51,9 @@ MAX_THREADS = 1024
 
 class ResultFileError(EntangledError):
     """A result file that cannot be used: ``kind`` is ``"invalid"`` (unreadable, wrong
-    values, hash mismatch) or ``"stale"`` (valid but produced differently: another thread
-    count, torch version or device than asked for now)."""
+    values, hash mismatch), ``"stale"`` (valid but produced differently: another thread
+    count, torch version or device than asked for now) or ``"superseded"`` (written by an
+    earlier training protocol, :data:`SUPERSEDED_SCHEMAS`)."""
 
     def __init__(self, reason: str, kind: str = "invalid"):
         self.reason, self.kind = reason, kind
@@ -259,6 +265,11 @@ class Budget:
 
     ``threads`` is the intra-op thread count the run fixes for itself (default 1) whatever
     command starts it, so that the same spec gives the same number everywhere.
+
+    Model selection uses the validation split only: it is evaluated every ``eval_every``
+    steps, the checkpoint with the best validation accuracy is kept, and the test set is read
+    once, at that checkpoint. ``patience`` stops training early after this many evaluations
+    without a new best validation accuracy (``None``: train all ``steps``).
     """
 
     steps: int = 400
@@ -272,6 +283,7 @@ class Budget:
     device: str = "auto"
     metrics: bool = True
     threads: int = 1
+    patience: int | None = None
 
     def resolve(self) -> "Budget":
         steps = _check_posint(self.steps, "steps")
@@ -299,9 +311,10 @@ class Budget:
         if not isinstance(self.metrics, bool):
             raise InvalidParameterError("metrics", self.metrics, "true or false")
         threads = _check_posint(self.threads, "threads", MAX_THREADS)
+        patience = None if self.patience is None else _check_posint(self.patience, "patience")
         return Budget(steps, epochs, batch_size, float(self.lr), self.optimizer,
                       float(self.weight_decay), grad_clip, eval_every, self.device,
-                      self.metrics, threads)
+                      self.metrics, threads, patience)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -518,12 +531,14 @@ class MetricSnapshot:
 @dataclass
 class Curves:
     """Training curves; step 0 is the untrained model; ``train_loss`` is the mean
-    training-batch loss since the previous point (``None`` at step 0)."""
+    training-batch loss since the previous point (``None`` at step 0); ``val_loss`` and
+    ``val_accuracy`` are measured on the validation split at every point (the test set is read
+    once, at the selected checkpoint, and has no curve)."""
 
     step: list = field(default_factory=list)
     train_loss: list = field(default_factory=list)
-    test_loss: list = field(default_factory=list)
-    test_accuracy: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return finite_or_none(dataclasses.asdict(self))
@@ -548,7 +563,8 @@ class RunResult:
     status : ``"ok"`` or ``"diverged"`` (the training loss became non-finite).
     steps_done, steps_planned : optimizer steps taken / asked for.
     diverged_at : the 1-based step whose loss was non-finite, else ``None``.
-    train_accuracy, train_loss, test_accuracy, test_loss : at the end (``None`` if diverged).
+    train_accuracy, train_loss, test_accuracy, test_loss : at the selected checkpoint
+        (``None`` if diverged); the test set is read only there.
     chance_accuracy, memoryless_accuracy : the task's documented baselines.
     time_structure : the task's ``"time-variant"``/``"time-invariant"``/``"static"``.
     input_kind : the task's input kind.
@@ -560,6 +576,11 @@ class RunResult:
     device : the device used (``"cpu"``, ``"cuda"``).
     threads : intra-op threads the run used (the spec's ``budget.threads`` on CPU).
     torch_version : the torch that produced it.
+    validation_accuracy : the best validation accuracy, that of the selected checkpoint.
+    selected_step : the step of the selected (best-validation) checkpoint.
+    steps_to_threshold : the first evaluated step at which the validation accuracy covered
+        95% of the way from its initial to its best value (the speed of learning, an outcome
+        of its own; :func:`entangled.metrics.steps_to_threshold`).
     wall_time_s : total wall time (timing, not reproducible).
     environment : versions of this process (not reproducible across machines).
     """
@@ -585,6 +606,9 @@ class RunResult:
     device: str
     threads: int
     torch_version: str
+    validation_accuracy: float | None = None
+    selected_step: int | None = None
+    steps_to_threshold: int | None = None
     wall_time_s: float = 0.0
     environment: dict = field(default_factory=dict)
 
@@ -611,7 +635,7 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunResult":
-        """Inverse of :meth:`to_dict` (upgrades schema 1); raises :class:`ResultFileError`."""
+        """Inverse of :meth:`to_dict` ; raises :class:`ResultFileError`."""
         return result_from_json(data)
 
     def reproducible_dict(self) -> dict[str, Any]:
@@ -643,13 +667,11 @@ def result_from_json(data: Any) -> RunResult:
     """Read the on-disk form (any schema version this code knows) and validate it."""
     if not isinstance(data, Mapping):
         raise ResultFileError(f"not a run result: a JSON {type(data).__name__}, allowed: an object")
-    version = data.get("schema_version")
-    if version is None and "config" in data:
-        data = upgrade_v1(data)
-        version = SCHEMA_VERSION
+    version = schema_of(data)
+    if version in SUPERSEDED_SCHEMAS:
+        raise ResultFileError(superseded_reason(version), kind="superseded")
     if version != SCHEMA_VERSION:
-        raise ResultFileError(f"unknown schema_version={version!r}; allowed: {SCHEMA_VERSION} "
-                              "(or a schema-1 file with a 'config' object)")
+        raise ResultFileError(f"unknown schema_version={version!r}; allowed: {SCHEMA_VERSION}")
     missing = [k for k in RESULT_KEYS if k not in data]
     unknown = [k for k in data if k not in RESULT_KEYS]
     if missing or unknown:
@@ -671,54 +693,19 @@ def result_from_json(data: Any) -> RunResult:
     return result
 
 
-def upgrade_v1(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A schema-1 result (flat ``config``, no ``schema_version``) in the schema-2 form.
-
-    Schema 1 had no thread count in the config: the thread count recorded in its
-    ``environment`` becomes the spec's ``threads``; the skip width is measured by building
-    the (untrained) model; ``"none"`` time structure becomes ``"static"``.
-    """
-    old = dict(data)
-    known_v1 = {"config", "config_hash", "status", "steps_done", "steps_planned", "diverged_at",
-                "train_accuracy", "train_loss", "test_accuracy", "test_loss", "chance_accuracy",
-                "memoryless_accuracy", "time_structure", "curves", "metrics", "n_parameters",
-                "device", "wall_time_s", "environment"}
-    unknown = sorted(set(old) - known_v1)
-    missing = sorted(known_v1 - set(old))
-    if unknown or missing:
-        raise ResultFileError(f"invalid schema-1 run result: missing fields {missing}, "
-                              f"unknown fields {unknown}")
-    env = old.get("environment") or {}
-    config = dict(old["config"]) if isinstance(old["config"], Mapping) else {}
-    threads = env.get("torch_threads", 1)
-    config.setdefault("threads", threads if _is_int(threads) and threads >= 1 else 1)
-    try:
-        spec = RunSpec.from_flat(config).resolve()
-    except (ValueError, TypeError) as exc:
-        raise ResultFileError(f"schema-1 config cannot be upgraded: {exc}") from None
-    metrics = old.get("metrics") or {}
-    structure = old.get("time_structure")
-    return {
-        "schema_version": SCHEMA_VERSION, "spec": spec.to_dict(),
-        "config_hash": config_hash(spec),
-        **{k: old[k] for k in ("status", "steps_done", "steps_planned", "diverged_at",
-                               "train_accuracy", "train_loss", "test_accuracy", "test_loss",
-                               "chance_accuracy", "memoryless_accuracy", "curves",
-                               "n_parameters", "device", "wall_time_s", "environment")},
-        "time_structure": "static" if structure == "none" else structure,
-        "input_kind": _task_kind(spec.task.name),
-        "skip_width": skip_width(spec),
-        "metrics": {k: (None if v is None else MetricSnapshot.from_snapshot(v).to_dict())
-                    for k, v in metrics.items()},
-        "threads": spec.budget.threads,
-        "torch_version": str(env.get("torch", "unknown")),
-    }
+def schema_of(data: Mapping[str, Any]) -> Any:
+    """The schema version of a result object: ``schema_version``, or 1 for the flat
+    ``config`` form written before schema versions existed."""
+    if "schema_version" not in data and "config" in data:
+        return 1
+    return data.get("schema_version")
 
 
-def _task_kind(name: str) -> str:
-    from entangled.tasks import task_kind
-
-    return task_kind(name)
+def superseded_reason(version: int) -> str:
+    """Why a result of an earlier schema is not used (its training protocol differs)."""
+    return (f"schema {version}: produced by an earlier training protocol (test accuracy at the "
+            "last step, no validation split); this version selects the best-validation "
+            "checkpoint and reads the test set once, so the run is trained again")
 
 
 def skip_width(spec: RunSpec) -> int:
@@ -783,7 +770,18 @@ def check_result(result: RunResult) -> RunResult:
         raise ResultFileError(f"invalid skip_width={r.skip_width!r}; allowed: a positive integer")
     if not (_is_int(r.threads) and r.threads >= 1):
         raise ResultFileError(f"invalid threads={r.threads!r}; allowed: a positive integer")
-    for name in ("test_accuracy",):
+    if r.status == "ok" and not _in_unit(r.validation_accuracy):
+        raise ResultFileError(f"invalid validation_accuracy={r.validation_accuracy!r}; "
+                              "allowed: a number in [0, 1]")
+    if r.status == "diverged" and r.validation_accuracy is not None:
+        raise ResultFileError(f"invalid validation_accuracy={r.validation_accuracy!r}; "
+                              "allowed: null for a diverged run")
+    for name in ("selected_step", "steps_to_threshold"):
+        value = getattr(r, name)
+        if value is not None and not (_is_int(value) and 0 <= value <= r.steps_done):
+            raise ResultFileError(f"invalid {name}={value!r}; allowed: null or an integer in "
+                                  f"[0, steps_done={r.steps_done!r}]")
+    for name in ("val_accuracy",):
         values = getattr(r.curves, name)
         if any(v is not None and not _in_unit(v) for v in values):
             raise ResultFileError(f"invalid curves.{name}: values outside [0, 1]")

@@ -14,8 +14,9 @@ value ranges, the hash of the spec equal to the file name). Files are never dele
   reported, moved to ``<out_dir>/invalid/`` and the run is repeated;
 * **stale** (valid, but produced with another torch version or on another device than this
   process would use): reported, moved to ``<out_dir>/stale/`` and repeated;
-* **schema 1** (written before the typed run model): upgraded to the current schema under
-  its new hash name; the original is kept in ``<out_dir>/superseded/``.
+* **superseded** (an earlier schema, written by an earlier training protocol: test accuracy
+  at the last step, no validation split): moved to ``<out_dir>/superseded/``; the runs of the
+  sweep are trained under the current protocol (their hashes differ).
 
 Results are read back as JSON only (never pickle). This module imports :mod:`entangled.train`
 only when it runs the default run function (no import cycle).
@@ -76,7 +77,8 @@ class SweepSummary:
         and rerun.
     stale : ``[{"path", "reason", "moved_to"}]`` valid files produced differently (torch
         version, device), moved aside and rerun.
-    upgraded : ``[{"path", "hash"}]`` schema-1 files upgraded to the current schema.
+    superseded : ``[{"path", "reason", "moved_to"}]`` files of an earlier schema (another
+        training protocol) moved to ``superseded/``.
     diverged : hashes of runs (old or new) with status ``"diverged"``.
     shard : ``"I/N"`` when only shard I of N was run (``total`` counts that shard's runs).
     done_elsewhere : runs finished by another sweep on the same directory during this call.
@@ -94,7 +96,7 @@ class SweepSummary:
     failed: list[dict[str, str]] = field(default_factory=list)
     corrupt: list[dict[str, str]] = field(default_factory=list)
     stale: list[dict[str, str]] = field(default_factory=list)
-    upgraded: list[dict[str, str]] = field(default_factory=list)
+    superseded: list[dict[str, str]] = field(default_factory=list)
     diverged: list[str] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
     ran_hashes: list[str] = field(default_factory=list)
@@ -260,33 +262,26 @@ def set_aside(path: Path, kind: str) -> Path:
     return target
 
 
-def upgrade_directory(out_dir: Path, summary: SweepSummary | None = None) -> None:
-    """Upgrade every schema-1 result file in ``out_dir`` to the current schema (written
-    under its new hash name; the original moved to ``superseded/``). A file that cannot be
-    upgraded is left for the validity check (which moves it to ``invalid/``)."""
+def supersede_directory(out_dir: Path, summary: SweepSummary | None = None) -> None:
+    """Move every result file of an earlier schema (:data:`entangled.runs.SUPERSEDED_SCHEMAS`,
+    written by an earlier training protocol) in ``out_dir`` to ``superseded/``, with a
+    warning; nothing is deleted."""
+    from entangled.runs import SUPERSEDED_SCHEMAS, schema_of, superseded_reason
+
     for path in sorted(out_dir.glob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if not (isinstance(data, dict) and "schema_version" not in data and "config" in data):
+        version = schema_of(data) if isinstance(data, dict) else None
+        if version not in SUPERSEDED_SCHEMAS:
             continue
-        try:
-            result = result_from_json(data)
-        except ResultFileError as exc:
-            moved = set_aside(path, "invalid")
-            _warn(f"result file {path} (schema 1) cannot be upgraded ({exc.reason}); moved to "
-                  f"{moved}")
-            if summary is not None:
-                summary.corrupt.append({"path": str(path), "reason": exc.reason,
-                                        "moved_to": str(moved)})
-            continue
-        new_path = result_path(out_dir, result.config_hash)
-        if not new_path.exists():
-            write_json_atomic(new_path, result.to_dict())
         moved = set_aside(path, "superseded")
+        reason = superseded_reason(version)
+        _warn(f"result file {path} ({reason}); moved to {moved}")
         if summary is not None:
-            summary.upgraded.append({"path": str(moved), "hash": result.config_hash})
+            summary.superseded.append({"path": str(path), "reason": reason,
+                                       "moved_to": str(moved)})
 
 
 def _warn(message: str) -> None:
@@ -296,8 +291,8 @@ def _warn(message: str) -> None:
 def load_results(out_dir: str | os.PathLike, *, strict: bool = False) -> list[RunResult]:
     """Read every valid ``<hash>.json`` result in ``out_dir`` as :class:`RunResult` objects.
 
-    Schema-1 files are upgraded in memory. Invalid files are skipped with a warning on
-    stderr (``strict=True``: raise instead); they are never deleted. Results are sorted by
+    Invalid files and files of an earlier schema (another training protocol) are skipped with
+    a warning on stderr (``strict=True``: raise instead); they are never deleted. Results are sorted by
     config hash. JSON only; nothing is unpickled.
     """
     out = []
@@ -307,7 +302,8 @@ def load_results(out_dir: str | os.PathLike, *, strict: bool = False) -> list[Ru
         except ResultFileError as exc:
             if strict:
                 raise EntangledError(f"invalid result file {path}: {exc.reason}") from None
-            _warn(f"skipping invalid result file {path}: {exc.reason}")
+            _warn(f"skipping {'superseded' if exc.kind == 'superseded' else 'invalid'} "
+                  f"result file {path}: {exc.reason}")
             continue
         out.append(result)
     return sorted(out, key=lambda r: r.config_hash)
@@ -511,7 +507,7 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
         ordered = {digest: spec for digest, spec in ordered.items() if digest in mine}
     summary = SweepSummary(out_dir=str(out), total=len(ordered), hashes=list(ordered),
                            shard=None if shard is None else str(shard))
-    upgrade_directory(out, summary)
+    supersede_directory(out, summary)
 
     todo: list[tuple[str, RunSpec]] = []
     for digest, spec in ordered.items():

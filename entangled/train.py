@@ -17,6 +17,7 @@ consumed in order), so the same config gives the same result apart from timings
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import platform
@@ -81,11 +82,17 @@ class RunConfig:
     optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"`` (momentum 0.9).
     weight_decay : L2 (adam, sgd) or decoupled (adamw) weight decay.
     grad_clip : maximum global gradient norm, ``None`` for no clipping.
-    eval_every : evaluate on the test set every this many steps (and at the end).
+    eval_every : evaluate on the validation split every this many steps (and at the end).
     device : ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     metrics : compute :func:`entangled.metrics.snapshot` at init and at the end.
     threads : intra-op threads the run sets for itself (default 1, whatever command runs
         it), part of the run's identity.
+    patience : early stopping: stop after this many evaluations without a new best
+        validation accuracy (``None``: train all steps).
+
+    Model selection reads the validation split only (carved from the training data per
+    seed): the checkpoint with the best validation accuracy is restored at the end and the
+    test set is read once, there.
     """
 
     arch: str = "cnn"
@@ -108,6 +115,7 @@ class RunConfig:
     device: str = "auto"
     metrics: bool = True
     threads: int = 1
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         # numbers in their declared types, so that equal configs compare equal (1 vs 1.0)
@@ -275,21 +283,25 @@ def fit(config: RunConfig | RunSpec | dict[str, Any], *, callbacks: Sequence[Any
 
 def _fit(spec: RunSpec, callbacks: Sequence[Any] = ()) -> RunResult:
     from entangled.callbacks import dispatch
+    from entangled.metrics import steps_to_threshold
     from entangled.tasks import load_task, task_entry
+    from entangled.tasks.validation import with_validation
 
     start = time.perf_counter()
     budget = spec.budget
     device = resolve_device(budget.device)
-    task = load_task(spec.task.name, seed=spec.seed, **dict(spec.task.options))
+    task = with_validation(load_task(spec.task.name, seed=spec.seed, **dict(spec.task.options)),
+                           spec.seed)
     x_train, y_train = task.x_train.to(device), task.y_train.to(device)
-    x_test, y_test = task.x_test.to(device), task.y_test.to(device)
+    x_val, y_val = task.x_val.to(device), task.y_val.to(device)
     model = build_for(spec, task, device)
     model.train()
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     optimizer = _make_optimizer(budget, [p for p in model.parameters() if p.requires_grad])
     steps = planned_steps(spec, task.n_train)
 
-    x_metric, y_metric = x_test[:METRICS_BATCH], y_test[:METRICS_BATCH]
+    # the metrics are diagnostics on validation examples (the test set is read once, below)
+    x_metric, y_metric = x_val[:METRICS_BATCH], y_val[:METRICS_BATCH]
     metrics: dict[str, Any] = {}
     if budget.metrics:
         metrics["init"] = _snapshot(model, task, x_metric, y_metric)
@@ -297,15 +309,17 @@ def _fit(spec: RunSpec, callbacks: Sequence[Any] = ()) -> RunResult:
         optimizer.zero_grad(set_to_none=True)
 
     curves = Curves()
+    best = _BestCheckpoint()
 
     def record(step: int, train_loss: float | None) -> None:
-        test_loss, test_acc = evaluate(model, task, x_test, y_test)
+        val_loss, val_acc = evaluate(model, task, x_val, y_val)
         curves.step.append(step)
         curves.train_loss.append(train_loss)
-        curves.test_loss.append(test_loss)
-        curves.test_accuracy.append(test_acc)
-        dispatch(callbacks, "on_evaluation", step, {"train_loss": train_loss, "test_loss": test_loss,
-                                                    "test_accuracy": test_acc}, model)
+        curves.val_loss.append(val_loss)
+        curves.val_accuracy.append(val_acc)
+        best.offer(step, val_loss, val_acc, model)
+        dispatch(callbacks, "on_evaluation", step, {"train_loss": train_loss, "val_loss": val_loss,
+                                                    "val_accuracy": val_acc}, model)
 
     record(0, None)
     generator = torch.Generator().manual_seed(spec.seed)
@@ -338,19 +352,24 @@ def _fit(spec: RunSpec, callbacks: Sequence[Any] = ()) -> RunResult:
         if step % budget.eval_every == 0 or step == steps:
             record(step, running / running_n)
             running, running_n = 0.0, 0
+            if budget.patience is not None and best.stale >= budget.patience:
+                break
 
+    train_loss = train_acc = test_loss = test_acc = val_acc = selected = None
     if status == "ok":
+        best.restore(model)
         train_loss, train_acc = evaluate(model, task, x_train, y_train)
-        test_loss, test_acc = curves.test_loss[-1], curves.test_accuracy[-1]
+        test_loss, test_acc = evaluate(model, task, task.x_test.to(device), task.y_test.to(device))
+        val_acc, selected = best.accuracy, best.step
         if not (math.isfinite(train_loss) and math.isfinite(test_loss)):
             status, diverged_at = "diverged", steps_done
     if status == "diverged":
-        train_loss = train_acc = test_loss = test_acc = None
+        train_loss = train_acc = test_loss = test_acc = val_acc = selected = None
         if running_n:
             curves.step.append(steps_done)
             curves.train_loss.append(running / running_n)
-            curves.test_loss.append(None)
-            curves.test_accuracy.append(None)
+            curves.val_loss.append(None)
+            curves.val_accuracy.append(None)
     if budget.metrics:
         metrics["final"] = (_snapshot(model, task, x_metric, y_metric)
                             if status == "ok" else None)
@@ -364,8 +383,29 @@ def _fit(spec: RunSpec, callbacks: Sequence[Any] = ()) -> RunResult:
         skip_width=model_skip_width(model),
         curves=Curves(**finite_or_none(dataclasses.asdict(curves))), metrics=metrics,
         n_parameters=int(n_params), device=str(device.type), threads=torch.get_num_threads(),
-        torch_version=torch.__version__, wall_time_s=time.perf_counter() - start,
-        environment=environment(),
+        torch_version=torch.__version__, validation_accuracy=val_acc, selected_step=selected,
+        steps_to_threshold=(steps_to_threshold(curves.step, curves.val_accuracy)
+                            if status == "ok" else None),
+        wall_time_s=time.perf_counter() - start, environment=environment(),
     )
     dispatch(callbacks, "on_end", result, model)
     return result
+
+
+class _BestCheckpoint:
+    """The model state with the highest validation accuracy seen so far (the earliest one on
+    ties), and how many evaluations have passed since it improved."""
+
+    def __init__(self) -> None:
+        self.accuracy, self.step, self.state, self.stale = -math.inf, 0, None, 0
+
+    def offer(self, step: int, loss: float, accuracy: float, model: torch.nn.Module) -> None:
+        if math.isfinite(loss) and accuracy > self.accuracy:
+            self.accuracy, self.step, self.stale = accuracy, step, 0
+            self.state = copy.deepcopy(model.state_dict())
+        else:
+            self.stale += 1
+
+    def restore(self, model: torch.nn.Module) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)

@@ -158,6 +158,24 @@ class Outcome:
     #: test accuracy per seed, ``None`` for a diverged run (the paired statistics count it at
     #: chance)
     by_seed: dict = field(default_factory=dict)
+    #: validation accuracy at the selected checkpoint per seed (``None``: diverged)
+    validation_by_seed: dict = field(default_factory=dict)
+    #: steps to 95% of the best validation accuracy per seed (``None``: diverged or never
+    #: improved on the untrained model)
+    speed_by_seed: dict = field(default_factory=dict)
+    #: the learning rate of the runs (``None`` when they mix several)
+    lr: float | None = None
+
+    @property
+    def steps_to_threshold(self) -> Summary:
+        """Steps to threshold over the seeds that have one (no bounds)."""
+        return summarize([float(v) for v in self.speed_by_seed.values() if v is not None])
+
+    @property
+    def validation(self) -> Summary:
+        """Validation accuracy at the selected checkpoints, over the finished seeds."""
+        return summarize([v for v in self.validation_by_seed.values() if v is not None],
+                         bounds=(0.0, 1.0))
 
     @property
     def runs(self) -> int:
@@ -190,6 +208,10 @@ class Outcome:
             "difference": self.difference.to_dict() if self.difference else None,
             "properties": self.properties, "seeds": self.seeds,
             "by_seed": {str(k): v for k, v in sorted(self.by_seed.items())},
+            "validation_by_seed": {str(k): v for k, v in sorted(self.validation_by_seed.items())},
+            "steps_to_threshold_by_seed": {str(k): v for k, v in sorted(self.speed_by_seed.items())},
+            "steps_to_threshold": self.steps_to_threshold.to_dict(),
+            "lr": self.lr,
         }
 
 
@@ -230,6 +252,11 @@ def outcomes(results: Iterable[RunResult]) -> list[Outcome]:
             by_seed={int(r.spec.seed): (float(r.test_accuracy) if any(r is k for k in ok)
                                          else None)
                      for r in group if r.status in ("ok", "diverged")},
+            validation_by_seed={int(r.spec.seed): (r.validation_accuracy if r.status == "ok"
+                                                   else None) for r in group},
+            speed_by_seed={int(r.spec.seed): (r.steps_to_threshold if r.status == "ok"
+                                              else None) for r in group},
+            lr=_single({float(r.spec.budget.lr) for r in group}),
         ))
     baselines = {o.pair: o for o in rows
                  if o.variant.family == IDENTITY and not o.variant.spatial}
@@ -238,6 +265,11 @@ def outcomes(results: Iterable[RunResult]) -> list[Outcome]:
         if base is not None and row is not base:
             row.difference = paired_difference(row, base)
     return rows
+
+
+def _single(values: set):
+    """The one element of ``values``, ``None`` when there are several."""
+    return next(iter(values)) if len(values) == 1 else None
 
 
 def paired_difference(row: Outcome, base: Outcome) -> Difference:

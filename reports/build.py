@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from entangled.runs import RunResult, SkipVariant, finite_or_none
-from reports import analysis, figures, findings, presets
+from reports import analysis, figures, findings, presets, tuning
 from reports.analysis import PROPERTY_LABELS, Outcome
 
 VERDICT_ORDER = ("reproduced", "not reproduced", "opposite", "inconclusive")
@@ -116,6 +116,26 @@ def findings_section(rows: list[Outcome]) -> list[findings.Judgement]:
                                 default_sparse=analysis.variant("sparse", presets.F1_SPARSE))
 
 
+def fixed_lr_results(preset: presets.Suite, results: list[RunResult]) -> list[RunResult]:
+    """The runs at their group's fixed learning rate (every run when nothing is tuned)."""
+    if not preset.tuned:
+        return list(results)
+    hashes = preset.fixed_lr_hashes()
+    return [r for r in results if r.config_hash in hashes]
+
+
+def tuning_section(preset: presets.Suite, results: list[RunResult]
+                   ) -> tuple[list[tuning.Selection], list[Outcome]]:
+    """The learning rates selected on validation (only where a grid was trained) and the
+    outcome table of the runs at those learning rates (empty when nothing is tuned)."""
+    if not preset.tuned:
+        return [], []
+    selections = {k: s for k, s in tuning.select_learning_rates(results).items() if s.tuned}
+    ordered = sorted(selections.values(), key=lambda s: analysis.pair_sort_key((s.arch, s.task))
+                     + (s.variant.sort_key(),))
+    return ordered, analysis.outcomes(tuning.tuned_results(results, selections))
+
+
 def outcomes_section(rows: list[Outcome]) -> list[dict]:
     """One table per (arch, task): identity first, then families, sweeps in numeric order."""
     return [{"arch": arch, "task": task, "rows": members, "chance": members[0].chance,
@@ -191,7 +211,7 @@ def run_counts(results: list[RunResult], summary) -> dict:
             "diverged": sum(r.status == "diverged" for r in results),
             "ran": summary.ran, "reused": summary.skipped, "rerun": summary.rerun,
             "invalid": len(summary.corrupt), "stale": len(summary.stale),
-            "upgraded": len(summary.upgraded), "failed": len(summary.failed),
+            "superseded": len(summary.superseded), "failed": len(summary.failed),
             "train_seconds": sum(r.wall_time_s for r in results)}
 
 
@@ -492,7 +512,7 @@ class ReportOutcome:
         r = self.runs
         lines.append(f"  runs: {r['loaded']}/{r['expected']} loaded ({r['reused']} reused, "
                      f"{r['ran']} trained now, {r['rerun']} rerun: {r['invalid']} invalid and "
-                     f"{r['stale']} stale files moved aside; {r['upgraded']} upgraded; "
+                     f"{r['stale']} stale files moved aside; {r['superseded']} superseded; "
                      f"{r['failed']} failed)")
         for failure in self.sweep.failed:
             lines.append(f"    failed {failure['hash']} {failure['label']}: {failure['error']}")
@@ -566,9 +586,11 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
 
     t0 = time.perf_counter()
     log("report: analysing and rendering")
-    rows = analysis.outcomes(results)
+    rows = analysis.outcomes(fixed_lr_results(preset, results))
     attach_properties(rows)
-    judged = findings_section(rows)
+    selections, tuned_rows = tuning_section(preset, results)
+    judged = findings_section(tuned_rows or rows)
+    judged_fixed = findings_section(rows) if tuned_rows else []
     pairs = outcomes_section(rows)
     dose = dose_response_section(rows)
     dynamics = dynamics_section(results)
@@ -577,8 +599,9 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     reused_hashes = set(sweep_summary.hashes) - set(sweep_summary.ran_hashes)
 
     # render step: labels and figures from the typed sections
-    labels = Labels([o.variant for o in rows]
-                    + [e["variant"] for j in judged for e in j.evidence + j.extension_evidence])
+    labels = Labels([o.variant for o in rows + tuned_rows]
+                    + [e["variant"] for j in judged + judged_fixed
+                       for e in j.evidence + j.extension_evidence])
     dose_figures = dose_response_figures(dose, labels)
     distance = distance_figure(rows, labels)
     dynamics_figs = dynamics_figures(dynamics, labels)
@@ -588,6 +611,10 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
         "preset": preset,
         "generated": datetime.datetime.now().isoformat(timespec="seconds"),
         "findings": judged,
+        "findings_fixed": judged_fixed,
+        "selections": selections,
+        "tuned_pairs": outcomes_section(tuned_rows),
+        "fixed_lrs": sorted({run.fixed_lr for run in preset.runs}),
         "families": family_rows(64),
         "attributes": IDENTITY_ATTRIBUTES,
         "ledger": ledger,
@@ -627,7 +654,11 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     write_json_atomic(out / "summary.json", finite_or_none({
         "preset": preset.name,
         "suite_source": preset.source,
+        "protocol": "tuned" if tuned_rows else "fixed learning rate",
         "findings": [j.to_dict() for j in judged],
+        "findings_fixed_lr": [j.to_dict() for j in judged_fixed],
+        "learning_rate_selection": [s.to_dict() for s in selections],
+        "tuned_outcomes": [o.to_dict() for o in tuned_rows],
         "outcomes": [o.to_dict() for o in rows],
         "outcomes_table": outcomes_table(rows),
         "correlations": [{**c, "arch": analysis.arch_label(c["arch"]),

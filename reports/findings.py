@@ -30,7 +30,7 @@ from reports.paired import ALPHA, SMALLEST_EFFECT, compare, holm
 from reports.verdicts import AT_CEILING, comparison_verdict, finding_verdict, rule_text
 
 #: families whose variants are readings of the paper's "entangled sparse mapping" (F1)
-SPARSE_FAMILIES = ("sparse",)
+SPARSE_FAMILIES = ("sparse", "block_orthogonal", "sparse_unit_norm")
 
 RULE_TEXT = {"any": rule_text("any", SMALLEST_EFFECT), "all": rule_text("all", SMALLEST_EFFECT)}
 

@@ -17,7 +17,8 @@ reproducible with ``entangled train`` run by run.
     task = "digits"                   # a registered task
     steps = 300                       # budget keys: steps, epochs, batch_size, lr, optimizer,
     batch_size = 32                   # weight_decay, grad_clip, eval_every, device, metrics,
-    eval_every = 100                  # threads
+    eval_every = 100                  # threads, patience
+    lr_grid = [1e-3, 3e-3, 1e-2]      # optional: tune the learning rate (below)
     model = {depth = 8}               # optional model-config overrides
     task_options = {delay = 3}        # optional task options
     skip_seed = "seed"                # optional: "seed" (default: skip seed = run seed) or an int
@@ -35,12 +36,20 @@ Built-in suites (``--preset``):
   recall) and a time-invariant (counting) task; 5 seeds.
 * ``full`` — 10 seeds, longer training (about 3x), denser sweeps, depth and width sweeps.
 
+**Learning-rate tuning.** A group with ``lr_grid`` trains every variant and seed at every
+learning rate of the grid (and at the group's fixed ``lr``, default 3e-3, when it is not in
+the grid). The report then selects, per (architecture, task, variant), the learning rate with
+the best mean *validation* accuracy over seeds (:mod:`reports.tuning`; the test set never
+takes part) and judges the findings on the selected runs, beside the comparison at the fixed
+``lr``. Groups without ``lr_grid`` train at their fixed ``lr`` only.
+
 A bad suite file raises :class:`SuiteError` naming the file, the key, its value and what is
 allowed.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +70,7 @@ F1_SPARSE = {"strength": 0.5}
 
 SUITE_DIR = Path(__file__).parent / "suites"
 TOP_KEYS = {"name", "description", "seeds", "conjecture_examples", "runs"}
-RUN_KEYS = {"arch", "task", "variants", "model", "task_options", "skip_seed"}
+RUN_KEYS = {"arch", "task", "variants", "model", "task_options", "skip_seed", "lr_grid"}
 DEFAULT_CONJECTURE_EXAMPLES = 20
 
 
@@ -80,6 +89,19 @@ class SuiteRun:
     model: dict = field(default_factory=dict)
     task_options: dict = field(default_factory=dict)
     skip_seed: Any = "seed"
+    lr_grid: tuple[float, ...] = ()
+
+    @property
+    def fixed_lr(self) -> float:
+        """The learning rate of the fixed-learning-rate comparison (the group's ``lr``)."""
+        from entangled.runs import Budget
+
+        return float(self.budget.get("lr", Budget.lr))
+
+    @property
+    def learning_rates(self) -> tuple[float, ...]:
+        """Every learning rate the group trains at: the grid and the fixed ``lr``."""
+        return tuple(sorted(set(self.lr_grid) | {self.fixed_lr}))
 
 
 @dataclass(frozen=True)
@@ -100,25 +122,41 @@ class Suite:
         for run in self.runs:
             label = run.arch + ("[" + ", ".join(f"{k}={v}" for k, v in sorted(run.model.items()))
                                 + "]" if run.model else "")
-            out.setdefault(label, dict(run.budget))
+            budget = dict(run.budget)
+            if run.lr_grid:
+                budget["lr_grid"] = list(run.lr_grid)
+            out.setdefault(label, budget)
         return out
 
-    def configs(self) -> list:
-        """Every run as a :class:`~entangled.train.RunConfig`, in suite order."""
+    @property
+    def tuned(self) -> bool:
+        """Whether any group tunes its learning rate (has an ``lr_grid``)."""
+        return any(run.lr_grid for run in self.runs)
+
+    def configs(self, *, fixed_lr_only: bool = False) -> list:
+        """Every run as a :class:`~entangled.train.RunConfig`, in suite order: each variant
+        and seed at each learning rate of its group (only the fixed ``lr`` with
+        ``fixed_lr_only``)."""
         from entangled.train import RunConfig
 
         configs = []
         for run in self.runs:
+            rates = (run.fixed_lr,) if fixed_lr_only else run.learning_rates
             for variant in run.variants:
                 params = {k: v for k, v in variant.items() if k not in ("family", "spatial")}
-                for seed in self.seeds:
-                    skip_seed = seed if run.skip_seed == "seed" else run.skip_seed
-                    configs.append(RunConfig(
-                        arch=run.arch, task=run.task, family=variant["family"], params=params,
-                        spatial=bool(variant.get("spatial", False)), model=dict(run.model),
-                        task_options=dict(run.task_options), seed=seed, skip_seed=skip_seed,
-                        **run.budget))
+                for lr in rates:
+                    for seed in self.seeds:
+                        skip_seed = seed if run.skip_seed == "seed" else run.skip_seed
+                        configs.append(RunConfig(
+                            arch=run.arch, task=run.task, family=variant["family"],
+                            params=params, spatial=bool(variant.get("spatial", False)),
+                            model=dict(run.model), task_options=dict(run.task_options),
+                            seed=seed, skip_seed=skip_seed, **{**run.budget, "lr": lr}))
         return configs
+
+    def fixed_lr_hashes(self) -> set[str]:
+        """Config hashes of the runs at their group's fixed learning rate."""
+        return {c.hash() for c in self.configs(fixed_lr_only=True)}
 
     def specs(self) -> list:
         """Every run as a resolved :class:`~entangled.runs.RunSpec`."""
@@ -187,7 +225,8 @@ def parse_suite(data: dict, source: str = "<suite>") -> Suite:
         run = SuiteRun(entry["arch"], entry["task"], tuple(dict(v) for v in variants),
                        {k: entry[k] for k in BUDGET_KEYS if k in entry},
                        _table(entry.get("model", {}), here, "model"),
-                       _table(entry.get("task_options", {}), here, "task_options"), skip_seed)
+                       _table(entry.get("task_options", {}), here, "task_options"), skip_seed,
+                       _lr_grid(entry.get("lr_grid", []), here))
         probe = Suite(name, description, (seeds[0],), (run,), examples, source)
         for config in probe.configs():  # every variant checked by the registries
             try:
@@ -198,6 +237,20 @@ def parse_suite(data: dict, source: str = "<suite>") -> Suite:
                 raise SuiteError("run", f"{run.arch} on {run.task}", str(exc), context=here) from None
         runs.append(run)
     return Suite(name, description, tuple(seeds), tuple(runs), examples, source)
+
+
+def _lr_grid(value: Any, where: str) -> tuple[float, ...]:
+    """A validated learning-rate grid: distinct finite numbers > 0, at least two (or none)."""
+    allowed = "a list of at least two distinct numbers > 0, e.g. [1e-3, 3e-3, 1e-2]"
+    if not isinstance(value, list):
+        raise _fail(where, "lr_grid", value, allowed)
+    if not value:
+        return ()
+    if (len(value) < 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                  and math.isfinite(v) and v > 0 for v in value)
+            or len({float(v) for v in value}) != len(value)):
+        raise _fail(where, "lr_grid", value, allowed)
+    return tuple(sorted(float(v) for v in value))
 
 
 def load_suite(path: str | Path) -> Suite:

@@ -1,108 +1,92 @@
 """Model selection on validation data only: the learning rate per (architecture, task,
-mapping), and the speed of learning as its own outcome.
+mapping).
 
-Every run of a tuned suite is trained with early stopping on its validation split and reports
-``validation_accuracy`` (at the selected checkpoint) and its test accuracy read once, at that
-checkpoint. For each (architecture, task, mapping) the learning rate with the highest **mean
-validation accuracy over seeds** is selected (a diverged run counts at chance; ties go to the
-smaller learning rate); the test accuracies shown for the tuned comparison are those of the
-selected learning rate. The test set never takes part in a choice.
+Every run keeps its best-validation checkpoint and reads the test set once, there
+(:mod:`entangled.train`). A suite group with an ``lr_grid`` trains each variant and seed at
+every learning rate of the grid; for each (architecture, task, mapping, rest of the budget)
+the learning rate with the highest **mean validation accuracy over seeds** is selected
 
-*Steps to threshold*: the first evaluated step at which the validation accuracy has covered
-``fraction`` (default 95%) of the way from its value at initialisation to its best value,
+.. math:: \\eta^* = \\arg\\max_{\\eta} \\frac{1}{|S|} \\sum_{s \\in S} v_{s}(\\eta),
 
-.. math:: t^* = \\min\\{t : v_t \\ge v_0 + 0.95\\,(v_{best} - v_0)\\},
-
-``None`` when the run never improved on its initial accuracy.
+where a diverged run counts at the task's chance accuracy and ties go to the smaller learning
+rate. The tuned comparison uses the runs at :math:`\\eta^*`. The test set never takes part in
+a choice: :func:`select_learning_rates` reads ``validation_accuracy`` and nothing else.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from reports.analysis import arch_label, variant_label
+from entangled.runs import ArchSpec, Budget, RunResult, SkipVariant, TaskSpec
 
-THRESHOLD_FRACTION = 0.95
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+__all__ = ["Selection", "select_learning_rates", "selection_key", "tuned_results",
+           "validation_score"]
 
 
-def steps_to_threshold(steps: Sequence[int], values: Sequence[float | None],
-                       fraction: float = THRESHOLD_FRACTION) -> int | None:
-    """First step whose value reaches ``v_0 + fraction * (max - v_0)`` (module docstring).
-
-    ``None`` values (a diverged evaluation) are skipped; ``None`` when fewer than two finite
-    points or no improvement over ``v_0``.
-    """
-    points = [(int(s), float(v)) for s, v in zip(steps, values) if _finite(v)]
-    if len(points) < 2:
-        return None
-    start = points[0][1]
-    best = max(v for _, v in points)
-    if not best > start:
-        return None
-    target = start + fraction * (best - start)
-    return next(s for s, v in points if v >= target - 1e-12)
+def selection_key(result: RunResult) -> tuple[ArchSpec, TaskSpec, SkipVariant, Budget]:
+    """What a learning rate is selected for: the run's architecture, task, variant and budget
+    with the learning rate left out."""
+    spec = result.spec
+    return spec.arch, spec.task, spec.skip, dataclasses.replace(spec.budget, lr=0.0)
 
 
-def group_key(result: dict) -> tuple[str, str, str]:
-    """(architecture label, task, variant label) of a result dict."""
-    config = result["config"]
-    return arch_label(config), config["task"], variant_label(config["family"], config["params"])
-
-
-def validation_score(result: dict) -> float:
-    """The validation accuracy of a run at its selected checkpoint; chance when it diverged
-    or has none."""
-    value = result.get("validation_accuracy")
-    if result.get("status") == "ok" and _finite(value):
+def validation_score(result: RunResult) -> float:
+    """The validation accuracy at the run's selected checkpoint; the task's chance accuracy
+    for a diverged run (or one without a validation score)."""
+    value = result.validation_accuracy
+    if result.status == "ok" and isinstance(value, (int, float)) and math.isfinite(value):
         return float(value)
-    return float(result.get("chance_accuracy", 0.0) or 0.0)
+    return float(result.chance_accuracy)
 
 
 @dataclass
 class Selection:
-    """The learning rate chosen for one (arch, task, mapping) and the validation evidence."""
+    """The learning rate chosen for one (arch, task, mapping, budget) and its evidence:
+    ``by_lr[lr] = {"mean_validation", "seeds", "diverged"}``."""
 
-    arch: str
-    task: str
-    variant: str
+    arch: ArchSpec
+    task: TaskSpec
+    variant: SkipVariant
     lr: float
-    by_lr: dict = field(default_factory=dict)  # lr -> {"mean_validation", "seeds"}
+    by_lr: dict = field(default_factory=dict)
+
+    @property
+    def tuned(self) -> bool:
+        """Whether there was a choice (more than one learning rate trained)."""
+        return len(self.by_lr) > 1
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["by_lr"] = {f"{lr:g}": v for lr, v in sorted(self.by_lr.items())}
-        return d
+        from reports.analysis import model_overrides
+
+        return {"arch": self.arch.name, "model": model_overrides(self.arch), "task": self.task.name,
+                "task_options": dict(self.task.options), "variant": self.variant.to_dict(),
+                "selected_lr": self.lr, "tuned": self.tuned,
+                "by_lr": [{"lr": lr, **scores} for lr, scores in sorted(self.by_lr.items())]}
 
 
-def select_learning_rates(results: Iterable[dict]) -> dict[tuple[str, str, str], Selection]:
-    """Per (arch, task, mapping): the learning rate with the best mean validation accuracy
-    over seeds (ties: the smaller learning rate)."""
-    scores: dict[tuple, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+def select_learning_rates(results: Iterable[RunResult]) -> dict[tuple, Selection]:
+    """Per :func:`selection_key`: the learning rate with the best mean validation accuracy
+    over seeds (ties: the smaller learning rate). Reads no test accuracy."""
+    scores: dict[tuple, dict[float, list[RunResult]]] = defaultdict(lambda: defaultdict(list))
     for result in results:
-        scores[group_key(result)][float(result["config"]["lr"])].append(validation_score(result))
+        scores[selection_key(result)][float(result.spec.budget.lr)].append(result)
     selections = {}
-    for key, by_lr in sorted(scores.items()):
-        summary = {lr: {"mean_validation": sum(v) / len(v), "seeds": len(v)}
-                   for lr, v in sorted(by_lr.items())}
-        best = max(summary.items(), key=lambda item: (item[1]["mean_validation"], -item[0]))[0]
-        selections[key] = Selection(*key, lr=best, by_lr=summary)
+    for key, by_lr in scores.items():
+        summary = {lr: {"mean_validation": sum(map(validation_score, runs)) / len(runs),
+                        "seeds": len(runs),
+                        "diverged": sum(1 for r in runs if r.status != "ok")}
+                   for lr, runs in sorted(by_lr.items())}
+        best = max(summary, key=lambda lr: (summary[lr]["mean_validation"], -lr))
+        selections[key] = Selection(key[0], key[1], key[2], best, summary)
     return selections
 
 
-def tuned_results(results: Sequence[dict],
-                  selections: dict[tuple[str, str, str], Selection]) -> list[dict]:
-    """The results at the selected learning rate of their (arch, task, mapping)."""
-    return [r for r in results if group_key(r) in selections
-            and float(r["config"]["lr"]) == selections[group_key(r)].lr]
-
-
-def results_at_lr(results: Sequence[dict], lr: float) -> list[dict]:
-    """The results trained at learning rate ``lr`` (the fixed-learning-rate comparison)."""
-    return [r for r in results if math.isclose(float(r["config"]["lr"]), lr, rel_tol=1e-12)]
+def tuned_results(results: Sequence[RunResult], selections: dict[tuple, Selection]
+                  ) -> list[RunResult]:
+    """The results trained at the selected learning rate of their :func:`selection_key`."""
+    return [r for r in results if selection_key(r) in selections
+            and float(r.spec.budget.lr) == selections[selection_key(r)].lr]

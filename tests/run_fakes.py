@@ -28,7 +28,9 @@ def fake_result(config, status: str = "ok", test_accuracy: float | None = None,
         memoryless_accuracy=0.1, time_structure=time_structure, input_kind="sequence",
         skip_width=16, curves=Curves([0, 1], [None, 0.5], [1.0, 0.5], [0.1, 0.2]),
         metrics={}, n_parameters=seed, device="cpu", threads=spec.budget.threads,
-        torch_version=torch.__version__, wall_time_s=0.0, environment={"pid": os.getpid()},
+        torch_version=torch.__version__, validation_accuracy=acc if ok else None,
+        selected_step=spec.budget.steps if ok else None, steps_to_threshold=1 if ok else None,
+        wall_time_s=0.0, environment={"pid": os.getpid()},
     )
 
 
@@ -41,3 +43,13 @@ def sleepy_run(spec) -> RunResult:
     (marks / f"pid-{os.getpid()}").write_text(str(spec.seed))
     time.sleep(60)
     return fake_result(spec)
+
+
+def smoke_shard_size(shard: str) -> int:
+    """How many of the smoke suite's runs shard ``shard`` (``"I/N"``) holds: the shards take
+    the sorted distinct hashes in turn."""
+    from entangled.store import parse_shard
+    from reports import presets
+
+    hashes = {c.hash() for c in presets.get_preset("smoke").configs()}
+    return len(parse_shard(shard).select(hashes))

@@ -69,7 +69,7 @@ def test_hooks_are_called_in_order_with_the_curve_values(observed_run):
     assert all(math.isfinite(e[2]) for e in recorder.events if e[0] == "step")
     evaluations = [e for e in recorder.events if e[0] == "evaluation"]
     assert [e[1] for e in evaluations] == curves(result)["step"] == [0, 2, 4, 6]
-    for name in ("train_loss", "test_loss", "test_accuracy"):
+    for name in ("train_loss", "val_loss", "val_accuracy"):
         assert [e[2][name] for e in evaluations] == curves(result)[name]
     # each evaluation comes right after the step it reports
     assert kinds[:4] == ["evaluation", "step", "step", "evaluation"]
@@ -107,11 +107,12 @@ def test_tensorboard_scalars_equal_the_curves(observed_run):
     events = accumulator.EventAccumulator(str(root / "tb"))
     events.Reload()
     scalars = events.Tags()["scalars"]
-    assert {"train/batch_loss", "eval/test_accuracy", "eval/test_loss", "eval/train_loss",
-            "final/test_accuracy"} <= set(scalars)
-    accuracy = events.Scalars("eval/test_accuracy")
+    assert {"train/batch_loss", "eval/val_accuracy", "eval/val_loss", "eval/train_loss",
+            "final/test_accuracy", "final/validation_accuracy"} <= set(scalars)
+    accuracy = events.Scalars("eval/val_accuracy")
     assert [e.step for e in accuracy] == curves(result)["step"]
-    assert [e.value for e in accuracy] == pytest.approx(curves(result)["test_accuracy"], rel=1e-6)
+    assert [e.value for e in accuracy] == pytest.approx(curves(result)["val_accuracy"], rel=1e-6)
+    assert events.Scalars("final/test_accuracy")[0].value == pytest.approx(result.test_accuracy)
     batch = events.Scalars("train/batch_loss")
     assert [e.value for e in batch] == pytest.approx(
         [e[2] for e in recorder.events if e[0] == "step"], rel=1e-6)
@@ -162,5 +163,5 @@ def test_readme_callback_example_runs_as_written(tmp_path, monkeypatch, capsys):
         pytest.importorskip("tensorboard", reason="the README example logs to TensorBoard")
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
-    assert re.search(r"step 10: test accuracy [01]\.\d{3}", out)
+    assert re.search(r"step 10: validation accuracy [01]\.\d{3}", out)
     assert (tmp_path / "model.pt").is_file()

@@ -48,7 +48,21 @@ def test_train_json_to_stdout_without_metrics(capsys):
     assert main(["train", *TINY, "--no-metrics", "--json", "-"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["metrics"] == {} and data["spec"]["budget"]["metrics"] is False
-    assert data["schema_version"] == 2 and data["threads"] == 1
+    assert data["schema_version"] == 3 and data["threads"] == 1
+
+
+def test_train_patience_stops_early_and_reports_the_selected_checkpoint(capsys):
+    args = [a if a != "3" else "60" for a in TINY] + ["--eval-every", "2", "--patience", "1",
+                                                      "--lr", "1e-7", "--no-metrics", "--json", "-"]
+    assert main(["train", *args]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["spec"]["budget"]["patience"] == 1
+    assert data["steps_done"] < 60  # the validation accuracy cannot improve at lr 1e-7 for long
+    assert data["selected_step"] == data["curves"]["step"][
+        data["curves"]["val_accuracy"].index(max(data["curves"]["val_accuracy"]))]
+    assert main(["train", *TINY]) == 0
+    text = capsys.readouterr().out
+    assert "read once at the selected checkpoint" in text and "validation      " in text
 
 
 @pytest.mark.parametrize("args,message", [

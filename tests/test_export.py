@@ -28,22 +28,31 @@ def snapshot(cosine: list, accuracy: float) -> dict:
 
 
 def result(family: str, params: dict, seed: int, accuracy: float | None) -> dict:
+    """The on-disk form of a run result (schema 3), built through the typed model."""
+    import torch
+
+    from entangled.runs import Curves, MetricSnapshot, RunResult, RunSpec
+
     config = {"arch": "cnn", "task": "digits", "family": family, "params": params,
               "model": {"width": 16}, "seed": seed, "steps": 10}
+    spec = RunSpec.from_flat(config).resolve()
     ok = accuracy is not None
-    return {
-        "config": config, "config_hash": config_hash(config),
-        "status": "ok" if ok else "diverged", "steps_done": 10 if ok else 3, "steps_planned": 10,
-        "diverged_at": None if ok else 4, "train_accuracy": accuracy, "train_loss": 0.1 if ok else None,
-        "test_accuracy": accuracy, "test_loss": 0.2 if ok else None, "chance_accuracy": 0.1,
-        "memoryless_accuracy": 0.1, "time_structure": "none",
-        "curves": {"step": [0, 10], "train_loss": [None, 0.1], "test_loss": [2.3, 0.2],
-                   "test_accuracy": [0.1, accuracy]},
-        "metrics": {"init": snapshot([0.0, 0.0, 0.0], 0.1),
-                    "final": snapshot([0.1, None, 0.3], accuracy) if ok else None},
-        "n_parameters": 1000, "device": "cpu", "wall_time_s": 1.5,
-        "environment": {"torch": "2.13.0", "torch_threads": 1},
-    }
+    final = MetricSnapshot.from_snapshot(snapshot([0.1, None, 0.3], accuracy)) if ok else None
+    return RunResult(
+        spec=spec, config_hash=config_hash(config),
+        status="ok" if ok else "diverged", steps_done=10 if ok else 3, steps_planned=10,
+        diverged_at=None if ok else 4, train_accuracy=accuracy,
+        train_loss=0.1 if ok else None, test_accuracy=accuracy,
+        test_loss=0.2 if ok else None, chance_accuracy=0.1, memoryless_accuracy=0.1,
+        time_structure="static", input_kind="image", skip_width=16,
+        curves=Curves([0, 10], [None, 0.1], [2.3, 0.2], [0.1, accuracy]),
+        metrics={"init": MetricSnapshot.from_snapshot(snapshot([0.0, 0.0, 0.0], 0.1)),
+                 "final": final},
+        n_parameters=1000, device="cpu", threads=1, torch_version=torch.__version__,
+        validation_accuracy=accuracy, selected_step=10 if ok else None,
+        steps_to_threshold=10 if ok else None, wall_time_s=1.5,
+        environment={"torch": "2.13.0", "torch_threads": 1},
+    ).to_dict()
 
 
 RESULTS = [result("rotation", {"theta": 0.5}, 1, 0.75), result("identity", {}, 0, 0.9),

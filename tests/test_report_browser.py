@@ -55,6 +55,21 @@ def test_report_is_written_with_every_section(smoke_report):
                 paired = entry["paired"]
                 assert len(paired["differences"]) == paired["n"] == entry["seeds"]
                 assert paired["mean"] == pytest.approx(sum(paired["differences"]) / paired["n"])
+    # the CNN's findings mappings are tuned on validation (smoke's lr_grid), the others are not
+    assert summary["protocol"] == "tuned"
+    selections = {(s["arch"], s["variant"]["family"]): s for s in summary["learning_rate_selection"]}
+    assert set(selections) == {("cnn", "identity"), ("cnn", "orthogonal"), ("cnn", "sparse")}
+    for s in selections.values():
+        scores = {e["lr"]: e["mean_validation"] for e in s["by_lr"]}
+        assert sorted(scores) == [1e-3, 3e-3, 1e-2]
+        assert scores[s["selected_lr"]] == max(scores.values())  # chosen by validation
+    tuned = {(o["arch"], o["variant"]["family"]): o for o in summary["tuned_outcomes"]}
+    for key, s in selections.items():
+        assert tuned[key]["lr"] == s["selected_lr"]
+    assert {o["lr"] for o in summary["outcomes"]} == {3e-3}  # the fixed-rate tables
+    assert [f["key"] for f in summary["findings_fixed_lr"]] == ["F1", "F2", "F3"]
+    assert "Learning rates selected on validation" in html
+    assert "steps to 95% of best validation" in html
     table = summary["outcomes_table"]
     assert len(table) == len(summary["outcomes"]) and len({tuple(row) for row in table}) == 1
     assert all(not isinstance(v, (list, dict)) for row in table for v in row.values())
@@ -130,7 +145,7 @@ def test_report_in_headless_chromium(smoke_report):
             assert image.get_attribute("alt")
             assert image.evaluate("img => img.complete && img.naturalWidth > 0")
         verdicts = page.locator("#findings .verdict").all_inner_texts()
-        assert len(verdicts) == 3 and set(verdicts) <= set(VERDICTS)
+        assert len(verdicts) == 6 and set(verdicts) <= set(VERDICTS)  # tuned, then at the fixed lr
         screenshot = index.parent / "screenshot.png"
         page.screenshot(path=str(screenshot), full_page=False)
         browser.close()

@@ -62,3 +62,60 @@ def test_skip_width_follows_model_overrides():
     assert width(arch="cnn", task="digits", model={"width": 32}) == 32
     assert width(arch="cnn", task="digits") == 16
     assert width(arch="rnn", task="counting") == 64
+
+
+def _suite(**group) -> dict:
+    return {"name": "t", "seeds": [0, 1],
+            "runs": [{"arch": "cnn", "task": "digits", "steps": 5,
+                      "variants": [{"family": "identity"}, {"family": "orthogonal"}], **group}]}
+
+
+def test_lr_grid_trains_every_variant_and_seed_at_every_rate_plus_the_fixed_one():
+    suite = presets.parse_suite(_suite(lr=2e-3, lr_grid=[1e-2, 1e-3]))
+    [group] = suite.runs
+    assert group.lr_grid == (1e-3, 1e-2) and group.fixed_lr == 2e-3
+    assert group.learning_rates == (1e-3, 2e-3, 1e-2)
+    configs = suite.configs()
+    assert len(configs) == 2 * 3 * 2  # variants x rates x seeds
+    assert sorted({c.lr for c in configs}) == [1e-3, 2e-3, 1e-2]
+    fixed = suite.configs(fixed_lr_only=True)
+    assert {c.lr for c in fixed} == {2e-3} and len(fixed) == 4
+    assert suite.fixed_lr_hashes() == {c.hash() for c in fixed} and suite.tuned
+    assert not presets.parse_suite(_suite()).tuned
+    assert suite.training["cnn"]["lr_grid"] == [1e-3, 1e-2]
+
+
+@pytest.mark.parametrize("grid", [[1e-3], [1e-3, 1e-3], [1e-3, -1.0], [1e-3, "x"], 0.1,
+                                  [1e-3, float("inf")], [True, 1e-3]])
+def test_bad_lr_grid_is_rejected_with_the_key_and_value(grid):
+    with pytest.raises(presets.SuiteError, match="lr_grid") as info:
+        presets.parse_suite(_suite(lr_grid=grid))
+    assert "at least two distinct numbers > 0" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["quick"])
+def test_shipped_presets_tune_every_findings_comparison_over_a_10x_grid(name):
+    """Issue 11: each mapping a finding is judged on, and its identity baseline, is trained at
+    >= 3 learning rates spanning >= 10x; F1 is judged on every sparse reading."""
+    from reports.findings import SPARSE_FAMILIES
+
+    suite = presets.get_preset(name)
+    tuned = {}
+    for group in suite.runs:
+        if group.model:
+            continue
+        for v in group.variants:
+            if len(group.learning_rates) >= 3:
+                key = (group.arch, group.task, variant(v["family"], {
+                    k: x for k, x in v.items() if k not in ("family", "spatial")}))
+                tuned[key] = group.learning_rates
+    for rates in tuned.values():
+        assert max(rates) / min(rates) >= 10 - 1e-9
+    readings = {key[2] for key in tuned if key[2].family in SPARSE_FAMILIES and key[0] == "cnn"}
+    assert {r.family for r in readings} == set(SPARSE_FAMILIES)
+    findings = paper_findings(presets.IMAGE_TASK, sorted(readings, key=lambda r: r.sort_key()),
+                              presets.TIME_VARIANT_TASK, presets.TIME_INVARIANT_TASK)
+    for finding in findings:
+        for comp in finding.comparisons + finding.extensions:
+            assert (comp.arch, comp.task, comp.variant) in tuned, comp
+            assert (comp.arch, comp.task, variant("identity")) in tuned

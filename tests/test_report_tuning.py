@@ -1,16 +1,23 @@
 """Learning-rate selection on validation only, and steps to threshold."""
 
+import dataclasses
+
 import pytest
 
-from reports.tuning import (results_at_lr, select_learning_rates, steps_to_threshold,
-                            tuned_results)
+from entangled.metrics import steps_to_threshold
+from reports.tuning import select_learning_rates, selection_key, tuned_results
+from tests.run_fakes import fake_result
 
 
 def _run(family, lr, seed, val, test, status="ok"):
-    return {"config": {"arch": "cnn", "task": "digits", "family": family, "params": {},
-                       "seed": seed, "lr": lr},
-            "status": status, "validation_accuracy": val, "test_accuracy": test,
-            "chance_accuracy": 0.1}
+    result = fake_result({"arch": "cnn", "task": "digits", "family": family, "seed": seed,
+                          "lr": lr, "steps": 10}, status=status, test_accuracy=test)
+    return dataclasses.replace(result, validation_accuracy=val if status == "ok" else None)
+
+
+def _only(selections):
+    [selection] = selections.values()
+    return selection
 
 
 def test_selection_uses_mean_validation_never_test():
@@ -19,21 +26,44 @@ def test_selection_uses_mean_validation_never_test():
     for seed in range(3):
         runs.append(_run("identity", 1e-3, seed, 0.90, 0.50))
         runs.append(_run("identity", 1e-2, seed, 0.80, 0.99))
-    selection = select_learning_rates(runs)[("cnn", "digits", "identity")]
-    assert selection.lr == 1e-3
-    assert selection.by_lr[1e-3] == {"mean_validation": pytest.approx(0.90), "seeds": 3}
-    assert {r["test_accuracy"] for r in tuned_results(runs, select_learning_rates(runs))} == {0.50}
-    assert len(results_at_lr(runs, 1e-2)) == 3
-    assert selection.to_dict()["by_lr"]["0.001"]["seeds"] == 3
+    selections = select_learning_rates(runs)
+    selection = _only(selections)
+    assert selection.lr == 1e-3 and selection.tuned
+    assert selection.by_lr[1e-3] == {"mean_validation": pytest.approx(0.90), "seeds": 3,
+                                     "diverged": 0}
+    assert {r.test_accuracy for r in tuned_results(runs, selections)} == {0.50}
+    assert selection.to_dict()["by_lr"][0] == {"lr": 1e-3, "mean_validation": pytest.approx(0.9),
+                                               "seeds": 3, "diverged": 0}
+    assert selection.to_dict()["selected_lr"] == 1e-3
+
+
+def test_selection_ignores_test_accuracy_entirely():
+    """Permuting the test accuracies leaves the selection unchanged."""
+    base = [_run("identity", lr, s, 0.5 + 0.1 * i + 0.01 * s, 0.3)
+            for i, lr in enumerate((1e-3, 3e-3, 1e-2)) for s in range(3)]
+    shuffled = [dataclasses.replace(r, test_accuracy=0.9 - 0.01 * k) for k, r in enumerate(base)]
+    assert _only(select_learning_rates(base)).lr == _only(select_learning_rates(shuffled)).lr == 1e-2
 
 
 def test_diverged_runs_count_at_chance_and_ties_go_to_the_smaller_lr():
     runs = [_run("orthogonal", 1e-2, 0, 0.95, 0.9), _run("orthogonal", 1e-2, 1, None, None, "diverged"),
             _run("orthogonal", 3e-3, 0, 0.60, 0.6), _run("orthogonal", 3e-3, 1, 0.60, 0.6)]
-    # 1e-2: (0.95 + 0.1) / 2 = 0.525 < 0.60
-    assert select_learning_rates(runs)[("cnn", "digits", "orthogonal")].lr == 3e-3
+    # 1e-2: (0.95 + chance 0.1) / 2 = 0.525 < 0.60
+    selection = _only(select_learning_rates(runs))
+    assert selection.lr == 3e-3 and selection.by_lr[1e-2]["diverged"] == 1
+    assert selection.by_lr[1e-2]["mean_validation"] == pytest.approx(0.525)
     tie = [_run("identity", 1e-3, 0, 0.7, 0.7), _run("identity", 1e-2, 0, 0.7, 0.7)]
-    assert select_learning_rates(tie)[("cnn", "digits", "identity")].lr == 1e-3
+    assert _only(select_learning_rates(tie)).lr == 1e-3
+
+
+def test_selection_is_per_architecture_task_and_variant():
+    runs = [_run("identity", 1e-3, 0, 0.9, 0.5), _run("identity", 1e-2, 0, 0.8, 0.5),
+            _run("orthogonal", 1e-3, 0, 0.7, 0.5), _run("orthogonal", 1e-2, 0, 0.8, 0.5)]
+    chosen = {key[2].family: s.lr for key, s in select_learning_rates(runs).items()}
+    assert chosen == {"identity": 1e-3, "orthogonal": 1e-2}
+    single = select_learning_rates([_run("identity", 3e-3, 0, 0.9, 0.5)])
+    assert not _only(single).tuned
+    assert selection_key(runs[0]) == selection_key(runs[1])  # the learning rate is left out
 
 
 @pytest.mark.parametrize("steps, values, expected", [

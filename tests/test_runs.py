@@ -87,43 +87,46 @@ def test_registries_reject_bad_declarations():
 
 
 # ------------------------------------------------------------------ stored results
-def _as_schema_1(data: dict, threads: int = 1) -> dict:
-    """What the pre-typed code wrote for the same run: a flat config, no schema_version."""
-    from entangled.runs import RunResult
-
-    result = RunResult.from_dict(data)
+def _as_schema_1(data: dict) -> dict:
+    """What the pre-typed code wrote: a flat config, no schema_version."""
     old = {k: v for k, v in data.items()
            if k not in ("schema_version", "spec", "input_kind", "skip_width", "threads",
-                        "torch_version")}
-    config = result.spec.to_flat()
-    config.pop("threads")
-    old["config"] = config
-    old["time_structure"] = "none" if data["time_structure"] == "static" else data["time_structure"]
-    old["environment"] = {"torch": torch.__version__, "torch_threads": threads}
+                        "torch_version", "validation_accuracy", "selected_step",
+                        "steps_to_threshold")}
+    old["config"] = {"arch": "cnn", "task": "digits", "steps": 5}
     old["config_hash"] = "0123456789abcdef"
     return old
 
 
-def test_schema_1_results_are_upgraded_not_dropped(tmp_path):
+def _as_schema_2(data: dict) -> dict:
+    """What the protocol before validation-based selection wrote."""
+    old = {k: v for k, v in data.items()
+           if k not in ("validation_accuracy", "selected_step", "steps_to_threshold")}
+    old["schema_version"] = 2
+    old["config_hash"] = "fedcba9876543210"
+    return old
+
+
+def test_results_of_an_earlier_protocol_are_moved_aside_not_used(tmp_path, caplog):
+    from entangled.runs import ResultFileError, result_from_json
+
     spec = {"arch": "cnn", "task": "digits", "family": "sparse", "steps": 5}
     new = fake_result(spec, time_structure="static").to_dict()
+    for old, version in ((_as_schema_1(new), 1), (_as_schema_2(new), 2)):
+        with pytest.raises(ResultFileError, match=f"schema {version}: produced by an earlier "
+                                                   "training protocol") as info:
+            result_from_json(old)
+        assert info.value.kind == "superseded"
     (tmp_path / "0123456789abcdef.json").write_text(json.dumps(_as_schema_1(new)))
+    (tmp_path / "fedcba9876543210.json").write_text(json.dumps(_as_schema_2(new)))
     summary = run_sweep([spec], tmp_path, run_fn=quick_run, progress=False)
-    assert summary.skipped == 1 and summary.ran == 0 and len(summary.upgraded) == 1
-    assert (tmp_path / "superseded" / "0123456789abcdef.json").exists()  # original kept
+    assert summary.ran == 1 and summary.skipped == 0 and summary.corrupt == []
+    assert sorted(e["moved_to"] for e in summary.superseded) == [
+        str(tmp_path / "superseded" / "0123456789abcdef.json"),
+        str(tmp_path / "superseded" / "fedcba9876543210.json")]  # kept, never deleted
+    assert "earlier training protocol" in caplog.text
     [result] = load_results(tmp_path, strict=True)
-    assert result.config_hash == config_hash(spec) and result.skip_width == 16
-    assert result.time_structure == "static" and result.test_accuracy == new["test_accuracy"]
-
-
-def test_schema_1_results_with_another_thread_count_are_kept_aside_and_rerun(tmp_path):
-    spec = {"arch": "cnn", "task": "digits", "steps": 5}
-    old = _as_schema_1(fake_result(spec).to_dict(), threads=2)
-    (tmp_path / "0123456789abcdef.json").write_text(json.dumps(old))
-    summary = run_sweep([spec], tmp_path, run_fn=quick_run, progress=False)
-    assert summary.ran == 1 and len(summary.upgraded) == 1
-    hashes = {r.config_hash: r.threads for r in load_results(tmp_path)}
-    assert hashes == {config_hash(spec): 1, config_hash({**spec, "threads": 2}): 2}
+    assert result.config_hash == config_hash(spec)
 
 
 def test_a_result_from_another_torch_version_is_stale_moved_aside_and_rerun(tmp_path, caplog):
@@ -324,7 +327,7 @@ def test_builtin_suites_are_data_files_shipped_with_the_package():
     assert presets.preset_names() == ["smoke", "quick", "full"]
     smoke = presets.get_preset("smoke")
     assert smoke.source.endswith("smoke.toml") and smoke.seeds == (0, 1)
-    assert len(smoke.configs()) == 32
+    assert len(smoke.configs()) == 44  # 32 + the tuned CNN group's 2 extra rates x 3 x 2 seeds
     pyproject = (REPO / "pyproject.toml").read_text()
     assert '"suites/*.toml"' in pyproject
 
@@ -414,7 +417,7 @@ def _outcome(tmp_path, mismatches):
                          corrupt=[{"path": "a.json", "reason": "invalid test_accuracy=7.5",
                                    "moved_to": "invalid/a.json"}])
     runs = {"expected": 3, "loaded": 3, "reused": 1, "ran": 2, "rerun": 1, "invalid": 1,
-            "stale": 0, "upgraded": 0, "failed": 0}
+            "stale": 0, "superseded": 0, "failed": 0}
     return ReportOutcome(tmp_path / "index.html", judged, mismatches, runs, sweep, 1.0)
 
 

@@ -103,7 +103,12 @@ def test_result_fields_are_consistent():
     assert r.chance_accuracy == pytest.approx(1 / 6)
     assert r.memoryless_accuracy == pytest.approx((1 + 5 / 20) / 6)
     assert r.time_structure == "time-invariant"
-    assert r.curves.test_accuracy[-1] == r.test_accuracy
+    # the curves are on the validation split; the selected checkpoint is the best one on it
+    assert len(r.curves.val_accuracy) == len(r.curves.step) == len(r.curves.val_loss)
+    best = max(r.curves.val_accuracy)
+    assert r.validation_accuracy == best
+    assert r.selected_step == r.curves.step[r.curves.val_accuracy.index(best)]
+    assert 0 <= r.test_accuracy <= 1
     assert 0 <= r.train_accuracy <= 1 and r.train_loss > 0
     assert r.n_parameters > 0
     assert r.metrics == {} and r.device == "cpu" and r.wall_time_s > 0
@@ -114,6 +119,56 @@ def test_result_fields_are_consistent():
     assert r.config_hash == config_hash(r.config) == config_hash(tiny(task="counting"))
 
 
+def test_test_set_is_read_once_at_the_best_validation_checkpoint(monkeypatch):
+    """Known answer: the reported test accuracy is that of the state saved at the evaluation
+    with the best validation accuracy (recomputed here from a copy of that state), and the
+    test inputs are evaluated exactly once."""
+    import copy
+
+    import entangled.train as train_module
+    from entangled.tasks import load_task
+    from entangled.tasks.validation import with_validation
+
+    config = tiny(task="counting", steps=60, eval_every=5, lr=3e-2)
+    task = with_validation(load_task("counting", seed=config.seed, **config.task_options),
+                           config.seed)
+    states = {}
+
+    class Keep:
+        def on_evaluation(self, step, scores, model):
+            states[step] = (scores["val_accuracy"], copy.deepcopy(model.state_dict()))
+
+    reads = []
+    real_evaluate = train_module.evaluate
+
+    def counting_evaluate(model, task_, x, y, *args, **kwargs):
+        reads.append(x.shape[0] == task.x_test.shape[0] and torch.equal(x, task.x_test))
+        return real_evaluate(model, task_, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "evaluate", counting_evaluate)
+    r = fit(config, callbacks=[Keep()])
+    assert sum(reads) == 1  # the test set, once
+    best_step = max(states, key=lambda s: (states[s][0], -s))  # earliest best
+    assert r.selected_step == best_step and r.validation_accuracy == states[best_step][0]
+    model = train_module.build_for(config, task)
+    model.load_state_dict(states[best_step][1])
+    _, test_accuracy = real_evaluate(model, task, task.x_test, task.y_test)
+    assert r.test_accuracy == test_accuracy
+    assert r.steps_to_threshold is not None and 0 <= r.steps_to_threshold <= r.selected_step
+
+
+def test_early_stopping_stops_after_patience_evaluations_without_improvement():
+    r = fit(tiny(task="counting", steps=400, eval_every=2, patience=2, lr=1e-6))
+    val = r.curves.val_accuracy
+    # stopped as soon as the last two evaluations were not a new best
+    assert r.steps_done < 400 and len(val) >= 3
+    assert max(val[-2:]) <= max(val[:-2])
+    assert max(val[:-2]) == max(val) and r.selected_step == r.curves.step[val.index(max(val))]
+    assert fit(tiny(task="counting", steps=400, eval_every=2, lr=1e-6)).steps_done == 400
+    with pytest.raises(ValueError, match="patience"):
+        fit(tiny(task="counting", patience=0))
+
+
 def test_huge_learning_rate_diverges_as_a_result_not_a_crash():
     r = fit(tiny(arch="rnn", task="adding", lr=1e12, optimizer="sgd", grad_clip=None,
                  steps=50, metrics=True))
@@ -121,6 +176,7 @@ def test_huge_learning_rate_diverges_as_a_result_not_a_crash():
     assert isinstance(r.diverged_at, int) and 1 <= r.diverged_at <= 50
     assert r.steps_done == r.diverged_at - 1
     assert r.test_accuracy is None and r.metrics["final"] is None
+    assert r.validation_accuracy is None and r.selected_step is None
     assert r.metrics["init"] is not None
     assert RunResult.from_dict(json.loads(json.dumps(r.to_dict(), allow_nan=False))) == r
 

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
           f"({len(summary.diverged)} diverged in total), "
           f"{len(summary.failed)} failed, {len(summary.corrupt)} invalid and "
           f"{len(summary.stale)} stale result files moved aside and rerun, "
-          f"{len(summary.upgraded)} upgraded from schema 1; "
+          f"{len(summary.superseded)} superseded (earlier protocol, moved aside); "
           f"{summary.wall_time_s:.1f} s", file=out)
     for failure in summary.failed:
         print(f"  failed {failure['hash']} {failure['label']}: {failure['error']}", file=out)

@@ -66,7 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float, default=d.weight_decay)
     parser.add_argument("--grad-clip", type=float, default=d.grad_clip,
                         help=f"max gradient norm, 0 for none (default {d.grad_clip:g})")
-    parser.add_argument("--eval-every", type=int, default=d.eval_every)
+    parser.add_argument("--eval-every", type=int, default=d.eval_every,
+                        help=f"evaluate the validation split every N steps (default {d.eval_every})")
+    parser.add_argument("--patience", type=int, default=None, metavar="K",
+                        help="stop after K evaluations without a new best validation accuracy "
+                             "(default: train all steps); the best-validation checkpoint is kept")
     parser.add_argument("--device", default=d.device, help="auto (default), cpu or cuda")
     parser.add_argument("--threads", type=int, default=d.threads,
                         help=f"intra-op threads of the run (default {d.threads}; part of the "
@@ -93,7 +97,7 @@ def config_from_args(args: argparse.Namespace):
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         optimizer=args.optimizer, weight_decay=args.weight_decay, grad_clip=grad_clip,
         eval_every=args.eval_every, device=args.device, metrics=not args.no_metrics,
-        threads=args.threads,
+        threads=args.threads, patience=args.patience,
     ).validate()
 
 
@@ -119,7 +123,10 @@ def format_summary(result) -> str:
         f"steps           {result.steps_done}/{result.steps_planned} on {result.device}, "
         f"{result.n_parameters} parameters",
         f"test accuracy   {_fmt(result.test_accuracy)}  (chance {result.chance_accuracy:.4f}, "
-        f"memoryless {result.memoryless_accuracy:.4f})",
+        f"memoryless {result.memoryless_accuracy:.4f}), read once at the selected checkpoint",
+        f"validation      {_fmt(result.validation_accuracy)} best, at step "
+        f"{_fmt(result.selected_step, 'd')} (steps to 95% of it: "
+        f"{_fmt(result.steps_to_threshold, 'd')})",
         f"train accuracy  {_fmt(result.train_accuracy)}",
         f"test loss       {_fmt(result.test_loss)}   train loss {_fmt(result.train_loss)}",
         f"wall time       {result.wall_time_s:.1f} s ({result.threads} thread"
