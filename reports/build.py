@@ -503,10 +503,11 @@ class ReportOutcome:
     runs: dict
     sweep: Any
     wall_time_s: float
+    protocol: str = "fixed learning rate"
 
     def terminal_summary(self) -> str:
         """A few lines: F1-F3 verdicts, conjecture mismatches, invalid/rerun/failed runs."""
-        lines = [f"report: {self.index}"]
+        lines = [f"report: {self.index}", f"  findings ({self.protocol}):"]
         for j in self.findings:
             lines.append(f"  {j.finding.key} {j.verdict:<13} {j.finding.claim}")
         r = self.runs
@@ -673,7 +674,9 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
                    "verdict": e["verdict"], "expected": e["expected"]}
                   for e in ledger.get("entries", []) if not e["matches_expected"]]
     return ReportOutcome(index, judged, mismatches, counts, sweep_summary,
-                         context["timings"]["total"])
+                         context["timings"]["total"],
+                         "learning rates tuned on validation" if tuned_rows
+                         else "fixed learning rate")
 
 
 def literature_section(ledger: dict) -> list[dict]:

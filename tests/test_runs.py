@@ -4,6 +4,7 @@ and the report's output directory."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -429,6 +430,9 @@ def test_report_prints_a_terminal_summary_and_exits_1_on_a_mismatch(tmp_path, mo
                  "expected": "holds"}]
     text = _outcome(tmp_path, mismatch).terminal_summary()
     assert "F1 supported" in " ".join(text.split())
+    assert "findings (fixed learning rate):" in text
+    tuned = dataclasses.replace(_outcome(tmp_path, []), protocol="learning rates tuned on validation")
+    assert "findings (learning rates tuned on validation):" in tuned.terminal_summary()
     assert "1 rerun: 1 invalid" in text and "invalid test_accuracy=7.5" in text
     assert "my.claim [sparse]: falsified, expected holds" in text
     for found, allow, code in [(mismatch, [], 1), (mismatch, ["--allow-mismatch"], 0), ([], [], 0)]:
