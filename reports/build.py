@@ -587,14 +587,15 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
 
     t0 = time.perf_counter()
     log("report: analysing and rendering")
-    rows = analysis.outcomes(fixed_lr_results(preset, results))
+    fixed = fixed_lr_results(preset, results)
+    rows = analysis.outcomes(fixed)
     attach_properties(rows)
     selections, tuned_rows = tuning_section(preset, results)
     judged = findings_section(tuned_rows or rows)
     judged_fixed = findings_section(rows) if tuned_rows else []
     pairs = outcomes_section(rows)
     dose = dose_response_section(rows)
-    dynamics = dynamics_section(results)
+    dynamics = dynamics_section(fixed)
     correlations = analysis.correlations(rows)
     counts = run_counts(results, sweep_summary)
     reused_hashes = set(sweep_summary.hashes) - set(sweep_summary.ran_hashes)

@@ -38,7 +38,8 @@ Built-in suites (``--preset``):
 
 **Learning-rate tuning.** A group with ``lr_grid`` trains every variant and seed at every
 learning rate of the grid (and at the group's fixed ``lr``, default 3e-3, when it is not in
-the grid). The report then selects, per (architecture, task, variant), the learning rate with
+the grid; the runs at the other rates skip the metric snapshots, which only the plots read,
+and the plots use the fixed-rate runs). The report then selects, per (architecture, task, variant), the learning rate with
 the best mean *validation* accuracy over seeds (:mod:`reports.tuning`; the test set never
 takes part) and judges the findings on the selected runs, beside the comparison at the fixed
 ``lr``. Groups without ``lr_grid`` train at their fixed ``lr`` only.
@@ -145,13 +146,16 @@ class Suite:
             for variant in run.variants:
                 params = {k: v for k, v in variant.items() if k not in ("family", "spatial")}
                 for lr in rates:
+                    budget = {**run.budget, "lr": lr}
+                    if lr != run.fixed_lr:  # the plots read the metric snapshots at the fixed lr
+                        budget["metrics"] = False
                     for seed in self.seeds:
                         skip_seed = seed if run.skip_seed == "seed" else run.skip_seed
                         configs.append(RunConfig(
                             arch=run.arch, task=run.task, family=variant["family"],
                             params=params, spatial=bool(variant.get("spatial", False)),
                             model=dict(run.model), task_options=dict(run.task_options),
-                            seed=seed, skip_seed=skip_seed, **{**run.budget, "lr": lr}))
+                            seed=seed, skip_seed=skip_seed, **budget))
         return configs
 
     def fixed_lr_hashes(self) -> set[str]:

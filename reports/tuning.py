@@ -29,9 +29,11 @@ __all__ = ["Selection", "select_learning_rates", "selection_key", "tuned_results
 
 def selection_key(result: RunResult) -> tuple[ArchSpec, TaskSpec, SkipVariant, Budget]:
     """What a learning rate is selected for: the run's architecture, task, variant and budget
-    with the learning rate left out."""
+    with the learning rate (and whether metric snapshots were taken, which does not change
+    training) left out."""
     spec = result.spec
-    return spec.arch, spec.task, spec.skip, dataclasses.replace(spec.budget, lr=0.0)
+    return spec.arch, spec.task, spec.skip, dataclasses.replace(spec.budget, lr=0.0,
+                                                                  metrics=True)
 
 
 def validation_score(result: RunResult) -> float:

@@ -78,6 +78,14 @@ def test_lr_grid_trains_every_variant_and_seed_at_every_rate_plus_the_fixed_one(
     configs = suite.configs()
     assert len(configs) == 2 * 3 * 2  # variants x rates x seeds
     assert sorted({c.lr for c in configs}) == [1e-3, 2e-3, 1e-2]
+    # only the fixed-rate runs take the metric snapshots (the plots read those)
+    assert {c.metrics for c in configs if c.lr != 2e-3} == {False}
+    assert {c.metrics for c in configs if c.lr == 2e-3} == {True}
+    from reports.tuning import select_learning_rates
+
+    selections = select_learning_rates([fake_result(c) for c in configs])
+    assert len(selections) == 2  # one per variant: the metrics flag does not split a group
+    assert all(len(s.by_lr) == 3 for s in selections.values())
     fixed = suite.configs(fixed_lr_only=True)
     assert {c.lr for c in fixed} == {2e-3} and len(fixed) == 4
     assert suite.fixed_lr_hashes() == {c.hash() for c in fixed} and suite.tuned
