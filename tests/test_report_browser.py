@@ -75,6 +75,28 @@ def test_report_is_written_with_every_section(smoke_report):
     assert all(not isinstance(v, (list, dict)) for row in table for v in row.values())
 
 
+def test_readme_findings_table_is_read_from_the_summary(smoke_report):
+    """benchmarks/findings_table.py prints the README's F1-F3 table from summary.json alone."""
+    import importlib.util
+
+    index, _ = smoke_report
+    spec = importlib.util.spec_from_file_location(
+        "findings_table", Path(__file__).parents[1] / "benchmarks" / "findings_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    summary = json.loads((index.parent / "summary.json").read_text())
+    lines = module.table(summary).splitlines()
+    assert lines[0].startswith("| finding | verdict (tuned lr) | verdict (fixed lr)")
+    fixed = {f["key"]: f["verdict"] for f in summary["findings_fixed_lr"]}
+    for finding, line in zip(summary["findings"], lines[2:], strict=True):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[:3] == [f"**{finding['key']}**", f"**{finding['verdict']}**",
+                             fixed[finding["key"]]]
+        for entry in finding["evidence"]:
+            if entry["paired"]:
+                assert f"{100 * entry['paired']['mean']:+.1f} [" in cells[3]
+
+
 def test_every_figure_is_also_written_as_svg_next_to_the_page(smoke_report):
     import xml.etree.ElementTree as ET
 
