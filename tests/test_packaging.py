@@ -43,3 +43,15 @@ def test_license_is_an_spdx_expression_and_the_file_ships():
 def test_probe_extra_is_bounded_above():
     probe = PROJECT["optional-dependencies"]["probe"]
     assert any(r.startswith("hyper-connections") and "<" in r for r in probe)
+
+
+def test_digits_ship_with_the_package_and_scikit_learn_is_no_core_dependency():
+    """Issue 14 item 9: the 8x8 digits are read from a file in the package; scikit-learn only
+    cross-checks them in the tests (dev extra)."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for name in data["entangled"]:
+        assert (ROOT / "entangled" / name).is_file(), name
+    assert "tasks/data/digits.csv.gz" in data["entangled"]
+    assert not [r for r in PROJECT["dependencies"] if r.lower().startswith("scikit-learn")]
+    assert any(r.startswith("scikit-learn>=") for r in PROJECT["optional-dependencies"]["dev"])
+    assert "CC BY 4.0" in (ROOT / "entangled" / "tasks" / "data" / "DIGITS.md").read_text()

@@ -154,7 +154,8 @@ def test_counting_memoryless_level_differs_from_chance():
 
 
 def test_logistic_regression_on_last_step_stays_at_memoryless_level():
-    from sklearn.linear_model import LogisticRegression
+    LogisticRegression = pytest.importorskip(
+        "sklearn.linear_model", reason="scikit-learn (dev extra) cross-checks this level").LogisticRegression
 
     task = load_task("delayed_recall", seed=0, n_train=4000, n_test=2000)
     clf = LogisticRegression(max_iter=500).fit(task.x_train[:, -1].numpy(), task.y_train.numpy())
@@ -286,15 +287,13 @@ def test_digits_split_is_resampled_per_seed_and_stratified():
     assert np.abs(tr - te).max() < 0.005 and np.abs(tr - va).max() < 0.01
     assert a.chance_accuracy == pytest.approx(te.max(), abs=0.005)
     # the whole dataset, each image in exactly one part, for every seed
-    from sklearn.datasets import load_digits
-
-    from entangled.tasks.digits import split_indices
+    from entangled.tasks.digits import load_digits, split_indices
 
     for seed in (0, 7):
         train, val, test = split_indices(seed)
         together = np.concatenate([train, val, test])
-        assert len(together) == len(set(together.tolist())) == len(load_digits().target)
-    images = load_digits().images / 16.0
+        assert len(together) == len(set(together.tolist())) == len(load_digits()[1])
+    images = load_digits()[0] / 16.0
     assert np.allclose(a.x_test[:, 0].numpy(), images[split_indices(0)[2]])
 
 
@@ -310,3 +309,68 @@ def test_digits_variants_are_views_of_the_same_images(seed):
     assert torch.equal(patches[:, 5], img[:, 2:4, 2:4].reshape(-1, 4))
     assert sorted(pixel_permutation().tolist()) == list(range(64))
     assert not np.array_equal(pixel_permutation(), np.arange(64))
+
+
+# ------------------------------------------------------------- digits without scikit-learn
+def test_digits_file_known_answers():
+    """The shipped file: 1797 images, the class counts of the UCI optdigits test set, pixel
+    counts 0..16, and the first row of the file."""
+    from entangled.tasks.digits import load_digits
+
+    images, target = load_digits()
+    assert images.shape == (1797, 8, 8) and images.dtype == np.float64
+    assert np.bincount(target).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    assert images.min() == 0 and images.max() == 16 and np.all(images == np.round(images))
+    assert target[:3].tolist() == [0, 1, 2]
+    assert images[0, 0].tolist() == [0, 0, 5, 13, 9, 1, 0, 0]
+
+
+def test_approximate_mode_known_values():
+    """The examples of scikit-learn's ``_approximate_mode`` docstring."""
+    from entangled.tasks.digits import approximate_mode
+
+    def mode(counts, draws, seed):
+        return approximate_mode(np.array(counts), draws, np.random.RandomState(seed)).tolist()
+
+    assert mode([4, 2], 3, 0) == [2, 1]
+    assert mode([5, 2], 4, 0) == [3, 1]
+    assert mode([2, 2, 2, 1], 2, 0) == [0, 1, 1, 0]
+    assert mode([2, 2, 2, 1], 2, 42) == [1, 1, 0, 0]
+
+
+def test_digits_equal_scikit_learns_data_and_splits():
+    """Same images and labels as ``sklearn.datasets.load_digits`` and, for many seeds, the same
+    indices as ``train_test_split(..., stratify=y, random_state=seed)`` twice (the split every
+    stored digits run was trained on)."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets", reason="cross-check only")
+    from sklearn.model_selection import train_test_split
+
+    from entangled.tasks.digits import TEST_SIZE, VALIDATION_SIZE, load_digits, split_indices
+
+    reference = sklearn_datasets.load_digits()
+    images, target = load_digits()
+    assert np.array_equal(images, reference.images) and np.array_equal(target, reference.target)
+    index = np.arange(len(target))
+    for seed in [*range(25), 1234, 2**31 - 1]:
+        rest, test = train_test_split(index, test_size=TEST_SIZE, stratify=target,
+                                      random_state=seed)
+        train, val = train_test_split(rest, test_size=VALIDATION_SIZE, stratify=target[rest],
+                                      random_state=seed)
+        ours = split_indices(seed)
+        for a, b in zip(ours, (train, val, test)):
+            assert np.array_equal(a, b), seed
+
+
+def test_digits_tasks_load_without_scikit_learn():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['sklearn'] = None\n"   # any sklearn import now fails
+            "from entangled.tasks import load_task\n"
+            "t = load_task('digits_permuted', seed=3)\n"
+            "print(t.n_train, t.n_val, t.n_test, 'sklearn' in sys.modules and "
+            "sys.modules['sklearn'] is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1077", "270", "450", "False"]

@@ -1,4 +1,4 @@
-"""Offline, seeded tasks: scikit-learn's digits, MNIST-1D and generated sequence tasks.
+"""Offline, seeded tasks: the 8x8 handwritten digits, MNIST-1D and generated sequence tasks.
 
 >>> from entangled.tasks import load_task, task_names
 >>> task = load_task("delayed_recall", seed=0, n_train=100, n_test=20)
@@ -73,7 +73,7 @@ def _mnist1d_loader(name: str):
 for _name in DIGITS_TASKS:
     register_task(_name, kind=_DIGITS[_name][0], time_structure=_DIGITS[_name][1],
                   chance=lambda o, _n=_name: load_digits_task(_n).chance_accuracy,
-                  load=_digits_loader(_name), summary="8x8 digits (scikit-learn), split resampled per seed")
+                  load=_digits_loader(_name), summary="8x8 digits (UCI, shipped), split resampled per seed")
 for _name in SEQUENCE_TASKS:
     register_task(_name, kind="sequence",
                   time_structure="time-variant" if _name in TIME_VARIANT else "time-invariant",

@@ -1,9 +1,12 @@
-"""scikit-learn's bundled handwritten digits (1797 images of 8x8 pixels, 10 classes).
+"""The 8x8 handwritten digits (1797 images, 10 classes; the UCI "Optical Recognition of
+Handwritten Digits" test set, the same data as scikit-learn's ``load_digits``), read from the
+file ``data/digits.csv.gz`` shipped with the package (source and license: ``data/DIGITS.md``).
 
 The **split is resampled per seed** (stratified, so every class keeps its proportion in every
 part): ``seed`` draws a test set of 25% (450 images), then a validation set of 20% of the rest
-(270) from what is left, and trains on the remaining 1077
-(``train_test_split(..., stratify=y, random_state=seed)`` twice, see :func:`split_indices`).
+(270) from what is left, and trains on the remaining 1077 (:func:`stratified_split` twice, the
+algorithm of scikit-learn's ``train_test_split(..., stratify=y, random_state=seed)`` with
+identical indices, see :func:`split_indices`).
 Every mapping trained at seed ``s`` sees the same split, so paired comparisons are paired on
 the data too, and the test-set sampling variance enters the intervals across seeds. Model
 selection reads the validation set only; the test set is read once. Pixels are scaled from
@@ -26,8 +29,11 @@ class, evaluated on the test set.
 
 from __future__ import annotations
 
+import gzip
+import math
 from collections import Counter
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,26 +47,75 @@ PATCH = 2
 DIGITS_TASKS = ("digits", "digits_patches", "digits_sequence", "digits_permuted")
 
 
+DATA_FILE = Path(__file__).resolve().parent / "data" / "digits.csv.gz"
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """``(images, target)``: the 1797 images as ``(1797, 8, 8)`` float64 pixels 0..16 and the
+    digits as int64, in the file's order (as scikit-learn's ``load_digits``)."""
+    with gzip.open(DATA_FILE, "rt", encoding="ascii") as handle:
+        table = np.loadtxt(handle, delimiter=",")
+    return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
+
+
 @lru_cache(maxsize=1)
 def _dataset() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
+    images, target = load_digits()
+    return (images / 16.0).astype(np.float32), target
 
-    data = load_digits()
-    return (data.images / 16.0).astype(np.float32), data.target.astype(np.int64)
+
+def approximate_mode(class_counts: np.ndarray, n_draws: int,
+                     rng: np.random.RandomState) -> np.ndarray:
+    """How many of ``n_draws`` to take from each class: ``floor(count / total * n_draws)``,
+    then one more for the classes with the largest remainders (ties broken by ``rng``) until
+    the draws add up (scikit-learn's ``_approximate_mode``)."""
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need_to_add = int(n_draws - floored.sum())
+    if need_to_add > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (candidates,) = np.where(remainder == value)
+            add_now = min(len(candidates), need_to_add)
+            floored[rng.choice(candidates, size=add_now, replace=False)] += 1
+            need_to_add -= add_now
+            if need_to_add == 0:
+                break
+    return floored.astype(int)
+
+
+def stratified_split(items: np.ndarray, labels: np.ndarray, test_size: float,
+                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(rest, test)`` of ``items``: ``ceil(test_size * N)`` test items drawn class by class
+    in proportion to ``labels``, in random order, from ``np.random.RandomState(seed)``.
+
+    The same draws in the same order as scikit-learn's ``train_test_split(items,
+    test_size=test_size, stratify=labels, random_state=seed)`` (its ``StratifiedShuffleSplit``),
+    so the splits match it index for index (tested against scikit-learn when installed).
+    """
+    n_test = math.ceil(test_size * len(labels))
+    n_rest = len(labels) - n_test
+    _, label_index, class_counts = np.unique(labels, return_inverse=True, return_counts=True)
+    members = np.split(np.argsort(label_index, kind="stable"), np.cumsum(class_counts)[:-1])
+    rng = np.random.RandomState(seed)
+    rest_counts = approximate_mode(class_counts, n_rest, rng)
+    test_counts = approximate_mode(class_counts - rest_counts, n_test, rng)
+    rest, test = [], []
+    for k, in_class in enumerate(members):
+        shuffled = in_class.take(rng.permutation(class_counts[k]), mode="clip")
+        rest.extend(shuffled[:rest_counts[k]])
+        test.extend(shuffled[rest_counts[k]:rest_counts[k] + test_counts[k]])
+    return items[rng.permutation(rest)], items[rng.permutation(test)]
 
 
 @lru_cache(maxsize=64)
 def split_indices(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices into the 1797 images of the ``(train, validation, test)`` split of ``seed``:
     a stratified 25% test set, then a stratified 20% of the rest as validation set."""
-    from sklearn.model_selection import train_test_split
-
     _, target = _dataset()
     index = np.arange(len(target))
-    rest, test = train_test_split(index, test_size=TEST_SIZE, stratify=target,
-                                  random_state=seed)
-    train, val = train_test_split(rest, test_size=VALIDATION_SIZE, stratify=target[rest],
-                                  random_state=seed)
+    rest, test = stratified_split(index, target, TEST_SIZE, seed)
+    train, val = stratified_split(rest, target[rest], VALIDATION_SIZE, seed)
     return train, val, test
 
 
