@@ -46,11 +46,13 @@ def test_quick_preset_meets_the_issue_minimum():
 def test_model_overrides_are_grouped_as_their_own_architecture():
     full = presets.run_configs(presets.get_preset("full"))
     deep = [c for c in full if c.model]
-    assert deep and {arch_label(c.to_dict()) for c in deep} == {"cnn[depth=8]", "cnn[width=32]"}
+    assert deep and {arch_label(c.to_dict()) for c in deep} == {
+        "cnn[depth=8]", "cnn[depth=16]", "cnn[width=32]", "cnn[width=64]", "vit[depth=8]",
+        "vit[depth=16]", "vit[dim=64]", "rnn[hidden=128]"}
     results = [fake_result(c, test_accuracy=0.5)
-               for c in full if c.arch == "cnn" and c.family == "identity"]
+               for c in full if c.arch == "cnn" and c.family == "identity" and c.task == "digits"]
     archs = {arch_label(o.arch) for o in outcomes(results)}
-    assert archs == {"cnn", "cnn[depth=8]", "cnn[width=32]"}
+    assert archs == {"cnn", "cnn[depth=8]", "cnn[depth=16]", "cnn[width=32]", "cnn[width=64]"}
 
 
 def test_skip_width_follows_model_overrides():
