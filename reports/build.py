@@ -570,6 +570,7 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     from entangled.export import outcomes_table
     from entangled.properties import IDENTITY_ATTRIBUTES
     from entangled.sweep import write_json_atomic
+    from reports.scale import scale_section, scale_summary
 
     jobs = jobs or max(1, os.cpu_count() or 1)
     started = time.perf_counter()
@@ -607,6 +608,8 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     dose_figures = dose_response_figures(dose, labels)
     distance = distance_figure(rows, labels)
     dynamics_figs = dynamics_figures(dynamics, labels)
+    scale = scale_section(results, rows, cache_dir=out)  # MNIST-1D, unlearnt tasks, skip gain
+    figures.write_svgs(scale["figures"], out / "figures")
     figures.write_svgs([*dose_figures, distance, *dynamics_figs], out / "figures")
     context = {
         "title": f"entangled report — {preset.name}",
@@ -629,6 +632,7 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
         "correlations": correlations,
         "property_labels": PROPERTY_LABELS,
         "dynamics_figures": dynamics_figs,
+        "scale": scale,
         "runs": counts,
         "sweep_summary": sweep_summary.to_dict(),
         "training": preset.training,
@@ -666,6 +670,7 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
         "correlations": [{**c, "arch": analysis.arch_label(c["arch"]),
                           "task": analysis.task_label(c["task"])} for c in correlations],
         "ledger_counts": context["ledger_counts"],
+        "scale": scale_summary(scale),
         "runs": counts,
         "timings": context["timings"],
         "history": context["history"],

@@ -1,0 +1,58 @@
+"""The report's sections for issue 12 (beyond toy scale), assembled from the typed results:
+
+* the MNIST-1D calibration table (:mod:`reports.calibration`), when the suite has MNIST-1D
+  identity runs;
+* the unlearnt (architecture, task) pairs (:mod:`reports.learnability`);
+* the composite skip gain against outcome over the depth/width sweeps (:mod:`reports.depth`).
+
+:func:`scale_section` gives the template's ``scale`` entry, :func:`scale_summary` the
+``summary.json`` entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable
+
+from entangled.runs import RunResult
+from reports import calibration, depth, learnability
+from reports.analysis import Outcome
+
+
+REFERENCES_FILE = "mnist1d-references.json"
+
+
+def scale_section(results: Iterable[RunResult], rows: list[Outcome], *,
+                  cache_dir: str | Path | None = None,
+                  references: Callable[[], dict] | None | str = "measure") -> dict:
+    """Everything the page's scale sections show.
+
+    ``references`` gives our logistic/MLP MNIST-1D baselines, called only when the suite has
+    MNIST-1D identity runs: ``"measure"`` trains them
+    (:func:`reports.calibration.reference_accuracies`, cached in
+    ``cache_dir/mnist1d-references.json``), a callable returns them, ``None`` leaves them out.
+    """
+    if references == "measure":
+        cache = Path(cache_dir) / REFERENCES_FILE if cache_dir is not None else None
+        references = lambda: calibration.reference_accuracies(cache=cache)  # noqa: E731
+    results = list(results)
+    gains = depth.gain_section(results, rows)
+    figure = depth.gain_figure(gains)
+    table = []
+    if calibration.has_mnist1d_identity(rows):
+        table = calibration.calibration_table(rows, references() if references else None)
+    return {
+        "gains": gains, "gain_table": gains.table(), "gain_figure": figure,
+        "figures": [f for f in (figure,) if f is not None],
+        "unlearnt": learnability.unlearnt_pairs(rows, learnability.memoryless_levels(results)),
+        "margin": learnability.MARGIN, "calibration": table,
+        "tolerance": calibration.TOLERANCE,
+    }
+
+
+def scale_summary(section: dict) -> dict:
+    """The ``summary.json`` entry: every composite gain, the unlearnt pairs, the calibration."""
+    return {"composite_gain": [g.to_dict() for g in section["gains"].gains],
+            "unlearnt": [u.to_dict() for u in section["unlearnt"]],
+            "unlearnt_margin": section["margin"],
+            "mnist1d_calibration": section["calibration"]}

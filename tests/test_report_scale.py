@@ -1,0 +1,191 @@
+"""Issue 12's report sections on synthetic outcome rows: unlearnt tasks, the MNIST-1D
+calibration table, and their place on the page and in summary.json."""
+
+from __future__ import annotations
+
+import pytest
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from entangled.errors import InvalidParameterError
+from entangled.runs import TaskSpec
+from entangled.tasks.sequences import majority_memoryless
+from entangled.train import RunConfig
+from reports import analysis, calibration, learnability, scale
+from reports.build import Labels, _format_number
+from run_fakes import fake_result
+
+
+def results_for(table, chance=0.1, **config):
+    """Fake results: ``table`` maps (arch, task, family) to accuracies per seed."""
+    out = []
+    for (arch, task, family), accuracies in table.items():
+        for seed, accuracy in enumerate(accuracies):
+            options = config.get("model", {}).get(arch, {})
+            out.append(fake_result(RunConfig(arch=arch, task=task, family=family, model=options,
+                                             seed=seed, skip_seed=seed, steps=1),
+                                   test_accuracy=accuracy, chance=chance))
+    return out
+
+
+# ------------------------------------------------------------------------- learnability
+def test_a_task_is_unlearnt_when_no_mapping_beats_the_level():
+    # chance 0.1, memoryless 0.1 (the fakes' level): the level to beat is 0.2
+    results = results_for({("cnn", "digits", "identity"): [0.15, 0.25],        # mean 0.20: not above
+                           ("cnn", "digits", "orthogonal"): [0.19, 0.19],
+                           ("vit", "digits", "identity"): [0.19, 0.23],        # mean 0.21: learnt
+                           ("vit", "digits", "orthogonal"): [0.1, 0.1]})
+    rows = analysis.outcomes(results)
+    levels = learnability.memoryless_levels(results)
+    flagged = learnability.unlearnt_pairs(rows, levels)
+    assert [u.arch.name for u in flagged] == ["cnn"]
+    (u,) = flagged
+    assert u.level == pytest.approx(0.2) and u.best_accuracy == pytest.approx(0.2)
+    assert u.best_variant == "identity"
+    assert u.to_dict()["task"] == "digits" and u.to_dict()["level"] == pytest.approx(0.2)
+    kept = learnability.exclude_unlearnt(rows, levels)
+    assert {o.arch.name for o in kept} == {"vit"} and len(kept) == 2
+    # a smaller margin: both learnt
+    assert learnability.unlearnt_pairs(rows, levels, margin=0.05) == []
+
+
+def test_the_memoryless_level_counts_when_it_is_above_chance():
+    results = results_for({("cnn", "digits", "identity"): [0.5, 0.5]}, chance=0.1)
+    rows = analysis.outcomes(results)
+    task = rows[0].task
+    assert learnability.unlearnt_pairs(rows, {task: 0.45}) != []    # 0.5 <= 0.45 + 0.1
+    assert learnability.unlearnt_pairs(rows, {task: 0.35}) == []    # 0.5 > 0.35 + 0.1
+
+
+def test_a_pair_without_finished_runs_is_unlearnt():
+    config = RunConfig(arch="cnn", task="digits", seed=0, steps=1)
+    rows = analysis.outcomes([fake_result(config, status="diverged")])
+    (u,) = learnability.unlearnt_pairs(rows, {rows[0].task: 0.1})
+    assert u.best_accuracy is None and u.best_variant is None
+
+
+def test_memoryless_level_from_the_task_registry():
+    task = TaskSpec("majority", {"length": 20}).resolve()
+    assert learnability.task_memoryless(task) == pytest.approx(majority_memoryless(20))
+    assert majority_memoryless(20) == pytest.approx(0.6069, abs=1e-4)
+
+
+@pytest.mark.parametrize("margin", [-0.1, 1.0, float("nan"), "0.1"])
+def test_bad_margin_is_refused(margin):
+    with pytest.raises(InvalidParameterError, match="margin"):
+        learnability.unlearnt_pairs([], {}, margin=margin)
+
+
+# ------------------------------------------------------------------------- calibration
+MNIST1D = {("cnn", "mnist1d", "identity"): [0.92, 0.96],
+           ("cnn", "mnist1d", "orthogonal"): [0.99, 0.99],
+           ("cnn", "mnist1d_shuffled", "identity"): [0.50, 0.52],
+           ("rnn", "mnist1d_sequence", "identity"): [0.85, 0.86]}
+
+
+@pytest.fixture(scope="module")
+def mnist1d_rows():
+    pytest.importorskip("mnist1d", reason="pip install -e .")
+    return analysis.outcomes(results_for(MNIST1D, model={"rnn": {"hidden": 128}}))
+
+
+def test_calibration_table_puts_ours_beside_the_published_figures(mnist1d_rows):
+    references = {"mnist1d": {"logistic": 0.31, "mlp": 0.66},
+                  "mnist1d_shuffled": {"logistic": 0.30, "mlp": 0.64}}
+    table = calibration.calibration_table(mnist1d_rows, references)
+    by = {(r["variant"], r["model"]): r for r in table}
+    cnn = by[("mnist1d", "cnn")]
+    assert cnn["published"] == 0.94 and cnn["ours"] == pytest.approx(0.94)  # identity, not orthogonal
+    assert cnn["seeds"] == 2 and cnn["low"] < 0.94 < cnn["high"]
+    assert cnn["gap_pp"] == pytest.approx(0.0, abs=1e-9) and cnn["within_tolerance"] is True
+    gru = by[("mnist1d", "gru")]
+    assert gru["published"] == 0.91 and gru["ours"] == pytest.approx(0.855)
+    assert gru["gap_pp"] == pytest.approx(-5.5) and gru["within_tolerance"] is False
+    assert gru["source"] == "rnn[hidden=128] identity on mnist1d_sequence"
+    assert by[("mnist1d_shuffled", "cnn")]["gap_pp"] == pytest.approx(-5.0)
+    assert by[("mnist1d_shuffled", "cnn")]["within_tolerance"] is None  # no 4 pp target there
+    assert by[("mnist1d_shuffled", "gru")]["ours"] is None  # not run: shown as missing
+    assert by[("mnist1d", "logistic")]["ours"] == 0.31 and by[("mnist1d", "mlp")]["published"] == 0.68
+    assert ("mnist1d", "transformer") not in by  # neither published nor run
+    assert ("mnist1d", "human") not in by
+    assert [r["model"] for r in table if r["variant"] == "mnist1d"] == ["logistic", "mlp", "cnn", "gru"]
+
+
+def test_no_mnist1d_runs_give_no_table():
+    rows = analysis.outcomes(results_for({("cnn", "digits", "identity"): [0.9]}))
+    assert calibration.calibration_table(rows, None) == []
+    called = []
+    section = scale.scale_section([], rows, references=lambda: called.append(1) or {})
+    assert section["calibration"] == [] and called == []  # references not measured
+
+
+def test_default_model_size_is_preferred_never_the_best(mnist1d_rows):
+    pytest.importorskip("mnist1d", reason="pip install -e .")
+    results = results_for({("cnn", "mnist1d", "identity"): [0.90, 0.90]})
+    results += results_for({("cnn", "mnist1d", "identity"): [0.99, 0.99]}, model={"cnn": {"width": 32}})
+    rows = analysis.outcomes(results)
+    assert calibration.identity_outcome(rows, "cnn", "mnist1d").summary.mean == pytest.approx(0.90)
+
+
+# ------------------------------------------------------------------------- page + summary
+def render_scale(section) -> str:
+    env = Environment(loader=PackageLoader("reports", "templates"),
+                      autoescape=select_autoescape(["html"], default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    labels = Labels(())
+    env.filters.update(num=_format_number, variant=labels.variant, arch=labels.arch,
+                       task=labels.task,
+                       pct=lambda v: "—" if v is None else f"{100 * v:.1f}")
+    return env.get_template("scale.html").render(scale=section)
+
+
+def test_page_and_summary_show_calibration_unlearnt_and_gains(mnist1d_rows):
+    results = results_for(MNIST1D, model={"rnn": {"hidden": 128}})
+    results += results_for({("cnn", "mnist1d", "identity"): [0.5]}, model={"cnn": {"depth": 8}})
+    rows = analysis.outcomes(results)
+    references = {"mnist1d": {"logistic": 0.31, "mlp": 0.66}}
+    section = scale.scale_section(results, rows, references=lambda: references)
+    html = render_scale(section)
+    assert '<section id="calibration">' in html and "GRU (ours: residual RNN)" in html
+    assert "rnn[hidden=128] identity on mnist1d_sequence" in html
+    assert "(outside 4 pp)" in html and "(within 4 pp)" in html
+    assert "Every architecture and task of this suite was learnt" in html
+    assert '<figure id="fig-composite-gain">' in html  # the CNN is swept over depth on mnist1d
+    summary = scale.scale_summary(section)
+    assert {g["arch_label"] for g in summary["composite_gain"]} == {"cnn", "cnn[depth=8]",
+                                                                    "rnn[hidden=128]"}
+    rnn = next(g for g in summary["composite_gain"] if g["arch"] == "rnn")
+    assert rnn["applications"] == 40 and rnn["spectral_norm"] == 1.0
+    assert summary["unlearnt"] == [] and summary["unlearnt_margin"] == 0.1
+    assert summary["mnist1d_calibration"] == section["calibration"]
+
+
+def test_page_lists_unlearnt_pairs():
+    results = results_for({("cnn", "digits", "identity"): [0.12, 0.13]})
+    section = scale.scale_section(results, analysis.outcomes(results), references=None)
+    html = render_scale(section)
+    assert '<section id="calibration">' not in html
+    assert "<td>cnn · digits</td>" in html and "<td>identity</td>" in html
+    assert "This suite sweeps no depth or width" in html
+
+
+def test_references_train_on_one_thread_once_and_are_cached(tmp_path, monkeypatch):
+    import torch
+
+    import entangled.tasks.mnist1d as m
+
+    calls = []
+
+    def fake(shuffled=False, steps=8000):
+        calls.append((shuffled, steps, torch.get_num_threads()))
+        return {"logistic": 0.3 + shuffled / 100, "mlp": 0.6}
+
+    monkeypatch.setattr(m, "mnist1d_reference_accuracies", fake)
+    threads = torch.get_num_threads()
+    cache = tmp_path / "refs.json"
+    first = calibration.reference_accuracies(steps=50, cache=cache)
+    assert calls == [(False, 50, 1), (True, 50, 1)] and torch.get_num_threads() == threads
+    assert first == {"mnist1d": {"logistic": 0.3, "mlp": 0.6},
+                     "mnist1d_shuffled": {"logistic": 0.31, "mlp": 0.6}}
+    assert calibration.reference_accuracies(steps=50, cache=cache) == first and len(calls) == 2
+    calibration.reference_accuracies(steps=60, cache=cache)  # another key: trained again
+    assert len(calls) == 4
