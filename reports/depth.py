@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-import torch
+import numpy as np
 
 from entangled.mappings.base import Mapping
 from entangled.runs import ArchSpec, RunResult, SkipVariant, TaskSpec, pairs_dict
@@ -39,10 +39,25 @@ from reports.analysis import Outcome, arch_label, model_overrides, task_label
 
 def composite_spectrum(mappings: Sequence[Mapping]) -> tuple[float, float]:
     """``(sigma_max, sigma_min)`` of ``P = M_{L-1} ... M_0`` for ``mappings = [M_0, ..., M_{L-1}]``
-    (applied first to last), from the float64 SVD of the product."""
-    from entangled.properties import product_matrix
+    (applied first to last), from the float64 SVD of the product.
 
-    values = torch.linalg.svdvals(product_matrix(list(mappings)))
+    Runs of one mapping object (an RNN's shared mapping) are raised to their power by repeated
+    squaring; the products are numpy's (small float64 matrices, no thread start-up)."""
+    if len(mappings) == 0:
+        raise ValueError("invalid mappings=[]; allowed: a non-empty sequence of mappings")
+    sizes = {m.n for m in mappings}
+    if len(sizes) != 1:
+        raise ValueError(f"invalid mappings with sizes {sorted(sizes)}; allowed: equal n")
+    product = np.eye(mappings[0].n)
+    index = 0
+    while index < len(mappings):
+        run = 1
+        while index + run < len(mappings) and mappings[index + run] is mappings[index]:
+            run += 1
+        factor = mappings[index].dense().numpy()
+        product = np.linalg.matrix_power(factor, run) @ product
+        index += run
+    values = np.linalg.svd(product, compute_uv=False)
     return float(values[0]), float(values[-1])
 
 

@@ -157,3 +157,22 @@ def test_no_sweep_gives_no_figure():
     section = depth.gain_section(results, analysis.outcomes(results))
     assert section.swept == {} and depth.gain_figure(section) is None
     assert section.gains[0].to_dict()["spectral_norm"] == 1.0
+
+
+def test_product_of_distinct_and_repeated_mappings_matches_the_dense_product():
+    from entangled.properties import product_matrix
+
+    a = E.make_mapping("sparse_unit_norm", 12, seed=1)
+    b = E.make_mapping("circulant", 12, seed=2, bandwidth=1.0)
+    sequence = [a, a, a, b, a, b, b]
+    expected = torch.linalg.svdvals(product_matrix(sequence))
+    high, low = depth.composite_spectrum(sequence)
+    assert high == pytest.approx(float(expected[0]), rel=1e-10)
+    assert low == pytest.approx(float(expected[-1]), rel=1e-8)
+
+
+def test_bad_mapping_lists_are_refused():
+    with pytest.raises(ValueError, match="non-empty"):
+        depth.composite_spectrum([])
+    with pytest.raises(ValueError, match="equal n"):
+        depth.composite_spectrum([E.make_mapping("identity", 3), E.make_mapping("identity", 4)])
