@@ -61,9 +61,10 @@ def rule_text(rule: str, margin: float, alpha: float = ALPHA) -> str:
                       "opposite; opposite in the reverse case; not reproduced if all are; "
                       "inconclusive otherwise.")
     if rule == "all":
-        return per + ("Finding: reproduced if every comparison is reproduced; else opposite if "
-                      "any is opposite; else not reproduced if any is not reproduced; "
-                      "inconclusive otherwise.")
+        return per + ("Finding: reproduced if every comparison is reproduced (an excluded one "
+                      "leaves that part untested, so the finding is then at best inconclusive); "
+                      "else opposite if any is opposite; else not reproduced if any is not "
+                      "reproduced; inconclusive otherwise.")
     raise InvalidParameterError("rule", rule, "one of " + ", ".join(RULES))
 
 
@@ -108,7 +109,9 @@ def comparison_verdict(comparison: PairedComparison, predicted: int, p_adjusted:
 
 
 def finding_verdict(words: Sequence[str], rule: str) -> str:
-    """Combine the comparison verdicts of one finding by ``rule`` (ceiling ones ignored)."""
+    """Combine the comparison verdicts of one finding by ``rule``. Comparisons at the ceiling
+    are excluded; under ``all`` an excluded comparison is a part of the claim left untested,
+    so the finding cannot be ``reproduced``."""
     if rule not in RULES:
         raise InvalidParameterError("rule", rule, "one of " + ", ".join(RULES))
     counted = [w for w in words if w != AT_CEILING]
@@ -124,7 +127,7 @@ def finding_verdict(words: Sequence[str], rule: str) -> str:
         if not_reproduced == len(counted):
             return NOT_REPRODUCED
         return INCONCLUSIVE
-    if reproduced == len(counted):
+    if reproduced == len(counted) == len(words):  # an excluded part leaves the claim untested
         return REPRODUCED
     if opposite:
         return OPPOSITE

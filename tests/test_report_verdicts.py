@@ -81,7 +81,9 @@ def test_bad_prediction_is_rejected():
     ([REPRODUCED, OPPOSITE], "all", OPPOSITE),
     ([REPRODUCED, NOT_REPRODUCED], "all", NOT_REPRODUCED),
     ([NOT_REPRODUCED, OPPOSITE], "all", OPPOSITE),
-    ([AT_CEILING, REPRODUCED], "all", REPRODUCED),
+    ([AT_CEILING, REPRODUCED], "all", INCONCLUSIVE),  # one part of the claim untested
+    ([AT_CEILING, OPPOSITE], "all", OPPOSITE),
+    ([AT_CEILING, NOT_REPRODUCED], "all", NOT_REPRODUCED),
 ])
 def test_finding_rules(words, rule, verdict):
     assert finding_verdict(words, rule) == verdict
