@@ -108,12 +108,14 @@ def attach_properties(rows: list[Outcome]) -> None:
 
 
 # ---------------------------------------------------------------------- sections
-def findings_section(rows: list[Outcome]) -> list[findings.Judgement]:
+def findings_section(rows: list[Outcome], unlearnt: Sequence[tuple] = ()
+                     ) -> list[findings.Judgement]:
     """F1-F3 judged on the outcome table (every sparse reading of the suite; the fixed
-    default reading when there is none)."""
+    default reading when there is none), leaving out the ``unlearnt`` (arch, task) pairs."""
     return findings.judge_paper(rows, presets.IMAGE_TASK, presets.TIME_VARIANT_TASK,
                                 presets.TIME_INVARIANT_TASK,
-                                default_sparse=analysis.variant("sparse", presets.F1_SPARSE))
+                                default_sparse=analysis.variant("sparse", presets.F1_SPARSE),
+                                unlearnt=unlearnt)
 
 
 def fixed_lr_results(preset: presets.Suite, results: list[RunResult]) -> list[RunResult]:
@@ -592,8 +594,13 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     rows = analysis.outcomes(fixed)
     attach_properties(rows)
     selections, tuned_rows = tuning_section(preset, results)
-    judged = findings_section(tuned_rows or rows)
-    judged_fixed = findings_section(rows) if tuned_rows else []
+    # a task counts as unlearnt when no mapping at the fixed rate learnt it (every mapping)
+    from reports import learnability
+
+    unlearnt = [u.pair for u in learnability.unlearnt_pairs(
+        rows, learnability.memoryless_levels(results))]
+    judged = findings_section(tuned_rows or rows, unlearnt)
+    judged_fixed = findings_section(rows, unlearnt) if tuned_rows else []
     pairs = outcomes_section(rows)
     dose = dose_response_section(rows)
     dynamics = dynamics_section(fixed)

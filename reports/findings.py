@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Collection, Sequence
 
 from entangled.runs import SkipVariant
 from reports.analysis import IDENTITY, Outcome, find_outcome, variant, variant_label
 from reports.paired import ALPHA, SMALLEST_EFFECT, compare, holm
-from reports.verdicts import AT_CEILING, comparison_verdict, finding_verdict, rule_text
+from reports.verdicts import (AT_CEILING, UNLEARNT, comparison_verdict, finding_verdict,
+                              rule_text)
 
 #: families whose variants are readings of the paper's "entangled sparse mapping" (F1)
 SPARSE_FAMILIES = ("sparse", "block_orthogonal", "sparse_unit_norm")
@@ -89,12 +90,17 @@ class Judgement:
 
 
 def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
-                      margin: float = SMALLEST_EFFECT, alpha: float = ALPHA) -> list[dict]:
+                      margin: float = SMALLEST_EFFECT, alpha: float = ALPHA,
+                      unlearnt: Collection[tuple] = ()) -> list[dict]:
     """Paired comparison, Holm-adjusted p and verdict word of each comparison, as dicts.
 
     The Holm family is the comparisons measured with at least two paired seeds whose arms are
-    not both at the ceiling; the MDE is computed at ``alpha / m`` (Holm's strictest step).
+    not both at the ceiling and whose (arch, task) pair is not in ``unlearnt`` (pairs of
+    :class:`ArchSpec`, :class:`TaskSpec` that no mapping learnt, :mod:`reports.learnability`;
+    those get the word ``task not learnt`` and are excluded); the MDE is computed at
+    ``alpha / m`` (Holm's strictest step).
     """
+    unlearnt = set(unlearnt)
     measured = []
     for comp in comparisons:
         row = find_outcome(rows, comp.arch, comp.task, comp.variant)
@@ -107,7 +113,10 @@ def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
             continue
         first.append(compare(row.by_seed, base.by_seed, chance=row.chance, margin=margin,
                              alpha=alpha))
-    counted = [i for i, c in enumerate(first) if c is not None and c.n >= 2 and not c.at_ceiling]
+    excluded = {i for i, (comp, row, base) in enumerate(measured)
+                if base is not None and base.pair in unlearnt}
+    counted = [i for i, c in enumerate(first) if c is not None and c.n >= 2
+               and not c.at_ceiling and i not in excluded]
     m = max(1, len(counted))
     adjusted = holm([first[i].p_value for i in counted])
     p_adjusted = {i: p for i, p in zip(counted, adjusted)}
@@ -127,8 +136,12 @@ def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
                          alpha=alpha, mde_alpha=alpha / m)
         p_adj = p_adjusted.get(i, math.nan)
         word = comparison_verdict(paired, comp.predicted, p_adj, alpha)
+        status, reason = word.verdict, word.reason
+        if i in excluded:
+            status, reason = UNLEARNT, ("no mapping learnt this task at the suite's budget "
+                                        "(reports.learnability): excluded from the verdict")
         entry.update(
-            status=word.verdict, reason=word.reason, seeds=paired.n, paired=paired.to_dict(),
+            status=status, reason=reason, seeds=paired.n, paired=paired.to_dict(),
             p_adjusted=p_adj, counted=i in p_adjusted,
             variant_mean=sum(paired.a) / paired.n if paired.n else None,
             identity_mean=sum(paired.b) / paired.n if paired.n else None,
@@ -140,14 +153,17 @@ def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
 
 
 def judge(finding: Finding, rows: list[Outcome], *, margin: float = SMALLEST_EFFECT,
-          alpha: float = ALPHA) -> Judgement:
-    """Judge ``finding`` on the outcome table; missing comparisons count as inconclusive."""
-    evidence = judge_comparisons(finding.comparisons, rows, margin=margin, alpha=alpha)
+          alpha: float = ALPHA, unlearnt: Collection[tuple] = ()) -> Judgement:
+    """Judge ``finding`` on the outcome table; missing comparisons count as inconclusive,
+    comparisons on ``unlearnt`` (arch, task) pairs are excluded."""
+    evidence = judge_comparisons(finding.comparisons, rows, margin=margin, alpha=alpha,
+                                 unlearnt=unlearnt)
     words = [e["status"] if e["status"] != "missing" else "inconclusive" for e in evidence]
     verdict = finding_verdict(words, finding.rule)
     ext_verdict, ext_evidence = None, []
     if finding.extensions:
-        ext_evidence = judge_comparisons(finding.extensions, rows, margin=margin, alpha=alpha)
+        ext_evidence = judge_comparisons(finding.extensions, rows, margin=margin, alpha=alpha,
+                                         unlearnt=unlearnt)
         ext_words = [e["status"] if e["status"] != "missing" else "inconclusive"
                      for e in ext_evidence]
         ext_verdict = finding_verdict(ext_words, finding.rule)
@@ -197,11 +213,11 @@ def paper_findings(image_task: str, variant_sparse: SkipVariant | Sequence[SkipV
 
 def judge_paper(rows: list[Outcome], image_task: str, time_variant: str, time_invariant: str,
                 *, default_sparse: SkipVariant | None = None, margin: float = SMALLEST_EFFECT,
-                alpha: float = ALPHA) -> list[Judgement]:
+                alpha: float = ALPHA, unlearnt: Collection[tuple] = ()) -> list[Judgement]:
     """Judge F1-F3 on ``rows`` with every sparse reading measured (``default_sparse`` when
-    none is)."""
+    none is); comparisons on ``unlearnt`` (arch, task) pairs are excluded."""
     readings = sparse_readings(rows, image_task) or ([default_sparse] if default_sparse else [])
-    return [judge(f, rows, margin=margin, alpha=alpha)
+    return [judge(f, rows, margin=margin, alpha=alpha, unlearnt=unlearnt)
             for f in paper_findings(image_task, readings, time_variant, time_invariant)]
 
 

@@ -45,6 +45,9 @@ NOT_REPRODUCED = "not reproduced"
 OPPOSITE = "opposite"
 INCONCLUSIVE = "inconclusive"
 AT_CEILING = "at ceiling"
+#: a comparison on a task no mapping learnt (:mod:`reports.learnability`): excluded
+UNLEARNT = "task not learnt"
+EXCLUDED = (AT_CEILING, UNLEARNT)
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, OPPOSITE, INCONCLUSIVE)
 RULES = ("any", "all")
 
@@ -54,8 +57,8 @@ def rule_text(rule: str, margin: float, alpha: float = ALPHA) -> str:
     per = (f"Each comparison: reproduced if the paired difference goes in the predicted "
            f"direction with Holm-adjusted p < {alpha:g}; opposite if it is significant the "
            f"other way; not reproduced if a TOST shows it lies within ±{100 * margin:g} pp "
-           f"(checked first); inconclusive otherwise (with the MDE); both arms ≥ 99% is "
-           f"excluded. ")
+           f"(checked first); inconclusive otherwise (with the MDE); both arms ≥ 99%, or a "
+           f"task no mapping learnt, is excluded. ")
     if rule == "any":
         return per + ("Finding: reproduced if at least one comparison is reproduced and none is "
                       "opposite; opposite in the reverse case; not reproduced if all are; "
@@ -110,11 +113,11 @@ def comparison_verdict(comparison: PairedComparison, predicted: int, p_adjusted:
 
 def finding_verdict(words: Sequence[str], rule: str) -> str:
     """Combine the comparison verdicts of one finding by ``rule``. Comparisons at the ceiling
-    are excluded; under ``all`` an excluded comparison is a part of the claim left untested,
+    or on a task no mapping learnt are excluded; under ``all`` an excluded comparison is a part of the claim left untested,
     so the finding cannot be ``reproduced``."""
     if rule not in RULES:
         raise InvalidParameterError("rule", rule, "one of " + ", ".join(RULES))
-    counted = [w for w in words if w != AT_CEILING]
+    counted = [w for w in words if w not in EXCLUDED]
     if not counted:
         return INCONCLUSIVE
     reproduced, opposite = counted.count(REPRODUCED), counted.count(OPPOSITE)

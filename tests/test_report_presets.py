@@ -103,7 +103,7 @@ def test_bad_lr_grid_is_rejected_with_the_key_and_value(grid):
     assert "at least two distinct numbers > 0" in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["quick"])
+@pytest.mark.parametrize("name", ["quick", "full"])
 def test_shipped_presets_tune_every_findings_comparison_over_a_10x_grid(name):
     """Issue 11: each mapping a finding is judged on, and its identity baseline, is trained at
     >= 3 learning rates spanning >= 10x; F1 is judged on every sparse reading."""

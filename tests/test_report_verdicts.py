@@ -171,3 +171,27 @@ def test_paper_findings_scope():
     assert {c.arch for c in f2.extensions} == {"transformer"}
     assert [c.predicted for c in f3.comparisons] == [+1, -1]
     assert len(paper_findings("digits", S05, "a", "b")[0].comparisons) == 2
+
+
+def test_comparisons_on_an_unlearnt_task_are_excluded_from_holm_and_the_verdict():
+    """F3 with its time-variant task unlearnt: that comparison is 'task not learnt', left out
+    of the Holm family, and the 'all' finding cannot be reproduced on the other part alone."""
+    from reports.learnability import memoryless_levels, unlearnt_pairs
+    from reports.verdicts import UNLEARNT
+
+    results = _arm("rnn", "delayed_recall", "identity", {}, [0.12 + j for j in JITTER[:6]], 0.125)
+    results += _arm("rnn", "delayed_recall", "orthogonal", {}, [0.14 + j for j in JITTER[:6]], 0.125)
+    results += _arm("rnn", "counting", "identity", {}, [0.9 + j for j in JITTER[:6]], 1 / 6)
+    results += _arm("rnn", "counting", "orthogonal", {}, [0.7 + j for j in JITTER[:6]], 1 / 6)
+    rows = outcomes(results)
+    unlearnt = [u.pair for u in unlearnt_pairs(rows, memoryless_levels(results))]
+    assert [(a.name, t.name) for a, t in unlearnt] == [("rnn", "delayed_recall")]
+    f3 = judge_paper(rows, "digits", "delayed_recall", "counting", unlearnt=unlearnt)[2]
+    recall, counting = f3.evidence
+    assert recall["status"] == UNLEARNT and recall["counted"] is False
+    assert counting["status"] == REPRODUCED and counting["holm_family_size"] == 1
+    assert counting["p_adjusted"] == pytest.approx(counting["paired"]["p_value"])  # m = 1
+    assert f3.verdict == INCONCLUSIVE  # half of an 'all' claim untested
+    # without the flag the time-variant comparison would have been judged (and counted)
+    plain = judge_paper(rows, "digits", "delayed_recall", "counting")[2]
+    assert plain.evidence[0]["status"] != UNLEARNT and plain.evidence[1]["holm_family_size"] == 2
