@@ -8,7 +8,7 @@ evaluating as often as the full budget does, after one untimed warm-up run. Each
 process CPU time of the run (the smaller of two tries), which load from other processes
 barely changes. The two times give a line ``t(steps) = a + b * steps`` (``a``: data, metrics,
 evaluations; ``b``: one step), extrapolated to the group's steps and multiplied by its runs
-(variants x seeds). The sweep runs one single-threaded run per worker process, so on ``W``
+(variants x seeds x learning rates). The sweep runs one single-threaded run per worker process, so on ``W``
 idle cores the suite takes about the total divided by ``W``.
 
 Usage::
@@ -80,7 +80,7 @@ def main(argv=None) -> None:
             measured[key] = (max(0.0, t1 - per_step * short), per_step)
         fixed, per_step = measured[key]
         seconds = fixed + per_step * steps
-        runs = len(run.variants) * len(suite.seeds)
+        runs = len(run.variants) * len(suite.seeds) * len(run.learning_rates)
         label = (f"{run.arch}{run.model or ''} {run.task}"
                  f"{run.task_options or ''}")[:58]
         rows.append((label, runs, seconds))
