@@ -129,3 +129,14 @@ def test_shipped_presets_tune_every_findings_comparison_over_a_10x_grid(name):
         for comp in finding.comparisons + finding.extensions:
             assert (comp.arch, comp.task, comp.variant) in tuned, comp
             assert (comp.arch, comp.task, variant("identity")) in tuned
+
+
+def test_full_sample_is_a_subset_of_the_full_preset():
+    """benchmarks/full_sample.toml (the README's sample of `full`) trains the same run specs,
+    so a later full report on the same directory reuses its results."""
+    from pathlib import Path
+
+    sample = presets.load_suite(Path(__file__).parents[1] / "benchmarks" / "full_sample.toml")
+    full = {c.hash() for c in presets.get_preset("full").configs()}
+    hashes = {c.hash() for c in sample.configs()}
+    assert hashes and hashes <= full
