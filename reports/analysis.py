@@ -286,9 +286,14 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def find_outcome(rows: list[Outcome], arch: str, task: str, v: SkipVariant) -> Outcome | None:
-    """The outcome of architecture ``arch`` with its default model on task ``task`` (default
-    options preferred) for the resolved variant ``v``."""
+def find_outcome(rows: list[Outcome], arch: str, task: str | TaskSpec,
+                 v: SkipVariant) -> Outcome | None:
+    """The outcome of architecture ``arch`` with its default model on task ``task`` for the
+    resolved variant ``v``: a task name (its default options preferred) or an exact
+    :class:`TaskSpec`."""
+    if isinstance(task, TaskSpec):
+        return next((o for o in rows if o.arch.name == arch and o.default_model
+                     and o.task == task and o.variant == v), None)
     matches = [o for o in rows if o.arch.name == arch and o.default_model
                and o.task.name == task and o.variant == v]
     matches.sort(key=lambda o: task_label(o.task) != o.task.name)

@@ -24,8 +24,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Collection, Sequence
 
-from entangled.runs import SkipVariant
-from reports.analysis import IDENTITY, Outcome, find_outcome, variant, variant_label
+from entangled.runs import SkipVariant, TaskSpec
+from reports.analysis import IDENTITY, Outcome, find_outcome, task_label, variant, variant_label
 from reports.paired import ALPHA, SMALLEST_EFFECT, compare, holm
 from reports.verdicts import (AT_CEILING, UNLEARNT, comparison_verdict, finding_verdict,
                               rule_text)
@@ -43,7 +43,7 @@ class Comparison:
     family name."""
 
     arch: str
-    task: str
+    task: str | TaskSpec
     variant: SkipVariant | str
     predicted: int
 
@@ -55,6 +55,11 @@ class Comparison:
     @property
     def label(self) -> str:
         return variant_label(self.variant)
+
+    @property
+    def task_label(self) -> str:
+        """The task name, with its options when they are not the defaults (``counting[length=100]``)."""
+        return self.task if isinstance(self.task, str) else task_label(self.task)
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,7 @@ def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
     p_adjusted = {i: p for i, p in zip(counted, adjusted)}
     evidence = []
     for i, (comp, row, base) in enumerate(measured):
-        entry = {"arch": comp.arch, "task": comp.task, "variant": comp.variant,
+        entry = {"arch": comp.arch, "task": comp.task_label, "variant": comp.variant,
                  "label": comp.label,
                  "predicted": "higher" if comp.predicted > 0 else "lower",
                  "seeds": 0, "paired": None, "difference": None, "p_adjusted": None,
@@ -181,12 +186,19 @@ def sparse_readings(rows: list[Outcome], task: str,
 
 
 def paper_findings(image_task: str, variant_sparse: SkipVariant | Sequence[SkipVariant],
-                   time_variant: str, time_invariant: str) -> list[Finding]:
+                   time_variant: str | Sequence[str | TaskSpec],
+                   time_invariant: str | Sequence[str | TaskSpec]) -> list[Finding]:
     """F1-F3 of Lechner et al. (arXiv 2206.01261) as comparisons on the suite's tasks.
 
     ``variant_sparse``: the sparse reading F1 is judged on, or several (every reading, e.g.
-    from :func:`sparse_readings`).
+    from :func:`sparse_readings`). ``time_variant`` / ``time_invariant``: the task F3 is judged
+    on for each part, or several (every such task of the suite, e.g. from
+    :func:`sequence_tasks`: each T of a length sweep is a task of its own); the sequence
+    Transformer extension of F2 uses the first of each.
     """
+    variant_tasks = [time_variant] if isinstance(time_variant, (str, TaskSpec)) else list(time_variant)
+    invariant_tasks = ([time_invariant] if isinstance(time_invariant, (str, TaskSpec))
+                       else list(time_invariant))
     readings = ([variant_sparse] if isinstance(variant_sparse, (SkipVariant, str))
                 else list(variant_sparse))
     return [
@@ -198,17 +210,34 @@ def paper_findings(image_task: str, variant_sparse: SkipVariant | Sequence[SkipV
         Finding("F2", "Orthogonal mappings hurt CNNs and Transformers.", "all",
                 (Comparison("cnn", image_task, "orthogonal", -1),
                  Comparison("vit", image_task, "orthogonal", -1)),
-                extensions=(Comparison("transformer", time_variant, "orthogonal", -1),
-                            Comparison("transformer", time_invariant, "orthogonal", -1)),
+                extensions=(Comparison("transformer", _name(variant_tasks[0]), "orthogonal", -1),
+                            Comparison("transformer", _name(invariant_tasks[0]), "orthogonal", -1)),
                 scope="CNN and vision Transformer as the abstract states; the sequence "
                       "Transformer is an extension shown separately"),
         Finding("F3", "In recurrent networks, orthogonal residual mappings are an inductive bias "
                       "for time-variant sequences and degrade accuracy on time-invariant tasks.",
                 "all",
-                (Comparison("rnn", time_variant, "orthogonal", +1),
-                 Comparison("rnn", time_invariant, "orthogonal", -1)),
-                scope="the residual RNN, both parts of the claim"),
+                tuple(Comparison("rnn", task, "orthogonal", +1) for task in variant_tasks)
+                + tuple(Comparison("rnn", task, "orthogonal", -1) for task in invariant_tasks),
+                scope="the residual RNN, both parts of the claim, on every time-variant and "
+                      "time-invariant task of the suite (each sequence length its own task)"),
     ]
+
+
+def _name(task: str | TaskSpec) -> str:
+    return task if isinstance(task, str) else task.name
+
+
+def sequence_tasks(rows: list[Outcome], structure: str, arch: str = "rnn") -> list[TaskSpec]:
+    """The task specs with ``structure`` (``"time-variant"``/``"time-invariant"``) that ``arch``
+    with its default model was measured on with both the identity and orthogonal skips, in
+    typed order."""
+    def measured(family: str) -> set:
+        return {o.task for o in rows if o.arch.name == arch and o.default_model
+                and o.time_structure == structure and o.variant == variant(family)}
+
+    both = measured(IDENTITY) & measured("orthogonal")
+    return sorted(both, key=lambda t: (t.name, repr(t.options)))
 
 
 def judge_paper(rows: list[Outcome], image_task: str, time_variant: str, time_invariant: str,
@@ -217,9 +246,21 @@ def judge_paper(rows: list[Outcome], image_task: str, time_variant: str, time_in
     """Judge F1-F3 on ``rows`` with every sparse reading measured (``default_sparse`` when
     none is); comparisons on ``unlearnt`` (arch, task) pairs are excluded."""
     readings = sparse_readings(rows, image_task) or ([default_sparse] if default_sparse else [])
+    variant_tasks = _default_first(sequence_tasks(rows, "time-variant"), time_variant)
+    invariant_tasks = _default_first(sequence_tasks(rows, "time-invariant"), time_invariant)
     return [judge(f, rows, margin=margin, alpha=alpha, unlearnt=unlearnt)
-            for f in paper_findings(image_task, readings, time_variant, time_invariant)]
+            for f in paper_findings(image_task, readings, variant_tasks, invariant_tasks)]
+
+
+def _default_first(tasks: list[TaskSpec], name: str) -> list[str | TaskSpec]:
+    """``tasks`` with those named ``name`` first (the default-options one first of all), or
+    ``[name]`` when there are none (the comparison is then reported as not measured)."""
+    if not tasks:
+        return [name]
+    return sorted(tasks, key=lambda t: (t.name != name, task_label(t) != t.name,
+                                        t.name, repr(t.options)))
 
 
 __all__ = ["AT_CEILING", "Comparison", "Finding", "Judgement", "RULE_TEXT", "SPARSE_FAMILIES",
-           "judge", "judge_comparisons", "judge_paper", "paper_findings", "sparse_readings"]
+           "judge", "judge_comparisons", "judge_paper", "paper_findings", "sequence_tasks",
+           "sparse_readings"]

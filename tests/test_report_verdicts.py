@@ -98,8 +98,10 @@ def test_rule_text_states_the_margin_and_level():
 def _result(arch, task, family, params, seed, acc, status="ok", chance=0.1):
     from run_fakes import fake_result
 
+    structure = {"delayed_recall": "time-variant", "counting": "time-invariant"}.get(task, "static")
     return fake_result({"arch": arch, "task": task, "family": family, "params": params,
-                        "seed": seed}, status=status, test_accuracy=acc, chance=chance)
+                        "seed": seed}, status=status, test_accuracy=acc, chance=chance,
+                       time_structure=structure)
 
 
 S05, S09, S025 = (variant("sparse", {"strength": s}) for s in (0.5, 0.9, 0.25))
@@ -195,3 +197,39 @@ def test_comparisons_on_an_unlearnt_task_are_excluded_from_holm_and_the_verdict(
     # without the flag the time-variant comparison would have been judged (and counted)
     plain = judge_paper(rows, "digits", "delayed_recall", "counting")[2]
     assert plain.evidence[0]["status"] != UNLEARNT and plain.evidence[1]["holm_family_size"] == 2
+
+
+def test_f3_is_judged_on_every_time_variant_and_invariant_task_of_the_suite():
+    """A length sweep makes each T a task of its own: F3 names every one (default options
+    first), and its 'all' rule needs every part."""
+    from run_fakes import fake_result
+
+    def arm(task, options, family, accs, structure):
+        return [fake_result({"arch": "rnn", "task": task, "task_options": options,
+                             "family": family, "seed": s}, test_accuracy=a,
+                            chance=0.125, time_structure=structure)
+                for s, a in enumerate(accs)]
+
+    results = []
+    for length in (20, 100):
+        recall = {"length": length, "delay": 5 if length == 20 else 25}
+        results += arm("delayed_recall", recall, "identity", [0.2 + j for j in JITTER[:6]],
+                       "time-variant")
+        results += arm("delayed_recall", recall, "orthogonal", [0.9 - j for j in JITTER[:6]],
+                       "time-variant")
+        results += arm("counting", {"length": length}, "identity", [0.9 + j for j in JITTER[:6]],
+                       "time-invariant")
+        # at T = 100 orthogonal degrades counting; at T = 20 it does not
+        shift = 0.0 if length == 20 else -0.2
+        results += arm("counting", {"length": length}, "orthogonal",
+                       [0.9 + shift - j for j in JITTER[:6]], "time-invariant")
+    rows = outcomes(results)
+    f3 = judge_paper(rows, "digits", "delayed_recall", "counting")[2]
+    assert [e["task"] for e in f3.evidence] == [
+        "delayed_recall", "delayed_recall[delay=25, length=100]", "counting",
+        "counting[length=100]"]
+    assert [e["predicted"] for e in f3.evidence] == ["higher", "higher", "lower", "lower"]
+    words = [e["status"] for e in f3.evidence]
+    assert words[:2] == [REPRODUCED, REPRODUCED] and words[3] == REPRODUCED
+    assert words[2] != REPRODUCED and f3.verdict != REPRODUCED  # T = 20 counting fails F3
+    assert f3.evidence[0]["holm_family_size"] == 4
