@@ -25,6 +25,7 @@ from __future__ import annotations
 import concurrent.futures as futures
 import multiprocessing
 import os
+import time
 from typing import Any, Callable, Hashable, Iterator, Sequence
 
 from entangled.errors import EntangledError, InvalidParameterError
@@ -47,6 +48,8 @@ def device_for_worker(worker_index: int, device_count: int) -> str | None:
 
 
 WATCH_PARENT_S = 0.5
+#: seconds the terminated workers get, all together, before they are killed
+TERMINATE_GRACE_S = 2.0
 
 
 def _init_local_worker(counter, parent_pid: int | None = None) -> None:
@@ -173,10 +176,12 @@ class LocalExecutor(SerialExecutor):
                 process.terminate()
             except (OSError, ValueError):
                 pass
+        deadline = time.monotonic() + TERMINATE_GRACE_S  # one grace period for all workers
         for process in processes:
-            process.join(5)
+            process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
+                process.join(1)
         self._pool = None
 
 

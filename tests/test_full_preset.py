@@ -15,7 +15,11 @@ def full_configs():
 def test_full_has_ten_seeds_and_counts_its_runs():
     suite = presets.get_preset("full")
     assert len(suite.seeds) >= 10
-    assert len(suite.configs()) == sum(len(r.variants) for r in suite.runs) * len(suite.seeds) == 3480
+    assert len(suite.configs(fixed_lr_only=True)) == sum(
+        len(r.variants) for r in suite.runs) * len(suite.seeds) == 3480
+    # the findings' mappings are also trained at the grid's two other learning rates
+    assert len(suite.configs()) == sum(
+        len(r.variants) * len(r.learning_rates) for r in suite.runs) * len(suite.seeds) == 4160
 
 
 def test_mnist1d_blocks_use_the_calibrated_settings():
