@@ -483,8 +483,12 @@ def test_interrupting_a_parallel_sweep_stops_it_and_leaves_no_worker(tmp_path, h
     marks.mkdir()
     env = {**os.environ, "ENTANGLED_TEST_MARKS": str(marks),
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(REPO)])}
+    # the child starts with the default SIGINT disposition whatever this process inherited
+    # (an ignored SIGINT is inherited across exec and Python then never raises
+    # KeyboardInterrupt), as a sweep started from a terminal does
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(INTERRUPT_SCRIPT),
-                             str(tmp_path / "out")], env=env, stderr=subprocess.PIPE)
+                             str(tmp_path / "out")], env=env, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 300
         while time.time() < deadline and len(list(marks.glob("pid-*"))) < 2:
