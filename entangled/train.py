@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from entangled.errors import InvalidParameterError
-from entangled.runs import (DEVICES, OPTIMIZERS, TIMING_FIELDS, Curves, MetricSnapshot,
-                            RunResult, RunSpec, as_spec, config_hash, finite_or_none,
-                            model_skip_width)
+from entangled.runs import (DEVICES, OPTIMIZERS, TIMING_FIELDS, Budget, Curves,
+                            MetricSnapshot, RunResult, RunSpec, as_spec, config_hash,
+                            finite_or_none, model_skip_width)
 
 METRICS_BATCH = 256
 __all__ = ["DEVICES", "OPTIMIZERS", "RunConfig", "RunResult", "RunSpec", "TIMING_FIELDS", "fit",
@@ -104,18 +104,19 @@ class RunConfig:
     model: dict[str, Any] = field(default_factory=dict)
     task_options: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
-    steps: int = 400
-    epochs: float | None = None
-    batch_size: int = 64
-    lr: float = 3e-3
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    grad_clip: float | None = 1.0
-    eval_every: int = 100
-    device: str = "auto"
-    metrics: bool = True
-    threads: int = 1
-    patience: int | None = None
+    # the budget's fields and defaults are Budget's (one place states them)
+    steps: int = Budget.steps
+    epochs: float | None = Budget.epochs
+    batch_size: int = Budget.batch_size
+    lr: float = Budget.lr
+    optimizer: str = Budget.optimizer
+    weight_decay: float = Budget.weight_decay
+    grad_clip: float | None = Budget.grad_clip
+    eval_every: int = Budget.eval_every
+    device: str = Budget.device
+    metrics: bool = Budget.metrics
+    threads: int = Budget.threads
+    patience: int | None = Budget.patience
 
     def __post_init__(self) -> None:
         # numbers in their declared types, so that equal configs compare equal (1 vs 1.0)

@@ -249,3 +249,15 @@ def test_train_and_sweep_have_no_import_cycle():
 
     assert "entangled.sweep" not in imports("train")  # sweep -> train only, never back
     assert not {"entangled.train", "entangled.sweep"} & imports("runs")
+
+
+def test_run_config_budget_fields_are_budgets_fields_with_its_defaults():
+    """RunConfig's flat budget fields are exactly Budget's, with the same defaults (one place
+    states them), so the flat and the typed forms cannot drift."""
+    import dataclasses
+
+    from entangled.runs import Budget
+
+    flat = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    for f in dataclasses.fields(Budget):
+        assert flat[f.name] == f.default, f.name
