@@ -284,113 +284,168 @@ def fit(config: RunConfig | RunSpec | dict[str, Any], *, callbacks: Sequence[Any
 
 def _fit(spec: RunSpec, callbacks: Sequence[Any] = ()) -> RunResult:
     from entangled.callbacks import dispatch
-    from entangled.metrics import steps_to_threshold
-    from entangled.tasks import load_task, task_entry
-    from entangled.tasks.validation import with_validation
 
-    start = time.perf_counter()
-    budget = spec.budget
-    device = resolve_device(budget.device)
-    task = with_validation(load_task(spec.task.name, seed=spec.seed, **dict(spec.task.options)),
-                           spec.seed)
-    x_train, y_train = task.x_train.to(device), task.y_train.to(device)
-    x_val, y_val = task.x_val.to(device), task.y_val.to(device)
-    model = build_for(spec, task, device)
-    model.train()
-    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    run = RunState(spec, callbacks)
+    model, budget = run.model, spec.budget
     optimizer = _make_optimizer(budget, [p for p in model.parameters() if p.requires_grad])
-    steps = planned_steps(spec, task.n_train)
-
-    # the metrics are diagnostics on validation examples (the test set is read once, below)
-    x_metric, y_metric = x_val[:METRICS_BATCH], y_val[:METRICS_BATCH]
-    metrics: dict[str, Any] = {}
-    if budget.metrics:
-        metrics["init"] = _snapshot(model, task, x_metric, y_metric)
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-
-    curves = Curves()
-    best = _BestCheckpoint()
-
-    def record(step: int, train_loss: float | None) -> None:
-        val_loss, val_acc = evaluate(model, task, x_val, y_val)
-        curves.step.append(step)
-        curves.train_loss.append(train_loss)
-        curves.val_loss.append(val_loss)
-        curves.val_accuracy.append(val_acc)
-        best.offer(step, val_loss, val_acc, model)
-        dispatch(callbacks, "on_evaluation", step, {"train_loss": train_loss, "val_loss": val_loss,
-                                                    "val_accuracy": val_acc}, model)
-
-    record(0, None)
-    generator = torch.Generator().manual_seed(spec.seed)
-    order = torch.empty(0, dtype=torch.long)
-    cursor = 0
-    status, diverged_at, steps_done = "ok", None, 0
-    running, running_n = 0.0, 0
-    for step in range(1, steps + 1):
-        if cursor + budget.batch_size > order.numel():
-            if task.n_train <= budget.batch_size:
-                order, cursor = torch.arange(task.n_train), 0
-            else:
-                order, cursor = torch.randperm(task.n_train, generator=generator), 0
-        idx = order[cursor:cursor + budget.batch_size].to(device)
-        cursor += budget.batch_size
-        loss = task.loss(model(x_train[idx]), y_train[idx])
+    for step in range(1, run.steps + 1):
+        idx = run.next_batch()
+        loss = run.task.loss(model(run.x_train[idx]), run.y_train[idx])
         loss_value = float(loss.item())
-        if not math.isfinite(loss_value):
-            status, diverged_at = "diverged", step
+        if not run.check_loss(step, loss_value):
             break
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if budget.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), budget.grad_clip)
         optimizer.step()
-        steps_done = step
         dispatch(callbacks, "on_step", step, loss_value, model)
-        running += loss_value
-        running_n += 1
-        if step % budget.eval_every == 0 or step == steps:
-            record(step, running / running_n)
-            running, running_n = 0.0, 0
-            if budget.patience is not None and best.stale >= budget.patience:
-                break
+        if not run.after_step(step, loss_value):
+            break
+    return run.finish()
 
-    train_loss = train_acc = test_loss = test_acc = val_acc = selected = None
-    if status == "ok":
-        best.restore(model)
-        train_loss, train_acc = evaluate(model, task, x_train, y_train)
-        test_loss, test_acc = evaluate(model, task, task.x_test.to(device), task.y_test.to(device))
-        val_acc, selected = best.accuracy, best.step
-        if not (math.isfinite(train_loss) and math.isfinite(test_loss)):
-            status, diverged_at = "diverged", steps_done
-    if status == "diverged":
+
+class RunState:
+    """One run's data, model and bookkeeping, shared by :func:`fit` and the seed-batched
+    :func:`entangled.batched.fit_batch` (which differ only in how a step is computed).
+
+    On construction: the task with its validation split (per seed), the model built from
+    ``seed``, the initial metric snapshot and the evaluation at step 0. Then, per step:
+    :meth:`next_batch` (the seed's own permutation of the training set per epoch, consumed
+    in order), :meth:`check_loss` and :meth:`after_step` (evaluation every ``eval_every``
+    steps, best-validation checkpoint, early stopping). :meth:`finish` restores the best
+    checkpoint, reads the test set once and returns the :class:`RunResult`.
+    """
+
+    def __init__(self, spec: RunSpec, callbacks: Sequence[Any] = ()) -> None:
+        from entangled.tasks import load_task
+        from entangled.tasks.validation import with_validation
+
+        self.start = time.perf_counter()
+        self.spec, self.callbacks = spec, callbacks
+        self.budget = budget = spec.budget
+        self.device = device = resolve_device(budget.device)
+        self.task = task = with_validation(
+            load_task(spec.task.name, seed=spec.seed, **dict(spec.task.options)), spec.seed)
+        self.x_train, self.y_train = task.x_train.to(device), task.y_train.to(device)
+        self.x_val, self.y_val = task.x_val.to(device), task.y_val.to(device)
+        self.model = model = build_for(spec, task, device)
+        model.train()
+        self.n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        self.steps = planned_steps(spec, task.n_train)
+        # the metrics are diagnostics on validation examples (the test set is read once)
+        self.x_metric, self.y_metric = self.x_val[:METRICS_BATCH], self.y_val[:METRICS_BATCH]
+        self.metrics: dict[str, Any] = {}
+        if budget.metrics:
+            self.metrics["init"] = _snapshot(model, task, self.x_metric, self.y_metric)
+            model.train()
+            model.zero_grad(set_to_none=True)
+        self.curves = Curves()
+        self.best = _BestCheckpoint()
+        self.generator = torch.Generator().manual_seed(spec.seed)
+        self.order = torch.empty(0, dtype=torch.long)
+        self.cursor = 0
+        self.status, self.diverged_at, self.steps_done = "ok", None, 0
+        self.running, self.running_n = 0.0, 0
+        self.wall_time_s: float | None = None  # set by a batched run (its share of the time)
+        self.record(0, None)
+
+    def record(self, step: int, train_loss: float | None) -> None:
+        """Evaluate on the validation split and offer the model to the best checkpoint."""
+        from entangled.callbacks import dispatch
+
+        val_loss, val_acc = evaluate(self.model, self.task, self.x_val, self.y_val)
+        curves = self.curves
+        curves.step.append(step)
+        curves.train_loss.append(train_loss)
+        curves.val_loss.append(val_loss)
+        curves.val_accuracy.append(val_acc)
+        self.best.offer(step, val_loss, val_acc, self.model)
+        dispatch(self.callbacks, "on_evaluation", step,
+                 {"train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_acc},
+                 self.model)
+
+    def next_batch(self) -> torch.Tensor:
+        """Indices of the next mini-batch (a fresh permutation per epoch)."""
+        batch_size, n_train = self.budget.batch_size, self.task.n_train
+        if self.cursor + batch_size > self.order.numel():
+            if n_train <= batch_size:
+                self.order, self.cursor = torch.arange(n_train), 0
+            else:
+                self.order, self.cursor = torch.randperm(n_train, generator=self.generator), 0
+        idx = self.order[self.cursor:self.cursor + batch_size].to(self.device)
+        self.cursor += batch_size
+        return idx
+
+    def check_loss(self, step: int, loss_value: float) -> bool:
+        """``False`` (and the run marked diverged at ``step``) when the loss is not finite."""
+        if math.isfinite(loss_value):
+            return True
+        self.status, self.diverged_at = "diverged", step
+        return False
+
+    def evaluation_due(self, step: int) -> bool:
+        return step % self.budget.eval_every == 0 or step == self.steps
+
+    def after_step(self, step: int, loss_value: float) -> bool:
+        """Account for a completed optimizer step; evaluate when due. ``False`` when the run
+        is over (last step, or early stopping). A batched run brings :attr:`model` up to
+        date before calling this on an evaluation step."""
+        self.steps_done = step
+        self.running += loss_value
+        self.running_n += 1
+        if self.evaluation_due(step):
+            self.record(step, self.running / self.running_n)
+            self.running, self.running_n = 0.0, 0
+            if self.budget.patience is not None and self.best.stale >= self.budget.patience:
+                return False
+        return step < self.steps
+
+    def finish(self) -> RunResult:
+        """Restore the best checkpoint, read the test set once, and build the result."""
+        from entangled.callbacks import dispatch
+        from entangled.metrics import steps_to_threshold
+        from entangled.tasks import task_entry
+
+        spec, task, model, device, curves = self.spec, self.task, self.model, self.device, self.curves
         train_loss = train_acc = test_loss = test_acc = val_acc = selected = None
-        if running_n:
-            curves.step.append(steps_done)
-            curves.train_loss.append(running / running_n)
-            curves.val_loss.append(None)
-            curves.val_accuracy.append(None)
-    if budget.metrics:
-        metrics["final"] = (_snapshot(model, task, x_metric, y_metric)
-                            if status == "ok" else None)
-    result = RunResult(
-        spec=spec, config_hash=config_hash(spec), status=status,
-        steps_done=steps_done, steps_planned=steps, diverged_at=diverged_at,
-        train_accuracy=train_acc, train_loss=train_loss, test_accuracy=test_acc,
-        test_loss=test_loss, chance_accuracy=float(task.chance_accuracy),
-        memoryless_accuracy=float(task.memoryless_accuracy),
-        time_structure=task_entry(spec.task.name).time_structure, input_kind=task.kind,
-        skip_width=model_skip_width(model),
-        curves=Curves(**finite_or_none(dataclasses.asdict(curves))), metrics=metrics,
-        n_parameters=int(n_params), device=str(device.type), threads=torch.get_num_threads(),
-        torch_version=torch.__version__, validation_accuracy=val_acc, selected_step=selected,
-        steps_to_threshold=(steps_to_threshold(curves.step, curves.val_accuracy)
-                            if status == "ok" else None),
-        wall_time_s=time.perf_counter() - start, environment=environment(),
-    )
-    dispatch(callbacks, "on_end", result, model)
-    return result
+        if self.status == "ok":
+            self.best.restore(model)
+            train_loss, train_acc = evaluate(model, task, self.x_train, self.y_train)
+            test_loss, test_acc = evaluate(model, task, task.x_test.to(device),
+                                           task.y_test.to(device))
+            val_acc, selected = self.best.accuracy, self.best.step
+            if not (math.isfinite(train_loss) and math.isfinite(test_loss)):
+                self.status, self.diverged_at = "diverged", self.steps_done
+        if self.status == "diverged":
+            train_loss = train_acc = test_loss = test_acc = val_acc = selected = None
+            if self.running_n:
+                curves.step.append(self.steps_done)
+                curves.train_loss.append(self.running / self.running_n)
+                curves.val_loss.append(None)
+                curves.val_accuracy.append(None)
+        if self.budget.metrics:
+            self.metrics["final"] = (_snapshot(model, task, self.x_metric, self.y_metric)
+                                     if self.status == "ok" else None)
+        wall = self.wall_time_s if self.wall_time_s is not None else time.perf_counter() - self.start
+        result = RunResult(
+            spec=spec, config_hash=config_hash(spec), status=self.status,
+            steps_done=self.steps_done, steps_planned=self.steps, diverged_at=self.diverged_at,
+            train_accuracy=train_acc, train_loss=train_loss, test_accuracy=test_acc,
+            test_loss=test_loss, chance_accuracy=float(task.chance_accuracy),
+            memoryless_accuracy=float(task.memoryless_accuracy),
+            time_structure=task_entry(spec.task.name).time_structure, input_kind=task.kind,
+            skip_width=model_skip_width(model),
+            curves=Curves(**finite_or_none(dataclasses.asdict(curves))), metrics=self.metrics,
+            n_parameters=int(self.n_params), device=str(device.type),
+            threads=torch.get_num_threads(), torch_version=torch.__version__,
+            validation_accuracy=val_acc, selected_step=selected,
+            steps_to_threshold=(steps_to_threshold(curves.step, curves.val_accuracy)
+                                if self.status == "ok" else None),
+            wall_time_s=wall, environment=environment(),
+        )
+        dispatch(self.callbacks, "on_end", result, model)
+        return result
 
 
 class _BestCheckpoint:
