@@ -52,7 +52,7 @@ from entangled.mappings.params import check_positive_int
 from entangled.runs import (SCHEMA_VERSION, ResultFileError, RunResult, RunSpec, as_spec,
                             canonical_json, config_hash, result_from_json)
 from entangled.store import (CLAIMED_ELSEWHERE, DONE_ELSEWHERE, RAN, ClaimPolicy, claim_is_live,
-                             parse_shard, run_once)
+                             heartbeating, parse_shard, release, run_once, try_claim)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -346,18 +346,27 @@ def _execute(run_fn: Callable, spec: RunSpec, out_dir: str, digest: str
              ) -> tuple[str, str | None, str | None]:
     """Run one spec and write its validated result file; return ``(hash, status, error)``."""
     try:
-        result = run_fn(spec)
-        if not isinstance(result, RunResult):
-            result = result_from_json(result)
-        if result.config_hash != digest:
-            raise EntangledError(f"run function returned a result for another spec "
-                                 f"(hash {result.config_hash}, expected {digest})")
-        data = result.to_dict()
-        result_from_json(data)  # the value ranges of what is written
-        write_json_atomic(result_path(out_dir, digest), data)
-        return digest, result.status, None
+        return _write_result(run_fn(spec), out_dir, digest)
     except Exception as exc:  # a crashing run is reported and the sweep goes on
-        return digest, None, "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return digest, None, _one_line(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def _write_result(result: Any, out_dir: str, digest: str) -> tuple[str, str | None, None]:
+    """Validate ``result`` (a RunResult or its JSON dict) as the result of run ``digest`` and
+    write it atomically; return ``(hash, status, None)``."""
+    if not isinstance(result, RunResult):
+        result = result_from_json(result)
+    if result.config_hash != digest:
+        raise EntangledError(f"run function returned a result for another spec "
+                             f"(hash {result.config_hash}, expected {digest})")
+    data = result.to_dict()
+    result_from_json(data)  # the value ranges of what is written
+    write_json_atomic(result_path(out_dir, digest), data)
+    return digest, result.status, None
 
 
 def _execute_claimed(run_fn: Callable, spec: RunSpec, out_dir: str, digest: str,
@@ -375,6 +384,67 @@ def _execute_claimed(run_fn: Callable, spec: RunSpec, out_dir: str, digest: str,
     outcome, value = run_once(out_dir, digest, is_done,
                               lambda: _execute(run_fn, spec, out_dir, digest), policy)
     return value if outcome == RAN else (digest, outcome, None)
+
+
+def _execute_group(run_fn: Callable, members: list[tuple[str, RunSpec]], out_dir: str,
+                   policy: ClaimPolicy, batched: bool) -> list[tuple[str, str | None, str | None]]:
+    """The work of one executor call: ``(hash, status, error)`` per member run.
+
+    Unbatched (one member): :func:`_execute_claimed`. Batched (runs that differ only in their
+    seeds): each run is claimed (:func:`entangled.store.try_claim`); those claimed or finished
+    elsewhere are reported as such and left out; the rest train as one seed batch
+    (:func:`entangled.batched.fit_batch`) while their claims are heartbeaten, and each result
+    is written on its own, atomically. If the batch fails as a whole, its runs are trained one
+    at a time, so a run that cannot be batched still runs and a crashing one is reported
+    alone.
+    """
+    if not batched:
+        return [_execute_claimed(run_fn, spec, out_dir, digest, policy) for digest, spec in members]
+    from entangled.batched import fit_batch
+
+    outcomes: dict[str, tuple[str, str | None, str | None]] = {}
+    claims, mine = [], []
+    try:
+        for digest, spec in members:
+            claim = try_claim(out_dir, digest, policy)
+            if claim is None:
+                outcomes[digest] = (digest, CLAIMED_ELSEWHERE, None)
+                continue
+            path = result_path(out_dir, digest)
+            if path.exists() and check_result_file(path, spec)[0] is not None:
+                release(claim)
+                outcomes[digest] = (digest, DONE_ELSEWHERE, None)
+            else:
+                claims.append(claim)
+                mine.append((digest, spec))
+        if mine:
+            with contextlib.ExitStack() as beats:
+                for claim in claims:
+                    beats.enter_context(heartbeating(claim, policy.heartbeat_s))
+                try:
+                    results = fit_batch([spec for _, spec in mine])
+                except Exception as exc:
+                    LOGGER.warning("seed batch of %d runs (%s) failed (%s); training them one at "
+                                   "a time", len(mine), _label(mine[0][1]), _one_line(exc))
+                    for digest, spec in mine:
+                        outcomes[digest] = _execute(run_fn, spec, out_dir, digest)
+                else:
+                    for (digest, _), result in zip(mine, results):
+                        try:
+                            outcomes[digest] = _write_result(result, out_dir, digest)
+                        except Exception as exc:
+                            outcomes[digest] = (digest, None, _one_line(exc))
+    finally:
+        for claim in claims:
+            release(claim)
+    return [outcomes[digest] for digest, _ in members]
+
+
+def _batching(mode: str, run_fn: Callable, specs: list[RunSpec]) -> bool:
+    from entangled.batched import use_seed_batching
+    from entangled.train import fit
+
+    return run_fn is fit and use_seed_batching(mode, specs)
 
 
 def _label(spec: RunSpec) -> str:
@@ -452,7 +522,8 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
               progress: bool = True, run_fn: Callable | None = None,
               validate: bool | None = None, executor: Any = "local",
               scheduler: str | None = None, shard: Any = None,
-              claims: ClaimPolicy | None = None, wait: bool = True) -> SweepSummary:
+              claims: ClaimPolicy | None = None, wait: bool = True,
+              seed_batching: str = "auto") -> SweepSummary:
     """Run every config into ``out_dir`` (one ``<config_hash>.json`` per run), resumably.
 
     Parameters
@@ -479,13 +550,26 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
     wait : when another sweep on the same directory is training some of this sweep's runs,
         wait for them (polling every ``claims.poll_s``; a claim gone stale is taken over);
         ``False``: return and list them in ``claimed_elsewhere``.
+    seed_batching : ``"on"``: runs that differ only in their seeds train as one batched
+        model (:func:`entangled.batched.fit_batch`; same hashes, same result files, numbers
+        equal up to float rounding); ``"off"``: one run at a time; ``"auto"`` (default): on
+        when the runs resolve to CUDA here (where it pays; on a CPU the gain is about 1.2x,
+        ``benchmarks/bench_seed_batch.py``). Needs the default ``run_fn``.
 
     Returns
     -------
     SweepSummary
     """
+    from entangled.batched import SEED_BATCHING, batch_groups
     from entangled.train import fit
 
+    if seed_batching not in SEED_BATCHING:
+        raise InvalidParameterError("seed_batching", seed_batching,
+                                    "one of " + ", ".join(map(repr, SEED_BATCHING)))
+    if seed_batching == "on" and run_fn is not None and run_fn is not fit:
+        raise InvalidParameterError("seed_batching", seed_batching,
+                                    "'auto' or 'off' with a custom run_fn (batching trains with "
+                                    "entangled.train's own loop)")
     if run_fn is None:
         run_fn = fit
     jobs = check_positive_int("jobs", jobs, context="run_sweep")
@@ -530,6 +614,7 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
             if result.status == "diverged":
                 summary.diverged.append(digest)
 
+    batched = bool(todo) and _batching(seed_batching, run_fn, [spec for _, spec in todo])
     bar = ProgressBar(summary.total, enabled=progress)
     bar.update(done=summary.skipped, current="resuming" if summary.skipped else "starting")
 
@@ -554,25 +639,32 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
                 if pool is None:
                     pool = make_executor(executor, jobs=min(jobs, len(todo)), scheduler=scheduler)
                 elsewhere: list[tuple[str, RunSpec]] = []
-                calls = [(digest, (run_fn, spec, str(out), digest, policy)) for digest, spec in todo]
-                on_start = lambda digest: bar.update(current=_label(ordered[digest]))  # noqa: E731
+                groups = ([[todo[i] for i in group]
+                           for group in batch_groups([spec for _, spec in todo])]
+                          if batched else [[member] for member in todo])
+                members = {group[0][0]: group for group in groups}
+                calls = [(group[0][0], (run_fn, group, str(out), policy, batched))
+                         for group in groups]
+                on_start = lambda key: bar.update(current=_label(ordered[key]))  # noqa: E731
                 if pool.workers > 1:
                     bar.update(current=", ".join(_label(spec) for _, spec in todo[:2]))
-                for digest, value, error in pool.map_unordered(_execute_claimed, calls, on_start):
-                    status = None if error is not None else value[1]
-                    if status == CLAIMED_ELSEWHERE:
-                        elsewhere.append((digest, ordered[digest]))
-                        continue
-                    if status == DONE_ELSEWHERE:
-                        summary.done_elsewhere += 1
-                        result, _ = check_result_file(result_path(out, digest))
-                        if result is not None and result.status == "diverged":
-                            summary.diverged.append(digest)
-                    else:
-                        handle(digest, status, error if error is not None else value[2])
-                    finished += 1
-                    bar.update(done=finished, timed=status != DONE_ELSEWHERE,
-                               current=f"last finished: {_label(ordered[digest])}")
+                for key, values, error in pool.map_unordered(_execute_group, calls, on_start):
+                    if error is not None:  # the worker died: every run of the call failed
+                        values = [(digest, None, error) for digest, _ in members[key]]
+                    for digest, status, run_error in values:
+                        if status == CLAIMED_ELSEWHERE:
+                            elsewhere.append((digest, ordered[digest]))
+                            continue
+                        if status == DONE_ELSEWHERE:
+                            summary.done_elsewhere += 1
+                            result, _ = check_result_file(result_path(out, digest))
+                            if result is not None and result.status == "diverged":
+                                summary.diverged.append(digest)
+                        else:
+                            handle(digest, status, run_error)
+                        finished += 1
+                        bar.update(done=finished, timed=status != DONE_ELSEWHERE,
+                                   current=f"last finished: {_label(ordered[digest])}")
                 todo = elsewhere
                 if todo and wait:
                     bar.update(current=f"waiting for {len(todo)} run(s) claimed by another sweep")

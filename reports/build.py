@@ -40,7 +40,7 @@ def run_suite(preset: presets.Preset, out_dir: Path, jobs: int, progress: bool,
     """Run (or resume) the suite's sweep in ``out_dir/runs``; return its typed results (in
     suite order) and the :class:`~entangled.sweep.SweepSummary`.
 
-    ``sweep_options`` (``executor``, ``scheduler``, ``shard``) go to :func:`run_sweep`."""
+    ``sweep_options`` (``executor``, ``scheduler``, ``shard``, ``seed_batching``) go to :func:`run_sweep`."""
     from entangled.sweep import load_results, run_sweep
 
     configs = presets.run_configs(preset)
@@ -412,7 +412,8 @@ def _suite(preset_name: str, suite: presets.Suite | str | os.PathLike | None) ->
 def train_shard(preset_name: str, out_dir: str | os.PathLike | None, shard: str, *,
                 jobs: int | None = None, progress: bool = True, executor: str = "local",
                 scheduler: str | None = None,
-                suite: presets.Suite | str | os.PathLike | None = None):
+                suite: presets.Suite | str | os.PathLike | None = None,
+                seed_batching: str = "auto"):
     """Train only shard ``shard`` (``"I/N"``) of the suite's runs into ``out_dir/runs``;
     render nothing. Returns the :class:`~entangled.sweep.SweepSummary`."""
     from entangled.sweep import run_sweep
@@ -422,7 +423,8 @@ def train_shard(preset_name: str, out_dir: str | os.PathLike | None, shard: str,
     log(f"report: suite {preset.name!r}, shard {shard} -> {out / 'runs'}")
     return run_sweep(presets.run_configs(preset), out / "runs",
                      jobs=jobs or max(1, os.cpu_count() or 1), progress=progress,
-                     executor=executor, scheduler=scheduler, shard=shard)
+                     executor=executor, scheduler=scheduler, shard=shard,
+                     seed_batching=seed_batching)
 
 
 GENERATOR = "entangled report"
@@ -535,11 +537,13 @@ class ReportOutcome:
 def make_report(preset: presets.Suite, out_dir: str | os.PathLike | None = None, *,
                 conjecture_paths: Sequence[str] = (), jobs: int | None = None,
                 progress: bool = True, executor: str = "local",
-                scheduler: str | None = None) -> ReportOutcome:
-    """:func:`build_report` for a parsed suite, returning the :class:`ReportOutcome`."""
+                scheduler: str | None = None, seed_batching: str = "auto") -> ReportOutcome:
+    """:func:`build_report` for a parsed suite, returning the :class:`ReportOutcome`.
+    ``seed_batching``: see :func:`entangled.sweep.run_sweep`."""
     out = report_dir(preset, out_dir)
     with output_directory(out):
-        return _build(preset, out, conjecture_paths, jobs, progress, executor, scheduler)
+        return _build(preset, out, conjecture_paths, jobs, progress, executor, scheduler,
+                      seed_batching)
 
 
 HISTORY_FILE = "history.json"
@@ -567,7 +571,7 @@ def record_invocation(out: Path, entry: dict) -> list[dict]:
 
 def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
            jobs: int | None, progress: bool, executor: str = "local",
-           scheduler: str | None = None) -> ReportOutcome:
+           scheduler: str | None = None, seed_batching: str = "auto") -> ReportOutcome:
     from entangled.commands.families import family_rows
     from entangled.export import outcomes_table
     from entangled.properties import IDENTITY_ATTRIBUTES
@@ -581,7 +585,7 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     log(f"report: preset {preset.name!r} -> {out} ({where})")
     t0 = time.perf_counter()
     results, sweep_summary = run_suite(preset, out, jobs, progress, executor=executor,
-                                       scheduler=scheduler)
+                                       scheduler=scheduler, seed_batching=seed_batching)
     sweep_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     from entangled.commands.sweep import add_scaleout_arguments
 
-    add_scaleout_arguments(parser)  # --executor, --scheduler, --shard
+    add_scaleout_arguments(parser)  # --executor, --scheduler, --shard, --seed-batching
     parser.add_argument("--allow-mismatch", action="store_true",
                         help="exit 0 even when a conjecture's verdict differs from its "
                              "expectation (default: exit 1)")
@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if args.shard:
         summary = train_shard(args.preset, args.out, args.shard, jobs=args.jobs,
                               progress=not args.no_progress, executor=args.executor,
-                              scheduler=args.scheduler, suite=suite)
+                              scheduler=args.scheduler, suite=suite,
+                              seed_batching=args.seed_batching)
         write_json_output(args.json, summary.to_dict())
         again = f"--suite {args.suite}" if args.suite else f"--preset {args.preset}"
         print(f"shard {summary.shard}: {summary.total} runs, {summary.skipped} already done, "
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return 0 if summary.complete else 1
     outcome = make_report(suite, args.out, conjecture_paths=args.conjectures, jobs=args.jobs,
                           progress=not args.no_progress, executor=args.executor,
-                          scheduler=args.scheduler)
+                          scheduler=args.scheduler, seed_batching=args.seed_batching)
     print(outcome.terminal_summary(), file=sys.stderr)
     write_json_output(args.json, {
         "index": str(outcome.index.resolve()),

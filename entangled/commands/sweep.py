@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_scaleout_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--executor``, ``--scheduler`` and ``--shard`` (shared with ``entangled report``)."""
+    """``--executor``, ``--scheduler``, ``--shard`` and ``--seed-batching`` (shared with
+    ``entangled report``)."""
     parser.add_argument("--executor", choices=("local", "dask"), default="local",
                         help="where runs execute: local worker processes (default) or a Dask "
                              "cluster (pip install \"entangled[dask]\")")
@@ -35,6 +36,10 @@ def add_scaleout_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", default=None, metavar="I/N",
                         help="run only shard I of N (1 <= I <= N) of the runs; several hosts or "
                              "array jobs may share one result directory")
+    parser.add_argument("--seed-batching", choices=("auto", "on", "off"), default="auto",
+                        help="train the seeds of one variant as one batched model (torch.func."
+                             "vmap; same result files, numbers equal up to float rounding): "
+                             "on, off, or auto (default: on when the runs use CUDA)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     configs = read_configs(args.configs)
     summary = run_sweep(configs, args.out, jobs=args.jobs, progress=not args.no_progress,
-                        executor=args.executor, scheduler=args.scheduler, shard=args.shard)
+                        executor=args.executor, scheduler=args.scheduler, shard=args.shard,
+                        seed_batching=args.seed_batching)
     out = text_stream(args.json)
     write_json_output(args.json, summary.to_dict())
     shard = f" (shard {summary.shard})" if summary.shard else ""

@@ -1,0 +1,104 @@
+"""Seed-batched training (:func:`entangled.batched.fit_batch`) against one run at a time
+(:func:`entangled.train.fit`), on the ``quick`` preset's own run groups.
+
+For each architecture/task of ``quick``, one group of runs that differ only in their seeds
+(one variant, at the fixed learning rate, with its metric snapshots) is trained both ways in
+this process, alternating, ``--repeats`` times; the table gives the median wall time of the
+whole group, the ratio unbatched/batched (above 1: batching is faster) and the largest
+relative difference between the two ways' validation-loss curves and the mean absolute
+difference of their test accuracies (float rounding, amplified by training; see the
+``entangled.batched`` docstring).
+
+Usage: python benchmarks/bench_seed_batch.py [--seeds 5] [--repeats 3] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def groups(seeds: int, device: str):
+    """One group per (arch, task) of quick: its orthogonal variant at the fixed lr."""
+    import dataclasses
+
+    from reports import presets
+
+    chosen = {}
+    for config in presets.run_configs(presets.get_preset("quick")):
+        key = (config.arch, config.task)
+        if config.family == "orthogonal" and config.metrics and key not in chosen:
+            chosen[key] = config
+    return {key: [dataclasses.replace(config, seed=s, skip_seed=s, device=device)
+                  for s in range(seeds)] for key, config in chosen.items()}
+
+
+def test_accuracy_difference(single, batched) -> float:
+    """Mean |test accuracy (alone) - test accuracy (batched)| over the runs, in pp."""
+    gaps = [abs(a.test_accuracy - b.test_accuracy) * 100 for a, b in zip(single, batched)
+            if a.test_accuracy is not None and b.test_accuracy is not None]
+    return sum(gaps) / len(gaps) if gaps else float("nan")
+
+
+def largest_difference(single, batched) -> float:
+    worst = 0.0
+    for a, b in zip(single, batched):
+        for x, y in zip(a.curves.val_loss, b.curves.val_loss):
+            if x is not None and y is not None:
+                worst = max(worst, abs(x - y) / max(abs(x), 1e-12))
+    return worst
+
+
+def main() -> None:
+    import torch
+
+    from entangled.batched import fit_batch
+    from entangled.train import fit
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    device = args.device
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"python {platform.python_version()}, torch {torch.__version__}, device {device}, "
+          f"1 intra-op thread per run\n")
+    rows = []
+    for (arch, task), configs in groups(args.seeds, device).items():
+        one, many, diff, gap = [], [], 0.0, 0.0
+        fit(configs[0])  # warm-up (imports, allocator)
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            single = [fit(config) for config in configs]
+            one.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            batched = fit_batch(configs)
+            many.append(time.perf_counter() - start)
+            diff = max(diff, largest_difference(single, batched))
+            gap = test_accuracy_difference(single, batched)
+        steps = sum(r.steps_done for r in single)
+        rows.append((arch, task, len(configs), steps, statistics.median(one),
+                     statistics.median(many), diff, gap))
+        print(f"  {arch}/{task}: {statistics.median(one):.2f} s vs {statistics.median(many):.2f} s",
+              flush=True)
+    print(f"\n| arch | task | seeds | steps (all seeds) | one at a time (s) | batched (s) "
+          f"| speed-up | max rel. diff of val loss | mean abs. diff of test acc. (pp) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for arch, task, seeds, steps, one, many, diff, gap in rows:
+        print(f"| {arch} | {task} | {seeds} | {steps} | {one:.2f} | {many:.2f} | {one / many:.2f}x "
+              f"| {diff:.1e} | {gap:.2f} |")
+    total_one, total_many = sum(r[4] for r in rows), sum(r[5] for r in rows)
+    print(f"| all | | | | {total_one:.2f} | {total_many:.2f} | {total_one / total_many:.2f}x "
+          f"| | |")
+
+
+if __name__ == "__main__":
+    main()

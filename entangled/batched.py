@@ -1,0 +1,255 @@
+"""Seed-batched training: the runs of one variant that differ only in their seeds, trained as
+one batched model (:func:`fit_batch`).
+
+Runs whose specs are equal once ``seed`` and ``skip_seed`` are set aside (same
+:func:`batch_key`) build models of one structure. Each run's model is built exactly as
+:func:`entangled.train.fit` builds it (from its own seed, with its own skip matrix); their
+parameters and buffers are then stacked along a new leading axis ``s = 0..S-1`` and one step
+computes
+
+    loss_s = L_s( f(theta_s, buffers_s; x_s) ),    s = 0..S-1,
+
+with :func:`torch.func.vmap` over :func:`torch.func.functional_call`, where ``x_s`` is run
+``s``'s own mini-batch (its own permutation of its own training set). The gradient of
+``sum_s loss_s`` with respect to the stacked ``theta`` is, slice by slice, each run's own
+gradient, because no operation mixes slices; Adam, AdamW and SGD act elementwise, so one
+optimizer over the stacked tensors applies each run's own update. Gradient clipping uses
+each run's own global norm. BatchNorm's running statistics are stacked buffers, updated
+in place per slice.
+
+Per run, exactly as in :func:`~entangled.train.fit` (the same :class:`~entangled.train.RunState`
+does the bookkeeping): initialisation, validation split, batch order, evaluation every
+``eval_every`` steps (on the run's own module, into which its slice is copied), the
+best-validation checkpoint, early stopping and divergence. A run that stops (patience, last
+step, non-finite loss) has its result taken at that step; its slice is carried along until
+the batch ends, and nothing it computes later is read.
+
+Equality with :func:`~entangled.train.fit`: the configuration hash exactly; the numbers up to
+the float rounding of batched kernels (a grouped convolution or a batched matrix product adds
+in another order), which training can amplify over many steps. ``tests/test_batched.py``
+checks the loss curves within :data:`CURVE_RTOL` over short runs of every architecture.
+
+Speed: a batched step does the arithmetic of ``S`` steps and pays the per-step overhead
+(Python, dispatch, kernel launches) once. On a GPU, where these small models are launch-bound,
+that is the whole cost; on a CPU thread the arithmetic dominates at batch 64 and the gain is
+small or negative (``benchmarks/bench_seed_batch.py``), so the sweep batches seeds by default
+only on CUDA (:func:`use_seed_batching`).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any, Sequence
+
+import torch
+
+from entangled.errors import InvalidParameterError
+from entangled.runs import RunResult, RunSpec, as_spec, config_hash
+
+#: Relative tolerance within which a batched run's loss curve equals the unbatched run's
+#: (float32; checked over short runs in the tests).
+CURVE_RTOL = 1e-4
+
+#: At most this many runs share one batch (bounds memory; larger groups are split).
+MAX_SEED_BATCH = 16
+
+SEED_BATCHING = ("auto", "on", "off")
+
+__all__ = ["fit_batch", "batch_key", "batch_groups", "use_seed_batching", "CURVE_RTOL",
+           "MAX_SEED_BATCH", "SEED_BATCHING", "BatchingError"]
+
+
+class BatchingError(InvalidParameterError):
+    """The runs cannot share a batch (different variants, or models of different shapes)."""
+
+
+def batch_key(config: Any) -> str:
+    """The configuration hash with ``seed`` and ``skip_seed`` set to 0: runs with equal keys
+    differ only in their seeds and may train as one batch."""
+    spec = as_spec(config)
+    flat = spec.to_flat()
+    flat["seed"], flat["skip_seed"] = 0, 0
+    return config_hash(RunSpec.from_flat(flat))
+
+
+def batch_groups(specs: Sequence[Any], max_size: int = MAX_SEED_BATCH) -> list[list[int]]:
+    """Indices of ``specs`` grouped by :func:`batch_key`, in first-seen order, each group of at
+    most ``max_size`` (a group of one trains unbatched)."""
+    groups: dict[str, list[list[int]]] = {}
+    for index, spec in enumerate(specs):
+        chunks = groups.setdefault(batch_key(spec), [[]])
+        if len(chunks[-1]) >= max_size:
+            chunks.append([])
+        chunks[-1].append(index)
+    return [chunk for chunks in groups.values() for chunk in chunks]
+
+
+def use_seed_batching(mode: str, specs: Sequence[RunSpec]) -> bool:
+    """Whether a sweep batches seeds: ``"on"``, ``"off"``, or ``"auto"`` = when the runs
+    resolve to a CUDA device here (where these models are bound by per-step overhead)."""
+    if mode not in SEED_BATCHING:
+        raise InvalidParameterError("seed_batching", mode,
+                                    "one of " + ", ".join(map(repr, SEED_BATCHING)))
+    if mode != "auto":
+        return mode == "on"
+    from entangled.train import resolve_device
+
+    return any(resolve_device(spec.budget.device).type == "cuda" for spec in specs)
+
+
+def fit_batch(configs: Sequence[Any]) -> list[RunResult]:
+    """Train runs that differ only in their seeds as one batched model; return their results
+    in the order given (each as :func:`entangled.train.fit` would return it, up to float
+    rounding; see the module docstring).
+
+    A batch of one also runs batched, so that a run's numbers do not depend on which other
+    seeds it was batched with (checked in the tests): resuming a sweep reproduces them.
+
+    Raises :class:`BatchingError` (a ValueError) when the runs have different
+    :func:`batch_key` or their models or batches differ in shape.
+    """
+    from entangled.train import intra_op_threads
+
+    specs = [as_spec(config).resolve() for config in configs]
+    if not specs:
+        return []
+    keys = {batch_key(spec) for spec in specs}
+    if len(keys) > 1:
+        raise BatchingError("configs", f"{len(keys)} different variants",
+                            "runs that differ only in seed and skip_seed (one batch_key)")
+    if len({config_hash(spec) for spec in specs}) != len(specs):
+        raise BatchingError("configs", "a repeated run", "distinct runs")
+    with intra_op_threads(specs[0].budget.threads):
+        return _fit_batch(specs)
+
+
+# ---------------------------------------------------------------------------- internals
+def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([t.detach() for t in tensors])
+
+
+def _stacked_state(models: list[torch.nn.Module]) -> tuple[dict[str, torch.Tensor],
+                                                           dict[str, torch.Tensor]]:
+    """The models' parameters (new leaves, ``requires_grad`` as in the models) and buffers,
+    each stacked along a new leading axis; raises BatchingError on differing structure."""
+    names = [tuple((n, tuple(p.shape)) for n, p in m.named_parameters()) for m in models]
+    buffer_names = [tuple((n, tuple(b.shape)) for n, b in m.named_buffers()) for m in models]
+    if len(set(names)) > 1 or len(set(buffer_names)) > 1:
+        raise BatchingError("configs", "models of different shapes", "models of one structure")
+    params = {}
+    for name, first in models[0].named_parameters():
+        stacked = _stack([dict(m.named_parameters())[name] for m in models])
+        params[name] = stacked.requires_grad_(first.requires_grad)
+    buffers = {name: _stack([dict(m.named_buffers())[name] for m in models])
+               for name, _ in models[0].named_buffers()}
+    return params, buffers
+
+
+@torch.no_grad()
+def _copy_slice(model: torch.nn.Module, params: dict[str, torch.Tensor],
+                buffers: dict[str, torch.Tensor], index: int) -> None:
+    """Load slice ``index`` of the stacked state into ``model``."""
+    for name, parameter in model.named_parameters():
+        parameter.copy_(params[name][index])
+    for name, buffer in model.named_buffers():
+        buffer.copy_(buffers[name][index])
+
+
+@torch.no_grad()
+def _clip_per_run(params: list[torch.Tensor], max_norm: float) -> None:
+    """``clip_grad_norm_`` for each run (slice) on its own: scale run s's gradients by
+    ``min(1, max_norm / (||g_s|| + 1e-6))`` where ``||g_s||`` is the 2-norm over all its
+    parameters' gradients."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    per_param = torch.stack([g.flatten(1).norm(dim=1) for g in grads])  # (P, S)
+    total = per_param.norm(dim=0)  # (S,)
+    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(coef.view(-1, *([1] * (g.ndim - 1))))
+
+
+def _fit_batch(specs: list[RunSpec]) -> list[RunResult]:
+    from torch.func import functional_call, vmap
+
+    from entangled.nn.transformer import SelfAttentionBranch
+    from entangled.train import RunState, _make_optimizer
+
+    start = time.perf_counter()
+    runs = [RunState(spec) for spec in specs]
+    batch_shapes = {(tuple(run.x_train.shape[1:]), min(run.budget.batch_size, run.task.n_train))
+                    for run in runs}
+    if len(batch_shapes) > 1:
+        raise BatchingError("configs", "tasks with different input shapes or sizes",
+                            "runs whose mini-batches stack")
+    params, buffers = _stacked_state([run.model for run in runs])
+    template = copy.deepcopy(runs[0].model).to("meta")
+    for module in template.modules():
+        if isinstance(module, SelfAttentionBranch):
+            module.explicit = True  # vmap batches the explicit form; the fused kernel loops
+    task, budget, device = runs[0].task, runs[0].budget, runs[0].device
+
+    def forward(p, b, x):
+        return functional_call(template, (p, b), (x,))
+
+    batched_forward = vmap(forward)
+    batched_loss = vmap(task.loss)
+    trained = [p for p in params.values() if p.requires_grad]
+    optimizer = _make_optimizer(budget, trained)
+
+    count = len(runs)
+    results: list[RunResult | None] = [None] * count
+    active = [True] * count
+    last_idx: list[torch.Tensor | None] = [None] * count
+
+    def finish(index: int) -> None:
+        active[index] = False
+        _copy_slice(runs[index].model, params, buffers, index)
+        results[index] = runs[index].finish()
+
+    steps = max(run.steps for run in runs)
+    for index, run in enumerate(runs):
+        if run.steps < 1:
+            finish(index)
+    for step in range(1, steps + 1):
+        if not any(active):
+            break
+        for index, run in enumerate(runs):
+            if active[index]:
+                last_idx[index] = run.next_batch()
+        fallback = next(i for i in last_idx if i is not None)
+        xs = torch.stack([run.x_train[i if i is not None else fallback]
+                          for run, i in zip(runs, last_idx)])
+        ys = torch.stack([run.y_train[i if i is not None else fallback]
+                          for run, i in zip(runs, last_idx)])
+        losses = batched_loss(batched_forward(params, buffers, xs), ys)
+        values = losses.detach().tolist()
+        for index, run in enumerate(runs):
+            if active[index] and not run.check_loss(step, values[index]):
+                finish(index)  # diverged: stops before this step's update, as in fit
+        if not any(active):
+            break
+        live = torch.tensor(active, device=losses.device)
+        total = torch.where(live, losses, torch.zeros_like(losses)).sum()
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if budget.grad_clip is not None:
+            _clip_per_run(trained, budget.grad_clip)
+        optimizer.step()
+        for index, run in enumerate(runs):
+            if not active[index]:
+                continue
+            if run.evaluation_due(step):
+                _copy_slice(run.model, params, buffers, index)
+            if not run.after_step(step, values[index]):
+                finish(index)
+    for index in range(count):
+        if active[index]:
+            finish(index)
+    share = (time.perf_counter() - start) / count
+    for result in results:
+        result.wall_time_s = share
+        result.environment["seed_batch"] = count
+    return results

@@ -1,0 +1,242 @@
+"""Seed-batched training (entangled.batched): each run of a batch equals the same run trained
+on its own (entangled.train.fit) up to float rounding, keeps its own early stopping and
+divergence, and does not depend on which other seeds share its batch; the sweep batches
+seeds on request, resumably, and falls back to one run at a time when a batch fails."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from entangled import batched
+from entangled.batched import (CURVE_RTOL, BatchingError, batch_groups, batch_key, fit_batch,
+                               use_seed_batching)
+from entangled.errors import InvalidParameterError
+from entangled.sweep import load_results, result_path, run_sweep
+from entangled.train import RunConfig, fit
+
+
+def seeds_of(config: RunConfig, seeds=(0, 1, 2)) -> list[RunConfig]:
+    return [dataclasses.replace(config, seed=s, skip_seed=s) for s in seeds]
+
+
+def assert_curves_close(single, batch, rtol=CURVE_RTOL) -> None:
+    assert single.config_hash == batch.config_hash
+    assert single.status == batch.status
+    assert single.curves.step == batch.curves.step
+    for name in ("train_loss", "val_loss"):
+        for a, b in zip(getattr(single.curves, name), getattr(batch.curves, name)):
+            assert (a is None) == (b is None)
+            if a is not None:
+                assert b == pytest.approx(a, rel=rtol, abs=1e-6), name
+
+
+SHORT = dict(eval_every=5, metrics=False, patience=None)
+CASES = {
+    # the CNN's grouped convolutions round differently from one convolution, and BatchNorm
+    # training amplifies the difference step by step: compared over the first steps
+    "cnn": RunConfig(arch="cnn", task="digits", family="orthogonal", steps=5, **SHORT),
+    "vit": RunConfig(arch="vit", task="digits", family="permutation", steps=20, **SHORT),
+    "rnn": RunConfig(arch="rnn", task="delayed_recall", family="orthogonal", steps=20, **SHORT),
+    "transformer": RunConfig(arch="transformer", task="counting", family="sparse", steps=20,
+                             **SHORT),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(CASES))
+def test_each_run_of_a_batch_equals_the_run_trained_alone(arch):
+    configs = seeds_of(CASES[arch])
+    results = fit_batch(configs)
+    for config, result in zip(configs, results):
+        single = fit(config)
+        assert_curves_close(single, result)
+        assert result.steps_done == single.steps_done
+        assert result.selected_step == single.selected_step
+        assert result.environment["seed_batch"] == len(configs)
+
+
+def test_first_step_gradients_and_batchnorm_statistics_equal_the_unbatched_ones():
+    """The batched forward/backward is the per-run computation: after one step of the CNN
+    (BatchNorm in training mode), every gradient and running statistic matches."""
+    import copy
+
+    from torch.func import functional_call, vmap
+
+    from entangled.runs import as_spec
+    from entangled.train import RunState
+
+    specs = [as_spec(c).resolve() for c in seeds_of(CASES["cnn"], (0, 1))]
+    runs = [RunState(spec) for spec in specs]
+    params, buffers = batched._stacked_state([run.model for run in runs])
+    template = copy.deepcopy(runs[0].model).to("meta")
+    xs = torch.stack([run.x_train[:32] for run in runs])
+    ys = torch.stack([run.y_train[:32] for run in runs])
+    out = vmap(lambda p, b, x: functional_call(template, (p, b), (x,)))(params, buffers, xs)
+    losses = vmap(runs[0].task.loss)(out, ys)
+    losses.sum().backward()
+    for index, run in enumerate(runs):
+        loss = run.task.loss(run.model(xs[index]), ys[index])
+        loss.backward()
+        assert losses[index].item() == pytest.approx(loss.item(), rel=1e-6)
+        for name, parameter in run.model.named_parameters():
+            torch.testing.assert_close(params[name].grad[index], parameter.grad,
+                                       rtol=1e-5, atol=1e-6)
+        for name, buffer in run.model.named_buffers():
+            torch.testing.assert_close(buffers[name][index], buffer, rtol=1e-5, atol=1e-6)
+
+
+def test_a_runs_numbers_do_not_depend_on_the_other_seeds_of_its_batch():
+    """Resuming a sweep may batch a run with fewer seeds, or alone: its numbers are the same."""
+    config = dataclasses.replace(CASES["rnn"], steps=30)
+    full = fit_batch(seeds_of(config, (0, 1, 2)))
+    alone = fit_batch(seeds_of(config, (1,)))
+    reordered = fit_batch(seeds_of(config, (2, 1)))
+    assert alone[0].curves == full[1].curves
+    assert reordered[1].curves == full[1].curves
+    assert reordered[0].test_accuracy == full[2].test_accuracy
+
+
+def test_early_stopping_is_kept_per_run():
+    config = RunConfig(arch="transformer", task="delayed_recall", family="permutation",
+                       steps=60, eval_every=10, patience=2, metrics=False)
+    configs = seeds_of(config)
+    singles = [fit(c) for c in configs]
+    stops = [r.steps_done for r in singles]
+    assert len(set(stops)) > 1, "the case must have seeds stopping at different steps"
+    for single, result in zip(singles, fit_batch(configs)):
+        assert result.steps_done == single.steps_done
+        assert result.selected_step == single.selected_step
+        assert result.test_accuracy == pytest.approx(single.test_accuracy, abs=1e-9)
+
+
+def test_divergence_is_per_run_and_leaves_the_other_runs_untouched():
+    """A learning rate at which the seeds diverge at different steps (2 to 7): each run stops
+    where it stops alone, and the runs that diverge late train on, unaffected by the NaNs of
+    the runs that diverged early."""
+    config = RunConfig(arch="rnn", task="adding", family="orthogonal", steps=30,
+                       eval_every=1, metrics=False, optimizer="sgd", lr=1e10)
+    configs = seeds_of(config, range(6))
+    singles = [fit(c) for c in configs]
+    assert len({r.diverged_at for r in singles}) >= 3, [r.diverged_at for r in singles]
+    for single, result in zip(singles, fit_batch(configs)):
+        assert result.status == single.status
+        assert result.diverged_at == single.diverged_at
+        assert result.steps_done == single.steps_done
+        assert_curves_close(single, result, rtol=1e-3)
+
+
+def test_per_run_gradient_clipping_equals_clip_grad_norm_on_each_run():
+    torch.manual_seed(0)
+    stacked = [torch.randn(3, 4, 5, requires_grad=True), torch.randn(3, 7, requires_grad=True)]
+    for p in stacked:
+        p.grad = torch.randn_like(p) * torch.tensor([0.01, 1.0, 10.0]).view(-1, *[1] * (p.ndim - 1))
+    expected = []
+    for s in range(3):
+        alone = [p.detach()[s].clone().requires_grad_() for p in stacked]
+        for a, p in zip(alone, stacked):
+            a.grad = p.grad[s].clone()
+        torch.nn.utils.clip_grad_norm_(alone, 0.5)
+        expected.append([a.grad for a in alone])
+    batched._clip_per_run(stacked, 0.5)
+    for s in range(3):
+        for p, e in zip(stacked, expected[s]):
+            torch.testing.assert_close(p.grad[s], e)
+    # the small run (norm < 0.5) is untouched; the big ones end at norm 0.5
+    norms = torch.stack([p.grad.flatten(1).norm(dim=1) for p in stacked]).norm(dim=0)
+    assert norms[1].item() == pytest.approx(0.5, rel=1e-4)
+    assert norms[2].item() == pytest.approx(0.5, rel=1e-4)
+
+
+def test_grad_clip_runs_batched_like_alone():
+    config = dataclasses.replace(CASES["rnn"], grad_clip=0.05)
+    configs = seeds_of(config, (0, 1))
+    for single, result in zip([fit(c) for c in configs], fit_batch(configs)):
+        assert_curves_close(single, result)
+
+
+def test_batch_key_groups_by_everything_but_the_seeds():
+    a = RunConfig(arch="rnn", task="counting", family="orthogonal", seed=0, skip_seed=0)
+    b = dataclasses.replace(a, seed=7, skip_seed=3)
+    c = dataclasses.replace(a, lr=1e-2)
+    assert batch_key(a) == batch_key(b)
+    assert batch_key(a) != batch_key(c)
+    specs = [dataclasses.replace(a, seed=s) for s in range(5)] + [c]
+    assert batch_groups(specs, max_size=2) == [[0, 1], [2, 3], [4], [5]]
+
+
+def test_runs_of_different_variants_are_refused_with_a_clear_error():
+    a = CASES["rnn"]
+    with pytest.raises(BatchingError, match="configs") as info:
+        fit_batch([a, dataclasses.replace(a, family="identity", seed=1)])
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(BatchingError, match="repeated"):
+        fit_batch([a, a])
+    assert fit_batch([]) == []
+
+
+def test_auto_batches_only_on_cuda():
+    cpu = RunConfig(device="cpu").to_spec().resolve()
+    cuda = dataclasses.replace(cpu, budget=dataclasses.replace(cpu.budget, device="cuda"))
+    assert use_seed_batching("auto", [cpu]) is False
+    assert use_seed_batching("auto", [cuda]) is True
+    assert use_seed_batching("on", [cpu]) is True
+    assert use_seed_batching("off", [cuda]) is False
+    with pytest.raises(InvalidParameterError, match="seed_batching"):
+        use_seed_batching("yes", [cpu])
+
+
+# ---------------------------------------------------------------------------- the sweep
+def sweep_configs():
+    base = dataclasses.replace(CASES["rnn"], steps=10)
+    return (seeds_of(base, (0, 1)) + seeds_of(dataclasses.replace(base, family="identity"),
+                                               (0, 1)))
+
+
+def test_sweep_batches_seeds_and_resumes_per_run(tmp_path):
+    configs = sweep_configs()
+    summary = run_sweep(configs, tmp_path, progress=False, seed_batching="on")
+    assert summary.complete and summary.ran == 4
+    first = {r.config_hash: r for r in load_results(tmp_path)}
+    assert {r.environment["seed_batch"] for r in first.values()} == {2}
+    expected = fit_batch(configs[:2])
+    assert first[expected[0].config_hash].curves == expected[0].curves
+    # one result lost: only that run trains again, alone, to the same numbers
+    lost = expected[1].config_hash
+    result_path(tmp_path, lost).unlink()
+    again = run_sweep(configs, tmp_path, progress=False, seed_batching="on")
+    assert again.ran == 1 and again.skipped == 3 and again.ran_hashes == [lost]
+    redone = {r.config_hash: r for r in load_results(tmp_path)}[lost]
+    assert redone.curves == first[lost].curves
+    assert redone.environment["seed_batch"] == 1
+
+
+def test_sweep_trains_a_failing_batch_one_run_at_a_time(tmp_path, monkeypatch, caplog):
+    def broken(configs):
+        raise RuntimeError("no batching rule")
+
+    monkeypatch.setattr(batched, "fit_batch", broken)
+    summary = run_sweep(sweep_configs(), tmp_path, progress=False, seed_batching="on")
+    assert summary.complete and summary.ran == 4 and not summary.failed
+    assert "no batching rule" in caplog.text
+    assert all("seed_batch" not in r.environment for r in load_results(tmp_path))
+
+
+def test_sweep_seed_batching_is_validated(tmp_path):
+    with pytest.raises(InvalidParameterError, match="seed_batching"):
+        run_sweep(sweep_configs(), tmp_path, progress=False, seed_batching="always")
+    with pytest.raises(InvalidParameterError, match="custom run_fn"):
+        run_sweep(sweep_configs(), tmp_path, progress=False, seed_batching="on",
+                  run_fn=lambda spec: None)
+
+
+def test_batched_results_are_finite_and_valid_schema(tmp_path):
+    results = fit_batch(seeds_of(dataclasses.replace(CASES["vit"], metrics=True), (0, 1)))
+    for result in results:
+        assert result.status == "ok"
+        assert math.isfinite(result.test_accuracy)
+        assert result.metrics["final"] is not None
+        data = result.to_dict()
+        assert type(result).from_dict(data) == result
