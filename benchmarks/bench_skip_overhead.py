@@ -6,7 +6,11 @@ interleaved in the same run so that machine drift affects both alike. Every fami
 twice: "before" with the structured kernel forced (``method="structured"``, the behaviour
 until the kernel was picked by size) and "after" with ``method="auto"`` (the dense product
 below the family's measured crossover). Reported: the median step time in ms and the ratio
-family / identity for both (target <= 1.05).
+family / identity for both (target <= 1.05), and the **arithmetic floor** of "after": the
+step's floating-point operations (matrix products and convolutions, counted by
+``torch.utils.flop_counter.FlopCounterMode``) over the identity step's. A dense skip adds an
+``n x n`` product per position (per time step in the RNN) that no kernel choice removes, so a
+time ratio near the FLOP ratio means the skip costs what its arithmetic costs.
 
 Usage::
 
@@ -53,6 +57,15 @@ def make_step(arch: str, family: str, x: torch.Tensor, y: torch.Tensor, task,
     return step
 
 
+def count_flops(step) -> int:
+    """Floating-point operations of one call of ``step`` (matmuls and convolutions)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
 def time_steps(step, n: int) -> float:
     """Mean wall time of one step over ``n`` consecutive steps, in ms."""
     start = time.perf_counter()
@@ -86,24 +99,28 @@ def bench_arch(arch: str, fams: list[str], *, batch: int, repeats: int, steps: i
             times["identity"].append(t_id)
             times[fam].append(t_f)
             ratios[fam].append(t_f / t_id)
-    out = {"identity": (statistics.median(times["identity"]), 1.0)}
+    flops = {fam: count_flops(step) for fam, step in steppers.items()}
+    out = {"identity": (statistics.median(times["identity"]), 1.0, 1.0)}
     for fam in steppers:
         if fam != "identity":
-            out[fam] = (statistics.median(times[fam]), statistics.median(ratios[fam]))
+            out[fam] = (statistics.median(times[fam]), statistics.median(ratios[fam]),
+                        flops[fam] / flops["identity"])
     return out
 
 
 def format_table(results: dict[str, dict[str, tuple[float, float]]], fams: list[str]) -> str:
-    """One row per family: "after" step time, then the before -> after ratio per arch."""
+    """One row per family: "after" step time, then the before -> after ratio per arch, and
+    the FLOP ratio of "after" (the arithmetic floor of its time ratio)."""
     archs = list(results)
-    header = ["family"] + [f"{a} ms" for a in archs] + [f"{a} ratio before -> after" for a in archs]
+    header = (["family"] + [f"{a} ms" for a in archs]
+              + [f"{a} ratio before -> after (FLOPs)" for a in archs])
     rows = []
     for fam in fams:
         after, before = (fam, fam) if fam == "identity" else (f"{fam} after", f"{fam} before")
         cells = [fam]
         cells += [f"{results[a][after][0]:.2f}" if after in results[a] else "n/a" for a in archs]
-        cells += [f"{results[a][before][1]:.3f} -> {results[a][after][1]:.3f}"
-                  if after in results[a] else "n/a" for a in archs]
+        cells += [f"{results[a][before][1]:.3f} -> {results[a][after][1]:.3f} "
+                  f"({results[a][after][2]:.3f})" if after in results[a] else "n/a" for a in archs]
         rows.append(cells)
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(header, widths)) + " |",
@@ -140,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
           f"thread(s), torch {torch.__version__}); ratio = family / identity in the same run; "
           f"before = structured kernel forced, after = method='auto' (target <= {TARGET:.2f})\n")
     print(format_table(results, [f for f in fams]))
-    slow = [(a, f, r[f + " after"][1]) for a, r in results.items() for f in fams
-            if f + " after" in r and r[f + " after"][1] > TARGET]
-    print(f"\n{'all families within target' if not slow else 'over target: ' + ', '.join(f'{a}/{f} {x:.2f}' for a, f, x in slow)}"
+    slow = [(a, f, r[f + " after"][1], r[f + " after"][2]) for a, r in results.items()
+            for f in fams if f + " after" in r and r[f + " after"][1] > TARGET]
+    over = ", ".join(f"{a}/{f} {x:.2f} (FLOPs {q:.2f})" for a, f, x, q in slow)
+    print(f"\n{'all families within target' if not slow else 'over target: ' + over}"
           f"; total {time.perf_counter() - start:.0f} s")
     return 0
 

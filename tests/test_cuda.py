@@ -45,3 +45,20 @@ def test_fit_runs_on_cuda_with_a_structured_skip(arch, task):
                            steps=60, device="cuda"))
     assert result.device.startswith("cuda") and result.status == "ok"
     assert result.test_accuracy > result.chance_accuracy
+
+
+@pytest.mark.parametrize("arch,task", [("cnn", "digits"), ("rnn", "delayed_recall"),
+                                       ("transformer", "counting")])
+def test_seed_batched_training_on_cuda_matches_unbatched(arch, task):
+    """``fit_batch`` on the GPU: every run as trained alone on the GPU, up to rounding."""
+    from entangled.batched import fit_batch
+    from entangled.train import RunConfig, fit
+
+    configs = [RunConfig(arch=arch, task=task, family="orthogonal", seed=s, skip_seed=s,
+                         steps=5, eval_every=5, metrics=False, device="cuda") for s in (0, 1)]
+    for config, result in zip(configs, fit_batch(configs)):
+        alone = fit(config)
+        assert result.device == "cuda" and result.config_hash == alone.config_hash
+        assert result.curves.step == alone.curves.step
+        for a, b in zip(alone.curves.val_loss, result.curves.val_loss):
+            assert b == pytest.approx(a, rel=1e-3)
