@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -98,10 +98,15 @@ def use_seed_batching(mode: str, specs: Sequence[RunSpec]) -> bool:
     return any(resolve_device(spec.budget.device).type == "cuda" for spec in specs)
 
 
-def fit_batch(configs: Sequence[Any]) -> list[RunResult]:
+def fit_batch(configs: Sequence[Any], *,
+              on_result: Callable[[int, RunResult], None] | None = None) -> list[RunResult]:
     """Train runs that differ only in their seeds as one batched model; return their results
     in the order given (each as :func:`entangled.train.fit` would return it, up to float
     rounding; see the module docstring).
+
+    ``on_result(index, result)`` is called as each run finishes (a run that stops early is
+    handed over before the batch ends, so a sweep writes it at once). A run's
+    ``wall_time_s`` is the batch's time until that run finished, divided by the runs.
 
     A batch of one also runs batched, so that a run's numbers do not depend on which other
     seeds it was batched with (checked in the tests): resuming a sweep reproduces them.
@@ -121,7 +126,7 @@ def fit_batch(configs: Sequence[Any]) -> list[RunResult]:
     if len({config_hash(spec) for spec in specs}) != len(specs):
         raise BatchingError("configs", "a repeated run", "distinct runs")
     with intra_op_threads(specs[0].budget.threads):
-        return _fit_batch(specs)
+        return _fit_batch(specs, on_result)
 
 
 # ---------------------------------------------------------------------------- internals
@@ -171,7 +176,8 @@ def _clip_per_run(params: list[torch.Tensor], max_norm: float) -> None:
         g.mul_(coef.view(-1, *([1] * (g.ndim - 1))))
 
 
-def _fit_batch(specs: list[RunSpec]) -> list[RunResult]:
+def _fit_batch(specs: list[RunSpec],
+               on_result: Callable[[int, RunResult], None] | None = None) -> list[RunResult]:
     from torch.func import functional_call, vmap
 
     from entangled.nn.transformer import SelfAttentionBranch
@@ -179,6 +185,7 @@ def _fit_batch(specs: list[RunSpec]) -> list[RunResult]:
 
     start = time.perf_counter()
     runs = [RunState(spec) for spec in specs]
+    count = len(runs)
     batch_shapes = {(tuple(run.x_train.shape[1:]), min(run.budget.batch_size, run.task.n_train))
                     for run in runs}
     if len(batch_shapes) > 1:
@@ -199,7 +206,6 @@ def _fit_batch(specs: list[RunSpec]) -> list[RunResult]:
     trained = [p for p in params.values() if p.requires_grad]
     optimizer = _make_optimizer(budget, trained)
 
-    count = len(runs)
     results: list[RunResult | None] = [None] * count
     active = [True] * count
     last_idx: list[torch.Tensor | None] = [None] * count
@@ -207,7 +213,11 @@ def _fit_batch(specs: list[RunSpec]) -> list[RunResult]:
     def finish(index: int) -> None:
         active[index] = False
         _copy_slice(runs[index].model, params, buffers, index)
-        results[index] = runs[index].finish()
+        runs[index].wall_time_s = (time.perf_counter() - start) / count
+        result = results[index] = runs[index].finish()
+        result.environment["seed_batch"] = count
+        if on_result is not None:
+            on_result(index, result)
 
     steps = max(run.steps for run in runs)
     for index, run in enumerate(runs):
@@ -248,8 +258,4 @@ def _fit_batch(specs: list[RunSpec]) -> list[RunResult]:
     for index in range(count):
         if active[index]:
             finish(index)
-    share = (time.perf_counter() - start) / count
-    for result in results:
-        result.wall_time_s = share
-        result.environment["seed_batch"] = count
     return results

@@ -394,9 +394,9 @@ def _execute_group(run_fn: Callable, members: list[tuple[str, RunSpec]], out_dir
     seeds): each run is claimed (:func:`entangled.store.try_claim`); those claimed or finished
     elsewhere are reported as such and left out; the rest train as one seed batch
     (:func:`entangled.batched.fit_batch`) while their claims are heartbeaten, and each result
-    is written on its own, atomically. If the batch fails as a whole, its runs are trained one
-    at a time, so a run that cannot be batched still runs and a crashing one is reported
-    alone.
+    is written atomically as soon as its run finishes (a run that stops early is safe before
+    the batch ends). If the batch fails, its unfinished runs are trained one at a time, so a
+    run that cannot be batched still runs and a crashing one is reported alone.
     """
     if not batched:
         return [_execute_claimed(run_fn, spec, out_dir, digest, policy) for digest, spec in members]
@@ -421,19 +421,21 @@ def _execute_group(run_fn: Callable, members: list[tuple[str, RunSpec]], out_dir
             with contextlib.ExitStack() as beats:
                 for claim in claims:
                     beats.enter_context(heartbeating(claim, policy.heartbeat_s))
+                def write(index: int, result: RunResult) -> None:  # as each run finishes
+                    digest = mine[index][0]
+                    try:
+                        outcomes[digest] = _write_result(result, out_dir, digest)
+                    except Exception as exc:
+                        outcomes[digest] = (digest, None, _one_line(exc))
+
                 try:
-                    results = fit_batch([spec for _, spec in mine])
+                    fit_batch([spec for _, spec in mine], on_result=write)
                 except Exception as exc:
-                    LOGGER.warning("seed batch of %d runs (%s) failed (%s); training them one at "
-                                   "a time", len(mine), _label(mine[0][1]), _one_line(exc))
+                    LOGGER.warning("seed batch of %d runs (%s) failed (%s); training the rest one "
+                                   "at a time", len(mine), _label(mine[0][1]), _one_line(exc))
                     for digest, spec in mine:
-                        outcomes[digest] = _execute(run_fn, spec, out_dir, digest)
-                else:
-                    for (digest, _), result in zip(mine, results):
-                        try:
-                            outcomes[digest] = _write_result(result, out_dir, digest)
-                        except Exception as exc:
-                            outcomes[digest] = (digest, None, _one_line(exc))
+                        if digest not in outcomes:
+                            outcomes[digest] = _execute(run_fn, spec, out_dir, digest)
     finally:
         for claim in claims:
             release(claim)

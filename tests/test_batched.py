@@ -106,10 +106,17 @@ def test_early_stopping_is_kept_per_run():
     singles = [fit(c) for c in configs]
     stops = [r.steps_done for r in singles]
     assert len(set(stops)) > 1, "the case must have seeds stopping at different steps"
-    for single, result in zip(singles, fit_batch(configs)):
+    handed_over = []
+    results = fit_batch(configs, on_result=lambda i, r: handed_over.append((i, r.steps_done)))
+    for single, result in zip(singles, results):
         assert result.steps_done == single.steps_done
         assert result.selected_step == single.selected_step
         assert result.test_accuracy == pytest.approx(single.test_accuracy, abs=1e-9)
+    # each run is handed over when it stops: the early stoppers first
+    assert sorted(i for i, _ in handed_over) == [0, 1, 2]
+    assert [steps for _, steps in handed_over] == sorted(stops)
+    first = min(range(3), key=lambda i: stops[i])
+    assert results[first].wall_time_s < max(r.wall_time_s for r in results)
 
 
 def test_divergence_is_per_run_and_leaves_the_other_runs_untouched():
@@ -214,7 +221,7 @@ def test_sweep_batches_seeds_and_resumes_per_run(tmp_path):
 
 
 def test_sweep_trains_a_failing_batch_one_run_at_a_time(tmp_path, monkeypatch, caplog):
-    def broken(configs):
+    def broken(configs, on_result=None):
         raise RuntimeError("no batching rule")
 
     monkeypatch.setattr(batched, "fit_batch", broken)
@@ -240,3 +247,22 @@ def test_batched_results_are_finite_and_valid_schema(tmp_path):
         assert result.metrics["final"] is not None
         data = result.to_dict()
         assert type(result).from_dict(data) == result
+
+
+def test_a_batch_failing_midway_keeps_the_runs_it_finished(tmp_path, monkeypatch):
+    """Runs handed over before the batch failed are written once, from the batch; only the
+    others are trained again one at a time."""
+    real = batched.fit_batch
+
+    def fails_after_first(configs, on_result=None):
+        def first_then_fail(index, result):
+            on_result(index, result)
+            raise RuntimeError("device lost")
+
+        return real(configs, on_result=first_then_fail)
+
+    monkeypatch.setattr(batched, "fit_batch", fails_after_first)
+    summary = run_sweep(sweep_configs(), tmp_path, progress=False, seed_batching="on")
+    assert summary.complete and summary.ran == 4 and not summary.failed
+    kinds = sorted(r.environment.get("seed_batch", 0) for r in load_results(tmp_path))
+    assert kinds == [0, 0, 2, 2]  # one run of each batch from the batch, the other alone
