@@ -208,7 +208,8 @@ def _fit_batch(specs: list[RunSpec],
 
     results: list[RunResult | None] = [None] * count
     active = [True] * count
-    last_idx: list[torch.Tensor | None] = [None] * count
+    # a finished run's slice is carried along on its last mini-batch (its output is not read)
+    last_idx = [torch.arange(batch_shapes.pop()[1], device=device)] * count
 
     def finish(index: int) -> None:
         active[index] = False
@@ -219,21 +220,12 @@ def _fit_batch(specs: list[RunSpec],
         if on_result is not None:
             on_result(index, result)
 
-    steps = max(run.steps for run in runs)
-    for index, run in enumerate(runs):
-        if run.steps < 1:
-            finish(index)
-    for step in range(1, steps + 1):
-        if not any(active):
-            break
+    for step in range(1, max(run.steps for run in runs) + 1):
         for index, run in enumerate(runs):
             if active[index]:
                 last_idx[index] = run.next_batch()
-        fallback = next(i for i in last_idx if i is not None)
-        xs = torch.stack([run.x_train[i if i is not None else fallback]
-                          for run, i in zip(runs, last_idx)])
-        ys = torch.stack([run.y_train[i if i is not None else fallback]
-                          for run, i in zip(runs, last_idx)])
+        xs = torch.stack([run.x_train[i] for run, i in zip(runs, last_idx)])
+        ys = torch.stack([run.y_train[i] for run, i in zip(runs, last_idx)])
         losses = batched_loss(batched_forward(params, buffers, xs), ys)
         values = losses.detach().tolist()
         for index, run in enumerate(runs):
@@ -255,6 +247,8 @@ def _fit_batch(specs: list[RunSpec],
                 _copy_slice(run.model, params, buffers, index)
             if not run.after_step(step, values[index]):
                 finish(index)
+        if not any(active):
+            break
     for index in range(count):
         if active[index]:
             finish(index)
