@@ -207,8 +207,10 @@ def dynamics_section(results: list[RunResult]) -> list[dict]:
 
 
 def run_counts(results: list[RunResult], summary) -> dict:
-    """Expected, loaded, rerun (invalid or stale files), invalid, ok and diverged runs."""
+    """Expected, loaded, rerun (invalid or stale files), invalid, ok and diverged runs, and
+    how many were trained in seed batches (``environment.seed_batch``)."""
     return {"expected": summary.total, "loaded": len(results), "total": len(results),
+            "seed_batched": sum("seed_batch" in r.environment for r in results),
             "ok": sum(r.status == "ok" for r in results),
             "diverged": sum(r.status == "diverged" for r in results),
             "ran": summary.ran, "reused": summary.skipped, "rerun": summary.rerun,

@@ -266,3 +266,14 @@ def test_a_batch_failing_midway_keeps_the_runs_it_finished(tmp_path, monkeypatch
     assert summary.complete and summary.ran == 4 and not summary.failed
     kinds = sorted(r.environment.get("seed_batch", 0) for r in load_results(tmp_path))
     assert kinds == [0, 0, 2, 2]  # one run of each batch from the batch, the other alone
+
+
+def test_the_report_counts_the_seed_batched_runs():
+    from entangled.sweep import SweepSummary
+    from reports.build import run_counts
+    from run_fakes import fake_result
+
+    alone, batch = (fake_result(RunConfig(seed=s)) for s in (0, 1))
+    batch.environment["seed_batch"] = 2
+    counts = run_counts([alone, batch], SweepSummary(out_dir="runs", total=2))
+    assert counts["seed_batched"] == 1 and counts["loaded"] == 2
