@@ -210,6 +210,8 @@ def _fit_batch(specs: list[RunSpec],
     active = [True] * count
     # a finished run's slice is carried along on its last mini-batch (its output is not read)
     last_idx = [torch.arange(batch_shapes.pop()[1], device=device)] * count
+    live: torch.Tensor | None = None  # which slices' losses are trained (on the device)
+    live_for: list[bool] = []
 
     def finish(index: int) -> None:
         active[index] = False
@@ -233,7 +235,8 @@ def _fit_batch(specs: list[RunSpec],
                 finish(index)  # diverged: stops before this step's update, as in fit
         if not any(active):
             break
-        live = torch.tensor(active, device=losses.device)
+        if live is None or live_for != active:  # a new mask only when a run has stopped
+            live, live_for = torch.tensor(active, device=losses.device), list(active)
         total = torch.where(live, losses, torch.zeros_like(losses)).sum()
         optimizer.zero_grad(set_to_none=True)
         total.backward()
