@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from entangled.runs import RunResult, SkipVariant, finite_or_none
-from reports import analysis, figures, findings, presets, tuning
+from reports import analysis, figures, findings, learnability, presets, tuning
 from reports.analysis import PROPERTY_LABELS, Outcome
 
 VERDICT_ORDER = ("reproduced", "not reproduced", "opposite", "inconclusive")
@@ -601,8 +601,6 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     attach_properties(rows)
     selections, tuned_rows = tuning_section(preset, results)
     # a task counts as unlearnt when no mapping at the fixed rate learnt it (every mapping)
-    from reports import learnability
-
     unlearnt = [u.pair for u in learnability.unlearnt_pairs(
         rows, learnability.memoryless_levels(results))]
     judged = findings_section(tuned_rows or rows, unlearnt)
