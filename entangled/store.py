@@ -46,7 +46,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 from entangled.errors import InvalidParameterError
 
@@ -79,6 +79,14 @@ class Shard:
         """The hashes of this shard: sorted distinct hashes at positions ``index-1 (mod count)``."""
         ordered = sorted(set(digests))
         return set(ordered[self.index - 1::self.count])
+
+    def select_groups(self, groups: Mapping[str, str]) -> set[str]:
+        """The hashes of this shard when runs go in groups (``{hash: group key}``, e.g. the
+        seeds of one variant batched together): whole groups, the sorted distinct group keys
+        at positions ``index-1 (mod count)``."""
+        keys = sorted(set(groups.values()))
+        chosen = set(keys[self.index - 1::self.count])
+        return {digest for digest, key in groups.items() if key in chosen}
 
 
 def parse_shard(text: Any) -> Shard | None:

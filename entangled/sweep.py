@@ -546,7 +546,8 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
         executor object (:mod:`entangled.executors`, e.g. a ``DaskExecutor(client=...)``).
     scheduler : Dask scheduler address, with ``executor="dask"``.
     shard : ``"I/N"`` or a :class:`~entangled.store.Shard`: run only shard I of N
-        (:meth:`Shard.select`); ``None``: every run.
+        (:meth:`Shard.select`; with seed batching, whole batches: :meth:`Shard.select_groups`,
+        so every shard of one store must use the same ``seed_batching``); ``None``: every run.
     claims : timing of the claim files (:class:`~entangled.store.ClaimPolicy`; default
         heartbeat 30 s, stale after 300 s, poll 10 s).
     wait : when another sweep on the same directory is training some of this sweep's runs,
@@ -562,7 +563,7 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
     -------
     SweepSummary
     """
-    from entangled.batched import SEED_BATCHING, batch_groups
+    from entangled.batched import SEED_BATCHING, batch_groups, batch_key
     from entangled.train import fit
 
     if seed_batching not in SEED_BATCHING:
@@ -588,8 +589,10 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
     out = Path(out_dir)
     _prepare_out_dir(out)
     remove_stray_temp_files(out, policy)
-    if shard is not None:
-        mine = shard.select(ordered)
+    batched = _batching(seed_batching, run_fn, list(ordered.values()))
+    if shard is not None:  # with seed batching, whole batches go to one shard
+        mine = (shard.select_groups({d: batch_key(s) for d, s in ordered.items()}) if batched
+                else shard.select(ordered))
         ordered = {digest: spec for digest, spec in ordered.items() if digest in mine}
     summary = SweepSummary(out_dir=str(out), total=len(ordered), hashes=list(ordered),
                            shard=None if shard is None else str(shard))
@@ -616,7 +619,7 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
             if result.status == "diverged":
                 summary.diverged.append(digest)
 
-    batched = bool(todo) and _batching(seed_batching, run_fn, [spec for _, spec in todo])
+
     bar = ProgressBar(summary.total, enabled=progress)
     bar.update(done=summary.skipped, current="resuming" if summary.skipped else "starting")
 

@@ -15,6 +15,7 @@ from entangled import batched
 from entangled.batched import (CURVE_RTOL, BatchingError, batch_groups, batch_key, fit_batch,
                                use_seed_batching)
 from entangled.errors import InvalidParameterError
+from entangled.runs import config_hash
 from entangled.sweep import load_results, result_path, run_sweep
 from entangled.train import RunConfig, fit
 
@@ -277,3 +278,24 @@ def test_the_report_counts_the_seed_batched_runs():
     batch.environment["seed_batch"] = 2
     counts = run_counts([alone, batch], SweepSummary(out_dir="runs", total=2))
     assert counts["seed_batched"] == 1 and counts["loaded"] == 2
+
+
+def test_with_seed_batching_shards_take_whole_batches(tmp_path):
+    """--shard with seed batching deals whole variants (batch keys) to shards, so a shard's
+    batches are as large as unsharded; the shards still cover every run exactly once."""
+    configs = [dataclasses.replace(c, steps=2, eval_every=1)
+               for family in ("identity", "orthogonal", "permutation")
+               for c in seeds_of(dataclasses.replace(CASES["rnn"], family=family), (0, 1, 2))]
+    hashes = {}
+    for index in (1, 2):
+        summary = run_sweep(configs, tmp_path, progress=False, seed_batching="on",
+                            shard=f"{index}/2")
+        hashes[index] = set(summary.hashes)
+        sizes = {r.environment["seed_batch"] for r in load_results(tmp_path)
+                 if r.config_hash in hashes[index]}
+        assert sizes == {3}, sizes
+    assert not hashes[1] & hashes[2]
+    assert len(hashes[1] | hashes[2]) == len(configs)
+    keys = {index: {batch_key(c) for c in configs if config_hash(c) in hashes[index]}
+            for index in (1, 2)}
+    assert sorted(map(len, keys.values())) == [1, 2]  # 3 variants: 2 + 1

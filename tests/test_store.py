@@ -199,3 +199,16 @@ def test_run_once_releases_the_claim_when_the_work_fails(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         run_once(tmp_path, "abc", lambda: False, boom, FAST)
     assert read_claim(tmp_path, "abc") is None
+
+
+def test_grouped_shards_deal_whole_groups_and_cover_every_run():
+    from entangled.store import Shard
+
+    groups = {f"h{i}": f"k{i % 4}" for i in range(12)}  # 4 groups of 3
+    chosen = [Shard(i, 3).select_groups(groups) for i in (1, 2, 3)]
+    assert set().union(*chosen) == set(groups)
+    assert sum(map(len, chosen)) == len(groups)  # disjoint
+    for part in chosen:  # whole groups only
+        keys = {groups[h] for h in part}
+        assert part == {h for h, k in groups.items() if k in keys}
+    assert sorted(len({groups[h] for h in part}) for part in chosen) == [1, 1, 2]
