@@ -203,6 +203,23 @@ def test_a_sweep_on_dask_equals_the_local_sweep_and_resumes(dask_cluster, tmp_pa
     assert [comparable(r) for r in load_results(tmp_path / "dask", strict=True)] == expected
 
 
+def test_seed_batches_on_dask_equal_the_local_seed_batches(dask_cluster, tmp_path):
+    """--seed-batching on ships each batch to one Dask worker; its results are those of the
+    same batches trained locally (a run's numbers do not depend on where its batch runs)."""
+    from entangled.sweep import run_sweep
+
+    runs = [dict(TINY, family=f, seed=s, skip_seed=s) for f in ("identity", "orthogonal")
+            for s in (0, 1, 2)]
+    local = run_sweep(runs, tmp_path / "local", progress=False, seed_batching="on")
+    on_dask = run_sweep(runs, tmp_path / "dask", executor="dask", progress=False,
+                        scheduler=dask_cluster.scheduler_address, seed_batching="on")
+    assert local.complete and on_dask.complete and on_dask.ran == 6
+    got = load_results(tmp_path / "dask", strict=True)
+    assert {r.environment["seed_batch"] for r in got} == {3}
+    assert ([comparable(r) for r in got]
+            == [comparable(r) for r in load_results(tmp_path / "local", strict=True)])
+
+
 def test_report_command_trains_on_dask(dask_cluster, tmp_path, capsys, monkeypatch):
     import entangled.sweep
     from entangled.cli import main
