@@ -400,8 +400,6 @@ def _execute_group(run_fn: Callable, members: list[tuple[str, RunSpec]], out_dir
     """
     if not batched:
         return [_execute_claimed(run_fn, spec, out_dir, digest, policy) for digest, spec in members]
-    from entangled.batched import fit_batch
-
     outcomes: dict[str, tuple[str, str | None, str | None]] = {}
     claims, mine = [], []
     try:
@@ -421,25 +419,37 @@ def _execute_group(run_fn: Callable, members: list[tuple[str, RunSpec]], out_dir
             with contextlib.ExitStack() as beats:
                 for claim in claims:
                     beats.enter_context(heartbeating(claim, policy.heartbeat_s))
-                def write(index: int, result: RunResult) -> None:  # as each run finishes
-                    digest = mine[index][0]
-                    try:
-                        outcomes[digest] = _write_result(result, out_dir, digest)
-                    except Exception as exc:
-                        outcomes[digest] = (digest, None, _one_line(exc))
-
-                try:
-                    fit_batch([spec for _, spec in mine], on_result=write)
-                except Exception as exc:
-                    LOGGER.warning("seed batch of %d runs (%s) failed (%s); training the rest one "
-                                   "at a time", len(mine), _label(mine[0][1]), _one_line(exc))
-                    for digest, spec in mine:
-                        if digest not in outcomes:
-                            outcomes[digest] = _execute(run_fn, spec, out_dir, digest)
+                outcomes.update(_train_batch(run_fn, mine, out_dir))
     finally:
         for claim in claims:
             release(claim)
     return [outcomes[digest] for digest, _ in members]
+
+
+def _train_batch(run_fn: Callable, members: list[tuple[str, RunSpec]], out_dir: str
+                 ) -> dict[str, tuple[str, str | None, str | None]]:
+    """Train ``members`` as one seed batch, writing each result as its run finishes; if the
+    batch fails, train its unfinished runs one at a time with ``run_fn``."""
+    from entangled.batched import fit_batch
+
+    outcomes: dict[str, tuple[str, str | None, str | None]] = {}
+
+    def write(index: int, result: RunResult) -> None:
+        digest = members[index][0]
+        try:
+            outcomes[digest] = _write_result(result, out_dir, digest)
+        except Exception as exc:
+            outcomes[digest] = (digest, None, _one_line(exc))
+
+    try:
+        fit_batch([spec for _, spec in members], on_result=write)
+    except Exception as exc:
+        LOGGER.warning("seed batch of %d runs (%s) failed (%s); training the rest one at a time",
+                       len(members), _label(members[0][1]), _one_line(exc))
+        for digest, spec in members:
+            if digest not in outcomes:
+                outcomes[digest] = _execute(run_fn, spec, out_dir, digest)
+    return outcomes
 
 
 def _batching(mode: str, run_fn: Callable, specs: list[RunSpec]) -> bool:
