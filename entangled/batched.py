@@ -130,25 +130,21 @@ def fit_batch(configs: Sequence[Any], *,
 
 
 # ---------------------------------------------------------------------------- internals
-def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
-    return torch.stack([t.detach() for t in tensors])
-
-
 def _stacked_state(models: list[torch.nn.Module]) -> tuple[dict[str, torch.Tensor],
                                                            dict[str, torch.Tensor]]:
     """The models' parameters (new leaves, ``requires_grad`` as in the models) and buffers,
     each stacked along a new leading axis; raises BatchingError on differing structure."""
-    names = [tuple((n, tuple(p.shape)) for n, p in m.named_parameters()) for m in models]
-    buffer_names = [tuple((n, tuple(b.shape)) for n, b in m.named_buffers()) for m in models]
-    if len(set(names)) > 1 or len(set(buffer_names)) > 1:
+    parameters = [dict(m.named_parameters()) for m in models]
+    buffers = [dict(m.named_buffers()) for m in models]
+    shapes = {tuple((n, tuple(t.shape)) for n, t in {**p, **b}.items())
+              for p, b in zip(parameters, buffers)}
+    if len(shapes) > 1:
         raise BatchingError("configs", "models of different shapes", "models of one structure")
-    params = {}
-    for name, first in models[0].named_parameters():
-        stacked = _stack([dict(m.named_parameters())[name] for m in models])
-        params[name] = stacked.requires_grad_(first.requires_grad)
-    buffers = {name: _stack([dict(m.named_buffers())[name] for m in models])
-               for name, _ in models[0].named_buffers()}
-    return params, buffers
+    stacked_parameters = {
+        name: torch.stack([p[name].detach() for p in parameters]).requires_grad_(first.requires_grad)
+        for name, first in parameters[0].items()}
+    stacked_buffers = {name: torch.stack([b[name].detach() for b in buffers]) for name in buffers[0]}
+    return stacked_parameters, stacked_buffers
 
 
 @torch.no_grad()
