@@ -29,7 +29,7 @@ def groups(seeds: int, device: str):
     """One group per (arch, task) of quick: its orthogonal variant at the fixed lr."""
     import dataclasses
 
-    from reports import presets
+    from entangled.reports import presets
 
     chosen = {}
     for config in presets.run_configs(presets.get_preset("quick")):

@@ -3,8 +3,8 @@
 Measures
 
 * conjecture checks per second: every (conjecture, family) pair of the catalog checked by
-  :func:`theory.check` with the default examples, in-process (median of ``--repeats`` runs);
-* wall time of :func:`theory.verify` on the catalog, isolated (the default: a child process
+  :func:`entangled.theory.check` with the default examples, in-process (median of ``--repeats`` runs);
+* wall time of :func:`entangled.theory.verify` on the catalog, isolated (the default: a child process
   loads and checks the conjectures, with a time limit per check) and in-process
   (``isolate=False``, the behaviour before isolation), alternated, median of ``--repeats``
   runs each, and their ratio;
@@ -30,8 +30,8 @@ import time
 
 def time_checks(examples: int | None) -> tuple[int, float, dict[str, float]]:
     """``(checks, seconds, seconds per theme)`` of one in-process pass over the catalog."""
-    from theory.engine import check, plan
-    from theory.loader import load_builtin
+    from entangled.theory.engine import check, plan
+    from entangled.theory.loader import load_builtin
 
     pairs = plan(load_builtin())
     per_theme: dict[str, float] = {}
@@ -44,8 +44,8 @@ def time_checks(examples: int | None) -> tuple[int, float, dict[str, float]]:
 
 
 def time_verify(examples: int | None, isolate: bool) -> float:
-    """Wall time of one :func:`theory.verify` of the catalog (``isolate`` as given)."""
-    from theory.engine import verify
+    """Wall time of one :func:`entangled.theory.verify` of the catalog (``isolate`` as given)."""
+    from entangled.theory.engine import verify
 
     start = time.perf_counter()
     ledger = verify(examples=examples, isolate=isolate)

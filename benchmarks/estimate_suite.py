@@ -24,7 +24,7 @@ import dataclasses
 import time
 
 from entangled.train import fit
-from reports.presets import get_preset, load_suite
+from entangled.reports.presets import get_preset, load_suite
 
 
 def cost_key(run) -> tuple:

@@ -31,7 +31,7 @@ def _p(value: float | None) -> str:
 def _label(entry: dict) -> str:
     """The mapping as the page writes it (parameters that differ from the family's defaults)."""
     from entangled.runs import SkipVariant
-    from reports.analysis import variant_label
+    from entangled.reports.analysis import variant_label
 
     v = entry["variant"]
     return variant_label(SkipVariant(v["family"], v.get("params") or {}, v.get("spatial", False)))

@@ -207,7 +207,7 @@ def export(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
 
 # ------------------------------------------------------------------ report outcomes
 def outcomes_table(outcomes: Iterable[Any]) -> list[dict[str, Any]]:
-    """The report's outcomes (:class:`reports.analysis.Outcome` or their ``to_dict``) as flat
+    """The report's outcomes (:class:`entangled.reports.analysis.Outcome` or their ``to_dict``) as flat
     rows: one per (architecture, task, mapping variant), scalar columns only.
 
     Columns: the outcome's description flattened (``arch``, ``task``, the mapping variant and

@@ -1,7 +1,7 @@
 """Messages of the library go through :mod:`logging`; the ``entangled`` command configures it.
 
-Library code logs to the loggers of its packages (``entangled.*``, ``theory.*``,
-``reports.*``) and never prints: progress notes at ``INFO``, details at ``DEBUG``, problems
+Library code logs to the loggers of its packages (``entangled.*``, which includes
+``entangled.theory.*`` and ``entangled.reports.*``) and never prints: progress notes at ``INFO``, details at ``DEBUG``, problems
 that do not stop the work (a skipped result file, a failed run of a sweep) at ``WARNING``.
 A program that uses the library decides what to show, e.g.
 ``logging.getLogger("entangled").setLevel(logging.ERROR)`` to silence the warnings, or
@@ -19,7 +19,7 @@ import logging
 import sys
 
 #: Top-level packages whose loggers the command line configures.
-PACKAGES = ("entangled", "theory", "reports")
+PACKAGES = ("entangled",)
 #: Logging level by verbosity (``-q`` is -1, the default 0, ``-v`` 1).
 LEVELS = {-1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
 

@@ -4,7 +4,7 @@ pytest loads this module in every run of an environment where entangled is insta
 only declares options and imports nothing of entangled's own until a run asks for
 conjectures: ``--conjectures PATH`` (repeatable), ``--conjecture-catalog``, or the ini option
 ``conjecture_catalog = true`` on a run without path arguments. Then the items come from
-:mod:`theory.pytest_plugin`. A project with its own top-level ``theory`` package (or any
+:mod:`entangled.theory.pytest_plugin`. A project with its own top-level ``theory`` package (or any
 other name entangled uses) is therefore never affected; ``-p no:entangled_theory`` turns the
 plugin off altogether.
 
@@ -51,7 +51,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     catalog = wants_catalog(config)
     if not sources and not catalog:
         return
-    from theory.pytest_plugin import collect_conjecture_items  # only now: asked for
+    from entangled.theory.pytest_plugin import collect_conjecture_items  # only now: asked for
 
     added = collect_conjecture_items(session, sources, catalog)
     items.extend(added)

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from entangled.runs import ArchSpec, RunResult, SkipVariant, TaskSpec, freeze, thaw
-from reports.stats import Difference, Summary, rank_correlation, summarize
+from entangled.reports.stats import Difference, Summary, rank_correlation, summarize
 
 IDENTITY = "identity"
 
@@ -273,9 +273,9 @@ def _single(values: set):
 
 
 def paired_difference(row: Outcome, base: Outcome) -> Difference:
-    """``row - base`` paired by seed (:func:`reports.paired.compare`, diverged runs at chance):
+    """``row - base`` paired by seed (:func:`entangled.reports.paired.compare`, diverged runs at chance):
     the mean difference, its paired t interval within [-1, 1] and the p-value the verdicts use."""
-    from reports.paired import compare
+    from entangled.reports.paired import compare
 
     chance = row.chance if math.isfinite(row.chance) else 0.0
     paired = compare(row.by_seed, base.by_seed, chance=chance)

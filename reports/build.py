@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from entangled.runs import RunResult, SkipVariant, finite_or_none
-from reports import analysis, figures, findings, learnability, presets, tuning
-from reports.analysis import PROPERTY_LABELS, Outcome
+from entangled.reports import analysis, figures, findings, learnability, presets, tuning
+from entangled.reports.analysis import PROPERTY_LABELS, Outcome
 
 VERDICT_ORDER = ("reproduced", "not reproduced", "opposite", "inconclusive")
 
@@ -30,7 +30,7 @@ LOGGER = logging.getLogger(__name__)
 
 
 def log(message: str) -> None:
-    """A progress note of the report (``INFO`` on the ``reports.build`` logger)."""
+    """A progress note of the report (``INFO`` on the ``entangled.reports.build`` logger)."""
     LOGGER.info(message)
 
 
@@ -52,17 +52,17 @@ def run_suite(preset: presets.Preset, out_dir: Path, jobs: int, progress: bool,
 
 # ------------------------------------------------------------------------ ledger
 def ledger_key(paths: Sequence[str], examples: int, seed: int) -> str:
-    """Cache key of a ledger (:func:`theory.ledger.ledger_cache_key`)."""
-    from theory.ledger import ledger_cache_key
+    """Cache key of a ledger (:func:`entangled.theory.ledger.ledger_cache_key`)."""
+    from entangled.theory.ledger import ledger_cache_key
 
     return ledger_cache_key(paths, examples, seed)
 
 
 def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: int = 0) -> dict:
     """The ledger as a dict, cached in ``out_dir`` by :func:`ledger_key`."""
-    import theory
+    from entangled import theory
     from entangled.sweep import write_json_atomic
-    from theory.ledger import dependencies_current
+    from entangled.theory.ledger import dependencies_current
 
     cache = out_dir / f"ledger-{ledger_key(paths, examples, seed)}.json"
     if cache.exists():
@@ -370,7 +370,7 @@ def render(context: dict, labels: Labels | None = None) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     labels = labels or Labels(())
-    env = Environment(loader=PackageLoader("reports", "templates"),
+    env = Environment(loader=PackageLoader("entangled.reports", "templates"),
                       autoescape=select_autoescape(["html", "xml"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _format_number
@@ -489,7 +489,7 @@ def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None =
                  suite: presets.Suite | str | os.PathLike | None = None) -> Path:
     """Run a suite (resuming finished runs) and write ``index.html``; return its path.
 
-    ``suite`` is a :class:`~reports.presets.Suite` or the path of a suite TOML file; without
+    ``suite`` is a :class:`~entangled.reports.presets.Suite` or the path of a suite TOML file; without
     it the built-in suite ``preset_name`` runs. The suite is validated before the output
     directory is touched. ``executor``/``scheduler``: where the runs execute
     (:func:`entangled.sweep.run_sweep`).
@@ -578,7 +578,7 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     from entangled.export import outcomes_table
     from entangled.properties import IDENTITY_ATTRIBUTES
     from entangled.sweep import write_json_atomic
-    from reports.scale import scale_section, scale_summary
+    from entangled.reports.scale import scale_section, scale_summary
 
     jobs = jobs or max(1, os.cpu_count() or 1)
     started = time.perf_counter()
@@ -698,8 +698,8 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
 
 def literature_section(ledger: dict) -> list[dict]:
     """The literature section: one row per (published claim, conjecture) with claim, source,
-    kind, verdict and evidence (:func:`theory.literature.literature_section`)."""
-    from theory.literature import literature_section as rows
+    kind, verdict and evidence (:func:`entangled.theory.literature.literature_section`)."""
+    from entangled.theory.literature import literature_section as rows
 
     return rows(ledger)
 

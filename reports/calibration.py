@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from entangled.tasks.mnist1d import PUBLISHED_ACCURACIES
-from reports.analysis import IDENTITY, Outcome, arch_label, by_pair, task_label
+from entangled.reports.analysis import IDENTITY, Outcome, arch_label, by_pair, task_label
 
 #: Published MNIST-1D variants and the tasks our models read them through, per model.
 SOURCES: dict[str, dict[str, tuple[str, str]]] = {

@@ -11,7 +11,7 @@ HELP = "run a suite and write the self-contained HTML report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from reports.presets import preset_names
+    from entangled.reports.presets import preset_names
 
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", choices=preset_names(), default="quick",
@@ -37,12 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from entangled.errors import InvalidParameterError
-    from reports import presets
-    from reports.build import make_report, train_shard
+    from entangled.reports import presets
+    from entangled.reports.build import make_report, train_shard
 
     if args.jobs is not None and args.jobs < 1:
         raise InvalidParameterError("--jobs", args.jobs, "a positive integer")
-    from theory.loader import expand_source
+    from entangled.theory.loader import expand_source
 
     for path in args.conjectures:  # fail fast: a wrong PATH stops before anything trains
         expand_source(path)

@@ -34,7 +34,7 @@ import numpy as np
 
 from entangled.mappings.base import Mapping
 from entangled.runs import ArchSpec, RunResult, SkipVariant, TaskSpec, pairs_dict
-from reports.analysis import Outcome, arch_label, model_overrides, task_label
+from entangled.reports.analysis import Outcome, arch_label, model_overrides, task_label
 
 
 def composite_spectrum(mappings: Sequence[Mapping]) -> tuple[float, float]:
@@ -215,7 +215,7 @@ def gain_figure(section: GainSection):
     """Mean test accuracy against ``log10 ||P||_2`` of the composite skip, one panel per swept
     (architecture, task), one series per family (its points: the model sizes and variants);
     ``None`` when the suite sweeps no depth or width."""
-    from reports import figures
+    from entangled.reports import figures
 
     if not section.swept:
         return None

@@ -2,10 +2,10 @@
 
 Each finding is a list of *comparisons* — (architecture, task, variant) against the identity
 skip of the same architecture and task — with a predicted sign of the accuracy difference.
-Every comparison is paired by seed (:func:`reports.paired.compare`: diverged runs count at
+Every comparison is paired by seed (:func:`entangled.reports.paired.compare`: diverged runs count at
 chance, paired t interval, exact sign-flip p-value, TOST against the smallest effect of
 interest, MDE); the p-values of the comparisons that count are Holm-corrected within the
-finding; each comparison and the finding get a word by the rule of :mod:`reports.verdicts`.
+finding; each comparison and the finding get a word by the rule of :mod:`entangled.reports.verdicts`.
 
 Scope, as the abstract states each finding (Lechner et al., arXiv 2206.01261):
 
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Collection, Sequence
 
 from entangled.runs import SkipVariant, TaskSpec
-from reports.analysis import IDENTITY, Outcome, find_outcome, task_label, variant, variant_label
-from reports.paired import ALPHA, SMALLEST_EFFECT, compare, holm
-from reports.verdicts import (AT_CEILING, UNLEARNT, comparison_verdict, finding_verdict,
+from entangled.reports.analysis import IDENTITY, Outcome, find_outcome, task_label, variant, variant_label
+from entangled.reports.paired import ALPHA, SMALLEST_EFFECT, compare, holm
+from entangled.reports.verdicts import (AT_CEILING, UNLEARNT, comparison_verdict, finding_verdict,
                               rule_text)
 
 #: families whose variants are readings of the paper's "entangled sparse mapping" (F1)
@@ -101,7 +101,7 @@ def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
 
     The Holm family is the comparisons measured with at least two paired seeds whose arms are
     not both at the ceiling and whose (arch, task) pair is not in ``unlearnt`` (pairs of
-    :class:`ArchSpec`, :class:`TaskSpec` that no mapping learnt, :mod:`reports.learnability`;
+    :class:`ArchSpec`, :class:`TaskSpec` that no mapping learnt, :mod:`entangled.reports.learnability`;
     those get the word ``task not learnt`` and are excluded); the MDE is computed at
     ``alpha / m`` (Holm's strictest step).
     """
@@ -144,7 +144,7 @@ def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
         status, reason = word.verdict, word.reason
         if i in excluded:
             status, reason = UNLEARNT, ("no mapping learnt this task at the suite's budget "
-                                        "(reports.learnability): excluded from the verdict")
+                                        "(entangled.reports.learnability): excluded from the verdict")
         entry.update(
             status=status, reason=reason, seeds=paired.n, paired=paired.to_dict(),
             p_adjusted=p_adj, counted=i in p_adjusted,

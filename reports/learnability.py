@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Iterable, Mapping
 
 from entangled.runs import ArchSpec, RunResult, TaskSpec, pairs_dict
-from reports.analysis import Outcome, arch_label, by_pair, task_label
+from entangled.reports.analysis import Outcome, arch_label, by_pair, task_label
 
 #: Accuracy above max(chance, memoryless) that some mapping must reach for a task to count as
 #: learnt (fraction, 0.1 = 10 percentage points).
@@ -111,7 +111,7 @@ def unlearnt_pairs(rows: Iterable[Outcome], memoryless: Mapping[TaskSpec, float]
 
 
 def _variant_text(row: Outcome) -> str:
-    from reports.analysis import variant_label
+    from entangled.reports.analysis import variant_label
 
     return variant_label(row.variant)
 

@@ -40,7 +40,7 @@ Built-in suites (``--preset``):
 learning rate of the grid (and at the group's fixed ``lr``, default 3e-3, when it is not in
 the grid; the runs at the other rates skip the metric snapshots, which only the plots read,
 and the plots use the fixed-rate runs). The report then selects, per (architecture, task, variant), the learning rate with
-the best mean *validation* accuracy over seeds (:mod:`reports.tuning`; the test set never
+the best mean *validation* accuracy over seeds (:mod:`entangled.reports.tuning`; the test set never
 takes part) and judges the findings on the selected runs, beside the comparison at the fixed
 ``lr``. Groups without ``lr_grid`` train at their fixed ``lr`` only.
 

@@ -1,9 +1,9 @@
 """The report's sections for issue 12 (beyond toy scale), assembled from the typed results:
 
-* the MNIST-1D calibration table (:mod:`reports.calibration`), when the suite has MNIST-1D
+* the MNIST-1D calibration table (:mod:`entangled.reports.calibration`), when the suite has MNIST-1D
   identity runs;
-* the unlearnt (architecture, task) pairs (:mod:`reports.learnability`);
-* the composite skip gain against outcome over the depth/width sweeps (:mod:`reports.depth`).
+* the unlearnt (architecture, task) pairs (:mod:`entangled.reports.learnability`);
+* the composite skip gain against outcome over the depth/width sweeps (:mod:`entangled.reports.depth`).
 
 :func:`scale_section` gives the template's ``scale`` entry, :func:`scale_summary` the
 ``summary.json`` entry.
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from entangled.runs import RunResult
-from reports import calibration, depth, learnability
-from reports.analysis import Outcome
+from entangled.reports import calibration, depth, learnability
+from entangled.reports.analysis import Outcome
 
 
 REFERENCES_FILE = "mnist1d-references.json"
@@ -29,7 +29,7 @@ def scale_section(results: Iterable[RunResult], rows: list[Outcome], *,
 
     ``references`` gives our logistic/MLP MNIST-1D baselines, called only when the suite has
     MNIST-1D identity runs: ``"measure"`` trains them
-    (:func:`reports.calibration.reference_accuracies`, cached in
+    (:func:`entangled.reports.calibration.reference_accuracies`, cached in
     ``cache_dir/mnist1d-references.json``), a callable returns them, ``None`` leaves them out.
     """
     if references == "measure":

@@ -62,7 +62,7 @@ class Selection:
         return len(self.by_lr) > 1
 
     def to_dict(self) -> dict:
-        from reports.analysis import model_overrides
+        from entangled.reports.analysis import model_overrides
 
         return {"arch": self.arch.name, "model": model_overrides(self.arch), "task": self.task.name,
                 "task_options": dict(self.task.options), "variant": self.variant.to_dict(),

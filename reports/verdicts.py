@@ -38,14 +38,14 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from entangled.errors import InvalidParameterError
-from reports.paired import ALPHA, PairedComparison
+from entangled.reports.paired import ALPHA, PairedComparison
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
 OPPOSITE = "opposite"
 INCONCLUSIVE = "inconclusive"
 AT_CEILING = "at ceiling"
-#: a comparison on a task no mapping learnt (:mod:`reports.learnability`): excluded
+#: a comparison on a task no mapping learnt (:mod:`entangled.reports.learnability`): excluded
 UNLEARNT = "task not learnt"
 EXCLUDED = (AT_CEILING, UNLEARNT)
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, OPPOSITE, INCONCLUSIVE)

@@ -1,13 +1,13 @@
 """Factories for the README's real-world probe runs on history-mixing mHC packages.
 
 ``entangled probe tests/probe_real_world.py:NAME`` (the package must be importable). The
-package's module is used as published; :class:`theory.adapters.history.HistoryWindow` only
+package's module is used as published; :class:`entangled.theory.adapters.history.HistoryWindow` only
 presents its ``skip(x, history)`` call as a ``K``-stream block.
 """
 
 import torch
 
-from theory.adapters.history import HistoryWindow
+from entangled.theory.adapters.history import HistoryWindow
 
 WINDOW, WIDTH = 4, 8
 

@@ -4,7 +4,7 @@ A factory takes no arguments and returns ``(block, sample_input)`` or a dict wit
 
 * ``block`` — the module (``y = block(x)``, same shape as ``x``) and ``input`` — a sample ``x``;
 * ``streams`` / ``dim`` / ``layout`` — ``n`` streams of width ``d`` and where they sit in ``x``
-  (``"... s d"``, ``"... f"``, ``"(b s) ... d"``, ``"b f ..."``; see :mod:`theory.probe`);
+  (``"... s d"``, ``"... f"``, ``"(b s) ... d"``, ``"b f ..."``; see :mod:`entangled.theory.probe`);
 * ``silence`` — name of the submodule whose output a hook sets to zero (the residual branch);
 * ``exposed`` — the mixing matrix the module claims to apply (``y_i = sum_j H_ij x_j``), or a
   function ``(block, x) -> matrix`` that reads it;

@@ -49,7 +49,7 @@ def smoke_shard_size(shard: str) -> int:
     """How many of the smoke suite's runs shard ``shard`` (``"I/N"``) holds: the shards take
     the sorted distinct hashes in turn."""
     from entangled.store import parse_shard
-    from reports import presets
+    from entangled.reports import presets
 
     hashes = {c.hash() for c in presets.get_preset("smoke").configs()}
     return len(parse_shard(shard).select(hashes))

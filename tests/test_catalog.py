@@ -1,4 +1,4 @@
-"""Tests of the built-in conjecture catalog (theory.conjectures).
+"""Tests of the built-in conjecture catalog (entangled.theory.conjectures).
 
 Catalog functions are ordinary functions of a mapping (or a tuple of mappings); here they are
 called on hand-picked mappings whose values are known, and the whole catalog is run through
@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import entangled as E
-import theory.conjectures as catalog
-from theory.conjectures import composition, literature, norms, spectral, structure
-from theory.registry import as_conjecture
+import entangled.theory.conjectures as catalog
+from entangled.theory.conjectures import composition, literature, norms, spectral, structure
+from entangled.theory.registry import as_conjecture
 
 MODULES = (spectral, norms, structure, composition, literature)
 
@@ -164,7 +164,7 @@ def _catalog_items_in_this_run(config) -> bool:
 def test_whole_catalog_verdicts_match_expected(request):
     if _catalog_items_in_this_run(request.config):
         pytest.skip("the catalog items of this run check every verdict (once per run)")
-    from theory.engine import run_conjectures
+    from entangled.theory.engine import run_conjectures
 
     ledger = run_conjectures(catalog_conjectures(), examples=12, seed=0)
     mismatches = [

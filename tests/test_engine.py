@@ -10,17 +10,17 @@ import pytest
 from hypothesis import strategies as st
 
 import entangled as E
-import theory
-from theory import conjecture
-from theory.engine import check, evaluate_on, verify
-from theory.ledger import Ledger, LedgerEntry
-from theory.loader import load_builtin, load_file, load_sources
-from theory.registry import all_conjectures
+from entangled import theory
+from entangled.theory import conjecture
+from entangled.theory.engine import check, evaluate_on, verify
+from entangled.theory.ledger import Ledger, LedgerEntry
+from entangled.theory.loader import load_builtin, load_file, load_sources
+from entangled.theory.registry import all_conjectures
 
 CONJECTURES = '''
 import math
 import torch
-from theory import conjecture
+from entangled.theory import conjecture
 
 
 @conjecture(families=["rotation", "orthogonal"], n=(1, 12))
@@ -329,7 +329,7 @@ def test_ledger_entry_rejects_unknown_fields():
 def test_load_sources_reports_broken_file_and_loads_the_rest(tmp_path, conj_file):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "good.py").write_text(
-        "from theory import conjecture\n"
+        "from entangled.theory import conjecture\n"
         "@conjecture(families=['identity'])\n"
         "def fine(m):\n    '''Fine.'''\n    return True\n")
     (tmp_path / "bad.py").write_text("raise ImportError('broken on purpose')\n")
@@ -352,7 +352,7 @@ def test_loading_file_twice_and_builtin_twice_does_not_duplicate(conj_file):
 
 def test_dotted_module_name_loads(tmp_path, monkeypatch):
     (tmp_path / "my_user_mod.py").write_text(
-        "from theory import conjecture\n"
+        "from entangled.theory import conjecture\n"
         "@conjecture(families=['identity'], n=(1, 2))\n"
         "def trace_positive(m):\n    '''Trace > 0.'''\n    return float(m.matrix().trace()) > 0\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -387,7 +387,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from limits_helper import LIMIT  # noqa: E402
 
-from theory import conjecture  # noqa: E402
+from entangled.theory import conjecture  # noqa: E402
 
 
 @conjecture(families=["identity"], n=(1, 3))
@@ -402,8 +402,8 @@ def test_ledger_cache_misses_when_an_imported_helper_changes(tmp_path, monkeypat
     conjecture file changes (the file itself and the key's inputs stay the same)."""
     import functools
 
-    from reports.build import conjecture_ledger
-    from theory.ledger import dependencies_current
+    from entangled.reports.build import conjecture_ledger
+    from entangled.theory.ledger import dependencies_current
 
     (tmp_path / "lib").mkdir()
     helper = tmp_path / "lib" / "limits_helper.py"
@@ -431,7 +431,7 @@ def test_ledger_cache_misses_when_an_imported_helper_changes(tmp_path, monkeypat
 
 
 def test_ledger_cache_key_covers_plugin_versions(monkeypatch):
-    import theory.ledger as ledger_module
+    import entangled.theory.ledger as ledger_module
 
     before = ledger_module.ledger_cache_key([], 3, 0)
     monkeypatch.setattr(ledger_module, "plugin_versions",

@@ -147,7 +147,7 @@ def test_bad_input_names_the_parameter(tmp_path):
 
 
 def test_outcomes_table_is_flat_and_matches_the_welch_difference():
-    from reports import analysis
+    from entangled.reports import analysis
 
     results = [result("identity", {}, s, a) for s, a in enumerate([0.8, 0.9, 1.0])]
     results += [result("rotation", {"theta": 0.5}, s, a) for s, a in enumerate([0.6, 0.7, 0.8])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from entangled.tasks import f3_task_grid
-from reports import presets
+from entangled.reports import presets
 
 
 def full_configs():

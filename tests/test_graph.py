@@ -1,4 +1,4 @@
-"""Tests of theory.graph: support-graph properties against networkx, scipy and closed forms."""
+"""Tests of entangled.theory.graph: support-graph properties against networkx, scipy and closed forms."""
 
 import math
 
@@ -9,8 +9,8 @@ import scipy.sparse.csgraph as csgraph
 from hypothesis import given, strategies as st
 
 import entangled as E
-from theory import graph as G
-from theory.spectral import eigenvalue_matching_distance, roots_of_unity_for_cycles
+from entangled.theory import graph as G
+from entangled.theory.spectral import eigenvalue_matching_distance, roots_of_unity_for_cycles
 
 
 def shift(n, by=1):

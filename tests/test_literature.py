@@ -1,4 +1,4 @@
-"""The literature ledger (theory.literature): 30 claims, their conjectures, and what they find.
+"""The literature ledger (entangled.theory.literature): 30 claims, their conjectures, and what they find.
 
 Known answers: the claims falsified as literally stated are falsified with the minimal
 counterexample worked out by hand in their docstrings; the rows for the report carry claim,
@@ -13,16 +13,16 @@ import pytest
 import torch
 
 import entangled as E
-from theory.engine import check, run_conjectures
-from theory.literature import (
+from entangled.theory.engine import check, run_conjectures
+from entangled.theory.literature import (
     CLAIMS,
     LITERALLY_FALSIFIED,
     aggregate_verdict,
     claim_conjecture_names,
     literature_rows,
 )
-from theory.loader import load_builtin
-from theory.registry import KINDS
+from entangled.theory.loader import load_builtin
+from entangled.theory.registry import KINDS
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +64,17 @@ def test_claims_falsified_as_literally_stated(catalog, number, family, minimal_n
 
 
 def test_sharpened_readings_have_the_hand_computed_counterexamples(catalog):
-    mhc_init = check(catalog["theory.conjectures.lit_hyper_connections."
+    mhc_init = check(catalog["entangled.theory.conjectures.lit_hyper_connections."
                              "mhc_initialisation_is_identity_skip"], "identity", examples=10)
     assert mhc_init.verdict == "falsified" and mhc_init.counterexample["n"] == 2
     assert mhc_init.counterexample["value"] == pytest.approx(1 / (math.e + 1), abs=1e-9)
-    non_expansive = check(catalog["theory.conjectures.lit_mhc.mhc_h_res_is_non_expansive"],
+    non_expansive = check(catalog["entangled.theory.conjectures.lit_mhc.mhc_h_res_is_non_expansive"],
                           "sinkhorn", examples=15)
     assert non_expansive.verdict == "falsified" and non_expansive.counterexample["n"] == 2
 
 
 def test_orthostochastic_distance_known_answers():
-    from theory.conjectures.lit_orthostochastic import orthostochastic_distance
+    from entangled.theory.conjectures.lit_orthostochastic import orthostochastic_distance
 
     classic = torch.tensor([[1, 1, 0], [1, 0, 1], [0, 1, 1]], dtype=torch.float64) / 2
     assert orthostochastic_distance(classic) > 0.1                 # not orthostochastic
@@ -89,7 +89,7 @@ def test_orthostochastic_distance_known_answers():
 def test_birkhoff_decomposition_meets_marcus_ree_and_rebuilds():
     import numpy as np
 
-    from theory.conjectures.lit_mhc_lite import birkhoff_decomposition
+    from entangled.theory.conjectures.lit_mhc_lite import birkhoff_decomposition
 
     rng = np.random.default_rng(0)
     perms = [np.eye(5)[rng.permutation(5)] for _ in range(30)]
@@ -103,7 +103,7 @@ def test_birkhoff_decomposition_meets_marcus_ree_and_rebuilds():
 
 def test_haar_test_rejects_plain_qr_and_accepts_the_family():
     from entangled.mappings.orthogonal import haar_orthogonal
-    from theory.conjectures.lit_orthogonal import haar_first_entry_test
+    from entangled.theory.conjectures.lit_orthogonal import haar_first_entry_test
 
     generator = torch.Generator().manual_seed(0)
 
@@ -115,7 +115,7 @@ def test_haar_test_rejects_plain_qr_and_accepts_the_family():
 
 
 def test_copy_memory_simulation_matches_the_formula():
-    from theory.conjectures.lit_refinement import copy_memory_memoryless_cross_entropy
+    from entangled.theory.conjectures.lit_refinement import copy_memory_memoryless_cross_entropy
 
     for blank in (1, 30):
         simulated = copy_memory_memoryless_cross_entropy(blank, 4000, seed=1)
@@ -135,7 +135,7 @@ def test_entangled_skip_matrix_buffer_is_live():
 
 
 def test_literature_rows_from_a_small_ledger(catalog):
-    names = [LITERALLY_FALSIFIED[19], "theory.conjectures.lit_mhc."
+    names = [LITERALLY_FALSIFIED[19], "entangled.theory.conjectures.lit_mhc."
                                       "doubly_stochastic_mixing_conserves_stream_mean"]
     ledger = run_conjectures([catalog[n] for n in names], examples=15, seed=0)
     rows = literature_rows(ledger, catalog.values())
@@ -166,7 +166,7 @@ def test_whole_literature_ledger_matches_expected(catalog):
 
 
 def test_report_literature_section_reads_the_cached_ledger_dict(catalog):
-    from reports.build import literature_section
+    from entangled.reports.build import literature_section
 
     ledger = run_conjectures([catalog[LITERALLY_FALSIFIED[20]]], examples=20, seed=0)
     rows = literature_section(ledger.to_dict())
@@ -180,10 +180,10 @@ def test_report_literature_section_reads_the_cached_ledger_dict(catalog):
 def test_report_template_literature_section_renders_every_row():
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    from theory.ledger import Ledger
-    from theory.literature import literature_section
+    from entangled.theory.ledger import Ledger
+    from entangled.theory.literature import literature_section
 
-    env = Environment(loader=PackageLoader("reports", "templates"),
+    env = Environment(loader=PackageLoader("entangled.reports", "templates"),
                       autoescape=select_autoescape(["html"], default=True))
     source = env.loader.get_source(env, "index.html")[0]
     section = source[source.index('<section id="literature">'):source.index('<section id="outcomes">')]

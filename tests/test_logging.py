@@ -99,5 +99,5 @@ def test_cli_quiet_hides_progress_notes_before_or_after_the_command(
 def test_configure_twice_keeps_one_handler(restore_logging):
     logs.configure(0)
     logs.configure(1)
-    handlers = [h for h in logging.getLogger("reports").handlers if getattr(h, "_entangled_cli", False)]
-    assert len(handlers) == 1 and logging.getLogger("reports").level == logging.DEBUG
+    handlers = [h for h in logging.getLogger("entangled").handlers if getattr(h, "_entangled_cli", False)]
+    assert len(handlers) == 1 and logging.getLogger("entangled").level == logging.DEBUG

@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 
 import entangled as E
-from theory.strategies import mappings
+from entangled.theory.strategies import mappings
 
 
 @pytest.mark.parametrize("n,block", [(16, 4), (17, 4), (9, 3), (8, 8), (5, 2), (64, 16)])

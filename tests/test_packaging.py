@@ -55,3 +55,55 @@ def test_digits_ship_with_the_package_and_scikit_learn_is_no_core_dependency():
     assert not [r for r in PROJECT["dependencies"] if r.lower().startswith("scikit-learn")]
     assert any(r.startswith("scikit-learn>=") for r in PROJECT["optional-dependencies"]["dev"])
     assert "CC BY 4.0" in (ROOT / "entangled" / "tasks" / "data" / "DIGITS.md").read_text()
+
+
+def _setuptools_config():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+
+
+def _source_dir(package, package_dir):
+    """The repository folder of ``package`` under setuptools' ``package-dir`` (longest prefix)."""
+    parts = package.split(".")
+    for cut in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:cut])
+        if prefix in package_dir:
+            return ROOT / package_dir[prefix] / Path(*parts[cut:])
+    return ROOT / Path(*parts)
+
+
+def test_one_top_level_import_name_and_every_package_listed():
+    """Issue 24 item 5: the only top-level package installed is ``entangled``; the repository's
+    theory/ and reports/ folders are installed under it, and every folder holding an
+    ``__init__.py`` is in the package list (so none is left out of the wheel)."""
+    config = _setuptools_config()
+    packages, package_dir = config["packages"], config["package-dir"]
+    assert {p.split(".")[0] for p in packages} == {"entangled"}
+    assert package_dir == {"entangled.theory": "theory", "entangled.reports": "reports"}
+    on_disk = set()
+    for top, name in (("entangled", "entangled"), ("theory", "entangled.theory"),
+                      ("reports", "entangled.reports")):
+        for init in (ROOT / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / top)
+            on_disk.add(".".join([name, *rel.parts]))
+    assert set(packages) == on_disk
+    for package in packages:
+        assert (_source_dir(package, package_dir) / "__init__.py").is_file(), package
+
+
+def test_the_package_never_imports_the_old_top_level_names():
+    """No module of the three folders imports ``theory`` or ``reports`` as a top-level name
+    (which would only work from the repository root and would load a second copy)."""
+    import ast
+
+    offenders = []
+    for top in ("entangled", "theory", "reports"):
+        for path in (ROOT / top).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names
+                              if n.split(".")[0] in ("theory", "reports")]
+    assert offenders == []

@@ -58,7 +58,7 @@ def test_registering_a_second_class_under_a_taken_name_is_an_error():
 
 def test_conjecture_on_a_plugin_family_that_failed_to_load_names_it(fake_entry_points):
     """Issue 16 item 3: a declared plug-in family that is not available is named as such."""
-    from theory import conjecture
+    from entangled.theory import conjecture
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,4 +1,4 @@
-"""Tests of theory.probe, the probed-module claims and ``entangled probe``.
+"""Tests of entangled.theory.probe, the probed-module claims and ``entangled probe``.
 
 Known answers: blocks whose skip is a given matrix probe back to it; the Kronecker residual of
 ``H ⊗ I + I ⊗ A`` has a closed form; the deliberately broken fixtures of
@@ -20,9 +20,9 @@ from torch import nn
 import entangled as E
 from entangled.cli import main
 from entangled.errors import InvalidParameterError
-from theory.adapters.entangled_skip import EntangledResidualBlock, entangled_skip_spec
-from theory.conjectures import probed as claims
-from theory.probe import (
+from entangled.theory.adapters.entangled_skip import EntangledResidualBlock, entangled_skip_spec
+from entangled.theory.conjectures import probed as claims
+from entangled.theory.probe import (
     ProbedMapping,
     ProbeError,
     ProbeWarning,
@@ -298,7 +298,7 @@ def test_normalisation_over_the_wrong_axis_is_falsified():
 def test_hyper_connections_mhc_block():
     pytest.importorskip("hyper_connections", reason="optional extra 'probe' "
                         "(pip install 'hyper-connections>=0.4') is not installed")
-    from theory.adapters.hyper_connections import mhc_mixing_matrix, mhc_spec
+    from entangled.theory.adapters.hyper_connections import mhc_mixing_matrix, mhc_spec
 
     at_init = probe_spec(mhc_spec())
     n = 4
@@ -345,7 +345,7 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert ProbedMapping.from_dict(data["probe"]).n == fixtures.STREAMS
 
     assert main(["probe", f"{FIXTURES}:forgot_to_apply", "--in-process"]) == 1
-    assert main(["probe", "theory.adapters.examples:entangled_skip_sparse", "--in-process"]) == 0
+    assert main(["probe", "entangled.theory.adapters.examples:entangled_skip_sparse", "--in-process"]) == 0
     assert main(["probe", f"{FIXTURES}:no_such_factory", "--in-process"]) == 2
     assert main(["probe", "no_such_module_xyz:factory"]) == 2
     assert main(["probe", "missing-colon"]) == 2
@@ -357,7 +357,7 @@ def test_cli_exit_codes(tmp_path, capsys):
 def test_cli_user_conjectures(tmp_path, capsys):
     good = tmp_path / "mine.py"
     good.write_text(
-        "from theory import conjecture\n"
+        "from entangled.theory import conjecture\n"
         "@conjecture(families=['probed'], tol=1e-9)\n"
         "def is_identity(m):\n"
         "    '''The applied map is the identity (false for a live mixer).'''\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from theory.probe import (
+from entangled.theory.probe import (
     ProbeError,
     check_probed,
     exposed_reader,
@@ -24,7 +24,7 @@ from theory.probe import (
     probe,
     probe_spec,
 )
-from theory.probe.blocks import matching_parameters
+from entangled.theory.probe.blocks import matching_parameters
 
 sys.path.insert(0, str(Path(__file__).parent))
 import probe_fixtures as fixtures  # noqa: E402
@@ -249,7 +249,7 @@ README_EXIT_CODES = {
     "tests/probe_fixtures.py:WrongAxis": 1,
     "hyper_connections:HyperConnections": 0,
     "hyper_connections:mHC": 0,
-    "theory.adapters.examples:mhc_dynamic_block": 1,
+    "entangled.theory.adapters.examples:mhc_dynamic_block": 1,
 }
 
 

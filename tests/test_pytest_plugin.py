@@ -1,19 +1,19 @@
 """Tests of the pytest plugin (entry point entangled.pytest_plugin, items in
-theory.pytest_plugin) with pytester, outside the repository."""
+entangled.theory.pytest_plugin) with pytester, outside the repository."""
 
 import textwrap
 
 # pytester runs pytest in-process and afterwards drops the modules the inner run imported;
 # torch cannot be imported twice in one process, so import the stack here, before any run.
 import entangled  # noqa: F401
-import theory.cli_verify  # noqa: F401
-import theory.engine  # noqa: F401
-import theory.loader  # noqa: F401
+import entangled.theory.cli_verify  # noqa: F401
+import entangled.theory.engine  # noqa: F401
+import entangled.theory.loader  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
 CLAIMS = '''
-from theory import conjecture
+from entangled.theory import conjecture
 
 
 @conjecture(families=["rotation", "permutation"], n=(1, 8))
@@ -104,7 +104,7 @@ def test_own_theory_package(pytestconfig):
     assert ANSWER == 42
     assert Path(sys.modules["theory"].__file__).parent == Path(__file__).parent / "theory"
     assert pytestconfig.getoption("conjectures") == []  # entangled's plugin is loaded
-    assert "theory.pytest_plugin" not in sys.modules and "theory.engine" not in sys.modules
+    assert "entangled.theory.pytest_plugin" not in sys.modules and "entangled.theory.engine" not in sys.modules
 '''
 
 

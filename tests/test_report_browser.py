@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from reports.build import build_report
-from reports.verdicts import VERDICTS
+from entangled.reports.build import build_report
+from entangled.reports.verdicts import VERDICTS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SECTIONS = ["findings", "families", "ledger", "outcomes", "ties", "dynamics", "environment"]
 
 EVIL_CONJECTURE = textwrap.dedent('''
-    from theory import conjecture
+    from entangled.theory import conjecture
 
     @conjecture(families=["identity"], tol=1e-12)
     def evil_name_is_escaped(m):

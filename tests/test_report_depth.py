@@ -10,7 +10,7 @@ import torch
 import entangled as E
 from entangled.runs import ArchSpec, SkipVariant, TaskSpec
 from entangled.train import RunConfig
-from reports import analysis, depth
+from entangled.reports import analysis, depth
 from run_fakes import fake_result
 
 # Seed 881 at n = 8 (default density): the sparse family's S is the 8-cycle

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 pytest.importorskip("matplotlib")
 
-from reports import figures  # noqa: E402
-from reports.figures import Panel, Series  # noqa: E402
+from entangled.reports import figures  # noqa: E402
+from entangled.reports.figures import Panel, Series  # noqa: E402
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 
@@ -130,7 +130,7 @@ def test_svg_is_written_next_to_the_page_and_parses(tmp_path):
 
 
 def test_no_global_backend_switch_and_no_pyplot():
-    code = ("import matplotlib, sys; matplotlib.use('svg'); from reports import figures; "
+    code = ("import matplotlib, sys; matplotlib.use('svg'); from entangled.reports import figures; "
             "figures.panel_figure('k', 't', 'a', [figures.Panel('p', 'x', 'test accuracy', "
             "[figures.Series('s', [0, 1], [0.2, 0.4])])]); "
             "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)")

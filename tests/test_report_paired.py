@@ -8,9 +8,9 @@ import pytest
 from scipy import stats
 
 from entangled.errors import InvalidParameterError
-from reports.paired import (compare, holm, minimum_detectable_effect, paired_power, paired_t,
+from entangled.reports.paired import (compare, holm, minimum_detectable_effect, paired_power, paired_t,
                             seeds_needed, sign_flip_greater_p, sign_flip_p, tost)
-from reports.stats import summarize
+from entangled.reports.stats import summarize
 
 PAIRS = [
     ([0.91, 0.93, 0.90, 0.92, 0.94], [0.90, 0.90, 0.89, 0.91, 0.90]),

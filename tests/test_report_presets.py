@@ -3,9 +3,9 @@
 import pytest
 
 from entangled.sweep import config_hash
-from reports import presets
-from reports.analysis import arch_label, outcomes, variant
-from reports.findings import paper_findings
+from entangled.reports import presets
+from entangled.reports.analysis import arch_label, outcomes, variant
+from entangled.reports.findings import paper_findings
 from run_fakes import fake_result
 
 
@@ -83,7 +83,7 @@ def test_lr_grid_trains_every_variant_and_seed_at_every_rate_plus_the_fixed_one(
     # only the fixed-rate runs take the metric snapshots (the plots read those)
     assert {c.metrics for c in configs if c.lr != 2e-3} == {False}
     assert {c.metrics for c in configs if c.lr == 2e-3} == {True}
-    from reports.tuning import select_learning_rates
+    from entangled.reports.tuning import select_learning_rates
 
     selections = select_learning_rates([fake_result(c) for c in configs])
     assert len(selections) == 2  # one per variant: the metrics flag does not split a group
@@ -107,7 +107,7 @@ def test_bad_lr_grid_is_rejected_with_the_key_and_value(grid):
 def test_shipped_presets_tune_every_findings_comparison_over_a_10x_grid(name):
     """Issue 11: each mapping a finding is judged on, and its identity baseline, is trained at
     >= 3 learning rates spanning >= 10x; F1 is judged on every sparse reading."""
-    from reports.findings import SPARSE_FAMILIES
+    from entangled.reports.findings import SPARSE_FAMILIES
 
     suite = presets.get_preset(name)
     tuned = {}

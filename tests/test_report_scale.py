@@ -10,8 +10,8 @@ from entangled.errors import InvalidParameterError
 from entangled.runs import TaskSpec
 from entangled.tasks.sequences import majority_memoryless
 from entangled.train import RunConfig
-from reports import analysis, calibration, learnability, scale
-from reports.build import Labels, _format_number
+from entangled.reports import analysis, calibration, learnability, scale
+from entangled.reports.build import Labels, _format_number
 from run_fakes import fake_result
 
 
@@ -128,7 +128,7 @@ def test_default_model_size_is_preferred_never_the_best(mnist1d_rows):
 
 # ------------------------------------------------------------------------- page + summary
 def render_scale(section) -> str:
-    env = Environment(loader=PackageLoader("reports", "templates"),
+    env = Environment(loader=PackageLoader("entangled.reports", "templates"),
                       autoescape=select_autoescape(["html"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     labels = Labels(())

@@ -1,7 +1,7 @@
 """The report plots the state norm over time and, for the RNN, the saturated fraction."""
 
 from entangled.runs import MetricSnapshot
-from reports import build
+from entangled.reports import build
 from run_fakes import fake_result
 
 

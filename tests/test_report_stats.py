@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from reports.analysis import Outcome, dose_response, outcomes, variant, variant_label, variant_labels
+from entangled.reports.analysis import Outcome, dose_response, outcomes, variant, variant_label, variant_labels
 from run_fakes import fake_result
-from reports.findings import Comparison, Finding, judge
-from reports.stats import rank_correlation, summarize, welch_difference
+from entangled.reports.findings import Comparison, Finding, judge
+from entangled.reports.stats import rank_correlation, summarize, welch_difference
 
 
 def test_summary_matches_scipy_t_interval():
@@ -103,7 +103,7 @@ def test_nearly_equal_variants_are_two_outcomes_with_distinct_labels():
 
 def test_a_sweep_is_ordered_numerically_not_as_text():
     # regression: iters=[1, 3, 20] used to sort as text (1, 20, 3) and show 20 as the middle
-    from reports.analysis import showcase_variants
+    from entangled.reports.analysis import showcase_variants
 
     results = [_result("cnn", "digits", "sinkhorn", {"iters": k}, 0, 0.5) for k in (20, 3, 1)]
     rows = outcomes(results)

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from entangled.metrics import steps_to_threshold
-from reports.tuning import select_learning_rates, selection_key, tuned_results
+from entangled.reports.tuning import select_learning_rates, selection_key, tuned_results
 from tests.run_fakes import fake_result
 
 

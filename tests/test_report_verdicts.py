@@ -5,10 +5,10 @@ import math
 import pytest
 
 from entangled.errors import InvalidParameterError
-from reports.analysis import outcomes, variant
-from reports.findings import Comparison, Finding, judge, judge_paper, paper_findings
-from reports.paired import compare
-from reports.verdicts import (AT_CEILING, INCONCLUSIVE, NOT_REPRODUCED, OPPOSITE, REPRODUCED,
+from entangled.reports.analysis import outcomes, variant
+from entangled.reports.findings import Comparison, Finding, judge, judge_paper, paper_findings
+from entangled.reports.paired import compare
+from entangled.reports.verdicts import (AT_CEILING, INCONCLUSIVE, NOT_REPRODUCED, OPPOSITE, REPRODUCED,
                               comparison_verdict, finding_verdict, rule_text)
 
 BASE = [0.80, 0.82, 0.78, 0.81, 0.79, 0.80, 0.83, 0.77]
@@ -178,8 +178,8 @@ def test_paper_findings_scope():
 def test_comparisons_on_an_unlearnt_task_are_excluded_from_holm_and_the_verdict():
     """F3 with its time-variant task unlearnt: that comparison is 'task not learnt', left out
     of the Holm family, and the 'all' finding cannot be reproduced on the other part alone."""
-    from reports.learnability import memoryless_levels, unlearnt_pairs
-    from reports.verdicts import UNLEARNT
+    from entangled.reports.learnability import memoryless_levels, unlearnt_pairs
+    from entangled.reports.verdicts import UNLEARNT
 
     results = _arm("rnn", "delayed_recall", "identity", {}, [0.12 + j for j in JITTER[:6]], 0.125)
     results += _arm("rnn", "delayed_recall", "orthogonal", {}, [0.14 + j for j in JITTER[:6]], 0.125)

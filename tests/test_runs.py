@@ -50,8 +50,8 @@ def test_third_party_architecture_and_task_run_through_train_sweep_and_a_suite(t
         assert rc == 0, rc
         rc = main(["sweep", {str(configs)!r}, "--out", {str(tmp_path / 'sweep')!r}, "--no-progress"])
         assert rc == 0, rc
-        from reports.presets import load_suite
-        from reports.analysis import outcomes
+        from entangled.reports.presets import load_suite
+        from entangled.reports.analysis import outcomes
         from entangled.sweep import run_sweep, load_results
         suite = load_suite({str(PLUGIN_DIR / 'suite.toml')!r})
         summary = run_sweep(suite.configs(), {str(tmp_path / 'suite')!r}, progress=False)
@@ -203,8 +203,8 @@ THREADS_SCRIPT = """
     [swept] = load_results(sys.argv[1] + "/sweep")
     trained = json.load(open(sys.argv[1] + "/train.json"))
     from pathlib import Path
-    from reports.build import run_suite
-    from reports.presets import parse_suite
+    from entangled.reports.build import run_suite
+    from entangled.reports.presets import parse_suite
     suite = parse_suite({"name": "t", "seeds": [0], "runs": [{
         "arch": "cnn", "task": "digits", "steps": 6, "batch_size": 32, "eval_every": 3,
         "metrics": False, "device": "cpu", "model": {"width": 8, "depth": 2}, "skip_seed": 0,
@@ -323,7 +323,7 @@ def test_train_help_lists_the_registered_choices(capsys):
 
 # ------------------------------------------------------------------ suites
 def test_builtin_suites_are_data_files_shipped_with_the_package():
-    from reports import presets
+    from entangled.reports import presets
 
     assert presets.preset_names() == ["smoke", "quick", "full"]
     smoke = presets.get_preset("smoke")
@@ -349,7 +349,7 @@ def test_builtin_suites_are_data_files_shipped_with_the_package():
     ('name = "x"\nseeds = [0\n', "valid TOML"),
 ])
 def test_bad_suite_files_name_the_key_the_value_and_what_is_allowed(tmp_path, text, match):
-    from reports.presets import SuiteError, load_suite
+    from entangled.reports.presets import SuiteError, load_suite
 
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -377,7 +377,7 @@ def test_report_cli_accepts_a_suite_file_and_validates_before_touching_out(tmp_p
 
 # ------------------------------------------------------------------ output directory
 def test_output_directory_refusals(tmp_path):
-    from reports.build import output_directory
+    from entangled.reports.build import output_directory
 
     a_file = tmp_path / "file"
     a_file.write_text("x")
@@ -395,7 +395,7 @@ def test_output_directory_refusals(tmp_path):
     with output_directory(shared):
         proc = run_python(f"""
             from pathlib import Path
-            from reports.build import output_directory
+            from entangled.reports.build import output_directory
             try:
                 with output_directory(Path({str(shared)!r})):
                     print("ENTERED")
@@ -410,8 +410,8 @@ def test_output_directory_refusals(tmp_path):
 # ------------------------------------------------------------------ terminal summary
 def _outcome(tmp_path, mismatches):
     from entangled.sweep import SweepSummary
-    from reports.build import ReportOutcome
-    from reports.findings import Finding, Judgement
+    from entangled.reports.build import ReportOutcome
+    from entangled.reports.findings import Finding, Judgement
 
     judged = [Judgement(Finding("F1", "sparse helps", "any", ()), "supported", "rule")]
     sweep = SweepSummary(out_dir=str(tmp_path), total=3, skipped=1, ran=2,
@@ -423,7 +423,7 @@ def _outcome(tmp_path, mismatches):
 
 
 def test_report_prints_a_terminal_summary_and_exits_1_on_a_mismatch(tmp_path, monkeypatch, capsys):
-    import reports.build
+    import entangled.reports.build
     from entangled.cli import main
 
     mismatch = [{"conjecture": "my.claim", "family": "sparse", "verdict": "falsified",
@@ -436,7 +436,7 @@ def test_report_prints_a_terminal_summary_and_exits_1_on_a_mismatch(tmp_path, mo
     assert "1 rerun: 1 invalid" in text and "invalid test_accuracy=7.5" in text
     assert "my.claim [sparse]: falsified, expected holds" in text
     for found, allow, code in [(mismatch, [], 1), (mismatch, ["--allow-mismatch"], 0), ([], [], 0)]:
-        monkeypatch.setattr(reports.build, "make_report",
+        monkeypatch.setattr(entangled.reports.build, "make_report",
                             lambda *a, found=found, **k: _outcome(tmp_path, found))
         assert main(["report", "--preset", "smoke", "--out", str(tmp_path), *allow]) == code
         err = capsys.readouterr().err
@@ -444,7 +444,7 @@ def test_report_prints_a_terminal_summary_and_exits_1_on_a_mismatch(tmp_path, mo
 
 
 def test_each_report_invocation_is_recorded_separately(tmp_path):
-    from reports.build import record_invocation
+    from entangled.reports.build import record_invocation
 
     record_invocation(tmp_path, {"wall_time_s": 100.0, "trained": 30})
     history = record_invocation(tmp_path, {"wall_time_s": 2.0, "trained": 0})

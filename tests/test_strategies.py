@@ -1,4 +1,4 @@
-"""Tests of theory.strategies: validity, fixed arguments, shrinking, bad arguments."""
+"""Tests of entangled.theory.strategies: validity, fixed arguments, shrinking, bad arguments."""
 
 import math
 
@@ -7,7 +7,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 import entangled as E
-from theory.strategies import mapping_sequences, mappings, parameter_strategy
+from entangled.theory.strategies import mapping_sequences, mappings, parameter_strategy
 
 FAMILIES = E.families()
 

@@ -1,11 +1,11 @@
-"""Tests of theory.symbolic: every built-in proof checks, independently re-derived with sympy,
+"""Tests of entangled.theory.symbolic: every built-in proof checks, independently re-derived with sympy,
 and deliberately wrong proofs fail their check."""
 
 import numpy as np
 import pytest
 import sympy as sp
 
-from theory import symbolic as S
+from entangled.theory import symbolic as S
 
 
 @pytest.mark.parametrize("name", sorted(S.all_proofs()))
@@ -135,8 +135,8 @@ def test_engine_proof_status_is_not_fooled_by_reused_ids():
     it reused; alternate valid and invalid proofs, dropping each, so ids get reused."""
     import dataclasses
 
-    from theory.conjectures.literature import two_by_two_doubly_stochastic_spectral_norm_is_one
-    from theory.engine import proof_status
+    from entangled.theory.conjectures.literature import two_by_two_doubly_stochastic_spectral_norm_is_one
+    from entangled.theory.engine import proof_status
 
     conj = two_by_two_doubly_stochastic_spectral_norm_is_one.__conjecture__
     seen_ids = set()

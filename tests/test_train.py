@@ -225,7 +225,7 @@ def test_importing_train_loads_neither_theory_nor_reports_nor_sweep():
     import sys
 
     code = ("import sys, entangled.train, entangled.runs; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('theory', 'reports') "
+            "print(sorted(m for m in sys.modules if m.startswith(('entangled.theory', 'entangled.reports', 'theory', 'reports')) "
             "or m == 'entangled.sweep'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ import pytest
 from entangled.cli import main
 
 GOOD = '''
-from theory import conjecture
+from entangled.theory import conjecture
 
 
 @conjecture(families=["rotation"], n=(1, 8))
@@ -28,7 +28,7 @@ def identity_is_small(m):
 '''
 
 WRONG = '''
-from theory import conjecture
+from entangled.theory import conjecture
 
 
 @conjecture(families=["orthogonal"], n=(1, 10))
@@ -130,7 +130,7 @@ HOSTILE = '''
 import os
 import sys
 
-from theory import conjecture
+from entangled.theory import conjecture
 
 
 @conjecture(families=["rotation"], n=(1, 4))
@@ -198,7 +198,7 @@ def test_exits_crashes_and_hangs_of_user_code_are_error_verdicts(tmp_path, capsy
 
 def test_isolated_call_reports_return_raise_exit_and_timeout():
     """The shared helper (also for probe factories): every outcome is a CallResult."""
-    from theory.isolation import call_isolated
+    from entangled.theory.isolation import call_isolated
 
     assert call_isolated("builtins:len", [1, 2, 3]).value == 3
     raised = call_isolated("sys:exit", 4)
@@ -221,7 +221,7 @@ def test_missing_path_fails_before_anything_runs(files, capsys):
 def test_misspelled_family_in_a_file_is_a_load_error_naming_it(tmp_path, capsys):
     claims = tmp_path / "typo_claims.py"
     claims.write_text(textwrap.dedent('''
-        from theory import conjecture
+        from entangled.theory import conjecture
 
 
         @conjecture(families=["rotation", "orthogonl"])

@@ -3,17 +3,17 @@
 State a claim in a few lines and get a verdict (proved / holds on N examples / falsified with a
 minimal counterexample / error)::
 
-    from theory import conjecture
+    from entangled.theory import conjecture
 
     @conjecture(families=["orthogonal", "permutation", "rotation"], tol=1e-9)
     def eigenvalues_on_unit_circle(m):
         \"\"\"Every eigenvalue has modulus 1, as for the identity.\"\"\"
         return float((m.eigvals().abs() - 1).abs().max())
 
-    import theory
+    from entangled import theory
     theory.check(eigenvalues_on_unit_circle, "rotation").verdict   # 'holds'
 
-Names are imported lazily, so ``import theory`` (done by the pytest plugin in every pytest
+Names are imported lazily, so ``from entangled import theory`` (done by the pytest plugin in every pytest
 run) costs nothing until a name is used.
 """
 
@@ -22,17 +22,17 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "conjecture": "theory.registry",
-    "Conjecture": "theory.registry",
-    "all_conjectures": "theory.registry",
-    "Ledger": "theory.ledger",
-    "LedgerEntry": "theory.ledger",
-    "check": "theory.engine",
-    "evaluate_on": "theory.engine",
-    "verify": "theory.engine",
-    "load_builtin": "theory.loader",
-    "load_file": "theory.loader",
-    "load_sources": "theory.loader",
+    "conjecture": "entangled.theory.registry",
+    "Conjecture": "entangled.theory.registry",
+    "all_conjectures": "entangled.theory.registry",
+    "Ledger": "entangled.theory.ledger",
+    "LedgerEntry": "entangled.theory.ledger",
+    "check": "entangled.theory.engine",
+    "evaluate_on": "entangled.theory.engine",
+    "verify": "entangled.theory.engine",
+    "load_builtin": "entangled.theory.loader",
+    "load_file": "entangled.theory.loader",
+    "load_sources": "entangled.theory.loader",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -43,7 +43,7 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'theory' has no attribute {name!r}")
+    raise AttributeError(f"module 'entangled.theory' has no attribute {name!r}")
 
 
 def __dir__():

@@ -4,7 +4,7 @@ TARGET is ``package.module:NAME`` or ``path/to/file.py:NAME``. ``NAME`` is eithe
 
 * a factory called with no arguments that returns ``(block, sample_input)`` or a dict with the
   keys ``block`` and ``input`` and optionally the options below (see
-  :func:`theory.probe.probe_spec`), or
+  :func:`entangled.theory.probe.probe_spec`), or
 * a module class (an ``nn.Module`` subclass), built with ``--init-args`` and probed at a seeded
   ``N(0, 1)`` input of shape ``--input-shape``.
 
@@ -15,7 +15,7 @@ Everything else comes from flags, which override the factory's values: ``--layou
 ``examples.my_module:factory`` works from the repo root.
 
 The target's module, its factory (or class) and the probe run isolated in a child process
-(:mod:`theory.isolation`), in two steps each limited by ``--timeout`` seconds: loading TARGET and
+(:mod:`entangled.theory.isolation`), in two steps each limited by ``--timeout`` seconds: loading TARGET and
 calling its factory, then probing the block and checking the claims. A factory or block that
 calls ``sys.exit``/``os._exit``, raises anything, crashes or hangs is reported by name (exit
 status 2); it never ends or blocks the command itself.
@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 
 from entangled.commands import add_json_argument, text_stream, write_json_output
-from theory.cli_verify import _positive_float
+from entangled.theory.cli_verify import _positive_float
 
 HELP = "measure the skip mapping a residual module actually applies"
 MATRIX_PRINT_LIMIT = 12
@@ -44,7 +44,7 @@ MATRIX_PRINT_LIMIT = 12
 #: its factory; probe the block and check the claims).
 DEFAULT_TIMEOUT = 300.0
 #: Modules the isolated child imports before the time limit starts (torch among them).
-CHILD_PRELOAD = ("theory.cli_probe", "theory.probe", "theory.loader", "entangled.mappings")
+CHILD_PRELOAD = ("entangled.theory.cli_probe", "entangled.theory.probe", "entangled.theory.loader", "entangled.mappings")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,7 +115,7 @@ def describe_exception(exc: BaseException) -> str:
 def parse_target(target: str, what: str = "TARGET") -> tuple[str, str, Path | None]:
     """``(where, name, file)`` of ``module:name`` (``file`` None) or ``file.py:name`` (checked to
     exist); runs no user code, so the parent checks TARGET before starting the child."""
-    from theory.probe.mapping import ProbeError
+    from entangled.theory.probe.mapping import ProbeError
 
     if not isinstance(target, str) or target.count(":") != 1 or not all(target.split(":")):
         raise ProbeError(f"invalid {what}={target!r}; allowed: 'package.module:name' or "
@@ -131,7 +131,7 @@ def parse_target(target: str, what: str = "TARGET") -> tuple[str, str, Path | No
 
 def load_factory(target: str, what: str = "TARGET"):
     """The callable named by ``module:factory`` or ``file.py:factory``."""
-    from theory.probe import ProbeError
+    from entangled.theory.probe import ProbeError
 
     where, name, path = parse_target(target, what)
     try:
@@ -171,7 +171,7 @@ def parse_init_args(text: str) -> tuple[list, dict]:
 
     import torch
 
-    from theory.probe import ProbeError
+    from entangled.theory.probe import ProbeError
 
     if not text.strip():
         return [], {}
@@ -195,7 +195,7 @@ def parse_init_args(text: str) -> tuple[list, dict]:
 
 def parse_shape(text: str | None) -> tuple[int, ...]:
     """``"2,3,16"`` -> ``(2, 3, 16)`` (positive integers)."""
-    from theory.probe import ProbeError
+    from entangled.theory.probe import ProbeError
 
     try:
         shape = tuple(int(p) for p in (text or "").replace("x", ",").split(",") if p.strip())
@@ -213,7 +213,7 @@ def build_spec(args: argparse.Namespace):
 
     import torch
 
-    from theory.probe import ProbeError
+    from entangled.theory.probe import ProbeError
 
     obj = load_factory(args.target)
     if inspect.isclass(obj) and issubclass(obj, torch.nn.Module):
@@ -279,7 +279,7 @@ _BUILT: dict = {}
 
 def run(args: argparse.Namespace) -> int:
     """Load TARGET, call its factory and probe the block in an isolated child process."""
-    from theory.probe.mapping import ProbeError
+    from entangled.theory.probe.mapping import ProbeError
 
     parse_target(args.target)                    # usage errors before any process starts
     exposed = args.exposed
@@ -307,11 +307,11 @@ def run(args: argparse.Namespace) -> int:
 def run_isolated(options: dict, target: str, timeout: float) -> dict:
     """:func:`isolated_build` then :func:`isolated_probe` in one child process, each within
     ``timeout`` seconds; raises ProbeError naming the step that exited, raised or hung."""
-    from theory.isolation import Worker, WorkerStartError
-    from theory.probe.mapping import ProbeError
+    from entangled.theory.isolation import Worker, WorkerStartError
+    from entangled.theory.probe.mapping import ProbeError
 
-    steps = (("theory.cli_probe:isolated_build", f"the factory {target}"),
-             ("theory.cli_probe:isolated_probe", f"probing the block built by {target}"))
+    steps = (("entangled.theory.cli_probe:isolated_build", f"the factory {target}"),
+             ("entangled.theory.cli_probe:isolated_probe", f"probing the block built by {target}"))
     with Worker(preload=CHILD_PRELOAD) as worker:
         for function, what in steps:
             try:
@@ -327,7 +327,7 @@ def run_isolated(options: dict, target: str, timeout: float) -> dict:
 
 def isolation_failure(what: str, result, timeout: float) -> str:
     """The message for an isolated step that did not return (``result`` a failed
-    :class:`theory.isolation.CallResult`)."""
+    :class:`entangled.theory.isolation.CallResult`)."""
     if result.reason == "timeout":
         return (f"{what} did not finish within {timeout:g} s (--timeout); the process running "
                 "it was stopped")
@@ -343,7 +343,7 @@ def isolated_build(options: dict) -> dict:
     Returns ``{"error": message}`` for a ProbeError, else ``{"error": None}``; the spec stays
     in this process for :func:`isolated_probe`.
     """
-    from theory.probe.mapping import ProbeError
+    from entangled.theory.probe.mapping import ProbeError
 
     try:
         _BUILT["spec"] = build_spec(argparse.Namespace(**options))
@@ -359,7 +359,7 @@ def isolated_probe(options: dict) -> dict:
     "status": exit status, "stdout": report text, "stderr": warnings and load errors,
     "data": the JSON data of --json}``.
     """
-    from theory.probe.mapping import ProbeError
+    from entangled.theory.probe.mapping import ProbeError
 
     args = argparse.Namespace(**options)
     out, err = io.StringIO(), io.StringIO()
@@ -379,9 +379,9 @@ def probe_and_report(args: argparse.Namespace, spec, out, err) -> tuple[int, dic
     to ``err``) and the page; returns the exit status and the JSON data."""
     import warnings
 
-    from theory.engine import dedupe
-    from theory.loader import load_builtin, load_sources
-    from theory.probe import ProbeWarning, check_probed, probe_spec
+    from entangled.theory.engine import dedupe
+    from entangled.theory.loader import load_builtin, load_sources
+    from entangled.theory.probe import ProbeWarning, check_probed, probe_spec
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ProbeWarning)
@@ -416,7 +416,7 @@ def probe_and_report(args: argparse.Namespace, spec, out, err) -> tuple[int, dic
     description = spec.get("description") if isinstance(spec, dict) else None
     write_report(m, ledger, skipped, description, out)
     if args.html:
-        from theory.probe.page import page_data, write_page
+        from entangled.theory.probe.page import page_data, write_page
 
         path = write_page(args.html, page_data(m, ledger, skipped, target=args.target,
                                                description=description))

@@ -17,13 +17,13 @@ from typing import TextIO
 
 HELP = "run conjectures and print the ledger of verdicts"
 
-#: Default of ``--timeout`` (same as :data:`theory.engine.DEFAULT_TIMEOUT`; kept here so that
+#: Default of ``--timeout`` (same as :data:`entangled.theory.engine.DEFAULT_TIMEOUT`; kept here so that
 #: ``--help`` does not import the engine).
 DEFAULT_TIMEOUT = 120.0
 
 EPILOG = """\
 PATH is a .py file, a directory (every .py file below it) or a dotted module name.
-Without PATH the built-in catalog (theory.conjectures) is verified; with PATHs the catalog
+Without PATH the built-in catalog (entangled.theory.conjectures) is verified; with PATHs the catalog
 is verified too unless --no-builtin is given.
 
 Conjectures run in a child process; a check that exits, crashes or runs longer than
@@ -176,8 +176,8 @@ def _report_load_errors(stream: TextIO):
 
 def run(args: argparse.Namespace) -> int:
     """Run ``entangled verify``; return the exit status."""
-    from theory.engine import verify
-    from theory.loader import ConjectureLoadError, expand_source
+    from entangled.theory.engine import verify
+    from entangled.theory.loader import ConjectureLoadError, expand_source
 
     builtin = not args.no_builtin
     if not builtin and not args.paths:

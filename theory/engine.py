@@ -1,7 +1,7 @@
 """Running conjectures: hypothesis search per (conjecture, family), verdicts, reproductions.
 
 For each family a conjecture covers, :func:`check` runs a ``@given``-decorated search over
-:func:`theory.strategies.mappings` (or :func:`~theory.strategies.mapping_sequences` for depth
+:func:`entangled.theory.strategies.mappings` (or :func:`~entangled.theory.strategies.mapping_sequences` for depth
 claims) with ``max_examples`` examples, no example database, no deadline and a seed derived
 from ``(seed, conjecture, family)``, so a run is reproducible. When an example fails,
 hypothesis shrinks it and replays the minimal failing example last; that last call is the
@@ -16,7 +16,7 @@ A result ``v`` of the conjecture function is interpreted as
 
 User code that raises ``SystemExit`` or ``GeneratorExit`` gives the verdict ``"error"`` too (in
 this process a ``KeyboardInterrupt`` still interrupts: it may be the user's Ctrl-C).
-:func:`verify` runs the conjectures isolated in a child process (:mod:`theory.isolation`), where
+:func:`verify` runs the conjectures isolated in a child process (:mod:`entangled.theory.isolation`), where
 every ``BaseException``, ``os._exit``, a crash or a check running longer than ``timeout``
 seconds (default :data:`DEFAULT_TIMEOUT`) is an ``"error"`` verdict of that check only.
 """
@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from theory.ledger import Ledger, LedgerEntry, dependency_manifest, user_module_files
-from theory.registry import DEFAULT_EXAMPLES, Conjecture, as_conjecture
+from entangled.theory.ledger import Ledger, LedgerEntry, dependency_manifest, user_module_files
+from entangled.theory.registry import DEFAULT_EXAMPLES, Conjecture, as_conjecture
 
 #: Default time limit in seconds of one (conjecture, family) check run by :func:`verify`.
 DEFAULT_TIMEOUT = 120.0
@@ -152,7 +152,7 @@ def function_import(conj: Conjecture) -> str:
     """Statement(s) that bind the conjecture's function to its own name."""
     fn = conj.function_name
     if conj.source is not None:
-        return (f"from theory.loader import load_function; "
+        return (f"from entangled.theory.loader import load_function; "
                 f"{fn} = load_function({python_literal(conj.source)}, {python_literal(fn)})")
     return f"from {conj.module} import {fn}"
 
@@ -169,7 +169,7 @@ def reproduction_snippet(conj: Conjecture, example: Any, kind: str) -> str:
 
 
 def describe_example(conj: Conjecture, example: Any, outcome: Outcome | None) -> dict:
-    """The counterexample dict of the ledger (see :class:`theory.ledger.LedgerEntry`)."""
+    """The counterexample dict of the ledger (see :class:`entangled.theory.ledger.LedgerEntry`)."""
     if isinstance(example, tuple):
         data = {"family": example[0].family if example else None,
                 "n": example[0].n if example else None,
@@ -189,7 +189,7 @@ def describe_example(conj: Conjecture, example: Any, outcome: Outcome | None) ->
 def proof_status(conj: Conjecture) -> tuple[bool | None, str | None]:
     """``(None, None)`` without a proof, else ``(checked, error message or None)``.
 
-    A :class:`theory.symbolic.Proof` caches its own status (:meth:`~theory.symbolic.Proof.status`);
+    A :class:`entangled.theory.symbolic.Proof` caches its own status (:meth:`~entangled.theory.symbolic.Proof.status`);
     any other proof object is checked on every call (no process-wide cache keyed by ``id()``,
     whose keys are reused after garbage collection).
     """
@@ -262,7 +262,7 @@ def search_seed(seed: int, conj: Conjecture, family: str) -> int:
 
 def example_strategy(conj: Conjecture, family: str):
     """The hypothesis strategy the engine searches for ``conj`` on ``family``."""
-    from theory import strategies
+    from entangled.theory import strategies
 
     lo, hi = conj.n
     if conj.depth is None:
@@ -327,7 +327,7 @@ def check(conjecture: Any, family: str, *, examples: int | None = None,
     """
     from entangled.errors import InvalidParameterError
     from entangled.mappings.params import is_integer
-    from theory.strategies import resolve_families
+    from entangled.theory.strategies import resolve_families
 
     conj = as_conjecture(conjecture)
     resolve_families(family, context=f"check {conj.name}")
@@ -391,7 +391,7 @@ def evaluate_on(conjecture: Any, examples: Iterable[Any]) -> LedgerEntry:
     The verdict is ``"error"`` if any call raised or returned a bad type (the first such
     example is the counterexample), ``"falsified"`` if any example fails (the counterexample
     is the worst one: largest deviation, or the first failing one for bool results), else
-    ``"holds"``. Used for mappings that no strategy builds, e.g. ``theory.probe`` results.
+    ``"holds"``. Used for mappings that no strategy builds, e.g. ``entangled.theory.probe`` results.
     """
     conj = as_conjecture(conjecture)
     items = list(examples)
@@ -468,7 +468,7 @@ def verify(paths: Sequence[str] = (), *, builtin: bool = True, examples: int | N
         names. A source that fails to import is recorded in ``Ledger.load_errors`` with its
         traceback; the others still run.
     builtin : bool, default True
-        Include the built-in catalog (``theory.conjectures``).
+        Include the built-in catalog (``entangled.theory.conjectures``).
     examples : int, optional
         Override of the examples per (conjecture, family).
     seed : int, default 0
@@ -481,7 +481,7 @@ def verify(paths: Sequence[str] = (), *, builtin: bool = True, examples: int | N
         Time limit in seconds of loading one source and of one (conjecture, family) check;
         past it the check is stopped and its verdict is ``"error"`` (``isolate=True`` only).
     isolate : bool, default True
-        Load and run the conjectures in a child process (:mod:`theory.isolation`): whatever
+        Load and run the conjectures in a child process (:mod:`entangled.theory.isolation`): whatever
         user code does (``sys.exit``, ``os._exit``, ``KeyboardInterrupt``, a crash, a hang)
         becomes an ``"error"`` verdict or a load error, and the other checks still run.
         ``False`` runs everything in this process (no time limit).
@@ -489,7 +489,7 @@ def verify(paths: Sequence[str] = (), *, builtin: bool = True, examples: int | N
         Called once every source is loaded, before the first check, with the number of checks
         to run and the load errors (to report them before the search).
     """
-    from theory.strategies import resolve_families
+    from entangled.theory.strategies import resolve_families
 
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
         from entangled.errors import InvalidParameterError
@@ -506,7 +506,7 @@ def verify(paths: Sequence[str] = (), *, builtin: bool = True, examples: int | N
 
 def _verify_in_process(paths, *, builtin, examples, seed, families, progress, timeout,
                        loaded) -> Ledger:
-    from theory.loader import load_builtin, load_sources
+    from entangled.theory.loader import load_builtin, load_sources
 
     conjectures: list[Conjecture] = []
     if builtin:
@@ -525,15 +525,15 @@ def _verify_in_process(paths, *, builtin, examples, seed, families, progress, ti
 # ------------------------------------------------------------- isolated verify
 def _verify_isolated(paths, *, builtin, examples, seed, families, progress, timeout,
                      loaded) -> Ledger:
-    """:func:`verify` with every load and check a call in a :class:`theory.isolation.Worker`;
+    """:func:`verify` with every load and check a call in a :class:`entangled.theory.isolation.Worker`;
     the parent never imports user code."""
     from entangled.errors import EntangledError
-    from theory.isolation import Worker, WorkerStartError
-    from theory.loader import ConjectureLoadError, expand_source
+    from entangled.theory.isolation import Worker, WorkerStartError
+    from entangled.theory.loader import ConjectureLoadError, expand_source
 
     # ``import entangled`` is lazy: the child imports the mapping library (torch, the family
     # registry) itself, before the first timed call
-    worker = Worker(preload=("theory.engine", "entangled.mappings"))
+    worker = Worker(preload=("entangled.theory.engine", "entangled.mappings"))
     worker.start()  # the child imports torch & co while this process lists the sources
     try:
         targets: list[tuple[str, str]] = [("builtin", "")] if builtin else []
@@ -554,7 +554,7 @@ def _verify_isolated(paths, *, builtin, examples, seed, families, progress, time
         metas: list[tuple[str, str, dict]] = []
         files: set[str] = set()  # module files loaded from outside the environment
         for kind, target in targets:
-            result = worker.call("theory.engine:_worker_load", kind, target, wanted,
+            result = worker.call("entangled.theory.engine:_worker_load", kind, target, wanted,
                                  list(paths), timeout=timeout)
             if result.ok:
                 metas += [(kind, target, meta) for meta in result.value["conjectures"]]
@@ -572,7 +572,7 @@ def _verify_isolated(paths, *, builtin, examples, seed, families, progress, time
             loaded(len(pairs), load_errors)
         ledger = Ledger(seed=seed, examples=examples, load_errors=load_errors)
         for index, (kind, target, meta, family) in enumerate(pairs, 1):
-            result = worker.call("theory.engine:_worker_check", kind, target, meta["name"],
+            result = worker.call("entangled.theory.engine:_worker_check", kind, target, meta["name"],
                                  family, examples, seed, timeout=timeout)
             if result.ok:
                 entry = LedgerEntry.from_dict(result.value)
@@ -583,7 +583,7 @@ def _verify_isolated(paths, *, builtin, examples, seed, families, progress, time
             if progress is not None:
                 progress(index, len(pairs), entry)
         if pairs:  # modules that conjectures imported while running
-            result = worker.call("theory.engine:_worker_files", list(paths), timeout=timeout)
+            result = worker.call("entangled.theory.engine:_worker_files", list(paths), timeout=timeout)
             files.update(result.value if result.ok else [])
         ledger.dependencies = dependency_manifest(sorted(files))
         return ledger
@@ -593,7 +593,7 @@ def _verify_isolated(paths, *, builtin, examples, seed, families, progress, time
         worker.close()
 
 
-BUILTIN_LABEL = "theory.conjectures"
+BUILTIN_LABEL = "entangled.theory.conjectures"
 
 
 def _isolated_error(result, doing: str) -> str:
@@ -617,7 +617,7 @@ _WORKER_SOURCES: dict[tuple[str, str], dict[str, Conjecture]] = {}
 
 def _worker_conjectures(kind: str, target: str) -> dict[str, Conjecture]:
     """(In the worker) the conjectures of one source by name, loaded once per process."""
-    from theory.loader import load_builtin, load_file, load_module
+    from entangled.theory.loader import load_builtin, load_file, load_module
 
     global USER_ERRORS
     USER_ERRORS = (Exception, SystemExit, GeneratorExit, KeyboardInterrupt)
@@ -636,7 +636,7 @@ def _worker_conjectures(kind: str, target: str) -> dict[str, Conjecture]:
 def _worker_load(kind: str, target: str, families: list[str] | None,
                  sources: list[str]) -> dict:
     """(In the worker) load one source; describe each conjecture and the families to check,
-    and list the module files loaded so far (:func:`theory.ledger.user_module_files`)."""
+    and list the module files loaded so far (:func:`entangled.theory.ledger.user_module_files`)."""
     conjectures = list(_worker_conjectures(kind, target).values())
     searched: dict[str, list[str]] = {}
     for conj, family in plan(conjectures, families):

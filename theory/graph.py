@@ -134,7 +134,7 @@ def permutation_cycle_lengths(m: Mapping) -> list[int]:
     The support graph of a permutation matrix is a disjoint union of directed cycles (a fixed
     point is a self-loop), so the cycles are its strongly connected components. The spectrum is
     the union over cycles of the :math:`L`-th roots of unity
-    (:func:`theory.spectral.roots_of_unity_for_cycles`).
+    (:func:`entangled.theory.spectral.roots_of_unity_for_cycles`).
 
     Raises
     ------

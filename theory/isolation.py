@@ -27,8 +27,8 @@ directory.
 :func:`call_isolated` is the one-shot form (one fresh child per call), e.g. for a probe
 factory::
 
-    from theory.isolation import call_isolated
-    result = call_isolated("theory.cli_probe:probe_target", "my_blocks.py:make", timeout=60)
+    from entangled.theory.isolation import call_isolated
+    result = call_isolated("entangled.theory.cli_probe:probe_target", "my_blocks.py:make", timeout=60)
     if not result.ok:
         print(result.error)
 """
@@ -53,7 +53,7 @@ STARTUP_TIMEOUT = 300.0
 
 _EOF = object()  # marker: the child's reply pipe is closed
 _BOOTSTRAP = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
-              "from theory.isolation import child_main; child_main(sys.argv[2:])")
+              "from entangled.theory.isolation import child_main; child_main(sys.argv[2:])")
 
 
 def hypothesis_cache_dir() -> Path:

@@ -14,7 +14,7 @@ matrices do not cover the doubly stochastic ones from n = 3 (19); the orthogonal
 update with its eps > 0 does shrink the stream (20). Sharpened readings that are falsified too
 are marked in :attr:`Claim.reading`.
 
-:func:`literature_rows` turns a :class:`~theory.ledger.Ledger` into one row per (claim,
+:func:`literature_rows` turns a :class:`~entangled.theory.ledger.Ledger` into one row per (claim,
 conjecture) — claim, source, kind, verdict, evidence — for reports.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-C = "theory.conjectures."
+C = "entangled.theory.conjectures."
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,7 @@ def literature_rows(ledger: Any, conjectures: Iterable[Any] | None = None) -> li
     if conjectures is not None:
         known = {c.name: c for c in conjectures}
     else:
-        from theory.loader import load_builtin
+        from entangled.theory.loader import load_builtin
 
         known = {c.name: c for c in load_builtin()}
     rows = []
@@ -280,11 +280,11 @@ def literature_rows(ledger: Any, conjectures: Iterable[Any] | None = None) -> li
 
 
 def literature_section(ledger: Any) -> list[dict]:
-    """Rows of :func:`literature_rows` as plain dicts, from a :class:`~theory.ledger.Ledger` or
+    """Rows of :func:`literature_rows` as plain dicts, from a :class:`~entangled.theory.ledger.Ledger` or
     its ``to_dict()`` form (what the report caches)."""
     from dataclasses import asdict
 
-    from theory.ledger import Ledger
+    from entangled.theory.ledger import Ledger
 
     if isinstance(ledger, dict):
         ledger = Ledger.from_dict(ledger)

@@ -1,6 +1,6 @@
 """Loading conjectures: the built-in catalog, ``.py`` files, directories and module names.
 
-* :func:`load_builtin` imports every module of the package ``theory.conjectures`` (they
+* :func:`load_builtin` imports every module of the package ``entangled.theory.conjectures`` (they
   register in the global registry, once, however often they are imported).
 * :func:`load_file` executes a ``.py`` file as a private module (not importable by name; its
   directory is on ``sys.path`` while it runs, so sibling helpers can be imported). Its
@@ -25,9 +25,9 @@ from types import ModuleType
 from typing import Iterable, Sequence
 
 from entangled.errors import EntangledError
-from theory.registry import Conjecture, scope
+from entangled.theory.registry import Conjecture, scope
 
-BUILTIN_PACKAGE = "theory.conjectures"
+BUILTIN_PACKAGE = "entangled.theory.conjectures"
 _FILE_CACHE: dict[tuple[str, int], tuple[ModuleType, list[Conjecture]]] = {}
 
 
@@ -50,7 +50,7 @@ def _from_namespace(module: ModuleType, extra: Iterable[Conjecture] = ()) -> lis
 
 def load_module(name: str) -> list[Conjecture]:
     """Import module ``name`` (and, for a package, its submodules); return its conjectures."""
-    from theory.registry import all_conjectures
+    from entangled.theory.registry import all_conjectures
 
     module = importlib.import_module(name)
     modules = [module]
@@ -66,14 +66,14 @@ def load_module(name: str) -> list[Conjecture]:
 
 
 def load_builtin() -> list[Conjecture]:
-    """The built-in catalog: conjectures of every module in ``theory.conjectures``.
+    """The built-in catalog: conjectures of every module in ``entangled.theory.conjectures``.
 
     Returns an empty list while the package has no modules.
     """
     try:
         importlib.import_module(BUILTIN_PACKAGE)
     except ModuleNotFoundError as exc:
-        if exc.name in (BUILTIN_PACKAGE, "theory"):
+        if exc.name in (BUILTIN_PACKAGE, "entangled.theory"):
             return []
         raise
     return load_module(BUILTIN_PACKAGE)

@@ -32,8 +32,8 @@ from entangled.pytest_plugin import (  # noqa: F401
 
 def collect_conjecture_items(session, sources, catalog: bool) -> list:
     """Items for the built-in catalog (if ``catalog``) and for each source."""
-    from theory.engine import dedupe, plan
-    from theory.loader import load_builtin, load_sources
+    from entangled.theory.engine import dedupe, plan
+    from entangled.theory.loader import load_builtin, load_sources
 
     items = []
     groups = []
@@ -100,7 +100,7 @@ class ConjectureItem(_MessageItem):
         self.entry = None
 
     def runtest(self) -> None:
-        from theory.engine import check
+        from entangled.theory.engine import check
 
         config = self.config
         self.entry = check(self.conj, self.family,

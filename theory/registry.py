@@ -4,7 +4,7 @@ A conjecture is a pure function of a mapping that returns ``bool`` (holds iff ``
 ``float`` deviation (holds iff ``<= tol``; NaN never holds), registered with the families it
 claims to cover::
 
-    from theory import conjecture
+    from entangled.theory import conjecture
 
     @conjecture(families=["orthogonal", "permutation", "rotation"], tol=1e-9)
     def eigenvalues_on_unit_circle(m):
@@ -32,7 +32,7 @@ from entangled.errors import InvalidParameterError
 EXPECTED = ("holds", "falsified")
 
 #: Names accepted in ``families`` that are not registered mapping families: conjectures about
-#: them are evaluated on given mappings (:func:`theory.evaluate_on`), never searched.
+#: them are evaluated on given mappings (:func:`entangled.theory.evaluate_on`), never searched.
 NON_SEARCHED_FAMILIES = {
     "probed": "the measured skip map of a user's module (entangled probe)",
 }
@@ -144,7 +144,7 @@ def current_registry() -> Registry:
 
 def registry_for(function: Callable) -> Registry:
     """Where a decorated function registers: functions of a file loaded by
-    :func:`theory.loader.load_file` go to the innermost :func:`scope`, every other module
+    :func:`entangled.theory.loader.load_file` go to the innermost :func:`scope`, every other module
     (the built-in catalog, importable user modules) to the global registry, so importing the
     catalog inside a scope never moves or duplicates it."""
     globs = getattr(function, "__globals__", {})
@@ -263,7 +263,7 @@ def make_conjecture(function: Callable, *, families, tol=1e-9, n=(1, 64), params
                     depth=None, reference=None, expected="holds", proof=None,
                     examples=None, kind=None) -> Conjecture:
     """Validate the decorator arguments and build the :class:`Conjecture` (not registered)."""
-    from theory.strategies import check_range
+    from entangled.theory.strategies import check_range
 
     if not callable(function):
         raise InvalidParameterError("function", function, "a callable", context="conjecture")
@@ -309,7 +309,7 @@ def conjecture(*, families, tol: float = 1e-9, n=(1, 64), params: dict | None = 
     families : list of str or "all"
         Families the claim covers. Every name must be a registered family (built-in or an
         installed plug-in) or one of :data:`NON_SEARCHED_FAMILIES` (``"probed"``: evaluated
-        only by :func:`theory.evaluate_on`, never searched); anything else, e.g. a typo, is an
+        only by :func:`entangled.theory.evaluate_on`, never searched); anything else, e.g. a typo, is an
         error naming it and the known families.
     tol : float, default 1e-9
         A float result ``v`` holds iff ``v <= tol``. NaN never holds.
@@ -328,13 +328,13 @@ def conjecture(*, families, tol: float = 1e-9, n=(1, 64), params: dict | None = 
         What the catalog believes; a ledger entry matches when its verdict agrees.
     proof : optional
         Object with ``statement``, ``latex`` and ``check() -> bool`` (e.g.
-        ``theory.symbolic.Proof``). A checking proof and no numeric counterexample give the
+        ``entangled.theory.symbolic.Proof``). A checking proof and no numeric counterexample give the
         verdict ``"proved"``.
     examples : int, optional
         Hypothesis examples per family (default 30; ``entangled verify --examples`` overrides).
     kind : {"theorem", "empirical", "implementation"}, optional
         For claims from the literature: a mathematical statement, a measured or reported
-        behaviour, or a promise about code (see :mod:`theory.literature`).
+        behaviour, or a promise about code (see :mod:`entangled.theory.literature`).
 
     Returns
     -------

@@ -22,7 +22,7 @@ element. The strategies map those shrink targets onto the *identity end* of each
 Examples
 --------
 >>> from hypothesis import find
->>> from theory.strategies import mappings
+>>> from entangled.theory.strategies import mappings
 >>> find(mappings("rotation", max_n=8), lambda m: m.n >= 3).n
 3
 """
@@ -259,7 +259,7 @@ def mappings(family: str | Sequence[str] | None = None, *, n: int | None = None,
     """
     import hypothesis.strategies as st
 
-    context = "theory.strategies.mappings"
+    context = "entangled.theory.strategies.mappings"
     names = resolve_families(family, context=context)
     lo, hi = check_size_bounds(n, min_n, max_n, context=context)
     fixed_seed = _check_seed(seed, context)
@@ -295,7 +295,7 @@ def mapping_sequences(family: str | Sequence[str] | None = None, *,
     """
     import hypothesis.strategies as st
 
-    context = "theory.strategies.mapping_sequences"
+    context = "entangled.theory.strategies.mapping_sequences"
     names = resolve_families(family, context=context)
     d_lo, d_hi = check_range("depth", depth, context=context)
     lo, hi = check_size_bounds(n, min_n, max_n, context=context)

@@ -2,7 +2,7 @@
 
 A family declares its parameters as :class:`Param` objects. The specification is the single
 source of truth for validation (``check``), defaults, documentation (``entangled families``)
-and for the hypothesis strategies of :mod:`theory.strategies`, which read ``low``/``high``,
+and for the hypothesis strategies of :mod:`entangled.theory.strategies`, which read ``low``/``high``,
 ``choices`` and ``identity_value`` (the end of the range at which the family is closest to
 the identity, towards which strategies shrink).
 """

@@ -3,7 +3,7 @@
 .. math:: y = M x + \\tanh(W x + b)
 
 With the branch silenced, the probed map must be ``M`` itself (to float64 rounding) and the
-Kronecker residual 0 — a self-test of :func:`theory.probe.probe`.
+Kronecker residual 0 — a self-test of :func:`entangled.theory.probe.probe`.
 """
 
 from __future__ import annotations

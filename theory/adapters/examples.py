@@ -1,13 +1,13 @@
-"""Zero-argument factories for ``entangled probe theory.adapters.examples:NAME``.
+"""Zero-argument factories for ``entangled probe entangled.theory.adapters.examples:NAME``.
 
-Each returns a probe spec (see :func:`theory.probe.probe_spec`). The ``mhc_*`` factories need
+Each returns a probe spec (see :func:`entangled.theory.probe.probe_spec`). The ``mhc_*`` factories need
 the optional extra ``probe`` (``pip install "hyper-connections>=0.4"``).
 """
 
 from __future__ import annotations
 
 import entangled as E
-from theory.adapters.entangled_skip import entangled_skip_spec
+from entangled.theory.adapters.entangled_skip import entangled_skip_spec
 
 
 def entangled_skip_sparse() -> dict:
@@ -27,27 +27,27 @@ def entangled_skip_sinkhorn() -> dict:
 
 def mhc_block() -> dict:
     """hyper-connections mHC (v1) at its initialisation: 4 streams of width 16."""
-    from theory.adapters.hyper_connections import mhc_spec
+    from entangled.theory.adapters.hyper_connections import mhc_spec
 
     return mhc_spec()
 
 
 def mhc_v2_block() -> dict:
     """hyper-connections mHCv2 with perturbed static logits: 4 streams of width 16."""
-    from theory.adapters.hyper_connections import mhc_spec
+    from entangled.theory.adapters.hyper_connections import mhc_spec
 
     return mhc_spec(version="v2", logit_scale=1.0)
 
 
 def mhc_dynamic_block() -> dict:
     """mHC (v1) with input-dependent mixing, as after training (dynamic weights ~ N(0, 1))."""
-    from theory.adapters.hyper_connections import mhc_spec
+    from entangled.theory.adapters.hyper_connections import mhc_spec
 
     return mhc_spec(logit_scale=1.0, dynamic_scale=1.0)
 
 
 def mhc_peaked_block() -> dict:
     """mHC (v1) with peaked static logits (std 8): 20 Sinkhorn iterations do not converge."""
-    from theory.adapters.hyper_connections import mhc_spec
+    from entangled.theory.adapters.hyper_connections import mhc_spec
 
     return mhc_spec(logit_scale=8.0)

@@ -20,7 +20,7 @@ Layouts: ``mHC`` folds the streams into the batch axis, input ``(b*n, ..., d)`` 
 index fastest (layout ``"(b s) ... d"``); ``mHCv2`` takes ``(b, ..., n, d)`` (``"... s d"``).
 
 The branch is silenced by a forward hook on the submodule ``"branch"`` (the block is built with
-``branch=nn.Linear(d, d)``), or the block is built around :class:`theory.probe.ZeroBranch`.
+``branch=nn.Linear(d, d)``), or the block is built around :class:`entangled.theory.probe.ZeroBranch`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from entangled.errors import InvalidParameterError
-from theory.probe import ZeroBranch
+from entangled.theory.probe import ZeroBranch
 
 VERSIONS = ("v1", "v2")
 
@@ -120,7 +120,7 @@ def mhc_spec(*, streams: int = 4, dim: int = 16, batch: int = 2, seq: int = 3,
     sinkhorn_iters : int
         Passed to the module (package default 20).
     zero_branch : bool
-        Silence by construction (:class:`~theory.probe.ZeroBranch`) instead of a hook.
+        Silence by construction (:class:`~entangled.theory.probe.ZeroBranch`) instead of a hook.
     seed : int
         Seeds the module's parameters, the perturbations and the sample input.
     """

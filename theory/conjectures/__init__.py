@@ -1,26 +1,26 @@
 """The built-in conjecture catalog, one module per theme.
 
-Importing this package registers every built-in conjecture (``from theory import conjecture``):
+Importing this package registers every built-in conjecture (``from entangled.theory import conjecture``):
 
-* :mod:`~theory.conjectures.spectral` — eigenvalues, determinants, spectral radius;
-* :mod:`~theory.conjectures.norms` — norms, orthogonality, distance from I, residual Jacobians;
-* :mod:`~theory.conjectures.structure` — sparsity, support graphs, cycles, Markov gaps;
-* :mod:`~theory.conjectures.composition` — products of L mappings, closure, composite gain;
-* :mod:`~theory.conjectures.literature` — claims of the papers of DESIGN §1, true and false;
-* :mod:`~theory.conjectures.probed` — claims about the skip map a real module applies, checked
-  on mappings measured by :mod:`theory.probe` (``entangled probe``), never searched;
-* the literature ledger (:mod:`theory.literature`), one module per source:
-  :mod:`~theory.conjectures.lit_lechner`, :mod:`~theory.conjectures.lit_hyper_connections`,
-  :mod:`~theory.conjectures.lit_mhc`, :mod:`~theory.conjectures.lit_mhc_lite`,
-  :mod:`~theory.conjectures.lit_circulant`, :mod:`~theory.conjectures.lit_orthostochastic`,
-  :mod:`~theory.conjectures.lit_orthogonal`, :mod:`~theory.conjectures.lit_refinement`,
-  :mod:`~theory.conjectures.lit_implementations` (with :mod:`~theory.conjectures.literature`).
+* :mod:`~entangled.theory.conjectures.spectral` — eigenvalues, determinants, spectral radius;
+* :mod:`~entangled.theory.conjectures.norms` — norms, orthogonality, distance from I, residual Jacobians;
+* :mod:`~entangled.theory.conjectures.structure` — sparsity, support graphs, cycles, Markov gaps;
+* :mod:`~entangled.theory.conjectures.composition` — products of L mappings, closure, composite gain;
+* :mod:`~entangled.theory.conjectures.literature` — claims of the papers of DESIGN §1, true and false;
+* :mod:`~entangled.theory.conjectures.probed` — claims about the skip map a real module applies, checked
+  on mappings measured by :mod:`entangled.theory.probe` (``entangled probe``), never searched;
+* the literature ledger (:mod:`entangled.theory.literature`), one module per source:
+  :mod:`~entangled.theory.conjectures.lit_lechner`, :mod:`~entangled.theory.conjectures.lit_hyper_connections`,
+  :mod:`~entangled.theory.conjectures.lit_mhc`, :mod:`~entangled.theory.conjectures.lit_mhc_lite`,
+  :mod:`~entangled.theory.conjectures.lit_circulant`, :mod:`~entangled.theory.conjectures.lit_orthostochastic`,
+  :mod:`~entangled.theory.conjectures.lit_orthogonal`, :mod:`~entangled.theory.conjectures.lit_refinement`,
+  :mod:`~entangled.theory.conjectures.lit_implementations` (with :mod:`~entangled.theory.conjectures.literature`).
 
 Every catalog function is also an ordinary function of a mapping (or of a tuple of mappings
 for ``depth`` claims) and can be called directly.
 """
 
-from theory.conjectures import (
+from entangled.theory.conjectures import (
     composition,
     lit_circulant,
     lit_hyper_connections,

@@ -12,9 +12,9 @@ import math
 import torch
 
 from entangled.properties import composite_gain, product_matrix
-from theory import conjecture
-from theory import symbolic
-from theory.spectral import infinity_norm, stochasticity_errors
+from entangled.theory import conjecture
+from entangled.theory import symbolic
+from entangled.theory.spectral import infinity_norm, stochasticity_errors
 
 DOUBLY_STOCHASTIC = ["birkhoff", "circulant", "identity", "permutation"]
 ISOMETRIES = ["identity", "orthogonal", "permutation", "rotation"]

@@ -13,9 +13,9 @@ import torch
 from hypothesis import strategies as st
 
 from entangled.properties import product_matrix
-from theory import conjecture
-from theory import symbolic
-from theory.spectral import stochasticity_errors
+from entangled.theory import conjecture
+from entangled.theory import symbolic
+from entangled.theory.spectral import stochasticity_errors
 
 CMHC = "Circulant hyper-connections (C-mHC)"
 DOUBLY_STOCHASTIC = ["birkhoff", "circulant", "identity", "permutation"]

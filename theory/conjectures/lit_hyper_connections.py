@@ -12,7 +12,7 @@ import torch
 
 from entangled.mappings.sinkhorn import sinkhorn_log
 from entangled.properties import composite_gain
-from theory import conjecture
+from entangled.theory import conjecture
 
 HC = "Zhu et al., Hyper-Connections, arXiv 2409.19606"
 STREAMS = 4

@@ -3,21 +3,21 @@
 Implementations of residual mixing promise three things about their code: the mixing matrix
 they expose is the one the forward pass applies (28), moving the mixing parameters changes
 the applied skip (29), and gradients flow through the skip path (30). ``entangled probe``
-checks them on any module (:mod:`theory.conjectures.probed`: ``equals_exposed``,
+checks them on any module (:mod:`entangled.theory.conjectures.probed`: ``equals_exposed``,
 ``mixing_is_live``, ``autograd_matches_finite_differences``; the README shows runs on the
 ``hyper-connections`` package); here they run inside ``entangled verify`` on
 :class:`entangled.nn.EntangledSkip` in a residual block, for every family, measured by
-:func:`theory.probe.probe`.
+:func:`entangled.theory.probe.probe`.
 """
 
 from __future__ import annotations
 
 import torch
 
-from theory import conjecture
+from entangled.theory import conjecture
 
 IMPLEMENTATION = ("implementation claim; checked on entangled.nn.EntangledSkip by probing "
-                  "(theory.probe)")
+                  "(entangled.theory.probe)")
 ALL = ["birkhoff", "circulant", "dense", "identity", "orthogonal", "permutation", "rotation",
        "sinkhorn", "sparse"]
 CONTINUOUS = ["birkhoff", "circulant", "dense", "orthogonal", "rotation", "sinkhorn", "sparse"]
@@ -25,7 +25,7 @@ LIVE_THRESHOLD = 1e-6
 
 
 def _block_and_input(m):
-    from theory.adapters.entangled_skip import EntangledResidualBlock
+    from entangled.theory.adapters.entangled_skip import EntangledResidualBlock
 
     block = EntangledResidualBlock(m, seed=m.seed)
     x = torch.randn(2, m.n, generator=torch.Generator().manual_seed(m.seed),
@@ -34,7 +34,7 @@ def _block_and_input(m):
 
 
 def _probe(block, x, checks: bool = False):
-    from theory.probe import probe
+    from entangled.theory.probe import probe
 
     return probe(block, x, silence="branch", checks=checks)
 

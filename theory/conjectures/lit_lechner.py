@@ -1,6 +1,6 @@
 """Literature ledger: Lechner et al., "Entangled Residual Mappings", arXiv 2206.01261 (claims 1-2).
 
-Every claim of the ledger (see :mod:`theory.literature`) is a conjecture with ``reference=`` the
+Every claim of the ledger (see :mod:`entangled.theory.literature`) is a conjecture with ``reference=`` the
 source, ``kind=`` what it is, and a docstring that states it as the source does and says how it
 is read when the statement is loose.
 """
@@ -8,9 +8,9 @@ is read when the statement is loose.
 from __future__ import annotations
 
 from entangled.properties import eigenvalue_modulus_deviation, spectral_radius
-from theory import conjecture
-from theory import symbolic
-from theory.spectral import numeric_singular_values
+from entangled.theory import conjecture
+from entangled.theory import symbolic
+from entangled.theory.spectral import numeric_singular_values
 
 LECHNER = "Lechner et al., Entangled Residual Mappings, arXiv 2206.01261"
 
@@ -32,7 +32,7 @@ def entangled_mappings_keep_an_identity_attribute(m):
     Jacobian norm — while mixing features". Read as: each member of each family of the paper
     (orthogonal, rotation, permutation, circulant structural correlation) keeps at least one
     of the three measurable attributes; which one is listed in the families table. The sparse
-    family is covered by :func:`theory.conjectures.literature.sparse_row_stochastic_shares_identity_spectral_radius`
+    family is covered by :func:`entangled.theory.conjectures.literature.sparse_row_stochastic_shares_identity_spectral_radius`
     (its attribute needs the paper's row normalisation; ``normalise="none"`` keeps none). "While mixing features" is not part of the check (at a parameter's
     identity value a member *is* I). Returns the smallest of the three deviations.
     """

@@ -2,7 +2,7 @@
 
 ``H_res = SK_20(exp(logits))``: Sinkhorn-Knopp (here rows, then columns, 20 times, so the
 column sums are exact and the row sums carry the residual gap). Claims 5 and 6 as stated live
-in :mod:`theory.conjectures.literature`; this module adds the others and their sharp readings.
+in :mod:`entangled.theory.conjectures.literature`; this module adds the others and their sharp readings.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import torch
 from hypothesis import strategies as st
 
 from entangled.properties import composite_gain, product_matrix
-from theory import conjecture
-from theory import symbolic
-from theory.spectral import numeric_spectral_norm, stochasticity_errors
+from entangled.theory import conjecture
+from entangled.theory import symbolic
+from entangled.theory.spectral import numeric_spectral_norm, stochasticity_errors
 
 MHC = "Xie et al. (DeepSeek), mHC, arXiv 2512.24880"
 EXACT_DOUBLY_STOCHASTIC = ["birkhoff", "circulant", "identity", "permutation"]

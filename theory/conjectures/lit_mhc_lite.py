@@ -1,7 +1,7 @@
 """Literature ledger: mHC-lite, arXiv 2601.05732 (claims 10-12).
 
 Claim 11 (finitely many Sinkhorn iterations leave a gap that accumulates with depth) is
-encoded in :mod:`theory.conjectures.literature` as a bound that holds and a literal
+encoded in :mod:`entangled.theory.conjectures.literature` as a bound that holds and a literal
 "grows with every block" reading that does not.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory import conjecture
-from theory.spectral import stochasticity_errors
+from entangled.theory import conjecture
+from entangled.theory.spectral import stochasticity_errors
 
 MHC_LITE = "mHC-lite, arXiv 2601.05732"
 EXACT_DOUBLY_STOCHASTIC = ["birkhoff", "circulant", "identity", "permutation"]

@@ -14,8 +14,8 @@ import math
 import torch
 
 from entangled.properties import product_matrix
-from theory import conjecture
-from theory import symbolic
+from entangled.theory import conjecture
+from entangled.theory import symbolic
 
 ORTHO_UPDATE = "Orthogonal residual update, arXiv 2505.11881"
 ORTHO_RNN = "Henaff et al. 2016 (arXiv 1602.06662); expRNN (arXiv 1901.08428); scoRNN"
@@ -132,13 +132,13 @@ def orthogonal_skips_with_zero_branches_are_isometric(mappings):
     Jacobian is 1 (dynamical isometry).
 
     Built as a real network — ``EntangledSkip`` residual blocks with
-    :class:`~theory.probe.ZeroBranch` branches in an ``nn.Sequential`` — and measured by
-    :func:`theory.probe.probe`; returns ``max |sigma_i - 1|`` of the probed Jacobian.
+    :class:`~entangled.theory.probe.ZeroBranch` branches in an ``nn.Sequential`` — and measured by
+    :func:`entangled.theory.probe.probe`; returns ``max |sigma_i - 1|`` of the probed Jacobian.
     """
     from torch import nn
 
     from entangled.nn.skip import EntangledSkip
-    from theory.probe import ZeroBranch, probe
+    from entangled.theory.probe import ZeroBranch, probe
 
     class Block(nn.Module):
         def __init__(self, mapping):

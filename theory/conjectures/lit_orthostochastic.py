@@ -1,7 +1,7 @@
 """Literature ledger: go-mHC, arXiv 2604.02309 (claims 18-19).
 
 Claim 18 (entrywise squares of orthogonal matrices are doubly stochastic) is
-:func:`theory.conjectures.literature.orthostochastic_squares_are_doubly_stochastic`.
+:func:`entangled.theory.conjectures.literature.orthostochastic_squares_are_doubly_stochastic`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import itertools
 
 import torch
 
-from theory import conjecture
+from entangled.theory import conjecture
 
 GO_MHC = "go-mHC, arXiv 2604.02309"
 
@@ -51,7 +51,7 @@ def orthostochastic_matrices_cover_doubly_stochastic(m):
     such as ``[[1, 1, 0], [1, 0, 1], [0, 1, 1]] / 2``. Checked on convex combinations of
     permutations (``birkhoff``) by :func:`orthostochastic_distance`. The direction that holds
     (squares of orthogonal matrices are doubly stochastic) has the sympy proof
-    :func:`theory.symbolic.orthostochastic_squares`.
+    :func:`entangled.theory.symbolic.orthostochastic_squares`.
     """
     return orthostochastic_distance(m.dense())
 

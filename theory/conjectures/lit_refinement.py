@@ -13,8 +13,8 @@ import math
 import numpy as np
 import torch
 
-from theory import conjecture
-from theory import symbolic
+from entangled.theory import conjecture
+from entangled.theory import symbolic
 
 HENAFF = "Henaff, Szlam, LeCun 2016 (arXiv 1602.06662), copy memory and adding baselines"
 VEIT = "Veit, Wilber, Belongie 2016 (arXiv 1605.06431), lesion study"

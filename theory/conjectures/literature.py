@@ -14,10 +14,10 @@ import math
 from hypothesis import strategies as st
 
 from entangled.properties import row_sum_error
-from theory import conjecture
-from theory import symbolic
-from theory.conjectures.spectral import eigenvalue_one_and_unit_radius_deviation
-from theory.spectral import numeric_spectral_norm, prefix_products, stochasticity_errors
+from entangled.theory import conjecture
+from entangled.theory import symbolic
+from entangled.theory.conjectures.spectral import eigenvalue_one_and_unit_radius_deviation
+from entangled.theory.spectral import numeric_spectral_norm, prefix_products, stochasticity_errors
 
 LECHNER = "arXiv 2206.01261 (Lechner et al. 2022)"
 MHC = "arXiv 2512.24880 (mHC)"

@@ -14,9 +14,9 @@ from typing import Callable
 import torch
 
 from entangled.properties import distance_from_identity, orthogonality_error
-from theory import conjecture
-from theory import symbolic
-from theory.spectral import matrix_spectral_norm, numeric_singular_values
+from entangled.theory import conjecture
+from entangled.theory import symbolic
+from entangled.theory.spectral import matrix_spectral_norm, numeric_singular_values
 
 ISOMETRIES = ["identity", "orthogonal", "permutation", "rotation"]
 JACOBIAN_N = (1, 24)

@@ -1,8 +1,8 @@
-"""Claims about the skip map a module *actually* applies, measured by :mod:`theory.probe`.
+"""Claims about the skip map a module *actually* applies, measured by :mod:`entangled.theory.probe`.
 
 Every conjecture here covers the family ``"probed"``, which is not a registered family: the
 search of ``entangled verify`` skips them, and ``entangled probe`` evaluates them on the
-probed map of a user's module with :func:`theory.evaluate_on`. Each function is marked with
+probed map of a user's module with :func:`entangled.theory.evaluate_on`. Each function is marked with
 :func:`requires`:
 
 * the ``params`` fields it needs (``"exposed"``, ``"perturbed"``, ``"autograd_gap"``, ...):
@@ -15,7 +15,7 @@ probed map of a user's module with :func:`theory.evaluate_on`. Each function is 
 Default tolerances allow float32 modules (Sinkhorn in float32, as in ``hyper-connections``):
 about ``1e-7`` of rounding, far below the ``1e-4`` allowed for stochasticity.
 
-The implementation claims 28-30 of the literature ledger (:mod:`theory.literature`) are :func:`equals_exposed`, :func:`mixing_is_live` and
+The implementation claims 28-30 of the literature ledger (:mod:`entangled.theory.literature`) are :func:`equals_exposed`, :func:`mixing_is_live` and
 :func:`autograd_matches_finite_differences`.
 """
 
@@ -28,7 +28,7 @@ import torch
 from entangled.errors import EntangledError
 from entangled.mappings.base import Mapping
 from entangled.properties import column_sum_error, composite_gain, min_entry, row_sum_error
-from theory.registry import conjecture
+from entangled.theory.registry import conjecture
 
 PROBED = ["probed"]
 MHC = "Xie et al., mHC, arXiv 2512.24880 (doubly stochastic H_res via Sinkhorn-Knopp)"
@@ -215,7 +215,7 @@ def block_is_a_function(m):
 
 @requires(scope="block", tunable=False)
 @conjecture(families=PROBED,
-            reference="theory.probe: the probed map is the skip path only when the residual "
+            reference="entangled.theory.probe: the probed map is the skip path only when the residual "
                       "branch is silenced")
 def skip_path_isolated(m):
     """The probe isolated the skip path: a branch was silenced, or the block declared to have none.

@@ -1,7 +1,7 @@
 """Spectral conjectures: eigenvalue modulus, closed-form spectra, determinant, spectral radius.
 
 Closed forms are checked against eigenvalues computed numerically from the dense matrix
-(:func:`theory.spectral.numeric_eigvals`), never against the family's own closed form.
+(:func:`entangled.theory.spectral.numeric_eigvals`), never against the family's own closed form.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import torch
 from hypothesis import strategies as st
 
 from entangled.properties import spectral_gap
-from theory import conjecture
-from theory import symbolic
-from theory.graph import permutation_cycle_lengths
-from theory.spectral import (
+from entangled.theory import conjecture
+from entangled.theory import symbolic
+from entangled.theory.graph import permutation_cycle_lengths
+from entangled.theory.spectral import (
     eigenvalue_matching_distance,
     numeric_eigvals,
     numeric_spectral_norm,
@@ -74,7 +74,7 @@ def permutation_eigenvalues_are_roots_of_unity_per_cycle(m):
 
     .. math:: \\operatorname{spec} P = \\biguplus_{c} \\{e^{2\\pi i k/L_c}\\}_{k=0}^{L_c-1}
 
-    Cycle lengths are read off the support graph (:func:`theory.graph.permutation_cycle_lengths`);
+    Cycle lengths are read off the support graph (:func:`entangled.theory.graph.permutation_cycle_lengths`);
     eigenvalues are computed numerically.
     """
     expected = roots_of_unity_for_cycles(permutation_cycle_lengths(m))

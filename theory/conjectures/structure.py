@@ -1,6 +1,6 @@
 """Structure and graph conjectures: sparsity vs I, support graphs, cycles, Markov spectral gaps.
 
-Support-graph quantities come from :mod:`theory.graph` (networkx): edge ``j -> i`` for every
+Support-graph quantities come from :mod:`entangled.theory.graph` (networkx): edge ``j -> i`` for every
 nonzero ``M[i, j]``.
 """
 
@@ -13,9 +13,9 @@ import torch
 from hypothesis import strategies as st
 
 from entangled.properties import nonzero_count, symmetry_error
-from theory import conjecture
-from theory import graph
-from theory.spectral import eigenvalue_matching_distance, numeric_eigvals, roots_of_unity_for_cycles
+from entangled.theory import conjecture
+from entangled.theory import graph
+from entangled.theory.spectral import eigenvalue_matching_distance, numeric_eigvals, roots_of_unity_for_cycles
 
 DOUBLY_STOCHASTIC = ["birkhoff", "circulant", "identity", "permutation"]
 
@@ -91,7 +91,7 @@ def circulant_markov_gap_closed_form(m):
 
     .. math:: 1 - |\\lambda_2| = 1 - \\max_{k \\ne 0} |\\hat c_k|
 
-    (``n = 1``: gap 1 by convention of :func:`theory.graph.markov_spectral_gap`).
+    (``n = 1``: gap 1 by convention of :func:`entangled.theory.graph.markov_spectral_gap`).
     """
     spectrum = np.abs(np.fft.fft(m.dense()[0].numpy()))
     expected = 1.0 if m.n == 1 else 1.0 - float(spectrum[1:].max())

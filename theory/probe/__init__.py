@@ -24,14 +24,14 @@ skip path are not applicable.
 
 Package layout
 --------------
-* :mod:`theory.probe.mapping` — :class:`ProbedMapping` (the result), the Kronecker reduction;
-* :mod:`theory.probe.layouts` — where positions, streams and features sit in the input;
-* :mod:`theory.probe.blocks` — silencing, fresh copies, ``--perturb`` and ``--exposed``;
-* :mod:`theory.probe.jacobian` — Jacobian rows (recorded fallbacks), finite differences;
-* :mod:`theory.probe.core` — :func:`probe` itself;
-* :mod:`theory.probe.spec` — what a factory returns (:func:`probe_spec`);
-* :mod:`theory.probe.check` — which claims apply, and their ledger (:func:`check_probed`);
-* :mod:`theory.probe.page` — the self-contained HTML page of ``entangled probe --html``.
+* :mod:`entangled.theory.probe.mapping` — :class:`ProbedMapping` (the result), the Kronecker reduction;
+* :mod:`entangled.theory.probe.layouts` — where positions, streams and features sit in the input;
+* :mod:`entangled.theory.probe.blocks` — silencing, fresh copies, ``--perturb`` and ``--exposed``;
+* :mod:`entangled.theory.probe.jacobian` — Jacobian rows (recorded fallbacks), finite differences;
+* :mod:`entangled.theory.probe.core` — :func:`probe` itself;
+* :mod:`entangled.theory.probe.spec` — what a factory returns (:func:`probe_spec`);
+* :mod:`entangled.theory.probe.check` — which claims apply, and their ledger (:func:`check_probed`);
+* :mod:`entangled.theory.probe.page` — the self-contained HTML page of ``entangled probe --html``.
 
 Nothing that fails while probing is swallowed: fallbacks and caught exceptions are recorded in
 ``params["notes"]`` of the result.
@@ -77,7 +77,7 @@ is what a gradient through the skip path really sees. The mixing matrix that the
 computes can be read by an adapter (``exposed``) and compared with the probed map.
 """
 
-from theory.probe.blocks import (
+from entangled.theory.probe.blocks import (
     BlockCopies,
     ZeroBranch,
     exposed_reader,
@@ -85,10 +85,10 @@ from theory.probe.blocks import (
     perturb_parameters,
     silence_hooks,
 )
-from theory.probe.check import applicable, check_probed, probed_examples
-from theory.probe.core import FD_TOLERANCE, probe
-from theory.probe.layouts import LAYOUTS, position_index
-from theory.probe.mapping import (
+from entangled.theory.probe.check import applicable, check_probed, probed_examples
+from entangled.theory.probe.core import FD_TOLERANCE, probe
+from entangled.theory.probe.layouts import LAYOUTS, position_index
+from entangled.theory.probe.mapping import (
     PROBED_FAMILY,
     ProbedMapping,
     ProbeError,
@@ -96,7 +96,7 @@ from theory.probe.mapping import (
     kronecker_residual,
     kronecker_split,
 )
-from theory.probe.spec import SPEC_KEYS, probe_spec
+from entangled.theory.probe.spec import SPEC_KEYS, probe_spec
 
 __all__ = [
     "BlockCopies",

@@ -4,7 +4,7 @@ and reading the mixing matrix it exposes — all generic, for any ``torch.nn.Mod
 * :func:`silence_hooks` — forward hooks that replace the named submodules' outputs by zeros;
 * :class:`BlockCopies` — every measurement runs on a fresh deep copy (cast to the probe's
   dtype, eval mode, branch silenced), so state a module keeps between calls cannot leak from
-  one measurement into another; only :func:`theory.probe.measure.function_gaps` calls one copy
+  one measurement into another; only :func:`entangled.theory.probe.measure.function_gaps` calls one copy
   twice, on purpose;
 * :func:`perturb_parameters` — ``GLOB[:SCALE]``: add seeded Gaussian noise to the parameters
   whose names match;
@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from entangled.errors import InvalidParameterError
-from theory.probe.mapping import ProbeError
+from entangled.theory.probe.mapping import ProbeError
 
 
 class ZeroBranch(torch.nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from entangled.errors import InvalidParameterError
-from theory.probe.mapping import PROBED_FAMILY, ProbedMapping
+from entangled.theory.probe.mapping import PROBED_FAMILY, ProbedMapping
 
 
 def probed_examples(conj: Any, m: ProbedMapping) -> list:
@@ -52,17 +52,17 @@ def check_probed(m: ProbedMapping, conjectures: Sequence[Any] | None = None, *,
                  tol: float | None = None):
     """Evaluate the conjectures that apply to ``m``; return ``(ledger, not_applicable)``.
 
-    ``conjectures`` defaults to the built-in catalog (:mod:`theory.conjectures.probed`
+    ``conjectures`` defaults to the built-in catalog (:mod:`entangled.theory.conjectures.probed`
     included); only those covering ``"probed"`` are considered. ``not_applicable`` lists
     ``(conjecture, reason)`` for those lacking the data they need. ``tol`` replaces the
     numerical tolerance of the claims that have one (``entangled probe --tol``).
     """
     import time
 
-    from theory.engine import evaluate_on
-    from theory.ledger import Ledger
-    from theory.loader import load_builtin
-    from theory.registry import as_conjecture
+    from entangled.theory.engine import evaluate_on
+    from entangled.theory.ledger import Ledger
+    from entangled.theory.loader import load_builtin
+    from entangled.theory.registry import as_conjecture
 
     if not isinstance(m, ProbedMapping):
         raise InvalidParameterError("m", type(m).__name__, "a ProbedMapping (from probe())",

@@ -1,6 +1,6 @@
 """:func:`probe`: measure the skip map a block applies, with every diagnostic the claims need.
 
-Measurements, each on a fresh copy of the block (see :class:`~theory.probe.blocks.BlockCopies`):
+Measurements, each on a fresh copy of the block (see :class:`~entangled.theory.probe.blocks.BlockCopies`):
 
 1. the Jacobian rows of the first and the last position (``2 n d`` vector-Jacobian products
    whatever the batch size), reduced to the stream map ``H`` and the Kronecker residual;
@@ -13,7 +13,7 @@ Measurements, each on a fresh copy of the block (see :class:`~theory.probe.block
 
 Nothing that fails is hidden: fallbacks and caught exceptions are listed in
 ``params["notes"]`` of the result; an exception that leaves no way to measure ``H`` becomes a
-:class:`~theory.probe.mapping.ProbeError` naming the original.
+:class:`~entangled.theory.probe.mapping.ProbeError` naming the original.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from typing import Any, Callable, Sequence
 import torch
 
 from entangled.errors import InvalidParameterError
-from theory.probe.blocks import BlockCopies, exposed_reader, has_zero_branch, parse_perturb, \
+from entangled.theory.probe.blocks import BlockCopies, exposed_reader, has_zero_branch, parse_perturb, \
     perturb_parameters
-from theory.probe.jacobian import autograd_gap, fd_columns, jacobian_rows
-from theory.probe.layouts import first_batch_item, position_index
-from theory.probe.mapping import ProbedMapping, ProbeError, ProbeWarning, gain, kronecker_split
+from entangled.theory.probe.jacobian import autograd_gap, fd_columns, jacobian_rows
+from entangled.theory.probe.layouts import first_batch_item, position_index
+from entangled.theory.probe.mapping import ProbedMapping, ProbeError, ProbeWarning, gain, kronecker_split
 
 FD_TOLERANCE = 1e-2
 """Relative autograd-vs-finite-difference gap above which ``H`` is taken from finite differences
-(the claim :func:`theory.conjectures.probed.autograd_matches_finite_differences` uses the same
+(the claim :func:`entangled.theory.conjectures.probed.autograd_matches_finite_differences` uses the same
 bound)."""
 
 WHOLE_BLOCK_WARNING = ("no residual branch was silenced (silence=None): the probed map is the "
@@ -206,24 +206,24 @@ def probe(block: Any, sample_input: torch.Tensor, *, streams: int | None = None,
     streams, dim : int, optional
         Number of streams ``n`` and their width ``d`` (inferred from ``layout`` when omitted).
     layout : str or callable
-        Where positions, streams and features sit in the input; see :mod:`theory.probe.layouts`.
+        Where positions, streams and features sit in the input; see :mod:`entangled.theory.probe.layouts`.
     silence : str or list of str, optional
         Submodule name(s) whose output a forward hook replaces by zeros (the residual branch).
     no_branch : bool
         Declare that the block has no residual branch (a bare skip). Without ``silence``,
-        ``no_branch`` or a :class:`~theory.probe.ZeroBranch` inside the block, the probe warns
-        (:class:`~theory.probe.ProbeWarning`) and labels the result ``scope="whole block"``.
+        ``no_branch`` or a :class:`~entangled.theory.probe.ZeroBranch` inside the block, the probe warns
+        (:class:`~entangled.theory.probe.ProbeWarning`) and labels the result ``scope="whole block"``.
     source : str, optional
         Where the block came from (recorded in the mapping), default the block's class name.
     exposed : tensor, str or callable, optional
         The mixing matrix the module computes, in the applied orientation
         (``y_i = sum_j H_ij x_j``): a matrix, the dotted name of an attribute (see
-        :func:`~theory.probe.blocks.exposed_reader`), or ``exposed(block, x) -> matrix``.
+        :func:`~entangled.theory.probe.blocks.exposed_reader`), or ``exposed(block, x) -> matrix``.
     exposed_transposed : bool
         The exposed matrix has rows indexing the *input* stream: use its transpose.
     perturb : callable or str, optional
         ``perturb(block) -> block'`` moving the mixing parameters, or ``"GLOB[:SCALE]"``
-        (:func:`~theory.probe.blocks.perturb_parameters`); the probed map of the moved copy is
+        (:func:`~entangled.theory.probe.blocks.perturb_parameters`); the probed map of the moved copy is
         stored as ``params["perturbed"]``.
     dtype : torch.dtype
         Precision of the probe (float64 by default; when the block fails in ``dtype`` it is

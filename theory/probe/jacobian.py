@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from theory.probe.mapping import ProbeError
+from entangled.theory.probe.mapping import ProbeError
 
 FD_STEP = 1e-3
 FD_DIRECTIONS = 8

@@ -13,7 +13,7 @@ must not mix) and, per position, ``n`` **streams** of width ``d``:
 * a callable ``x -> x'`` of shape ``(P, n, d)`` built from reshapes/permutes only.
 
 :func:`position_index` turns a layout into the ``(P, n, d)`` tensor of flat input indices that
-every measurement of :mod:`theory.probe` works with.
+every measurement of :mod:`entangled.theory.probe` works with.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 
 from entangled.errors import InvalidParameterError
-from theory.probe.mapping import ProbeError
+from entangled.theory.probe.mapping import ProbeError
 
 LAYOUTS = ("auto", "... s d", "... f", "(b s) ... d", "b f ...")
 

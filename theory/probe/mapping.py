@@ -74,7 +74,7 @@ class ProbedMapping(DenseMapping):
     """The measured skip map of a module: a dense mapping of family ``"probed"`` with provenance.
 
     Not registered in :func:`entangled.families` (it cannot be sampled); build it with
-    :func:`theory.probe.probe`. ``params`` (JSON-serialisable, round-tripped by
+    :func:`entangled.theory.probe.probe`. ``params`` (JSON-serialisable, round-tripped by
     :meth:`to_dict` / :meth:`from_dict`) hold
 
     ``matrix``
@@ -83,10 +83,10 @@ class ProbedMapping(DenseMapping):
         where it came from;
     ``scope``
         ``"skip"`` when a branch was silenced (or the block was declared branch-free / built
-        around :class:`~theory.probe.ZeroBranch`), ``"whole block"`` otherwise: the map then
+        around :class:`~entangled.theory.probe.ZeroBranch`), ``"whole block"`` otherwise: the map then
         includes the branch and the skip claims do not apply;
     ``kronecker_residual``, ``cross_position``, ``position_spread``
-        diagnostics of the Jacobian (see :mod:`theory.probe`);
+        diagnostics of the Jacobian (see :mod:`entangled.theory.probe`);
     ``skip_gain``
         ``max(||J_p||_inf, ||J_p||_1)`` of one position's full ``(n d) x (n d)`` Jacobian
         (max absolute row and column sum): the per-layer gain, whatever the layout says;
@@ -111,7 +111,7 @@ class ProbedMapping(DenseMapping):
     """
 
     family = PROBED_FAMILY
-    summary = "the measured skip map of a residual module (theory.probe)"
+    summary = "the measured skip map of a residual module (entangled.theory.probe)"
     PROVENANCE = ("source", "input_shape", "layout", "streams", "dim", "dtype", "scope",
                   "kronecker_residual", "cross_position", "position_spread", "skip_gain",
                   "jacobian_method", "autograd_gap", "repeat_gap", "batch_gap", "notes",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from theory.probe.core import probe
-from theory.probe.mapping import ProbedMapping, ProbeError
+from entangled.theory.probe.core import probe
+from entangled.theory.probe.mapping import ProbedMapping, ProbeError
 
 SPEC_KEYS = ("block", "input", "streams", "dim", "layout", "silence", "no_branch", "exposed",
              "exposed_transposed", "perturb", "source", "description")
