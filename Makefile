@@ -12,14 +12,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
-EXTRAS ?= dev,probe,dask
+EXTRAS ?= dev,probe,dask,docs
 ARGS ?=
 comma := ,
 
 # The test command of the README and of .ci/run (keep the three identical).
 TEST_COMMAND = HYPOTHESIS_PROFILE=ci $(VENV)/bin/python -m pytest -q
 
-.PHONY: help report test env check-python
+.PHONY: help report test docs env check-python
 .DEFAULT_GOAL := help
 
 help:
@@ -30,6 +30,10 @@ report: env
 
 test: env
 	$(TEST_COMMAND) $(ARGS)
+
+# The documentation site, built strictly (broken links, anchors or references fail) into site/.
+docs: env
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 env: $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 

@@ -25,13 +25,14 @@ REINSTALL_HINT = ("subcommands are registered as entry points ('entangled.comman
 
 
 def version() -> str:
-    """The installed version of the distribution (without importing the library)."""
-    try:
-        return metadata.version("entangled")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        from entangled import __version__
+    """The package's version: ``__version__`` of ``entangled/__init__.py``, its one source.
 
-        return __version__
+    ``pyproject.toml`` reads the same attribute when the package is built, so the installed
+    metadata agrees with it; reading the attribute avoids both a metadata scan and torch.
+    """
+    from entangled import __version__
+
+    return __version__
 
 
 def discover_commands() -> dict[str, metadata.EntryPoint]:

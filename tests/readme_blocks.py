@@ -1,4 +1,5 @@
-"""The README's code blocks as runnable steps, so the test suite can execute the README itself.
+"""The code blocks of the README and of the docs pages as runnable steps, so the test suite can
+execute the documentation itself (tests/test_readme.py).
 
 A fenced block (```bash, ```console, ```python) is run unless an HTML comment right above it
 says otherwise. Directives, separated by ``;`` inside ``<!-- readme: ... -->``:

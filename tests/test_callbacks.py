@@ -23,7 +23,7 @@ from entangled.errors import InvalidParameterError, MissingExtraError
 from entangled.train import RunConfig, evaluate, fit
 
 CONFIG = dict(arch="rnn", task="parity", steps=6, eval_every=2, batch_size=16, metrics=False)
-README = Path(__file__).resolve().parents[1] / "README.md"
+TRAINING_PAGE = Path(__file__).resolve().parents[1] / "docs" / "training.md"
 
 
 def curves(result) -> dict:
@@ -155,13 +155,13 @@ def test_cli_train_saves_the_model(tmp_path, capsys):
 
 
 def test_readme_callback_example_runs_as_written(tmp_path, monkeypatch, capsys):
-    text = README.read_text(encoding="utf-8")
-    section = text.split("### Callbacks, TensorBoard and checkpoints", 1)[1]
+    text = TRAINING_PAGE.read_text(encoding="utf-8")
+    section = text.split("## Callbacks, TensorBoard and checkpoints", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(tmp_path)
     if "TensorBoardLogger" in code:
-        pytest.importorskip("tensorboard", reason="the README example logs to TensorBoard")
-    exec(compile(code, "README.md", "exec"), {})
+        pytest.importorskip("tensorboard", reason="the docs example logs to TensorBoard")
+    exec(compile(code, "docs/training.md", "exec"), {})
     out = capsys.readouterr().out
     assert re.search(r"step 10: validation accuracy [01]\.\d{3}", out)
     assert (tmp_path / "model.pt").is_file()

@@ -1,6 +1,7 @@
 """Packaging: SPDX license, bounded optional dependencies, and lower bounds that CI installs."""
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -107,3 +108,47 @@ def test_the_package_never_imports_the_old_top_level_names():
                 offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names
                               if n.split(".")[0] in ("theory", "reports")]
     assert offenders == []
+
+
+def _init_version() -> str:
+    """The ``__version__`` literal of entangled/__init__.py (read, not imported)."""
+    import ast
+
+    tree = ast.parse((ROOT / "entangled" / "__init__.py").read_text(encoding="utf-8"))
+    values = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
+              and [getattr(t, "id", None) for t in node.targets] == ["__version__"]
+              and isinstance(node.value, ast.Constant)]
+    assert len(values) == 1, "entangled/__init__.py must assign __version__ one string literal"
+    return values[0]
+
+
+def test_the_version_is_written_once():
+    """pyproject.toml reads the version from entangled.__version__ (no second copy), and the
+    command prints that same string."""
+    from entangled.cli import version
+
+    assert "version" not in PROJECT and "version" in PROJECT["dynamic"]
+    assert _setuptools_config()["dynamic"]["version"] == {"attr": "entangled.__version__"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+|rc\d+)?", _init_version())
+    assert version() == _init_version()
+
+
+def test_the_wheel_ships_py_typed_and_the_single_sourced_version(tmp_path):
+    """Build the wheel as a release would (setuptools from this environment, no download)."""
+    setuptools = pytest.importorskip("setuptools")
+    if int(setuptools.__version__.split(".")[0]) < 77:
+        pytest.skip(f"setuptools {setuptools.__version__} is older than the build requires (77)")
+    import subprocess
+    import zipfile
+
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                           "-q", "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = tmp_path.glob("entangled-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        metadata = archive.read(f"entangled-{_init_version()}.dist-info/METADATA").decode()
+    assert "entangled/py.typed" in names
+    assert f"\nVersion: {_init_version()}\n" in metadata
+    assert {"entangled/theory/__init__.py", "entangled/reports/__init__.py"} <= names

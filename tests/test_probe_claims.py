@@ -257,9 +257,7 @@ def _readme_probe_commands():
     import re
     import shlex
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme[readme.index("## Probing your own residual module"):]
-    section = section[:section.index("\n## ", 5)]
+    section = (Path(__file__).resolve().parent.parent / "docs" / "probe.md").read_text()
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S):
         for line in block.replace("\\\n", " ").splitlines():

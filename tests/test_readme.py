@@ -1,5 +1,6 @@
-"""The README is true: its links resolve inside the repository, and every command and program
-it tells a user to run is run here, exactly as written (see tests/readme_blocks.py).
+"""The README and the documentation pages are true: their links resolve inside the repository,
+and every command and program they tell a user to run is run here, exactly as written (see
+tests/readme_blocks.py). Each page runs in its own scratch directory, in page order.
 """
 
 import os
@@ -14,6 +15,9 @@ from readme_blocks import readme_blocks, steps
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+#: The README and every page of the documentation site, as paths relative to the repository.
+PAGES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
+MAX_README_LINES = 250
 
 
 def relative_links(markdown: str) -> list[str]:
@@ -22,32 +26,54 @@ def relative_links(markdown: str) -> list[str]:
     return [t for t in targets if not re.match(r"^[a-z]+://|^#|^mailto:", t)]
 
 
-def test_every_relative_link_of_the_readme_resolves_inside_the_repository():
-    links = relative_links(README)
-    assert links, "the README links the design and the screenshot at least"
-    for target in links:
-        path = (ROOT / target.split("#")[0]).resolve()
-        assert path.is_relative_to(ROOT), f"{target} points outside the repository"
-        assert path.exists(), f"{target} does not exist"
+@pytest.mark.parametrize("page", PAGES)
+def test_every_relative_link_of_a_page_resolves_inside_the_repository(page):
+    source = ROOT / page
+    for target in relative_links(source.read_text()):
+        path = (source.parent / target.split("#")[0]).resolve()
+        assert path.is_relative_to(ROOT), f"{page}: {target} points outside the repository"
+        assert path.exists(), f"{page}: {target} does not exist"
+
+
+def test_the_readme_is_short_and_links_every_documentation_page():
+    lines = README.splitlines()
+    assert len(lines) <= MAX_README_LINES, f"README.md has {len(lines)} lines; long sections go into docs/"
+    linked = {(ROOT / t.split("#")[0]).resolve() for t in relative_links(README)}
+    missing = [p for p in PAGES[1:] if (ROOT / p).resolve() not in linked
+               and p not in ("docs/index.md", "docs/changelog.md")]
+    assert missing == [], f"pages the README does not link: {missing}"
+    assert (ROOT / "CHANGELOG.md").resolve() in linked
 
 
 def test_relative_link_finder_flags_what_a_clone_lacks():
     assert relative_links("[d](../shared/DESIGN.md) [u](https://x.org) [a](#top)") == ["../shared/DESIGN.md"]
 
 
-FILES, RUN, SKIPPED = steps(readme_blocks(README))
+def page_steps(page: str):
+    return steps(readme_blocks((ROOT / page).read_text()))
+
+
+STEPS = {page: page_steps(page) for page in PAGES}
+RUN = [(page, block) for page in PAGES for block in STEPS[page][1]]
+SKIPPED = [(page, block) for page in PAGES for block in STEPS[page][2]]
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    """A scratch directory holding the README's user files (``file:`` blocks)."""
-    root = tmp_path_factory.mktemp("readme")
-    for block in FILES:
-        (root / block.directives["file"]).write_text(block.body)
-    return root
+def workspaces(tmp_path_factory):
+    """One scratch directory per page, holding that page's user files (``file:`` blocks)."""
+    made = {}
+
+    def workspace(page):
+        if page not in made:
+            root = made[page] = tmp_path_factory.mktemp(re.sub(r"\W", "_", page))
+            for block in STEPS[page][0]:
+                (root / block.directives["file"]).write_text(block.body)
+        return made[page]
+
+    return workspace
 
 
-def run_block(block, workspace):
+def run_block(block, workspace, page="README.md"):
     cwd = ROOT if block.directives.get("cwd") == "repo" else workspace
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
                MPLBACKEND="Agg")
@@ -60,18 +86,18 @@ def run_block(block, workspace):
     for program, expected in zip(programs, expected_codes):
         done = subprocess.run(program, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == expected, (
-            f"README line {block.line}: {program[-1][:200]!r} exited {done.returncode}, "
+            f"{page} line {block.line}: {program[-1][:200]!r} exited {done.returncode}, "
             f"expected {expected}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}")
 
 
-@pytest.mark.parametrize("block", RUN, ids=[b.label for b in RUN])
-def test_readme_block_runs_as_written(block, workspace):
-    run_block(block, workspace)
+@pytest.mark.parametrize(("page", "block"), RUN, ids=[f"{page}:{b.label}" for page, b in RUN])
+def test_page_block_runs_as_written(page, block, workspaces):
+    run_block(block, workspaces(page), page)
 
 
-def test_every_skipped_readme_block_says_why():
-    for block in SKIPPED:
-        assert len(block.directives["skip"]) >= 10, f"README line {block.line}: a skip needs a reason"
+def test_every_skipped_block_says_why():
+    for page, block in SKIPPED:
+        assert len(block.directives["skip"]) >= 10, f"{page} line {block.line}: a skip needs a reason"
 
 
 def test_readme_parser_reads_directives_commands_and_continuations():
