@@ -9,13 +9,15 @@ findings with :func:`entangled.reports.sequential_simulation.error_rates` and pr
 * at +10 pp: the power (per comparison) and the mean seeds used, against the cap of 40;
 
 each with its exact 95% interval and whether it is within alpha = 0.05 (interval's lower end
-at most alpha). The CI test (tests/test_report_sequential.py) runs a reduced count.
+at most alpha); then, for normal differences, the default t adaptation (union bound) against
+the significance-level approach at five times the count. The CI test
+(tests/test_report_sequential.py) runs a reduced count.
 
 Usage::
 
     python benchmarks/bench_sequential.py [--datasets 20000] [--stages 5,10,20,40]
 
-About 2–4 minutes at the default count on a busy 2-core machine (numpy, one core).
+About 3–5 minutes at the default count on a busy 2-core machine (numpy, one core).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ MEANS = [0.0, 0.02, -0.02, 0.10]
 
 
 def main() -> None:
-    from entangled.reports.sequential import SPENDING_FUNCTIONS, SequentialDesign
+    from entangled.reports.sequential import SPENDING_FUNCTIONS, T_ADAPTATIONS, SequentialDesign
     from entangled.reports.sequential_simulation import error_rates
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,6 +58,23 @@ def main() -> None:
                     print(f"| {shape} | {100 * sigma:g} | {spend} | {m} | {100 * mean:+g} | "
                           f"{r.error} | {r.rate:.4f} | [{r.low:.4f}, {r.high:.4f}] | {within} | "
                           f"{r.mean_seeds:.1f} |", flush=True)
+    print()
+    print("t adaptation (normal differences, σ 5 pp, one comparison): the default union bound "
+          "against the significance-level approach (Jennison & Turnbull §11.4)")
+    print()
+    print("| spending | t adaptation | true mean (pp) | rate of | rate | 95% interval | "
+          "within α | mean seeds |")
+    print("|---|---|---|---|---|---|---|---|")
+    for spend in SPENDING_FUNCTIONS:
+        for adaptation in T_ADAPTATIONS:
+            design = SequentialDesign(stages=stages, spending=spend, t_adaptation=adaptation)
+            for mean in MEANS[:2]:
+                r = error_rates(design, "normal", 0.05, mean, datasets=5 * args.datasets,
+                                seed=2027)
+                within = "yes" if r.within_alpha else "**no**"
+                print(f"| {spend} | {adaptation} | {100 * mean:+g} | {r.error} | {r.rate:.4f} | "
+                      f"[{r.low:.4f}, {r.high:.4f}] | {within} | {r.mean_seeds:.1f} |",
+                      flush=True)
     print()
     print(f"total {time.perf_counter() - start:.0f} s")
 

@@ -82,8 +82,22 @@ def test_spending_functions_spend_alpha_by_the_end_and_follow_their_formulas():
 
 
 @pytest.mark.parametrize("spend", ["obrien_fleming", "pocock"])
-def test_boundaries_fall_as_the_level_rises_so_holm_is_a_closed_test(spend):
-    design = SequentialDesign(stages=(5, 10, 20, 40), spending=spend)
+def test_union_bound_levels_spend_alpha_in_total_below_the_z_boundaries(spend):
+    union = SequentialDesign(spending=spend)
+    approx = SequentialDesign(spending=spend, t_adaptation="significance-level")
+    assert sum(union.significance_levels()) == pytest.approx(0.05, abs=1e-12)
+    assert sum(union.equivalence_levels(0.025)) == pytest.approx(0.025, abs=1e-12)
+    # a stage's spent error is at most the marginal tail of its boundary
+    assert np.all(np.array(union.significance_levels()) <= approx.significance_levels())
+    assert union.significance_levels()[0] == pytest.approx(approx.significance_levels()[0])
+    if spend == "pocock":  # Pocock-type: 0.05 ln(1 + (e - 1)/8) at the first of 4 stages
+        assert union.significance_levels()[0] == pytest.approx(0.05 * math.log(1 + (math.e - 1) / 8))
+
+
+@pytest.mark.parametrize("adaptation", ["union-bound", "significance-level"])
+@pytest.mark.parametrize("spend", ["obrien_fleming", "pocock"])
+def test_boundaries_fall_as_the_level_rises_so_holm_is_a_closed_test(spend, adaptation):
+    design = SequentialDesign(stages=(5, 10, 20, 40), spending=spend, t_adaptation=adaptation)
     for levels in (design.significance_levels, design.equivalence_levels):
         table = np.array([levels(0.05 / j) for j in range(1, 7)])  # j = 1 (largest share) first
         assert np.all(np.diff(table, axis=0) < 0)  # smaller share, smaller nominal level
@@ -212,6 +226,8 @@ def test_bad_input_is_refused_with_the_parameter_named():
         SequentialDesign(spending="haybittle")
     with pytest.raises(InvalidParameterError, match="alpha"):
         SequentialDesign(alpha=0.7)
+    with pytest.raises(InvalidParameterError, match="t_adaptation"):
+        SequentialDesign(t_adaptation="z")
     with pytest.raises(InvalidParameterError, match="seed_order"):
         SequentialDesign(stages=(3, 6), seed_order=(1, 2, 3))
     design = SequentialDesign(stages=(3, 6))
