@@ -58,8 +58,9 @@ from typing import Hashable, Iterable, Mapping, Sequence
 
 from entangled.errors import InvalidParameterError
 
-__all__ = ["CatchUpPruner", "PairedPruner", "ReplayOutcome", "RunCurve", "StoredRun", "SuccessiveHalving",
-           "continue_points", "largest_gain", "optimistic_score", "replay", "replay_summary", "run_score"]
+__all__ = ["CatchUpPruner", "PairedPruner", "ReplayOutcome", "RunCurve", "StoredRun",
+           "SuccessiveHalving", "continue_points", "largest_gain", "optimistic_score", "replay",
+           "replay_summary", "run_score"]
 
 
 # -------------------------------------------------------------------------- policies
@@ -324,7 +325,8 @@ def replay(policy: PairedPruner | SuccessiveHalving, runs: Iterable[StoredRun]
             raise InvalidParameterError("runs", {lr: sorted(v) for lr, v in by_lr.items()},
                                         f"the same seeds for every learning rate of {key!r}")
         chance = next(iter(next(iter(by_lr.values())).values())).chance
-        final = {lr: {s: r.final_score for s, r in by_seed.items()} for lr, by_seed in by_lr.items()}
+        final = {lr: {s: r.final_score for s, r in by_seed.items()}
+                 for lr, by_seed in by_lr.items()}
         full_lr = _ranked(final)[0]
         last = max(len(r.accuracy) for by_seed in by_lr.values() for r in by_seed.values()) - 1
         running, dropped = set(by_lr), {}

@@ -32,12 +32,12 @@ reproduced to 3 decimals in the tests).
 one-sided test is a one-sided group-sequential test spending :math:`a(t)` at level
 :math:`a = \\alpha` (one-sided boundaries :math:`b_k`); equivalence is declared at stage ``k``
 when both one-sided tests reject there, i.e. when the *repeated confidence interval*
-:math:`\\bar d_k \\pm b_k\\, s_k/\\sqrt{n_k}` (t-adapted as below) lies inside
-:math:`(-\\delta, \\delta)` (Jennison & Turnbull 1989, *JRSS B* 51:305, and 2000, ch. 6 and
-9). This is an intersection–union test: if :math:`\\mu \\ge \\delta` a false equivalence
-needs the upper one-sided sequential test to reject, which has probability at most
-:math:`\\alpha` whatever else is done (Berger 1982), and symmetrically for
-:math:`\\mu \\le -\\delta`.
+:math:`\\bar d_k \\pm t_{n_k-1,\\,1-q_k}\\, s_k/\\sqrt{n_k}` (:math:`q_k`: the stage's
+nominal one-sided level, below) lies inside :math:`(-\\delta, \\delta)` (Jennison &
+Turnbull 1989, *JRSS B* 51:305, and 2000, ch. 6 and 9). This is an intersection–union test:
+if :math:`\\mu \\ge \\delta` a false equivalence needs the upper one-sided sequential test to
+reject, which has probability at most :math:`\\alpha` whatever else is done (Berger 1982),
+and symmetrically for :math:`\\mu \\le -\\delta`.
 
 **Estimated variance** (``t_adaptation``). The boundaries above are for a known variance;
 with ``n_k`` seeds the SD of the differences is estimated and stage ``k`` tests with the paired
@@ -81,12 +81,13 @@ rejection probability.
 
 **Words** (those of :mod:`entangled.reports.verdicts`): ``not reproduced`` once equivalence
 has been declared (checked first, as in the fixed design); otherwise ``reproduced`` /
-``opposite`` once the significance null is rejected, by the sign of the mean difference at the
-first stage that crossed against the predicted sign; otherwise ``continue`` before the last
-stage and ``inconclusive`` at it. A comparison stops when its word is not ``continue``.
-Under :math:`\\mu = 0` a ``reproduced``/``opposite`` word needs a false significance
-rejection (probability at most :math:`\\alpha` per family); at :math:`\\mu = \\pm\\delta` a
-``not reproduced`` needs a false equivalence (at most :math:`\\alpha`). With one stage the
+``opposite`` once the significance null is rejected, as the sign of the mean difference at
+the first stage that crossed agrees with the predicted sign or not; otherwise ``continue``
+before the last stage and ``inconclusive`` at it. A comparison stops when its word is not
+``continue``. Under :math:`\\mu = 0` a ``reproduced``/``opposite`` word needs a false
+significance rejection (probability at most :math:`\\alpha` per family); at
+:math:`\\mu = \\pm\\delta` a ``not reproduced`` needs a false equivalence (at most
+:math:`\\alpha`). With one stage the
 procedure is exactly the fixed design's paired t test, TOST and Holm.
 """
 
@@ -105,8 +106,9 @@ from entangled.reports.paired import ALPHA, SMALLEST_EFFECT
 from entangled.reports.verdicts import INCONCLUSIVE, NOT_REPRODUCED, OPPOSITE, REPRODUCED
 
 __all__ = ["CONTINUE", "SPENDING_FUNCTIONS", "T_ADAPTATIONS", "ComparisonState", "HolmContext",
-           "SequentialDesign", "SequentialOutcome", "StageDecision", "StageTest", "boundaries", "crossing_probabilities",
-           "decide", "decide_finding", "run_until_decided", "scheme_text", "spending"]
+           "SequentialDesign", "SequentialOutcome", "StageDecision", "StageTest", "boundaries",
+           "crossing_probabilities", "decide", "decide_finding", "run_until_decided",
+           "scheme_text", "spending"]
 
 #: the word of a comparison that is not decided and has stages left
 CONTINUE = "continue"
@@ -570,8 +572,8 @@ def decide_finding(design: SequentialDesign, comparisons: Mapping[object, Compar
         return {} if isinstance(comparisons, Mapping) else []
     size = len(states) if family_size is None else family_size
     if not (isinstance(size, int) and size >= len(states)):
-        raise InvalidParameterError("family_size", family_size,
-                                    f"an integer at least the number of comparisons ({len(states)})")
+        raise InvalidParameterError("family_size", family_size, "an integer at least the "
+                                    f"number of comparisons ({len(states)})")
     for state in states:
         _check_predicted(state.predicted)
     d = np.stack([_differences(design, s.differences_by_seed, s.stage_index) for s in states])
@@ -654,7 +656,8 @@ def _decision(design, stage_index, predicted, ctx, mean, sd, p_two, p_eq, sig, e
         reason = (f"stage {stage_index + 1} ({t.seeds} seeds): p = {t.p_value:.3g} ≥ nominal "
                   f"{t.nominal_level:.3g}, TOST p = {t.p_equivalence:.3g} ≥ nominal "
                   f"{t.nominal_level_equivalence:.3g}")
-        reason += "; cap reached" if last else f"; next stage: {design.stages[stage_index + 1]} seeds"
+        reason += ("; cap reached" if last
+                   else f"; next stage: {design.stages[stage_index + 1]} seeds")
     return StageDecision(word, word != CONTINUE, stage_index, design.stages[stage_index],
                          predicted, ctx.alpha_significance, ctx.alpha_equivalence,
                          s_at if s_at >= 0 else None, e_at if e_at >= 0 else None, reason,
@@ -734,13 +737,14 @@ def scheme_text(design: SequentialDesign, *, equivalence_holm: bool = True) -> s
         f"inflate the error rates, each test spends its error rate α = {design.alpha:g} over "
         f"the stages with a Lan–DeMets {name} spending function: a stage rejects only when its "
         f"p-value is below that stage's nominal level (with one comparison: significance "
-        f"{sig}; each one-sided equivalence test {eq}; {levels}). A comparison is 'not reproduced' once "
-        f"it is shown equivalent to zero, 'reproduced' or 'opposite' once it is significant "
-        f"in or against the predicted direction, 'inconclusive' if neither happens by "
-        f"{design.cap} seeds. Across a finding's primary comparisons the significance tests "
-        f"are Holm-corrected (each starts with an equal share of α; a comparison found "
-        f"significant passes its share on to the others, which are then re-tested at every "
-        f"stage they reached — the graphical approach of Maurer & Bretz 2013); the equivalence tests "
-        f"{holm_eq}. Under no true difference, the chance of a false 'reproduced' or "
-        f"'opposite' is at most α; at a true difference of exactly ±{100 * design.margin:g} pp "
-        f"the chance of a false 'not reproduced' is at most α — checked by simulation.")
+        f"{sig}; each one-sided equivalence test {eq}; {levels}). A comparison is 'not "
+        f"reproduced' once it is shown equivalent to zero, 'reproduced' or 'opposite' once it "
+        f"is significant in or against the predicted direction, 'inconclusive' if neither "
+        f"happens by {design.cap} seeds. Across a finding's primary comparisons the "
+        f"significance tests are Holm-corrected (each starts with an equal share of α; a "
+        f"comparison found significant passes its share on to the others, which are then "
+        f"re-tested at every stage they reached — the graphical approach of Maurer & Bretz "
+        f"2013); the equivalence tests {holm_eq}. Under no true difference, the chance of a "
+        f"false 'reproduced' or 'opposite' is at most α; at a true difference of exactly "
+        f"±{100 * design.margin:g} pp the chance of a false 'not reproduced' is at most α — "
+        f"checked by simulation.")
