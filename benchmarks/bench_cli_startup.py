@@ -31,6 +31,7 @@ def commands() -> dict[str, list[str]]:
         "python -m entangled --help": [sys.executable, "-m", "entangled", "--help"],
         "python -m entangled --version": [sys.executable, "-m", "entangled", "--version"],
         "python -m entangled probe --help": [sys.executable, "-m", "entangled", "probe", "--help"],
+        "python -m entangled train --help": [sys.executable, "-m", "entangled", "train", "--help"],
         "python -c 'import torch'": [sys.executable, "-c", "import torch"],
     }
     if script:

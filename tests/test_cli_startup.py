@@ -16,9 +16,8 @@ import pytest
 
 #: Modules whose import makes startup slow (seconds for torch).
 HEAVY = ("torch", "numpy", "scipy", "sympy", "matplotlib", "hypothesis", "jinja2")
-#: ``train --help`` lists the registered architectures and tasks (their registries import
-#: torch), so it is the one help text allowed to import it.
-TORCH_FREE_HELP = ("families", "sweep", "verify", "probe", "report", "export")
+#: Every built-in command's ``--help`` (``train --list`` reads the registries, which import torch).
+TORCH_FREE_HELP = ("families", "train", "sweep", "verify", "probe", "report", "export")
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -106,3 +105,20 @@ def test_lazy_names_are_the_mapping_library_objects(name):
     import entangled.mappings
 
     assert getattr(entangled, name) is getattr(entangled.mappings, name)
+
+
+def test_train_list_prints_every_registered_architecture_and_task(capsys):
+    """``train --help`` leaves the registries alone; ``train --list`` reads them (plug-ins too)."""
+    from entangled.cli import main
+    from entangled.nn.models import architecture, architectures
+    from entangled.tasks import task_entry, task_names
+
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--list"])
+    assert done.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    listed = {line.split()[0]: line for line in lines if line.startswith("  ")}
+    assert set(listed) == set(architectures()) | set(task_names())
+    assert listed["rnn"].split(None, 1)[1] == f"{', '.join(architecture('rnn').input_kinds)} tasks"
+    entry = task_entry("delayed_recall")
+    assert listed["delayed_recall"].split(None, 1)[1] == f"{entry.kind}, {entry.time_structure}"

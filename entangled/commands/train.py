@@ -31,32 +31,57 @@ def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, Any]:
     return out
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from entangled.train import OPTIMIZERS, RunConfig
-
-    d = RunConfig()
+def registered_listing() -> str:
+    """The registered architectures (with the task kinds each accepts) and tasks (kind, time
+    structure), built-in and plug-in: what ``entangled train --list`` prints."""
     from entangled.nn.models import architecture, architectures
     from entangled.tasks import task_entry, task_names
 
-    arch_help = "; ".join(f"{a} ({', '.join(architecture(a).input_kinds)} tasks)"
-                          for a in architectures())
-    task_help = "; ".join(f"{t} ({task_entry(t).kind}, {task_entry(t).time_structure})"
-                          for t in task_names())
+    lines = ["architectures (--arch):"]
+    lines += [f"  {a:<14} {', '.join(architecture(a).input_kinds)} tasks" for a in architectures()]
+    lines += ["tasks (--task):"]
+    lines += [f"  {t:<28} {task_entry(t).kind}, {task_entry(t).time_structure}" for t in task_names()]
+    return "\n".join(lines)
+
+
+class ListRegistered(argparse.Action):
+    """``--list``: print the registered architectures and tasks and exit (like ``--version``).
+
+    The registries import torch, so they are read only here, never for ``--help``."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(registered_listing())
+        parser.exit()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``entangled train``. Nothing here imports torch, so that ``entangled
+    train --help`` stays fast; the defaults are :class:`entangled.runs.Budget`'s."""
+    from entangled.runs import OPTIMIZERS, Budget
+
+    d = Budget()
+    parser.add_argument("--list", action=ListRegistered,
+                        help="list the registered architectures and tasks (built-in and plug-in) and exit")
     parser.add_argument("--arch", required=True, metavar="ARCH",
-                        help=f"a registered architecture: {arch_help}")
+                        help="a registered architecture, e.g. cnn, vit, transformer, rnn (--list shows "
+                             "all, with the task kinds each accepts)")
     parser.add_argument("--task", required=True, metavar="TASK",
-                        help=f"a registered task: {task_help}")
+                        help="a registered task, e.g. digits, delayed_recall, counting (--list shows all, "
+                             "with their kind and time structure)")
     parser.add_argument("--family", default="identity", help="skip mapping family (default identity)")
     parser.add_argument("--param", action="append", metavar="KEY=VALUE",
                         help="family parameter, repeatable (e.g. --param theta=0.3)")
-    parser.add_argument("--skip-seed", type=int, default=d.skip_seed,
+    parser.add_argument("--skip-seed", type=int, default=0,
                         help="seed of the mapping's random construction (default 0)")
     parser.add_argument("--spatial", action="store_true", help="CNN: spatial structural-correlation skip")
     parser.add_argument("--config", action="append", metavar="KEY=VALUE",
                         help="model config override, repeatable (e.g. --config depth=6)")
     parser.add_argument("--task-option", action="append", metavar="KEY=VALUE",
                         help="task option, repeatable (e.g. --task-option delay=3)")
-    parser.add_argument("--seed", type=int, default=d.seed, help="seed of init and batches (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of init and batches (default 0)")
     parser.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
     parser.add_argument("--epochs", type=float, default=None, help="train for this many epochs instead")
     parser.add_argument("--batch-size", type=int, default=d.batch_size,

@@ -1,6 +1,10 @@
 """Adapter for the ``hyper-connections`` package's manifold-constrained hyper-connections (mHC).
 
-Install with ``pip install "hyper-connections>=0.4"`` (the project's ``probe`` extra).
+Install with ``pip install "hyper-connections>=0.3"`` (the project's ``probe`` extra). ``mHC``
+works with every release from 0.3.0 on; ``mHCv2`` needs 0.4. Releases differ in where the
+Sinkhorn projection is computed: 0.4 calls the block's ``residual_mix_constraint_fn``, 0.3
+calls the module-level ``sinkhorn_knopps`` (or ``log_domain_sinkhorn_knopps``); the adapter
+records whichever the installed release calls.
 
 What the module does (``hyper_connections`` 0.4, both ``ManifoldConstrainedHyperConnections``
 — exported as ``mHC`` — and ``mHCv2``), for ``n`` streams of width ``d`` at one position:
@@ -25,6 +29,9 @@ The branch is silenced by a forward hook on the submodule ``"branch"`` (the bloc
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -36,47 +43,96 @@ from entangled.theory.probe import ZeroBranch
 VERSIONS = ("v1", "v2")
 
 
+#: Module-level Sinkhorn functions of releases before 0.4 (no ``residual_mix_constraint_fn``).
+MODULE_SINKHORN_FUNCTIONS = ("sinkhorn_knopps", "log_domain_sinkhorn_knopps")
+
+
+def installed_version() -> str:
+    """The installed ``hyper-connections`` release (``"unknown"`` without its metadata)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("hyper-connections")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _module_class(version: str):
     if version == "v1":
         from hyper_connections.manifold_constrained_hyper_connections import (
             ManifoldConstrainedHyperConnections,
         )
     elif version == "v2":
-        from hyper_connections.mHCv2 import ManifoldConstrainedHyperConnections
+        try:
+            from hyper_connections.mHCv2 import ManifoldConstrainedHyperConnections
+        except ImportError:
+            raise InvalidParameterError(
+                "version", version, f"'v1' with hyper-connections {installed_version()} "
+                "(mHCv2 needs hyper-connections >= 0.4)", context="hyper_connections adapter") from None
     else:
         raise InvalidParameterError("version", version, "'v1' (mHC) or 'v2' (mHCv2)",
                                     context="hyper_connections adapter")
     return ManifoldConstrainedHyperConnections
 
 
+@contextlib.contextmanager
+def _recording_mixing(block: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Record every Sinkhorn-projected matrix the block computes while the context is open.
+
+    Wraps ``block.residual_mix_constraint_fn`` (0.4) or, where the block has none, the
+    module-level Sinkhorn functions of the block's own module (0.3), restoring them after.
+    """
+    recorded: list[torch.Tensor] = []
+
+    def recording(function: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        def wrapper(*args: Any, **kwargs: Any) -> torch.Tensor:
+            out = function(*args, **kwargs)
+            recorded.append(out.detach())
+            return out
+        return wrapper
+
+    if hasattr(block, "residual_mix_constraint_fn"):
+        targets: list[tuple[Any, str]] = [(block, "residual_mix_constraint_fn")]
+    else:
+        module = sys.modules[type(block).__module__]
+        targets = [(module, name) for name in MODULE_SINKHORN_FUNCTIONS if hasattr(module, name)]
+    if not targets:
+        raise InvalidParameterError(
+            "block", type(block).__name__, "an mHC block with residual_mix_constraint_fn or a "
+            f"module-level sinkhorn_knopps (hyper-connections {installed_version()} has neither)",
+            context="mhc_mixing_matrix")
+    originals = [(owner, name, getattr(owner, name)) for owner, name in targets]
+    for owner, name, function in originals:
+        setattr(owner, name, recording(function))
+    try:
+        yield recorded
+    finally:
+        for owner, name, function in originals:
+            setattr(owner, name, function)
+
+
 def mhc_mixing_matrix(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The ``H_res`` the module computes at input ``x``, first position, applied orientation.
 
-    Runs one forward pass with ``block.residual_mix_constraint_fn`` wrapped so that its output
-    (the Sinkhorn-projected ``A``, shape ``(..., n, n)``) is recorded, and returns
+    Runs one forward pass with the Sinkhorn projection wrapped (``residual_mix_constraint_fn``
+    in 0.4, the module-level function in 0.3) so that its output (the projected ``A``, shape
+    ``(..., n, n)``) is recorded, and returns
     ``A[first position].T`` as float64 — the matrix ``H`` with ``y_i = sum_j H_ij x_j``.
     """
     if getattr(block, "num_fracs", 1) != 1:
         raise InvalidParameterError("num_fracs", block.num_fracs, "1 (frac-connections are not "
                                     "supported by this adapter)", context="mhc_mixing_matrix")
     n = block.num_residual_streams
-    original = block.residual_mix_constraint_fn
-    recorded: list[torch.Tensor] = []
-
-    def recording(logits: torch.Tensor) -> torch.Tensor:
-        out = original(logits)
-        recorded.append(out.detach())
-        return out
-
-    block.residual_mix_constraint_fn = recording
-    try:
-        with torch.no_grad():
-            block(x)
-    finally:
-        block.residual_mix_constraint_fn = original
+    with _recording_mixing(block) as recorded, torch.no_grad():
+        block(x)
     if not recorded:
-        raise RuntimeError("the mHC block never called residual_mix_constraint_fn")
+        raise RuntimeError("the mHC block never computed its Sinkhorn projection")
     mixing = recorded[-1]
+    if tuple(mixing.shape[-2:]) != (n, n):
+        raise InvalidParameterError(
+            "block", type(block).__name__, f"a block whose Sinkhorn projection is n x n = {n} x {n} "
+            f"(hyper-connections {installed_version()} projects shape {tuple(mixing.shape)})",
+            context="mhc_mixing_matrix")
     if mixing.ndim >= 4 and mixing.shape[0] > 1:           # several dynamic-alpha proposals
         mixing = mixing.mean(0, keepdim=True)
     return mixing.reshape(-1, n, n)[0].T.to(torch.float64)
@@ -89,7 +145,7 @@ def perturb_mixing(block: nn.Module, *, scale: float = 1.0, seed: int = 1) -> nn
     projection moves away from its symmetric initial value.
     """
     generator = torch.Generator().manual_seed(seed)
-    views = block.num_input_views * block.num_fracs
+    views = getattr(block, "num_input_views", 1) * getattr(block, "num_fracs", 1)
     with torch.no_grad():
         logits = block.static_alpha[:, views:]
         noise = torch.randn(tuple(logits.shape), generator=generator, dtype=torch.float64)
