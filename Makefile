@@ -19,7 +19,7 @@ comma := ,
 # The test command of the README and of .ci/run (keep the three identical).
 TEST_COMMAND = HYPOTHESIS_PROFILE=ci $(VENV)/bin/python -m pytest -q
 
-.PHONY: help report test docs env check-python
+.PHONY: help report test test-fast lint typecheck docs env check-python
 .DEFAULT_GOAL := help
 
 help:
@@ -30,6 +30,19 @@ report: env
 
 test: env
 	$(TEST_COMMAND) $(ARGS)
+
+# The inner loop: the suite without the tests marked slow, browser or dask (docs/development.md
+# says how long it takes). `make test` stays the full suite CI runs.
+test-fast: env
+	$(TEST_COMMAND) -m "not slow and not browser and not dask" $(ARGS)
+
+# Lint (ruff, configured in pyproject.toml); CI runs it before the tests.
+lint: env
+	$(VENV)/bin/ruff check .
+
+# Types (mypy, configured in pyproject.toml) on the package as installed (.ci/typecheck.py).
+typecheck: env
+	$(VENV)/bin/python .ci/typecheck.py
 
 # The documentation site, built strictly (broken links, anchors or references fail) into site/.
 docs: env

@@ -172,7 +172,7 @@ def main() -> None:
     for n, family, exact, dense, ratio, distance in eig_rows:
         print(f"| {n} | {family} | {exact * 1e3:.2f} | {dense * 1e3:.0f} | {ratio:.0f}x | {distance:.1e} |")
 
-    print(f"\n### apply on a batch of 64 float32 vectors: structure-aware vs dense x @ M^T\n")
+    print("\n### apply on a batch of 64 float32 vectors: structure-aware vs dense x @ M^T\n")
     print("| n | family | structured (ms) | dense (ms) | speed-up | max abs difference |")
     print("|---|---|---:|---:|---:|---:|")
     for n, label, structured, dense, ratio, error in apply_rows:

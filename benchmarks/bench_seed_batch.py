@@ -89,8 +89,8 @@ def main() -> None:
                      statistics.median(many), diff, gap))
         print(f"  {arch}/{task}: {statistics.median(one):.2f} s vs {statistics.median(many):.2f} s",
               flush=True)
-    print(f"\n| arch | task | seeds | steps (all seeds) | one at a time (s) | batched (s) "
-          f"| speed-up | max rel. diff of val loss | mean abs. diff of test acc. (pp) |")
+    print("\n| arch | task | seeds | steps (all seeds) | one at a time (s) | batched (s) "
+          "| speed-up | max rel. diff of val loss | mean abs. diff of test acc. (pp) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for arch, task, seeds, steps, one, many, diff, gap in rows:
         print(f"| {arch} | {task} | {seeds} | {steps} | {one:.2f} | {many:.2f} | {one / many:.2f}x "

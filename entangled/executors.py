@@ -235,7 +235,7 @@ class DaskExecutor(SerialExecutor):
                 client = distributed.Client(address, timeout="30s")
             except (OSError, TimeoutError) as exc:
                 raise InvalidParameterError("--scheduler", address,
-                                            f"the address of a running Dask scheduler ({exc})")
+                                            f"the address of a running Dask scheduler ({exc})") from None
         self.client = client
         self.torch_threads = torch_threads
         n = sum(client.nthreads().values()) if hasattr(client, "nthreads") else 0

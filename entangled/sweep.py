@@ -707,9 +707,9 @@ def read_configs(path: str | os.PathLike) -> list[dict[str, Any]]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InvalidParameterError("CONFIGS", str(path), f"a readable JSON file ({exc})")
+        raise InvalidParameterError("CONFIGS", str(path), f"a readable JSON file ({exc})") from None
     except ValueError as exc:
-        raise InvalidParameterError("CONFIGS", str(path), f"valid JSON ({exc})")
+        raise InvalidParameterError("CONFIGS", str(path), f"valid JSON ({exc})") from None
     if isinstance(data, dict) and isinstance(data.get("runs"), list):
         data = data["runs"]
     if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):

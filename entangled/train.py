@@ -38,7 +38,7 @@ from entangled.runs import (DEVICES, OPTIMIZERS, TIMING_FIELDS, Budget, Curves,
 METRICS_BATCH = 256
 __all__ = ["DEVICES", "OPTIMIZERS", "RunConfig", "RunResult", "RunSpec", "TIMING_FIELDS", "fit",
            "compatible_tasks", "finite_or_none", "planned_steps", "evaluate", "build_for",
-           "ARCH_KINDS"]
+           "ARCH_KINDS"]  # noqa: F822 - ARCH_KINDS (deprecated) comes from __getattr__
 
 
 def __getattr__(name: str) -> Any:

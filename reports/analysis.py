@@ -16,7 +16,7 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any, Iterable
 
 from entangled.runs import ArchSpec, RunResult, SkipVariant, TaskSpec, freeze, thaw
@@ -40,7 +40,7 @@ def variant(family: str, params: dict | None = None, spatial: bool = False) -> S
     return SkipVariant(family, params or {}, spatial).resolve()
 
 
-@lru_cache(maxsize=None)
+@cache
 def family_defaults(family: str) -> tuple:
     """The resolved default parameter pairs of ``family``."""
     return SkipVariant(family).resolve().params
@@ -103,7 +103,7 @@ def variant_labels(variants: Iterable[SkipVariant]) -> dict[SkipVariant, str]:
     return labels
 
 
-@lru_cache(maxsize=None)
+@cache
 def _arch_defaults(name: str) -> tuple:
     return freeze(ArchSpec(name).defaults())
 

@@ -27,7 +27,7 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -78,7 +78,7 @@ def model_skip_mappings(arch: ArchSpec, task: TaskSpec, variant: SkipVariant,
     return model.application_mappings()
 
 
-@lru_cache(maxsize=None)
+@cache
 def application_layout(arch: ArchSpec, task: TaskSpec) -> tuple[tuple[int, int], ...]:
     """``(n, block)`` of every residual application of the model (channel skips): application
     ``l`` uses ``SkipSpec.mapping(n, block)``, i.e. ``make_mapping(family, n,

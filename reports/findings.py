@@ -112,7 +112,7 @@ def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
         base = find_outcome(rows, comp.arch, comp.task, variant(IDENTITY))
         measured.append((comp, row, base))
     first = []
-    for comp, row, base in measured:
+    for _comp, row, base in measured:
         if row is None or base is None:
             first.append(None)
             continue

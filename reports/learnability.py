@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Iterable, Mapping
 
 from entangled.runs import ArchSpec, RunResult, TaskSpec, pairs_dict
@@ -67,7 +67,7 @@ def baseline_level(chance: float, memoryless: float, margin: float = MARGIN) -> 
     return (max(levels) if levels else 0.0) + margin
 
 
-@lru_cache(maxsize=None)
+@cache
 def task_memoryless(task: TaskSpec) -> float:
     """The documented memoryless accuracy of ``task`` (loads the task with its options)."""
     from entangled.tasks import load_task

@@ -24,7 +24,7 @@ REFERENCES_FILE = "mnist1d-references.json"
 
 def scale_section(results: Iterable[RunResult], rows: list[Outcome], *,
                   cache_dir: str | Path | None = None,
-                  references: Callable[[], dict] | None | str = "measure") -> dict:
+                  references: Callable[[], dict] | str | None = "measure") -> dict:
     """Everything the page's scale sections show.
 
     ``references`` gives our logistic/MLP MNIST-1D baselines, called only when the suite has

@@ -400,7 +400,6 @@ def entries_within_limit(m):
 def test_ledger_cache_misses_when_an_imported_helper_changes(tmp_path, monkeypatch):
     """Issue 10 item 4: the report's cached ledger is recomputed when a module imported by a
     conjecture file changes (the file itself and the key's inputs stay the same)."""
-    import functools
 
     from entangled.reports.build import conjecture_ledger
     from entangled.theory.ledger import dependencies_current

@@ -34,7 +34,7 @@ from entangled.theory.probe import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-import probe_fixtures as fixtures  # noqa: E402
+import probe_fixtures as fixtures
 
 FIXTURES = str(Path(__file__).parent / "probe_fixtures.py")
 FAMILIES = ["identity", "orthogonal", "rotation", "permutation", "sparse", "circulant",

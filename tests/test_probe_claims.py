@@ -27,7 +27,7 @@ from entangled.theory.probe import (
 from entangled.theory.probe.blocks import matching_parameters
 
 sys.path.insert(0, str(Path(__file__).parent))
-import probe_fixtures as fixtures  # noqa: E402
+import probe_fixtures as fixtures
 
 GAIN = {"skip_gain_at_most_one", "spectral_norm_at_most_one", "doubly_stochastic"}
 EXPECTED_FALSIFIED = {

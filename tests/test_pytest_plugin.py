@@ -5,9 +5,9 @@ import textwrap
 
 # pytester runs pytest in-process and afterwards drops the modules the inner run imported;
 # torch cannot be imported twice in one process, so import the stack here, before any run.
-import entangled  # noqa: F401
-import entangled.theory.cli_verify  # noqa: F401
-import entangled.theory.engine  # noqa: F401
+import entangled
+import entangled.theory.cli_verify
+import entangled.theory.engine
 import entangled.theory.loader  # noqa: F401
 
 pytest_plugins = ["pytester"]

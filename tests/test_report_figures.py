@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 pytest.importorskip("matplotlib")
 
-from entangled.reports import figures  # noqa: E402
-from entangled.reports.figures import Panel, Series  # noqa: E402
+from entangled.reports import figures
+from entangled.reports.figures import Panel, Series
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 

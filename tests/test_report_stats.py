@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from entangled.reports.analysis import Outcome, dose_response, outcomes, variant, variant_label, variant_labels
+from entangled.reports.analysis import dose_response, outcomes, variant, variant_label, variant_labels
 from run_fakes import fake_result
 from entangled.reports.findings import Comparison, Finding, judge
 from entangled.reports.stats import rank_correlation, summarize, welch_difference

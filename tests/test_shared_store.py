@@ -20,8 +20,8 @@ from entangled.sweep import config_hash, load_results, result_path, run_sweep, w
 from entangled.train import RunConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_sweep import configs, fake_result, quick_run  # noqa: E402
-from run_fakes import smoke_shard_size  # noqa: E402
+from test_sweep import configs, fake_result, quick_run
+from run_fakes import smoke_shard_size
 
 LOG_ENV = "ENTANGLED_TEST_TRAIN_LOG"
 POLICY = ClaimPolicy(heartbeat_s=0.1, stale_after_s=30, poll_s=0.05)

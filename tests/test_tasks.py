@@ -10,6 +10,7 @@ from entangled.errors import EntangledError
 from entangled.tasks import (F3_LENGTHS, F3_TIME_INVARIANT, F3_TIME_VARIANT, TIME_INVARIANT,
                              TIME_VARIANT, f3_task_grid, load_task, target_function, task_kind,
                              task_names)
+from entangled.tasks.digits import pixel_permutation
 from entangled.tasks.mnist1d import MNIST1D_TASKS, mnist1d_available
 from entangled.tasks.sequences import SEQUENCE_TASKS, majority_memoryless
 
@@ -18,7 +19,6 @@ def skip_without_mnist1d(name):
     """Environments installed before mnist1d became a dependency skip its tasks."""
     if name in MNIST1D_TASKS and not mnist1d_available():
         pytest.skip("mnist1d not installed: pip install -e .")
-from entangled.tasks.digits import pixel_permutation
 
 SMALL = {"n_train": 3000, "n_test": 200}
 

@@ -35,7 +35,7 @@ _EXPORTS = {
     "load_sources": "entangled.theory.loader",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605 - a list, built from the lazy names
 
 
 def __getattr__(name: str):

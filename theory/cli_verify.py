@@ -74,7 +74,7 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid N={text!r}; allowed: a positive integer")
+        raise argparse.ArgumentTypeError(f"invalid N={text!r}; allowed: a positive integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"invalid N={text!r}; allowed: a positive integer")
     return value
@@ -84,7 +84,7 @@ def _nonnegative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid S={text!r}; allowed: an integer >= 0")
+        raise argparse.ArgumentTypeError(f"invalid S={text!r}; allowed: an integer >= 0") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"invalid S={text!r}; allowed: an integer >= 0")
     return value

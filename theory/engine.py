@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import math
 import numbers
-import sys
 import time
 import traceback
 import zlib

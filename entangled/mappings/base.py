@@ -66,7 +66,7 @@ class Mapping:
         self.n = check_size(n, context=context)
         self.seed = check_seed(seed, context=context)
         known = {p.name: p for p in self.parameters}
-        for name, value in params.items():
+        for name in params:
             if name not in known:
                 allowed = ", ".join(known) if known else "none (this family has no parameters)"
                 raise InvalidParameterError(

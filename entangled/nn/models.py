@@ -221,7 +221,7 @@ def build_model(arch: str, *, input_shape: Sequence[int], output_dim: int,
         raise InvalidParameterError("skip", skip, "a SkipSpec", context="build_model")
     if skip.spatial and arch != "cnn":
         raise InvalidParameterError("skip.spatial", True,
-                                    "False for arch {!r} (spatial mixing is CNN only)".format(arch),
+                                    f"False for arch {arch!r} (spatial mixing is CNN only)",
                                     context="build_model")
     if config is None or isinstance(config, dict):
         config = config_for(arch, config)

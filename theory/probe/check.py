@@ -14,7 +14,7 @@ def probed_examples(conj: Any, m: ProbedMapping) -> list:
     if conj.depth is None:
         return [m]
     lo, hi = conj.depth
-    lengths = sorted({lo, hi} | {2 ** k for k in range(0, 12) if lo <= 2 ** k <= hi})
+    lengths = sorted({lo, hi} | {2 ** k for k in range(12) if lo <= 2 ** k <= hi})
     return [(m,) * length for length in lengths]
 
 

@@ -1,0 +1,42 @@
+"""The tree is ruff-clean under the project's configuration (pyproject.toml, [tool.ruff]).
+
+CI also runs ``make lint`` before the tests; this test makes a plain ``pytest`` run catch a
+lint finding before landing. ruff comes with the ``dev`` extra; without it the test is skipped,
+except in CI (``CI`` set), which installs the extra.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ruff_or_skip() -> list[str]:
+    beside = Path(sys.executable).with_name("ruff")
+    found = str(beside) if beside.exists() else shutil.which("ruff")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must lint, but ruff (the dev extra) is not installed")
+        pytest.skip("ruff is not installed: pip install -e '.[dev]'")
+    return [found]
+
+
+def test_ruff_finds_nothing_in_the_repository():
+    done = subprocess.run([*ruff_or_skip(), "check", "--no-cache", "."], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_the_configuration_flags_a_real_bug(tmp_path):
+    """Known bad input: an unused import and a mutable default argument are findings."""
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    (tmp_path / "bad.py").write_text("import os\n\n\ndef f(x=[]):\n    return x\n")
+    done = subprocess.run([*ruff_or_skip(), "check", "--no-cache", "--output-format", "concise", "bad.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "F401" in done.stdout and "B006" in done.stdout
