@@ -1,10 +1,11 @@
 """The ``entangled`` command.
 
-Subcommands are discovered through the entry-point group ``entangled.commands``: each entry
-point names a module exposing ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
-This package registers ``families``, ``train`` and ``sweep``; other installed packages
-(``theory``, ``reports``, plugins) register their own, so this module never names a package
-above it. Command modules keep their heavy imports inside ``run``: ``entangled --help`` and
+Subcommands live in a :class:`~entangled.registry.Registry` filled from the entry-point group
+``entangled.commands``: each entry point names a module exposing ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int`` (a script may add one with
+:func:`register_command`). This package declares its own (``families``, ``train``, ``verify``,
+``report``, ...) in its ``pyproject.toml`` like any plug-in, so this module never names a
+package above it. Command modules keep their heavy imports inside ``run``: ``entangled --help`` and
 ``entangled --version`` do not import torch.
 """
 
@@ -17,6 +18,7 @@ from importlib import metadata
 from types import ModuleType
 
 from entangled.errors import EntangledError
+from entangled.registry import PLUGIN, Registry
 
 ENTRY_POINT_GROUP = "entangled.commands"
 REINSTALL_HINT = ("subcommands are registered as entry points ('entangled.commands') when the "
@@ -35,18 +37,31 @@ def version() -> str:
     return __version__
 
 
-def discover_commands() -> dict[str, metadata.EntryPoint]:
-    """``{name: entry point}`` of every installed subcommand, sorted by name.
+#: The subcommands by name: installed entry points (loaded only when used) or modules.
+COMMAND_REGISTRY: Registry[metadata.EntryPoint | ModuleType] = Registry(
+    "command", group=ENTRY_POINT_GROUP, parameter="command", sort=True, lazy=True)
+
+
+def register_command(name: str, module: ModuleType) -> ModuleType:
+    """Add subcommand ``name``: a module with ``HELP``, ``add_arguments(parser)`` and
+    ``run(args) -> int``."""
+    for attribute in ("add_arguments", "run"):
+        if not callable(getattr(module, attribute, None)):
+            raise EntangledError(f"invalid command module {module!r}; allowed: a module with "
+                                 "HELP, add_arguments(parser) and run(args)")
+    return COMMAND_REGISTRY.register(name, module)
+
+
+def discover_commands() -> dict[str, metadata.EntryPoint | ModuleType]:
+    """``{name: entry point or module}`` of every subcommand, sorted by name.
 
     An editable install made before the group existed has no such entry points yet; then
     the group is read from the ``pyproject.toml`` of the source tree this package lives in.
     """
-    points = {}
-    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        points.setdefault(entry_point.name, entry_point)
-    if not points:
-        points = _source_tree_commands()
-    return dict(sorted(points.items()))
+    if not COMMAND_REGISTRY.names():
+        for name, entry_point in _source_tree_commands().items():
+            COMMAND_REGISTRY.register(name, entry_point, origin=PLUGIN)
+    return dict(COMMAND_REGISTRY.items())
 
 
 def _source_tree_commands() -> dict[str, metadata.EntryPoint]:
@@ -69,8 +84,10 @@ def _source_tree_commands() -> dict[str, metadata.EntryPoint]:
             for name, value in group.items()}
 
 
-def load_command(entry_point: metadata.EntryPoint) -> ModuleType | None:
+def load_command(entry_point: metadata.EntryPoint | ModuleType) -> ModuleType | None:
     """The module of a subcommand, or ``None`` (with a warning) when it cannot be imported."""
+    if isinstance(entry_point, ModuleType):
+        return entry_point
     try:
         return entry_point.load()
     except Exception as exc:  # a broken plugin must not break the other commands

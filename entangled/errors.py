@@ -25,15 +25,23 @@ class InvalidParameterError(EntangledError):
         super().__init__(f"{where}invalid {name}={value!r}; allowed: {allowed}")
 
 
-class UnknownFamilyError(EntangledError):
+class UnknownEntryError(InvalidParameterError):
+    """A name that no registry entry has (:mod:`entangled.registry`): names the parameter, the
+    value and every registered name."""
+
+    def __init__(self, parameter: str, name: Any, known: Iterable[str], *, kind: str):
+        self.known = list(known)
+        self.kind = kind
+        allowed = ("one of " + ", ".join(self.known) if self.known
+                   else f"a registered {kind} (none is registered)")
+        super().__init__(parameter, name, allowed)
+
+
+class UnknownFamilyError(UnknownEntryError):
     """A family name that is not registered."""
 
     def __init__(self, name: Any, known: Iterable[str]):
-        self.name = name
-        self.known = sorted(known)
-        super().__init__(
-            f"invalid family={name!r}; allowed: one of {', '.join(self.known)}"
-        )
+        super().__init__("family", name, sorted(known), kind="family")
 
 
 class InvalidMatrixError(EntangledError):

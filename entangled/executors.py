@@ -18,6 +18,11 @@ are ``fn``'s business). All three are context managers.
 
 :func:`make_executor` builds one from the CLI's ``--executor local|dask``, ``--jobs`` and
 ``--scheduler``.
+
+Entries registered at run time (an architecture, a task or a family registered by a script,
+:mod:`entangled.registry`) travel to the workers of both pools: an executor packs them when it
+is created and refuses, with an error naming the entry, one that cannot be sent (then nothing
+has trained yet).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any, Callable, Hashable, Iterator, Sequence
 
 from entangled.errors import EntangledError, InvalidParameterError
 from entangled.mappings.params import check_positive_int
+from entangled.registry import portable_registrations, restore_registrations
 
 EXECUTORS = ("local", "dask")
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -52,14 +58,16 @@ WATCH_PARENT_S = 0.5
 TERMINATE_GRACE_S = 2.0
 
 
-def _init_local_worker(counter, parent_pid: int | None = None) -> None:
-    """Pool initializer: one torch thread; pick this worker's GPU round-robin; a watchdog
-    thread ends the worker when the sweep's process is gone (killed with SIGKILL, say), so no
-    orphan keeps training."""
+def _init_local_worker(counter, parent_pid: int | None = None,
+                       registrations: bytes | None = None) -> None:
+    """Pool initializer: the parent's run-time registrations; one torch thread; pick this
+    worker's GPU round-robin; a watchdog thread ends the worker when the sweep's process is
+    gone (killed with SIGKILL, say), so no orphan keeps training."""
     import threading
 
     import torch
 
+    restore_registrations(registrations)
     torch.set_num_threads(1)
     with counter.get_lock():
         index = counter.value
@@ -136,6 +144,7 @@ class LocalExecutor(SerialExecutor):
         self.workers = check_positive_int("jobs", jobs, context="LocalExecutor")
         self.name = f"{self.workers} local worker processes"
         self._pool: futures.ProcessPoolExecutor | None = None
+        portable_registrations()  # refuse now what cannot reach the workers
 
     def _ensure_pool(self, n_calls: int) -> futures.ProcessPoolExecutor:
         if self._pool is None:
@@ -143,7 +152,8 @@ class LocalExecutor(SerialExecutor):
             counter = context.Value("i", 0)
             self._pool = futures.ProcessPoolExecutor(
                 max_workers=max(1, min(self.workers, n_calls)), mp_context=context,
-                initializer=_init_local_worker, initargs=(counter, os.getpid()))
+                initializer=_init_local_worker,
+                initargs=(counter, os.getpid(), portable_registrations()))
         return self._pool
 
     def map_unordered(self, fn: Callable, calls: Sequence[Call],
@@ -185,8 +195,11 @@ class LocalExecutor(SerialExecutor):
         self._pool = None
 
 
-def _call_with_threads(fn: Callable, args: tuple, torch_threads: int | None) -> Any:
-    """Run ``fn(*args)`` on a Dask worker with ``torch_threads`` torch threads."""
+def _call_with_threads(fn: Callable, args: tuple, torch_threads: int | None,
+                       registrations: bytes | None = None) -> Any:
+    """Run ``fn(*args)`` on a Dask worker with ``torch_threads`` torch threads, after
+    registering the parent's run-time registrations."""
+    restore_registrations(registrations)
     if torch_threads is not None:
         import torch
 
@@ -238,6 +251,7 @@ class DaskExecutor(SerialExecutor):
                                             f"the address of a running Dask scheduler ({exc})") from None
         self.client = client
         self.torch_threads = torch_threads
+        self._registrations = _cluster_registrations()
         n = sum(client.nthreads().values()) if hasattr(client, "nthreads") else 0
         self.workers = max(1, n)
         self.name = f"Dask cluster {getattr(client.scheduler, 'address', '?')} ({n} worker threads)"
@@ -247,8 +261,9 @@ class DaskExecutor(SerialExecutor):
         if not calls:
             return
         distributed = _import_distributed()
+        registrations = _cluster_registrations()
         pending = {self.client.submit(_call_with_threads, fn, args, self.torch_threads,
-                                      pure=False): key for key, args in calls}
+                                      registrations, pure=False): key for key, args in calls}
         try:
             for future in distributed.as_completed(list(pending)):
                 key = pending[future]
@@ -264,6 +279,14 @@ class DaskExecutor(SerialExecutor):
         if self._own_client and self.client is not None:
             self.client.close()
         self.client = None
+
+
+def _cluster_registrations() -> bytes:
+    """Run-time registrations for Dask workers: cloudpickle (Dask's own serializer) sends what
+    a script defines by value, since a Dask worker's ``__main__`` is not the script."""
+    import cloudpickle
+
+    return portable_registrations(dumps=cloudpickle.dumps)
 
 
 def make_executor(executor: Any = "local", *, jobs: int = 1, scheduler: str | None = None):

@@ -25,16 +25,13 @@ class NegatedIdentity(E.Mapping):
 
 
 @pytest.fixture
-def fake_entry_points(monkeypatch):
+def fake_entry_points():
     points = [
         metadata.EntryPoint("negated_identity", f"{__name__}:NegatedIdentity", registry.ENTRY_POINT_GROUP),
         metadata.EntryPoint("broken", "no_such_module_xyz:Family", registry.ENTRY_POINT_GROUP),
     ]
-    monkeypatch.setattr(registry.metadata, "entry_points",
-                        lambda group=None: [p for p in points if p.group == group])
-    monkeypatch.setattr(registry, "_entry_points_loaded", False)
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    return points
+    with registry.FAMILY_REGISTRY.scoped(entry_points=points):
+        yield points
 
 
 def test_entry_point_family_is_registered_and_broken_plugin_only_warns(fake_entry_points):

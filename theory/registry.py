@@ -181,15 +181,13 @@ def _check_family_name(name: str, context: str) -> None:
     """A name in ``families`` must be a registered family or a non-searched one; a typo or a
     plug-in that is not installed is an error naming it (no silent shrinking of a claim)."""
     import difflib
-    from importlib import metadata
 
-    import entangled as E
-    from entangled.mappings.registry import ENTRY_POINT_GROUP
+    from entangled.mappings.registry import ENTRY_POINT_GROUP, FAMILY_REGISTRY
 
-    known = E.families()
+    known = FAMILY_REGISTRY.names()
     if name in known or name in NON_SEARCHED_FAMILIES:
         return
-    declared = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    declared = {ep.name: ep for ep in FAMILY_REGISTRY.entry_points()}
     if name in declared:
         dist = getattr(declared[name], "dist", None)
         package = f" of the installed package {dist.metadata['Name']}" if dist else ""

@@ -28,13 +28,13 @@ from typing import Any, Callable, Sequence
 import torch
 
 from entangled.errors import EntangledError, InvalidParameterError
-from entangled.plugins import PluginLoader
 from entangled.mappings.params import is_integer
 from entangled.nn.blocks import EntangledModel, ResidualBlock, SkipSpec, StackRun, Application
 from entangled.nn.cnn import CNNConfig, ResidualCNN
 from entangled.nn.rnn import RNNConfig, ResidualRNN
 from entangled.nn.transformer import SequenceTransformer, TransformerConfig
 from entangled.nn.vit import ViTConfig, VisionTransformer
+from entangled.registry import Registry
 
 #: the built-in architectures, in registration order (plugins add to :func:`architectures`)
 ARCHITECTURES = ("cnn", "vit", "transformer", "rnn")
@@ -69,8 +69,14 @@ class Architecture:
     summary: str = ""
 
 
-_REGISTRY: dict[str, Architecture] = {}
-_plugins = PluginLoader(ENTRY_POINT_GROUP, "architecture")
+def _architecture_of_plugin(name: str, loaded: Any) -> Architecture | None:
+    return loaded if isinstance(loaded, Architecture) else None
+
+
+#: The registered architectures by name (built-ins first, then plug-ins).
+ARCHITECTURE_REGISTRY: Registry[Architecture] = Registry(
+    "architecture", group=ENTRY_POINT_GROUP, parameter="arch",
+    from_plugin=_architecture_of_plugin, identity=lambda entry: entry.model)
 
 
 def register_architecture(name: str, *, config: type, model: Callable[..., EntangledModel],
@@ -95,40 +101,22 @@ def register_architecture(name: str, *, config: type, model: Callable[..., Entan
                                     context=f"architecture {name!r}")
     entry = Architecture(name, config, model, kinds, tuple(int(r) for r in input_ranks),
                          input_doc, summary)
-    return _add(entry)
-
-
-def _add(entry: Architecture) -> Architecture:
-    existing = _REGISTRY.get(entry.name)
-    if existing is not None and existing.model is not entry.model:
-        raise EntangledError(f"architecture {entry.name!r} is already registered by "
-                             f"{getattr(existing.model, '__module__', '?')}")
-    _REGISTRY[entry.name] = entry
-    return entry
-
-
-def _load_plugin(loaded: Any) -> None:
-    if isinstance(loaded, Architecture):
-        _add(loaded)
+    return ARCHITECTURE_REGISTRY.register(name, entry)
 
 
 def architectures() -> list[str]:
     """Names of every registered architecture: the built-ins first, then plugins."""
-    _plugins.load(_load_plugin)
-    return list(_REGISTRY)
+    return ARCHITECTURE_REGISTRY.names()
 
 
 def architecture(name: Any) -> Architecture:
     """The registered :class:`Architecture` called ``name``, else an error listing them."""
-    _plugins.load(_load_plugin)
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise InvalidParameterError("arch", name, "one of " + ", ".join(_REGISTRY))
-    return _REGISTRY[name]
+    return ARCHITECTURE_REGISTRY.get(name)
 
 
 def compatible_architectures(kind: str) -> list[str]:
     """Architectures that accept tasks of input kind ``kind``."""
-    return [a for a in architectures() if kind in _REGISTRY[a].input_kinds]
+    return [name for name, entry in ARCHITECTURE_REGISTRY.items() if kind in entry.input_kinds]
 
 
 register_architecture("cnn", config=CNNConfig, model=ResidualCNN,

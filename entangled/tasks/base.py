@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from entangled.errors import EntangledError, InvalidParameterError
-from entangled.plugins import PluginLoader
+from entangled.registry import Registry
 
 KINDS = ("image", "signal", "patches", "sequence")
 #: ``static``: no time axis (an image, a 1-D signal, a set of patches); the loaded data of the
@@ -185,8 +185,14 @@ class Task:
         return float(self.chance)
 
 
-_REGISTRY: dict[str, Task] = {}
-_plugins = PluginLoader(ENTRY_POINT_GROUP, "task")
+def _task_of_plugin(name: str, loaded: Any) -> Task | None:
+    return loaded if isinstance(loaded, Task) else None
+
+
+#: The registered tasks by name (built-ins first, then plug-ins).
+TASK_REGISTRY: Registry[Task] = Registry(
+    "task", group=ENTRY_POINT_GROUP, parameter="task", from_plugin=_task_of_plugin,
+    identity=lambda entry: entry.load)
 
 
 def register_task(name: str, *, kind: str, time_structure: str,
@@ -206,36 +212,18 @@ def register_task(name: str, *, kind: str, time_structure: str,
     if time_structure not in TIME_STRUCTURES:
         raise InvalidParameterError("time_structure", time_structure,
                                     "one of " + ", ".join(TIME_STRUCTURES), context=f"task {name!r}")
-    return _add(Task(name, kind, time_structure, chance, load, tuple(options), check_options,
-                     summary))
-
-
-def _add(entry: Task) -> Task:
-    existing = _REGISTRY.get(entry.name)
-    if existing is not None and existing.load is not entry.load:
-        raise EntangledError(f"task {entry.name!r} is already registered by "
-                             f"{getattr(existing.load, '__module__', '?')}")
-    _REGISTRY[entry.name] = entry
-    return entry
-
-
-def _load_plugin(loaded: Any) -> None:
-    if isinstance(loaded, Task):
-        _add(loaded)
+    return TASK_REGISTRY.register(name, Task(name, kind, time_structure, chance, load,
+                                             tuple(options), check_options, summary))
 
 
 def registered_tasks() -> list[str]:
     """Names of every registered task, in registration order (built-ins first)."""
-    _plugins.load(_load_plugin)
-    return list(_REGISTRY)
+    return TASK_REGISTRY.names()
 
 
 def task_entry(name: Any) -> Task:
     """The registered :class:`Task` called ``name``, else an error listing them."""
-    _plugins.load(_load_plugin)
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise InvalidParameterError("task", name, "one of " + ", ".join(_REGISTRY))
-    return _REGISTRY[name]
+    return TASK_REGISTRY.get(name)
 
 
 def load_registered(name: str, *, seed: int = 0, **options: Any) -> TaskData:
