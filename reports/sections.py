@@ -20,7 +20,7 @@ built-ins first, then plug-ins, then sections registered at run time.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Protocol
 
 from entangled.errors import InvalidParameterError
 from entangled.registry import Registry
@@ -37,7 +37,7 @@ class ReportSection(Protocol):
     the page). A section is pure: the same evidence gives the same fragment.
     """
 
-    def __call__(self, evidence: Any) -> Optional[str]:
+    def __call__(self, evidence: Any) -> str | None:
         ...
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-import entangled.mappings  # noqa: F401  (fills the family registry)
-import entangled.tasks  # noqa: F401
+import entangled.mappings
+import entangled.tasks
 from entangled.cli import COMMAND_REGISTRY, discover_commands
 from entangled.errors import EntangledError, UnknownEntryError, UnknownFamilyError
 from entangled.mappings.registry import FAMILY_REGISTRY
@@ -228,8 +228,8 @@ def test_an_architecture_registered_in_a_scripts_main_reaches_two_workers(tmp_pa
 
 def test_an_entry_no_worker_can_import_is_refused_before_anything_trains(tmp_path):
     report = _run_script(tmp_path, "local")
-    assert "architecture 'tiny_script' was registered at run time (module __main__) and " \
-           "cannot be sent to worker processes" in report["error"]
+    assert ("architecture 'tiny_script' was registered at run time (module __main__) and "
+            "cannot be sent to worker processes") in report["error"]
     assert "or run with one job" in report["error"]
     assert not list((tmp_path / "out").glob("*.json"))
 

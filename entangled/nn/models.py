@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from entangled.errors import EntangledError, InvalidParameterError
+from entangled.errors import InvalidParameterError
 from entangled.mappings.params import is_integer
 from entangled.nn.blocks import EntangledModel, ResidualBlock, SkipSpec, StackRun, Application
 from entangled.nn.cnn import CNNConfig, ResidualCNN
