@@ -294,3 +294,18 @@ def test_clopper_pearson_equals_the_beta_quantiles():
     low, high = clopper_pearson(5, 100)
     assert low == pytest.approx(0.016432, abs=1e-5) and high == pytest.approx(0.112835, abs=1e-5)
     assert clopper_pearson(0, 10)[0] == 0.0 and clopper_pearson(10, 10)[1] == 1.0
+
+
+@pytest.mark.parametrize("spend", ["obrien_fleming", "pocock"])
+def test_holm_controls_the_error_on_a_null_comparison_beside_true_effects(spend):
+    # strong control: two comparisons with large true effects pass their shares on at once,
+    # so the null one is tested at the full level from then on; its false rate stays <= alpha
+    design = SequentialDesign(spending=spend)
+    rng = np.random.default_rng(4)
+    means = np.array([0.10, 0.10, 0.0])
+    d = synthetic_differences("normal", 0.0, 0.05, (4000, 3, 40), rng) + means[None, :, None]
+    got = run_until_decided(design, d, 1)
+    assert np.all(got.words[:, :2] == REPRODUCED)
+    false = int(np.isin(got.words[:, 2], (REPRODUCED, OPPOSITE)).sum())
+    low, _ = clopper_pearson(false, 4000)
+    assert low <= 0.05 and false / 4000 > 0.02  # at the full level, not at alpha / 3
