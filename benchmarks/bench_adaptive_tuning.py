@@ -23,8 +23,9 @@ import json
 from pathlib import Path
 
 POLICY_GRID = [
-    ("catch-up pruner (best gain so far kept up), from evaluation 1", "CatchUpPruner", {}),
-    ("catch-up pruner, from evaluation 2", "CatchUpPruner", {"min_evaluations": 2}),
+    ("catch-up pruner, rises of the last 2 evaluations", "CatchUpPruner", {}),
+    ("catch-up pruner, rises of the last 3 evaluations", "CatchUpPruner", {"window": 3}),
+    ("catch-up pruner, every rise so far", "CatchUpPruner", {"window": None}),
     ("paired pruner, margin 5 pp, from evaluation 2", "PairedPruner", {"min_evaluations": 2,
                                                                        "margin": 0.05}),
     ("paired pruner, margin 2 pp, from evaluation 2", "PairedPruner", {"min_evaluations": 2,

@@ -29,9 +29,10 @@ Policies:
 
 :class:`CatchUpPruner` (exact under a stated model of the curves): a point is dropped when,
 even if each of its runs rose at every evaluation it has left by the largest rise per
-evaluation that any run of the selection has shown so far, its mean score would stay below
-the leader's mean score so far (minus ``margin``). If no run's best score rises faster than
-that later on, the dropped point's mean final score is below the leader's mean *final* score
+evaluation that any running run of the selection has shown over its last ``window``
+evaluations, its mean score would stay below the leader's mean score so far (minus
+``margin``). If no run's best score rises faster than that later on (best-score curves that
+flatten: the recent rises bound the future ones), the dropped point's mean final score is below the leader's mean *final* score
 (which can only grow), so it cannot be the full grid's winner and the selection is exactly
 the full grid's. The model is an assumption — a curve can accelerate after a plateau — so
 the agreement is still measured by :func:`replay`; the rule saves most where budgets are long
@@ -80,15 +81,18 @@ class PairedPruner:
 class CatchUpPruner:
     """Drop a point that could not catch up with the leader even if each of its runs rose,
     at every evaluation it has left, by the largest rise per evaluation that any run of the
-    selection has shown so far: the mean over seeds of ``min(1, score + gain *
-    evaluations_left)`` is below the leader's mean score so far minus ``margin``. From
-    evaluation ``min_evaluations`` on."""
+    selection has shown in its last ``window`` evaluations (``None``: ever): the mean over
+    seeds of ``min(1, score + gain * evaluations_left)`` is below the leader's mean score so
+    far minus ``margin``. From evaluation ``min_evaluations`` on."""
 
     min_evaluations: int = 1
     margin: float = 0.0
+    window: int | None = 2
 
     def __post_init__(self):
         _check_pruner(self)
+        if self.window is not None:
+            _check_int("window", self.window, 1)
 
 
 @dataclass(frozen=True)
@@ -150,16 +154,20 @@ def run_score(curve: RunCurve, chance: float) -> float:
     return float(max(values))
 
 
-def largest_gain(curve: RunCurve) -> float | None:
-    """The largest rise of the run's best score from one evaluation to the next so far
-    (``None`` before its second selectable evaluation)."""
-    best, gain = None, None
+def largest_gain(curve: RunCurve, window: int | None = None) -> float | None:
+    """The largest rise of the run's best score from one evaluation to the next, over its
+    last ``window`` evaluations (``None``: all of them; ``None`` is returned before a rise
+    can be measured)."""
+    best, rises = None, []
     for a in curve.accuracy:
         if a is not None and math.isfinite(a):
             if best is not None:
-                gain = max(gain or 0.0, a - best)
+                rises.append(max(0.0, a - best))
             best = a if best is None else max(best, a)
-    return gain
+        elif best is not None:
+            rises.append(0.0)  # an evaluation that cannot be selected: no rise
+    recent = rises if window is None else rises[-window:]
+    return max(recent) if recent else None
 
 
 def optimistic_score(curve: RunCurve, chance: float, gain: float | None) -> float:
@@ -218,7 +226,7 @@ def continue_points(policy: PairedPruner | SuccessiveHalving,
         return tuple(sorted(scores))
     if isinstance(policy, CatchUpPruner):
         gains = [g for by_seed in curves.values() for c in by_seed.values()
-                 if (g := largest_gain(c)) is not None]
+                 if not c.finished and (g := largest_gain(c, policy.window)) is not None]
         gain = max(gains) if gains else None
         lead = sum(scores[ranked[0]].values()) / len(scores[ranked[0]])
         hopeless = {lr for lr in ranked[1:]

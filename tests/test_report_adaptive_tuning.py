@@ -136,6 +136,8 @@ def test_bad_policies_and_unpaired_curves_are_refused():
         PairedPruner(margin=1.5)
     with pytest.raises(InvalidParameterError, match="min_evaluations"):
         PairedPruner(min_evaluations=0)
+    with pytest.raises(InvalidParameterError, match="window"):
+        CatchUpPruner(window=0)
     with pytest.raises(InvalidParameterError, match="rungs"):
         SuccessiveHalving(rungs=(0,))
     with pytest.raises(InvalidParameterError, match="keep"):
@@ -150,7 +152,7 @@ def test_bad_policies_and_unpaired_curves_are_refused():
 
 
 def test_catch_up_pruner_drops_what_cannot_catch_up_at_the_fastest_rise_seen():
-    # the fastest rise so far is 0.3 per evaluation (1e-2 at evaluation 1)
+    # the fastest rise so far is 0.5 per evaluation (1e-2 at evaluation 2)
     table = {1e-3: [[0.1, 0.15, 0.2]], 3e-3: [[0.1, 0.3, 0.5]], 1e-2: [[0.1, 0.4, 0.9]]}
     curves = {lr: {s: RunCurve(tuple(acc), evaluations_left=1) for s, acc in enumerate(rows)}
               for lr, rows in table.items()}
@@ -163,7 +165,21 @@ def test_catch_up_pruner_drops_what_cannot_catch_up_at_the_fastest_rise_seen():
                for lr, by in curves.items()}
     assert continue_points(CatchUpPruner(), unknown, 2, chance=0.1) == (1e-3, 3e-3, 1e-2)
     assert largest_gain(RunCurve((0.1, 0.4, 0.3, 0.9))) == pytest.approx(0.5)
+    assert largest_gain(RunCurve((0.1, 0.8, 0.85, 0.86)), window=2) == pytest.approx(0.05)
+    assert largest_gain(RunCurve((0.1, 0.8, None, 0.8)), window=2) == 0.0
     assert largest_gain(RunCurve((0.1,))) is None
+
+
+def test_catch_up_pruner_reads_the_recent_rises_once_the_curves_flatten():
+    # every run jumped from chance early; only the recent rises (at most 2 pp) bound the rest
+    table = {1e-3: [[0.1, 0.80, 0.85, 0.86]], 3e-3: [[0.1, 0.90, 0.95, 0.96]]}
+    curves = {lr: {s: RunCurve(tuple(acc), evaluations_left=3) for s, acc in enumerate(rows)}
+              for lr, rows in table.items()}
+    # 0.86 + 3 * 0.05 > 0.96, the leader's score: kept with the last 2 rises ...
+    assert continue_points(CatchUpPruner(window=2), curves, 3, chance=0.1) == (1e-3, 3e-3)
+    # ... dropped with the last rise only (0.86 + 3 * 0.01 < 0.96), kept with every rise
+    assert continue_points(CatchUpPruner(window=1), curves, 3, chance=0.1) == (3e-3,)
+    assert continue_points(CatchUpPruner(window=None), curves, 3, chance=0.1) == (1e-3, 3e-3)
 
 
 def test_catch_up_pruner_keeps_a_slow_starter_while_others_rise_fast():
