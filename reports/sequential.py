@@ -499,7 +499,8 @@ class StageDecision:
 class ComparisonState:
     """A comparison of a finding as :func:`decide_finding` takes it: the paired differences
     by seed (diverged runs already at chance), the predicted sign (+1/-1) and the stage
-    reached (0-based)."""
+    reached (0-based). A comparison that stopped keeps the stage it stopped at in every later
+    call, even when more of its seeds exist (a stage's seeds beyond it are ignored)."""
 
     differences_by_seed: Mapping[int, float]
     predicted: int
