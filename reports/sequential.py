@@ -96,7 +96,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, cast
 
 import numpy as np
 from scipy import optimize, stats
@@ -159,11 +159,13 @@ class _Density:
     """The sub-density of :math:`Z_k` on the continuation region after stage ``k``
     (Jennison & Turnbull 2000, §19.2), on a Simpson grid."""
 
-    def __init__(self, information: Sequence[float], drift: float):
+    def __init__(self, information: Sequence[float] | np.ndarray, drift: float):
         self.info = np.asarray(information, dtype=float)
         self.drift = float(drift)
         self.stage = -1
-        self.z = self.w = self.h = None
+        self.z: np.ndarray = np.empty(0)
+        self.w: np.ndarray = np.empty(0)
+        self.h: np.ndarray = np.empty(0)
 
     def _mean(self, k: int) -> float:
         return self.drift * math.sqrt(self.info[k])
@@ -328,6 +330,11 @@ class SequentialDesign:
         return self.stages[-1]
 
     @property
+    def seeds(self) -> tuple[int, ...]:
+        """The seed order (``seed_order``, filled in on creation)."""
+        return cast(tuple, self.seed_order)
+
+    @property
     def fractions(self) -> tuple[float, ...]:
         """Information fractions :math:`t_k = n_k / n_K`."""
         return tuple(n / self.cap for n in self.stages)
@@ -335,7 +342,7 @@ class SequentialDesign:
     def seeds_at(self, stage_index: int) -> tuple[int, ...]:
         """The seeds stage ``stage_index`` (0-based) is decided on."""
         self._check_stage(stage_index)
-        return self.seed_order[:self.stages[stage_index]]
+        return self.seeds[:self.stages[stage_index]]
 
     def significance_levels(self, alpha: float | None = None) -> tuple[float, ...]:
         """Nominal two-sided level of the t test at each stage for the share ``alpha``
@@ -370,7 +377,7 @@ class SequentialDesign:
 
     def to_dict(self) -> dict:
         return {"stages": list(self.stages), "alpha": self.alpha, "spending": self.spending,
-                "margin": self.margin, "seed_order": list(self.seed_order[:self.cap]),
+                "margin": self.margin, "seed_order": list(self.seeds[:self.cap]),
                 "t_adaptation": self.t_adaptation}
 
 
@@ -567,8 +574,12 @@ def decide_finding(design: SequentialDesign, comparisons: Mapping[object, Compar
     number of comparisons); comparisons of the family not passed here (excluded) keep their
     share and are never rejected.
     """
-    keys = list(comparisons) if isinstance(comparisons, Mapping) else list(range(len(comparisons)))
-    states = [comparisons[k] for k in keys]
+    if isinstance(comparisons, Mapping):
+        keys: list = list(comparisons)
+        states = [comparisons[k] for k in keys]
+    else:
+        states = list(comparisons)
+        keys = list(range(len(states)))
     if not states:
         return {} if isinstance(comparisons, Mapping) else []
     size = len(states) if family_size is None else family_size

@@ -110,6 +110,7 @@ def error_rates(design: SequentialDesign, shape: str, sigma: float, true_mean: f
     rng = np.random.default_rng(seed)
     d = synthetic_differences(shape, true_mean, sigma, (datasets, comparisons, design.cap), rng)
     outcome = run_until_decided(design, d, 1, equivalence_holm=equivalence_holm)
+    words: tuple[str, ...]
     if true_mean == 0:
         error, words = "reproduced or opposite", (REPRODUCED, OPPOSITE)
     elif math.isclose(abs(true_mean), design.margin, rel_tol=1e-12):
