@@ -146,7 +146,9 @@ def test_structure_graph_claims():
 def test_catalog_functions_are_registered_unchanged():
     conj = as_conjecture(spectral.eigenvalues_on_unit_circle)
     assert conj.function is spectral.eigenvalues_on_unit_circle
-    assert conj.families == ("identity", "orthogonal", "permutation", "rotation")
+    assert conj.requires == ("orthogonal",)  # block_orthogonal too (was missing from a list)
+    assert conj.searched_families() == ["block_orthogonal", "identity", "orthogonal",
+                                        "permutation", "rotation"]
 
 
 # ------------------------------------------------------------------- whole catalog

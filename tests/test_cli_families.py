@@ -28,8 +28,14 @@ def test_families_table_is_readable_text(capsys):
     assert main(["families", "--n", "8"]) == 0
     out = capsys.readouterr().out
     assert "n=8" in out and "|eig|=1" in out
-    lines = [line for line in out.splitlines() if line.split() and line.split()[0] in E.families()]
+    table, declared = out.split("Declared structure", 1)
+    lines = [line for line in table.splitlines() if line.split() and line.split()[0] in E.families()]
     assert len(lines) == len(E.families())
+    structure = {line.split()[0]: line.split(None, 1)[1] for line in declared.splitlines()
+                 if line.split() and line.split()[0] in E.families()}
+    assert sorted(structure) == E.families()
+    assert structure["orthogonal"] == "orthogonal" and structure["dense"] == "-"
+    assert structure["sinkhorn"] == "nonnegative; column_stochastic when iters >= 1"
     identity_line = next(line for line in lines if line.startswith("identity"))
     assert identity_line.split().count("yes") == 8 and identity_line.split()[-1] == "0.000"
 

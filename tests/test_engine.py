@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import entangled as E
 from entangled import theory
 from entangled.theory import conjecture
-from entangled.theory.engine import check, evaluate_on, verify
+from entangled.theory.engine import check, evaluate_on, plan, verify
 from entangled.theory.ledger import Ledger, LedgerEntry
 from entangled.theory.loader import load_builtin, load_file, load_sources
 from entangled.theory.registry import all_conjectures
@@ -149,6 +149,10 @@ def test_module_level_conjecture_registers_globally_once():
     (dict(families=["rotation"], params={"strength": 0.5}), "params"),
     (dict(families=["rotation"], params={"theta": math.inf}), "theta"),
     (dict(families=["rotation"], proof=object()), "proof"),
+    (dict(requires=["unitary"]), "requires"),
+    (dict(excludes="orthogonal_ish"), "excludes"),
+    (dict(families=["rotation"], requires=["orthogonal"]), "requires"),
+    (dict(requires=["orthogonal"], params={"theta": 0.1}), "params"),
 ])
 def test_bad_decorator_arguments_raise_value_error(kwargs, name):
     with pytest.raises(ValueError, match=f"invalid {name}"):
@@ -165,6 +169,41 @@ def test_misspelled_family_is_an_error_naming_it_and_the_known_families():
     assert all(name in message for name in E.families())
     assert "probed" in message  # the non-searched name is listed too, and accepted:
     assert conjecture(families=["probed"])(lambda m: True).__conjecture__.families == ("probed",)
+
+
+# ------------------------------------------------------------- families by structure
+def test_required_structure_chooses_the_families_when_planned():
+    conj = conjecture(requires=["orthogonal"])(lambda m: True).__conjecture__
+    assert conj.by_structure and conj.requires == ("orthogonal",)
+    assert conj.searched_families() == ["block_orthogonal", "identity", "orthogonal",
+                                        "permutation", "rotation"]
+    signed = conjecture(requires="orthogonal", excludes=["nonnegative"])(lambda m: True)
+    assert signed.__conjecture__.searched_families() == ["block_orthogonal", "orthogonal",
+                                                         "rotation"]
+    every = conjecture()(lambda m: True).__conjecture__
+    assert every.families == ("all",) and every.searched_families() == E.families()
+    assert [c.name for c, f in plan([conj], ["rotation", "dense"])] == [conj.name]
+
+
+def test_conditional_structure_searches_only_the_members_that_have_it():
+    """sinkhorn is column stochastic only with iters >= 1: never drawn with iters = 0."""
+    seen = []
+
+    @conjecture(requires=["column_stochastic"], n=(1, 6), tol=1e-9)
+    def columns_sum_to_one(m):
+        """Columns sum to 1."""
+        seen.append((m.family, m.params.get("iters"), m.params.get("normalise")))
+        return float((m.dense().sum(0) - 1).abs().max())
+
+    conj = columns_sum_to_one.__conjecture__
+    assert conj.searched_families() == ["birkhoff", "circulant", "identity", "permutation",
+                                        "sinkhorn", "sparse"]
+    for family in ("sinkhorn", "sparse"):
+        entry = check(conj, family, examples=25)
+        assert entry.verdict == "holds", entry.counterexample
+    assert min(i for f, i, _ in seen if f == "sinkhorn") >= 1
+    assert {n for f, _, n in seen if f == "sparse"} == {"column"}
+    assert len({i for f, i, _ in seen if f == "sinkhorn"}) > 3  # iters still searched
 
 
 # ------------------------------------------------------------------------ verdicts

@@ -264,10 +264,12 @@ def example_strategy(conj: Conjecture, family: str):
     from entangled.theory import strategies
 
     lo, hi = conj.n
+    structure = conj.requires or None  # a family with conditional structure: its ranges
     if conj.depth is None:
-        return strategies.mappings(family, min_n=lo, max_n=hi, **conj.params)
+        return strategies.mappings(family, min_n=lo, max_n=hi, structure=structure,
+                                   **conj.params)
     return strategies.mapping_sequences(family, depth=conj.depth, min_n=lo, max_n=hi,
-                                        **conj.params)
+                                        structure=structure, **conj.params)
 
 
 def _run_search(conj: Conjecture, family: str, max_examples: int, seed: int,

@@ -1,15 +1,21 @@
 """The ``@conjecture`` decorator, the :class:`Conjecture` record and the conjecture registry.
 
 A conjecture is a pure function of a mapping that returns ``bool`` (holds iff ``True``) or a
-``float`` deviation (holds iff ``<= tol``; NaN never holds), registered with the families it
-claims to cover::
+``float`` deviation (holds iff ``<= tol``; NaN never holds), registered with the structure it
+requires (in the spirit of networkx's ``not_implemented_for``)::
 
     from entangled.theory import conjecture
 
-    @conjecture(families=["orthogonal", "permutation", "rotation"], tol=1e-9)
+    @conjecture(requires=["orthogonal"], tol=1e-9)
     def eigenvalues_on_unit_circle(m):
         \"\"\"Every eigenvalue has modulus 1, as for the identity.\"\"\"
         return float((m.eigvals().abs() - 1).abs().max())
+
+The engine searches it on every registered family whose declared structure
+(:mod:`entangled.mappings.structure`) admits it, chosen when the checks are planned, so a
+plug-in family declaring ``orthogonal`` gets it too. ``families=[...]`` names families instead,
+for claims about particular families: their own parameters or construction, the families a
+paper names, or the families where a claim believed false has its counterexamples.
 
 Composition claims set ``depth``: the function then receives a **tuple** ``(M_1, ..., M_L)``
 of mappings of one family and one size ``n`` (independent seeds; parameters drawn
@@ -50,7 +56,12 @@ class Conjecture:
     name : qualified name ``module.function`` (for a file loaded by path, ``stem.function``).
     statement : first line of the docstring.
     doc : the full docstring.
-    families : family names the claim covers (``"all"`` expanded at search time).
+    families : family names the claim covers, or ``("all",)``: every family that
+        :attr:`requires` admits (chosen at search time).
+    requires : structure terms (:class:`~entangled.mappings.structure.Structure` values)
+        every searched member must have: the families that declare them, for all members or
+        for some parameter values (then only those are drawn).
+    excludes : structure terms a searched family must not declare for all its members.
     tol : tolerance; a float result ``v`` holds iff ``v <= tol``.
     n : inclusive range ``(lo, hi)`` of sizes searched.
     depth : ``None`` (one mapping) or inclusive range ``(lo, hi)`` of tuple lengths.
@@ -85,6 +96,13 @@ class Conjecture:
     module: str = ""
     source: str | None = None
     kind: str | None = None
+    requires: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+    @property
+    def by_structure(self) -> bool:
+        """Whether the families are chosen by structure (not named)."""
+        return self.families == ("all",)
 
     @property
     def short_name(self) -> str:
@@ -96,13 +114,16 @@ class Conjecture:
         return self.name.rsplit(".", 1)[-1]
 
     def searched_families(self, available: list[str] | None = None) -> list[str]:
-        """The registered families the engine searches (``"all"`` -> every one)."""
-        import entangled as E
+        """The registered families the engine searches: the named ones, or every family whose
+        declared structure admits :attr:`requires` and :attr:`excludes`."""
+        from entangled.mappings.registry import FAMILY_REGISTRY
+        from entangled.mappings.structure import admits
 
-        known = E.families() if available is None else available
-        if "all" in self.families:
-            return list(known)
-        return [f for f in self.families if f in known]
+        known = FAMILY_REGISTRY.names() if available is None else available
+        if not self.by_structure:
+            return [f for f in self.families if f in known]
+        return [f for f in known if f in FAMILY_REGISTRY
+                and admits(FAMILY_REGISTRY.get(f), self.requires, self.excludes)]
 
     def __call__(self, example):
         return self.function(example)
@@ -165,7 +186,7 @@ def scope() -> Iterator[Registry]:
 
 # ---------------------------------------------------------------------- validation
 def _check_families(families: Any, context: str) -> tuple[str, ...]:
-    if families == "all":
+    if families is None or families == "all":
         return ("all",)
     if (isinstance(families, (list, tuple)) and families
             and all(isinstance(f, str) and f for f in families)):
@@ -174,7 +195,25 @@ def _check_families(families: Any, context: str) -> tuple[str, ...]:
             _check_family_name(name, context)
         return names
     raise InvalidParameterError("families", families,
-                                "'all' or a non-empty list of family names", context=context)
+                                "None, 'all' or a non-empty list of family names", context=context)
+
+
+def _check_structure(name: str, terms: Any, families: tuple[str, ...], params: Any,
+                     context: str) -> tuple[str, ...]:
+    """Validated ``requires``/``excludes`` terms, sorted; only with families chosen by
+    structure, and without ``params`` (parameters belong to named families)."""
+    from entangled.mappings.structure import as_terms
+
+    checked = tuple(sorted(t.value for t in as_terms(terms or (), name=name, context=context)))
+    if checked and families != ("all",):
+        raise InvalidParameterError(
+            name, list(checked), f"no {name} with families={list(families)}: name the "
+            "families, or let the structure choose them (families=None)", context=context)
+    if checked and params:
+        raise InvalidParameterError(
+            "params", params, f"no params with {name}= (parameters belong to named families: "
+            "use families=[...])", context=context)
+    return checked
 
 
 def _check_family_name(name: str, context: str) -> None:
@@ -257,9 +296,9 @@ def _display_module(function: Callable) -> tuple[str, str, str | None]:
     return display, module, source
 
 
-def make_conjecture(function: Callable, *, families, tol=1e-9, n=(1, 64), params=None,
-                    depth=None, reference=None, expected="holds", proof=None,
-                    examples=None, kind=None) -> Conjecture:
+def make_conjecture(function: Callable, *, families=None, requires=(), excludes=(), tol=1e-9,
+                    n=(1, 64), params=None, depth=None, reference=None, expected="holds",
+                    proof=None, examples=None, kind=None) -> Conjecture:
     """Validate the decorator arguments and build the :class:`Conjecture` (not registered)."""
     from entangled.theory.strategies import check_range
 
@@ -269,6 +308,8 @@ def make_conjecture(function: Callable, *, families, tol=1e-9, n=(1, 64), params
     name = f"{display}.{function.__name__}"
     context = f"conjecture {name}"
     fams = _check_families(families, context)
+    required = _check_structure("requires", requires, fams, params, context)
+    excluded = _check_structure("excludes", excludes, fams, params, context)
     n_range = check_range("n", n, context=context)
     depth_range = None if depth is None else check_range("depth", depth, context=context)
     if expected not in EXPECTED:
@@ -294,21 +335,36 @@ def make_conjecture(function: Callable, *, families, tol=1e-9, n=(1, 64), params
         params=_check_params(params, fams, context), reference=reference,
         expected=expected, theme=display.rsplit(".", 1)[-1], proof=_check_proof(proof, context),
         examples=examples, function=function, module=module, source=source, kind=kind,
+        requires=required, excludes=excluded,
     )
 
 
-def conjecture(*, families, tol: float = 1e-9, n=(1, 64), params: dict | None = None,
-               depth=None, reference: str | None = None, expected: str = "holds",
-               proof: Any = None, examples: int | None = None, kind: str | None = None):
+def conjecture(*, families=None, requires=(), excludes=(), tol: float = 1e-9, n=(1, 64),
+               params: dict | None = None, depth=None, reference: str | None = None,
+               expected: str = "holds", proof: Any = None, examples: int | None = None,
+               kind: str | None = None):
     """Register a function of a mapping as a conjecture.
 
     Parameters
     ----------
-    families : list of str or "all"
-        Families the claim covers. Every name must be a registered family (built-in or an
-        installed plug-in) or one of :data:`NON_SEARCHED_FAMILIES` (``"probed"``: evaluated
-        only by :func:`entangled.theory.evaluate_on`, never searched); anything else, e.g. a typo, is an
-        error naming it and the known families.
+    families : None, "all" or list of str, default None
+        ``None`` (or ``"all"``): every registered family that ``requires`` and ``excludes``
+        admit, chosen when the checks are planned (plug-ins included). A list names the
+        families instead (a claim about particular families: their parameters, the families a
+        paper names, the counterexample families of a claim believed false). Every name must
+        be a registered family (built-in or an installed plug-in) or one of
+        :data:`NON_SEARCHED_FAMILIES` (``"probed"``: evaluated only by
+        :func:`entangled.theory.evaluate_on`, never searched); anything else, e.g. a typo, is
+        an error naming it and the known families.
+    requires : str or list of str, optional
+        Structure every searched member must have (terms of
+        :class:`~entangled.mappings.structure.Structure`: ``"orthogonal"``,
+        ``"doubly_stochastic"``, ``"permutation"``, ...): the families that declare it for all
+        their members, and those that declare it for some parameter values (searched in those
+        ranges only). Not with named ``families`` or with ``params``.
+    excludes : str or list of str, optional
+        Leave out the families that declare these terms for all their members (e.g. a claim
+        believed false for orthogonal maps that are not nonnegative).
     tol : float, default 1e-9
         A float result ``v`` holds iff ``v <= tol``. NaN never holds.
     n : int or (lo, hi), default (1, 64)
@@ -340,9 +396,10 @@ def conjecture(*, families, tol: float = 1e-9, n=(1, 64), params: dict | None = 
     """
 
     def decorate(function: Callable) -> Callable:
-        conj = make_conjecture(function, families=families, tol=tol, n=n, params=params,
-                               depth=depth, reference=reference, expected=expected,
-                               proof=proof, examples=examples, kind=kind)
+        conj = make_conjecture(function, families=families, requires=requires,
+                               excludes=excludes, tol=tol, n=n, params=params, depth=depth,
+                               reference=reference, expected=expected, proof=proof,
+                               examples=examples, kind=kind)
         function.__conjecture__ = conj
         registry_for(function).add(conj)
         return function

@@ -229,9 +229,38 @@ def _mapping_of(draw, family: str, n: int, seed: int | None, fixed: dict):
     return _build(family, n, drawn_seed, params)
 
 
+def with_structure(families: list[str], structure: Any, params: dict, context: str
+                   ) -> dict[str, dict]:
+    """``{family: parameters to draw with}`` for the families whose members (all, or those of
+    one :class:`~entangled.mappings.structure.When`) have every term of ``structure``: the
+    ``params`` given, plus, for a conditional structure, the narrowed parameters of its
+    ``When`` that ``params`` do not fix. An error when no family has it."""
+    import entangled as E
+    from entangled.mappings.structure import as_terms, restriction_for
+
+    if structure is None:
+        return {name: dict(params) for name in families}
+    terms = as_terms(structure, context=context)
+    out = {}
+    for name in families:
+        cls = E.family_class(name)
+        when = restriction_for(cls, terms)
+        if when is False:
+            continue
+        narrowed = {} if when is None else {
+            key: parameter_strategy(param) for key, param in when.narrowed(cls.parameters).items()}
+        out[name] = {**narrowed, **params}
+    if not out:
+        raise InvalidParameterError(
+            "structure", sorted(t.value for t in terms),
+            "terms that one of the families " + ", ".join(families) + " declares", context=context)
+    return out
+
+
 # ------------------------------------------------------------------------- public
 def mappings(family: str | Sequence[str] | None = None, *, n: int | None = None,
-             min_n: int = 1, max_n: int = 64, seed: int | None = None, **params: Any):
+             min_n: int = 1, max_n: int = 64, seed: int | None = None, structure: Any = None,
+             **params: Any):
     """Strategy for :class:`~entangled.Mapping` objects.
 
     Parameters
@@ -246,6 +275,11 @@ def mappings(family: str | Sequence[str] | None = None, *, n: int | None = None,
         Inclusive bounds of the size.
     seed : int, optional
         Fixed construction seed; default: drawn from ``[0, 2**32)``, shrinking to 0.
+    structure : str or list of str, optional
+        Only members with these terms of :class:`~entangled.mappings.structure.Structure`
+        (e.g. ``"orthogonal"``): the families that declare them for every member, and those
+        that declare them for some parameter values (``structure_when``), drawn in those
+        ranges only.
     **params
         Per parameter either a fixed value (validated against the family's ``Param``) or a
         hypothesis strategy that replaces the default draw. Unspecified parameters are drawn
@@ -264,12 +298,14 @@ def mappings(family: str | Sequence[str] | None = None, *, n: int | None = None,
     lo, hi = check_size_bounds(n, min_n, max_n, context=context)
     fixed_seed = _check_seed(seed, context)
     names = _families_accepting(names, params, context) if params else names
+    drawn = with_structure(names, structure, params, context)
+    names = list(drawn)
 
     @st.composite
     def draw_mapping(draw):
         name = draw(st.sampled_from(names))
         size = draw(st.integers(lo, hi))
-        return _mapping_of(draw, name, size, fixed_seed, params)
+        return _mapping_of(draw, name, size, fixed_seed, drawn[name])
 
     return draw_mapping()
 
@@ -277,7 +313,7 @@ def mappings(family: str | Sequence[str] | None = None, *, n: int | None = None,
 def mapping_sequences(family: str | Sequence[str] | None = None, *,
                       depth: int | tuple[int, int] = (1, 8), n: int | None = None,
                       min_n: int = 1, max_n: int = 64, seed: int | None = None,
-                      **params: Any):
+                      structure: Any = None, **params: Any):
     """Strategy for tuples ``(M_1, ..., M_L)`` of mappings of one family and one size ``n``.
 
     Used for composition claims (products ``M_L ... M_1``, composite gain across depth). Each
@@ -290,8 +326,8 @@ def mapping_sequences(family: str | Sequence[str] | None = None, *,
         As in :func:`mappings`; all elements of one tuple share the family.
     depth : int or (lo, hi), default (1, 8)
         Length ``L`` of the tuple, or its inclusive range (shrinks to ``lo``).
-    n, min_n, max_n, seed, **params
-        As in :func:`mappings`.
+    n, min_n, max_n, seed, structure, **params
+        As in :func:`mappings` (every element has the ``structure``).
     """
     import hypothesis.strategies as st
 
@@ -301,12 +337,15 @@ def mapping_sequences(family: str | Sequence[str] | None = None, *,
     lo, hi = check_size_bounds(n, min_n, max_n, context=context)
     fixed_seed = _check_seed(seed, context)
     names = _families_accepting(names, params, context) if params else names
+    drawn = with_structure(names, structure, params, context)
+    names = list(drawn)
 
     @st.composite
     def draw_sequence(draw):
         name = draw(st.sampled_from(names))
         size = draw(st.integers(lo, hi))
         length = draw(st.integers(d_lo, d_hi))
-        return tuple(_mapping_of(draw, name, size, fixed_seed, params) for _ in range(length))
+        return tuple(_mapping_of(draw, name, size, fixed_seed, drawn[name])
+                     for _ in range(length))
 
     return draw_sequence()

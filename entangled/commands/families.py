@@ -20,6 +20,7 @@ def family_rows(n: int = 64, seed: int = 0) -> list[dict]:
     """One row per family, default parameters, measured at size ``n``."""
     from entangled.mappings import families, family_class, make_mapping
     from entangled.mappings.params import check_positive_int
+    from entangled.mappings.structure import as_terms, conditional
     from entangled.properties import identity_attributes
 
     n = check_positive_int("n", n)
@@ -38,6 +39,8 @@ def family_rows(n: int = 64, seed: int = 0) -> list[dict]:
             "n": n,
             "seed": seed,
             "shares": identity_attributes(mapping),
+            "structure": sorted(t.value for t in as_terms(cls.structure)),
+            "structure_when": [when.describe() for when in conditional(cls)],
         })
     return rows
 
@@ -62,6 +65,18 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def format_structure(rows: list[dict]) -> str:
+    """One line per family: the structure it declares (``structure_when`` after ``;``)."""
+    width = max(len(row["family"]) for row in rows)
+    lines = []
+    for row in rows:
+        text = ", ".join(row["structure"]) or "-"
+        if row["structure_when"]:
+            text += "; " + "; ".join(row["structure_when"])
+        lines.append(f"{row['family'].ljust(width)}  {text}")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     rows = family_rows(args.n, args.seed)
     write_json_output(args.json, rows)
@@ -69,4 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Attributes of the identity shared by each family (n={args.n}, seed={args.seed}, "
               f"tolerance 1e-9):\n")
         print(format_table(rows))
+        print("\nDeclared structure (holds for every member, implied terms omitted; verified on "
+              "sampled members; @conjecture(requires=...) chooses families by it):\n")
+        print(format_structure(rows))
     return 0

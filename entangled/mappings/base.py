@@ -13,7 +13,11 @@ specifications and implements
 * optionally ``_exact_eigvals()`` / ``_exact_singular_values()``: closed forms from structure;
 * ``contains(matrix, tol, **params)``: whether a matrix belongs to the family (the membership
   half of the ``sample``/``contains`` pair that lets one generic test cover every family), and
-  ``member_set_is_open(params)`` when every small perturbation of a member is still a member.
+  ``member_set_is_open(params)`` when every small perturbation of a member is still a member;
+* ``structure`` (and ``structure_when``): what the family's matrices are, in the vocabulary of
+  :mod:`entangled.mappings.structure` (orthogonal, doubly stochastic, ...), verified by a
+  generic test on sampled members and read by the conjecture engine to choose the families a
+  conjecture applies to; ``max_nonzeros()`` with the term ``sparse``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import torch
 
 from entangled.errors import EntangledError, InvalidParameterError
 from entangled.mappings.params import Param, check_dense_fits, check_seed, check_size, is_integer
+from entangled.mappings.structure import Structure, When, of_member
 
 DICT_FIELDS = ("family", "n", "seed", "params")
 KERNELS = ("auto", "structured", "dense")
@@ -60,6 +65,11 @@ class Mapping:
     half_in_float32: ClassVar[bool] = False
     #: Operands recomputed from the others (not saved by ``EntangledSkip.state_dict``).
     derived_operands: ClassVar[frozenset[str]] = frozenset()
+    #: What every member is (terms of :class:`~entangled.mappings.structure.Structure`; the
+    #: implied terms follow): verified on sampled members, read by ``@conjecture(requires=...)``.
+    structure: ClassVar[frozenset[Structure]] = frozenset()
+    #: Structure of the members whose parameters lie in narrowed ranges.
+    structure_when: ClassVar[tuple[When, ...]] = ()
 
     def __init__(self, n: int, *, seed: int = 0, **params: Any):
         context = self.family or type(self).__name__
@@ -133,6 +143,16 @@ class Mapping:
     def uses_seed(self) -> bool:
         """Whether the matrix depends on ``seed`` for these parameters."""
         return type(self).seeded
+
+    def declared_structure(self) -> frozenset[Structure]:
+        """What this member is by its family's declaration: :attr:`structure`, the
+        :attr:`structure_when` terms its parameters satisfy, and everything they imply."""
+        return of_member(type(self), self.params)
+
+    def max_nonzeros(self) -> int | None:
+        """The most nonzero entries this member can have (the density bound behind the term
+        ``sparse``), or ``None`` when the family declares none."""
+        return None
 
     # ------------------------------------------------------------- public API
     def dense(self) -> torch.Tensor:

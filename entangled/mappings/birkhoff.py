@@ -16,6 +16,7 @@ from entangled.mappings import _checks
 from entangled.mappings.base import Mapping, gathered_sum
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
+from entangled.mappings.structure import Structure
 
 
 @register_family
@@ -26,6 +27,7 @@ class BirkhoffMapping(Mapping):
     dense_below = {"cpu": 256}  # measured: benchmarks/bench_mappings.py --crossover
     summary = "mHC-lite: exact convex combination of k permutations"
     seeded = True
+    structure = frozenset({Structure.DOUBLY_STOCHASTIC})
     parameters = (
         Param("k", "int", 4, low=1, high=1024, identity_value=1, search_range=(1, 12),
               doc="number of permutations in the combination"),

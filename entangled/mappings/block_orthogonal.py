@@ -22,6 +22,7 @@ from entangled.mappings.base import Mapping, gathered_sum
 from entangled.mappings.orthogonal import haar_orthogonal
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
+from entangled.mappings.structure import Structure
 
 
 def haar_rotation(size: int, generator: torch.Generator) -> torch.Tensor:
@@ -46,6 +47,7 @@ class BlockOrthogonalMapping(Mapping):
     dense_below = {"cpu": 512}  # measured: benchmarks/bench_mappings.py --crossover
     summary = "sparse orthogonal: block-diagonal Haar rotations SO(block) (I at block = 1)"
     seeded = True
+    structure = frozenset({Structure.ORTHOGONAL, Structure.SPARSE})
     parameters = (
         Param("block", "int", 4, low=1, high=256, identity_value=1, search_range=(1, 8),
               doc="size b of the diagonal blocks (the last one takes n mod b)"),
@@ -53,6 +55,10 @@ class BlockOrthogonalMapping(Mapping):
 
     def uses_seed(self) -> bool:
         return min(self.params["block"], self.n) > 1
+
+    def max_nonzeros(self) -> int:
+        """``sum_r b_r^2`` over the diagonal blocks (at most ``n * block``)."""
+        return sum(size * size for size in block_sizes(self.n, self.params["block"]))
 
     def blocks(self) -> list[torch.Tensor]:
         """The diagonal blocks ``Q_1, ..., Q_m`` (float64)."""

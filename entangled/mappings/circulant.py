@@ -24,6 +24,7 @@ from entangled.mappings import _checks
 from entangled.mappings.base import Mapping, along
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
+from entangled.mappings.structure import Structure
 
 KERNEL_CUTOFF = 1e-12
 
@@ -50,6 +51,7 @@ class CirculantMapping(Mapping):
     dense_below = {"cpu": 256}  # measured: benchmarks/bench_mappings.py --crossover
     half_in_float32 = True
     summary = "structural correlation: symmetric circulant kernel, rows sum to 1"
+    structure = frozenset({Structure.DOUBLY_STOCHASTIC, Structure.SYMMETRIC})
     parameters = (
         Param("bandwidth", "float", 1.0, low=0.0, identity_value=0.0, search_range=(0.0, 8.0),
               doc="kernel bandwidth h (0 gives I)"),

@@ -7,6 +7,7 @@ import torch
 from entangled.mappings import _checks
 from entangled.mappings.base import Mapping
 from entangled.mappings.registry import register_family
+from entangled.mappings.structure import Structure
 
 
 @register_family
@@ -15,6 +16,10 @@ class IdentityMapping(Mapping):
 
     family = "identity"
     summary = "M = I, the standard residual skip"
+    structure = frozenset({Structure.PERMUTATION, Structure.SYMMETRIC, Structure.SPARSE})
+
+    def max_nonzeros(self) -> int:
+        return self.n
 
     def _build_matrix(self) -> torch.Tensor:
         return torch.eye(self.n, dtype=torch.float64)

@@ -13,6 +13,7 @@ import torch
 from entangled.mappings import _checks
 from entangled.mappings.base import Mapping
 from entangled.mappings.registry import register_family
+from entangled.mappings.structure import Structure
 
 
 def haar_orthogonal(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -30,6 +31,7 @@ class OrthogonalMapping(Mapping):
     family = "orthogonal"
     summary = "Haar-random orthogonal (QR with sign fix)"
     seeded = True
+    structure = frozenset({Structure.ORTHOGONAL})
 
     def _build_matrix(self) -> torch.Tensor:
         return haar_orthogonal(self.n, torch.Generator().manual_seed(self.seed))

@@ -16,6 +16,7 @@ from entangled.mappings import _checks
 from entangled.mappings.base import Mapping
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
+from entangled.mappings.structure import Structure
 
 
 def cycle_lengths(perm: np.ndarray) -> list[int]:
@@ -46,6 +47,7 @@ class PermutationMapping(Mapping):
 
     family = "permutation"
     summary = "random or cyclic-shift permutation"
+    structure = frozenset({Structure.PERMUTATION, Structure.SPARSE})
     parameters = (
         Param("kind", "choice", "random", choices=("random", "shift"), identity_value="shift",
               doc="'random' (uniform, seeded) or 'shift' (cyclic shift by `shift`)"),
@@ -61,6 +63,9 @@ class PermutationMapping(Mapping):
         if self.params["kind"] == "shift":
             return (torch.arange(self.n) + self.params["shift"] % self.n) % self.n
         return torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed))
+
+    def max_nonzeros(self) -> int:
+        return self.n
 
     def _build_matrix(self) -> torch.Tensor:
         matrix = torch.zeros(self.n, self.n, dtype=torch.float64)

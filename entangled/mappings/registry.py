@@ -12,6 +12,7 @@ from typing import Any
 
 from entangled.errors import EntangledError, UnknownFamilyError
 from entangled.mappings.base import Mapping
+from entangled.mappings.structure import check_declaration
 from entangled.registry import Registry
 
 ENTRY_POINT_GROUP = "entangled.families"
@@ -29,6 +30,7 @@ def _checked(cls: Any) -> type[Mapping]:
         raise EntangledError(f"invalid family={name!r}; allowed: a non-empty identifier")
     if not (isinstance(cls, type) and issubclass(cls, Mapping)):
         raise EntangledError(f"invalid family class {cls!r}; allowed: a Mapping subclass")
+    check_declaration(cls, unbounded=Mapping.max_nonzeros)
     return cls
 
 

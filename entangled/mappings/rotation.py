@@ -17,6 +17,7 @@ from entangled.mappings import _checks
 from entangled.mappings.base import Mapping, along
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
+from entangled.mappings.structure import Structure
 
 
 @register_family
@@ -27,10 +28,15 @@ class RotationMapping(Mapping):
     dense_below = {"cpu": 256}  # measured: benchmarks/bench_mappings.py --crossover
     derived_operands = frozenset({"swap"})
     summary = "block-diagonal 2x2 rotations by theta (identity at theta = 0)"
+    structure = frozenset({Structure.ORTHOGONAL, Structure.SPARSE})
     parameters = (
         Param("theta", "float", math.pi / 4, identity_value=0.0,
               search_range=(-math.pi, math.pi), doc="rotation angle in radians"),
     )
+
+    def max_nonzeros(self) -> int:
+        """Four entries per 2x2 block, one for the last coordinate when ``n`` is odd."""
+        return 4 * (self.n // 2) + self.n % 2
 
     @property
     def blocks(self) -> int:

@@ -18,6 +18,7 @@ from entangled.mappings.base import Mapping
 from entangled.mappings import _checks
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
+from entangled.mappings.structure import Structure, When
 
 
 def sinkhorn_log(log_p: torch.Tensor, iters: int) -> torch.Tensor:
@@ -35,6 +36,9 @@ class SinkhornMapping(Mapping):
     family = "sinkhorn"
     summary = "mHC: Sinkhorn-Knopp projection of exp(W/temperature), iters iterations"
     seeded = True
+    structure = frozenset({Structure.NONNEGATIVE})
+    #: every iteration ends with a column normalisation
+    structure_when = (When(Structure.COLUMN_STOCHASTIC, iters=(1, None)),)
     parameters = (
         Param("iters", "int", 20, low=0, high=10_000, search_range=(0, 50),
               doc="number of (row, column) normalisation pairs"),

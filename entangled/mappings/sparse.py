@@ -30,6 +30,7 @@ from entangled.mappings import _checks
 from entangled.mappings.base import Mapping, gathered_sum
 from entangled.mappings.params import Param, check_dense_fits
 from entangled.mappings.registry import register_family
+from entangled.mappings.structure import Structure, When
 
 
 def functorch_active() -> bool:
@@ -83,6 +84,9 @@ class SparseMapping(Mapping):
     dense_below = {"cpu": 1024}  # measured: benchmarks/bench_mappings.py --crossover
     summary = "(1-strength) I + strength S, S random sparse nonnegative, normalised"
     seeded = True
+    structure = frozenset({Structure.NONNEGATIVE, Structure.SPARSE})
+    structure_when = (When(Structure.ROW_STOCHASTIC, normalise=("row",)),
+                      When(Structure.COLUMN_STOCHASTIC, normalise=("column",)))
     half_in_float32 = True
     parameters = (
         Param("density", "float", 0.05, low=0.0, high=1.0, identity_value=0.0,
@@ -95,6 +99,10 @@ class SparseMapping(Mapping):
 
     def uses_seed(self) -> bool:
         return self.off_diagonal_per_row() > 0 and self.params["strength"] > 0
+
+    def max_nonzeros(self) -> int:
+        """``n (k + 1)``: the diagonal and ``k`` off-diagonal entries per row."""
+        return self.n * (self.off_diagonal_per_row() + 1)
 
     def off_diagonal_per_row(self) -> int:
         """``k = max(1, round(density (n - 1)))`` (0 for ``density = 0`` or ``n = 1``)."""

@@ -22,6 +22,7 @@ from entangled.mappings import _checks
 from entangled.mappings.base import Mapping, gathered_sum
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
+from entangled.mappings.structure import Structure
 from entangled.mappings.sparse import off_diagonal_columns, off_diagonal_count as perturbation_count
 
 
@@ -33,6 +34,7 @@ class SparseUnitNormMapping(Mapping):
     dense_below = {"cpu": 2048}  # measured: benchmarks/bench_mappings.py --crossover
     summary = "sparse perturbation of I rescaled to spectral norm (or radius) 1"
     seeded = True
+    structure = frozenset({Structure.SPARSE})
     parameters = (
         Param("density", "float", 0.05, low=0.0, high=1.0, identity_value=0.0,
               doc="fraction of off-diagonal entries of G per row that are nonzero (>= 1 entry)"),
@@ -44,6 +46,10 @@ class SparseUnitNormMapping(Mapping):
 
     def uses_seed(self) -> bool:
         return self.params["strength"] > 0 and perturbation_count(self.n, self.params["density"]) > 0
+
+    def max_nonzeros(self) -> int:
+        """``n (k + 1)``: the diagonal and ``k`` perturbed entries per row."""
+        return self.n * (perturbation_count(self.n, self.params["density"]) + 1)
 
     def _unscaled(self) -> tuple[torch.Tensor, torch.Tensor]:
         """ELL form of ``A = I + s G``: each row's columns (diagonal first) and weights."""

@@ -16,12 +16,10 @@ from entangled.theory import conjecture
 from entangled.theory import symbolic
 from entangled.theory.spectral import infinity_norm, stochasticity_errors
 
-DOUBLY_STOCHASTIC = ["birkhoff", "circulant", "identity", "permutation"]
-ISOMETRIES = ["identity", "orthogonal", "permutation", "rotation"]
 DEPTH = (1, 8)
 
 
-@conjecture(families=DOUBLY_STOCHASTIC, tol=1e-9, depth=DEPTH,
+@conjecture(requires=["doubly_stochastic"], tol=1e-9, depth=DEPTH,
             proof=symbolic.doubly_stochastic_2x2_closure(),
             reference="arXiv 2512.24880 (mHC)")
 def doubly_stochastic_products_stay_doubly_stochastic(mappings):
@@ -35,7 +33,7 @@ def doubly_stochastic_products_stay_doubly_stochastic(mappings):
     return max(rows, cols, max(0.0, -float(product.min())))
 
 
-@conjecture(families=ISOMETRIES, tol=1e-9, depth=DEPTH)
+@conjecture(requires=["orthogonal"], tol=1e-9, depth=DEPTH)
 def orthogonal_products_stay_orthogonal(mappings):
     """Products of orthogonal (permutation, rotation) mappings are orthogonal at every depth.
 
@@ -57,7 +55,7 @@ def row_stochastic_sparse_products_stay_row_stochastic(mappings):
     return rows
 
 
-@conjecture(families=DOUBLY_STOCHASTIC, tol=1e-9, depth=DEPTH,
+@conjecture(requires=["doubly_stochastic"], tol=1e-9, depth=DEPTH,
             reference="arXiv 2512.24880 (mHC)")
 def doubly_stochastic_composite_gain_bounded(mappings):
     """The composite gain (mHC Amax) of doubly stochastic mappings stays <= 1 at every depth.
@@ -81,8 +79,8 @@ def unconstrained_mixing_composite_gain_bounded(mappings):
     return max(forward, backward) - 1.0
 
 
-@conjecture(families=["orthogonal", "rotation"], tol=1e-6, n=(2, 64), depth=DEPTH,
-            expected="falsified")
+@conjecture(requires=["orthogonal"], excludes=["nonnegative"], tol=1e-6, n=(2, 64),
+            depth=DEPTH, expected="falsified")
 def orthogonal_mixing_composite_gain_bounded(mappings):
     """Norm-preserving (orthogonal) mixing also keeps the composite gain Amax <= 1 + 1e-6.
 
@@ -93,7 +91,7 @@ def orthogonal_mixing_composite_gain_bounded(mappings):
     return max(forward, backward) - 1.0
 
 
-@conjecture(families="all", tol=1e-9, depth=DEPTH)
+@conjecture(tol=1e-9, depth=DEPTH)
 def composite_gain_is_submultiplicative(mappings):
     """The composite gain of L mappings is at most the product of their gains.
 

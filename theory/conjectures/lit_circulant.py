@@ -18,7 +18,6 @@ from entangled.theory import symbolic
 from entangled.theory.spectral import stochasticity_errors
 
 CMHC = "Circulant hyper-connections (C-mHC)"
-DOUBLY_STOCHASTIC = ["birkhoff", "circulant", "identity", "permutation"]
 PEAKED = st.floats(0.05, 0.6)
 
 
@@ -45,7 +44,7 @@ def _collapse(mappings) -> tuple[float, float, int]:
     return gap, factor, n
 
 
-@conjecture(families=DOUBLY_STOCHASTIC, tol=1e-9, depth=(1, 16), n=(1, 12), examples=15,
+@conjecture(requires=["doubly_stochastic"], tol=1e-9, depth=(1, 16), n=(1, 12), examples=15,
             reference=CMHC + " (collapse bound)", kind="theorem")
 def collapse_bound(mappings):
     """Collapse bound: ||P_L - J/n||_2 <= sqrt(n) prod_l (1 - n delta_l), delta_l the smallest
@@ -59,7 +58,7 @@ def collapse_bound(mappings):
     return max(0.0, gap - math.sqrt(n) * factor)
 
 
-@conjecture(families=DOUBLY_STOCHASTIC, tol=1e-9, depth=(1, 16), n=(1, 12), examples=15,
+@conjecture(requires=["doubly_stochastic"], tol=1e-9, depth=(1, 16), n=(1, 12), examples=15,
             reference=CMHC + " (collapse bound, sharpened here)", kind="theorem",
             proof=symbolic.collapse_factorisation())
 def collapse_bound_without_sqrt_n(mappings):

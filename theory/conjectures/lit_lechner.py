@@ -41,7 +41,7 @@ def entangled_mappings_keep_an_identity_attribute(m):
     return min(eigenvalue_modulus_deviation(m), _eigenvalue_one_radius_one(m), norm_dev)
 
 
-@conjecture(families=["orthogonal", "rotation", "permutation"], tol=1e-9, n=(1, 32),
+@conjecture(requires=["orthogonal"], tol=1e-9, n=(1, 32),
             reference=LECHNER + " §2", kind="theorem",
             proof=symbolic.rotation_norm_preservation())
 def orthogonal_skip_unit_circle_and_unit_jacobian_norm(m):

@@ -13,7 +13,6 @@ from entangled.theory import conjecture
 from entangled.theory.spectral import stochasticity_errors
 
 MHC_LITE = "mHC-lite, arXiv 2601.05732"
-EXACT_DOUBLY_STOCHASTIC = ["birkhoff", "circulant", "identity", "permutation"]
 
 
 @conjecture(families=["birkhoff"], tol=1e-12, n=(1, 32), reference=MHC_LITE, kind="theorem")
@@ -72,7 +71,7 @@ def birkhoff_decomposition(matrix: np.ndarray, tol: float = 1e-12
     return weights, perms
 
 
-@conjecture(families=EXACT_DOUBLY_STOCHASTIC, tol=1e-9, n=(1, 6), examples=15,
+@conjecture(requires=["doubly_stochastic"], tol=1e-9, n=(1, 6), examples=15,
             reference=MHC_LITE + "; Birkhoff-von Neumann with the Marcus-Ree bound",
             kind="theorem")
 def birkhoff_von_neumann_with_marcus_ree_bound(m):

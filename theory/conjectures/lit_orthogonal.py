@@ -22,7 +22,6 @@ ORTHO_RNN = "Henaff et al. 2016 (arXiv 1602.06662); expRNN (arXiv 1901.08428); s
 PARAMETRISATIONS = "geotorch (Lezcano-Casado 2019); torch.nn.utils.parametrizations.orthogonal"
 PENNINGTON = "Pennington, Schoenholz, Ganguli 2017, dynamical isometry (arXiv 1711.04735)"
 UPDATE_EPS = 1e-6
-ORTHOGONAL = ["identity", "orthogonal", "permutation", "rotation"]
 
 
 def orthogonal_update(x: torch.Tensor, f: torch.Tensor, eps: float) -> torch.Tensor:
@@ -69,7 +68,7 @@ def orthogonal_update_never_decreases_the_norm(m):
     return max(0.0, float(x @ x) - float(update @ update))
 
 
-@conjecture(families=ORTHOGONAL, tol=1e-9, depth=(1, 32), n=(1, 16), examples=15,
+@conjecture(requires=["orthogonal"], tol=1e-9, depth=(1, 32), n=(1, 16), examples=15,
             reference=ORTHO_RNN, kind="theorem", proof=symbolic.rotation_composition())
 def orthogonal_recurrence_preserves_gradient_norms(mappings):
     """With an orthogonal recurrence the linear part of back-propagation preserves gradient
@@ -125,7 +124,7 @@ def cayley_and_exponential_of_skew_are_special(m):
     return max(orthogonality, no_minus_one, determinant)
 
 
-@conjecture(families=ORTHOGONAL, tol=1e-9, depth=(1, 6), n=(1, 8), examples=8,
+@conjecture(requires=["orthogonal"], tol=1e-9, depth=(1, 6), n=(1, 8), examples=8,
             reference=PENNINGTON, kind="theorem", proof=symbolic.rotation_composition())
 def orthogonal_skips_with_zero_branches_are_isometric(mappings):
     """With orthogonal skips and zero branches every singular value of the input-output

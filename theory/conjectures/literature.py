@@ -36,7 +36,7 @@ def sparse_row_stochastic_shares_identity_spectral_radius(m):
     return eigenvalue_one_and_unit_radius_deviation(m)
 
 
-@conjecture(families=["birkhoff", "circulant", "identity", "permutation"], tol=1e-9,
+@conjecture(requires=["doubly_stochastic"], tol=1e-9,
             reference=MHC, kind="theorem", proof=symbolic.doubly_stochastic_gram())
 def doubly_stochastic_spectral_norm_at_most_one(m):
     """A doubly stochastic mapping has spectral norm at most 1 (a non-expansive skip).
@@ -46,7 +46,7 @@ def doubly_stochastic_spectral_norm_at_most_one(m):
     return max(0.0, numeric_spectral_norm(m) - 1.0)
 
 
-@conjecture(families=["birkhoff", "circulant"], tol=1e-9, n=2, reference=MHC,
+@conjecture(requires=["doubly_stochastic"], tol=1e-9, n=2, reference=MHC,
             proof=symbolic.doubly_stochastic_2x2_spectral_norm(), kind="theorem")
 def two_by_two_doubly_stochastic_spectral_norm_is_one(m):
     """A 2x2 doubly stochastic mapping has spectral norm exactly 1 (eigenvalues 1 and 2a - 1).
@@ -106,7 +106,7 @@ def sinkhorn_gap_grows_monotonically_with_depth(mappings):
     return max(previous - current for previous, current in zip(gaps, gaps[1:]))
 
 
-@conjecture(families=["identity", "orthogonal", "permutation", "rotation"], tol=1e-9,
+@conjecture(requires=["orthogonal"], tol=1e-9,
             reference=GO_MHC, kind="theorem", proof=symbolic.orthostochastic_squares())
 def orthostochastic_squares_are_doubly_stochastic(m):
     """The entrywise square of an orthogonal mapping is doubly stochastic (orthostochastic mixing).

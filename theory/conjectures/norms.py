@@ -18,7 +18,6 @@ from entangled.theory import conjecture
 from entangled.theory import symbolic
 from entangled.theory.spectral import matrix_spectral_norm, numeric_singular_values
 
-ISOMETRIES = ["identity", "orthogonal", "permutation", "rotation"]
 JACOBIAN_N = (1, 24)
 JACOBIAN_EXAMPLES = 12
 
@@ -55,7 +54,7 @@ def _relative(excess: float, scale: float) -> float:
     return max(0.0, excess) / max(1.0, scale)
 
 
-@conjecture(families=ISOMETRIES, tol=1e-9, proof=symbolic.rotation_norm_preservation())
+@conjecture(requires=["orthogonal"], tol=1e-9, proof=symbolic.rotation_norm_preservation())
 def orthogonality_error_vanishes(m):
     """Orthogonal, permutation and rotation mappings satisfy M^T M = I and so preserve norms.
 
@@ -64,7 +63,7 @@ def orthogonality_error_vanishes(m):
     return orthogonality_error(m)
 
 
-@conjecture(families=ISOMETRIES, tol=1e-9)
+@conjecture(requires=["orthogonal"], tol=1e-9)
 def isometries_have_unit_singular_values(m):
     """Every singular value of an orthogonal, permutation or rotation mapping is 1 (dynamical isometry).
 
@@ -73,7 +72,7 @@ def isometries_have_unit_singular_values(m):
     return float((numeric_singular_values(m) - 1).abs().max())
 
 
-@conjecture(families="all", tol=1e-9, n=JACOBIAN_N, examples=JACOBIAN_EXAMPLES)
+@conjecture(tol=1e-9, n=JACOBIAN_N, examples=JACOBIAN_EXAMPLES)
 def skip_jacobian_is_the_matrix(m):
     """The Jacobian of the skip path h -> M h (autograd through apply) is M itself.
 
@@ -86,7 +85,7 @@ def skip_jacobian_is_the_matrix(m):
     return float((jacobian - dense).abs().max()) / max(1.0, float(dense.abs().max()))
 
 
-@conjecture(families="all", tol=1e-9, n=JACOBIAN_N, examples=JACOBIAN_EXAMPLES,
+@conjecture(tol=1e-9, n=JACOBIAN_N, examples=JACOBIAN_EXAMPLES,
             proof=symbolic.linear_residual_jacobian())
 def linear_residual_block_jacobian_is_m_plus_w(m):
     """The Jacobian of the linear residual block h -> M h + W h is M + W.
@@ -99,7 +98,7 @@ def linear_residual_block_jacobian_is_m_plus_w(m):
     return float((jacobian - target).abs().max()) / max(1.0, float(target.abs().max()))
 
 
-@conjecture(families="all", tol=1e-9, n=JACOBIAN_N, examples=JACOBIAN_EXAMPLES,
+@conjecture(tol=1e-9, n=JACOBIAN_N, examples=JACOBIAN_EXAMPLES,
             reference="arXiv 2206.01261 (Lechner et al. 2022)")
 def residual_block_jacobian_triangle_bound(m):
     """A residual block's Jacobian obeys ||M + J_f|| <= ||M|| + ||J_f|| (f a tanh layer).
@@ -120,7 +119,7 @@ def residual_block_jacobian_triangle_bound(m):
     return _relative(excess, skip_norm)
 
 
-@conjecture(families="all", tol=1e-9, n=JACOBIAN_N, examples=JACOBIAN_EXAMPLES)
+@conjecture(tol=1e-9, n=JACOBIAN_N, examples=JACOBIAN_EXAMPLES)
 def residual_block_jacobian_lipschitz_bound(m):
     """A residual block's Jacobian obeys ||M + J_f|| <= ||M|| + Lip(f), with Lip(tanh(W h + b)) <= ||W||.
 
@@ -135,7 +134,7 @@ def residual_block_jacobian_lipschitz_bound(m):
     return _relative(excess, skip_norm)
 
 
-@conjecture(families=ISOMETRIES, tol=1e-9)
+@conjecture(requires=["orthogonal"], tol=1e-9)
 def isometry_distance_from_identity_at_most_two(m):
     """An orthogonal mapping is at normalised Frobenius distance at most 2 from I (equality at -I).
 

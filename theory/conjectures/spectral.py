@@ -22,7 +22,6 @@ from entangled.theory.spectral import (
     roots_of_unity_for_cycles,
 )
 
-ISOMETRIES = ["identity", "orthogonal", "permutation", "rotation"]
 
 
 def eigenvalue_one_and_unit_radius_deviation(m) -> float:
@@ -31,7 +30,7 @@ def eigenvalue_one_and_unit_radius_deviation(m) -> float:
     return max(float((eigenvalues - 1).abs().min()), abs(float(eigenvalues.abs().max()) - 1))
 
 
-@conjecture(families=ISOMETRIES, tol=1e-9, reference="arXiv 2206.01261 (Lechner et al. 2022)")
+@conjecture(requires=["orthogonal"], tol=1e-9, reference="arXiv 2206.01261 (Lechner et al. 2022)")
 def eigenvalues_on_unit_circle(m):
     """Every eigenvalue of an orthogonal, permutation or rotation mapping has modulus 1, as for I.
 
@@ -67,7 +66,7 @@ def circulant_eigenvalues_are_dft_of_first_row(m):
     return eigenvalue_matching_distance(numeric_eigvals(m), torch.fft.fft(first_row))
 
 
-@conjecture(families=["identity", "permutation"], tol=1e-9,
+@conjecture(requires=["permutation"], tol=1e-9,
             proof=symbolic.permutation_cycle_charpoly())
 def permutation_eigenvalues_are_roots_of_unity_per_cycle(m):
     """A permutation's eigenvalues are the L-th roots of unity of each of its cycles (length L).
@@ -81,7 +80,7 @@ def permutation_eigenvalues_are_roots_of_unity_per_cycle(m):
     return eigenvalue_matching_distance(numeric_eigvals(m), expected)
 
 
-@conjecture(families=["birkhoff", "circulant"], tol=1e-9)
+@conjecture(requires=["doubly_stochastic"], tol=1e-9)
 def doubly_stochastic_eigenvalue_one_and_unit_spectral_radius(m):
     """A doubly stochastic mapping has eigenvalue 1 and spectral radius 1, like I.
 
@@ -104,7 +103,7 @@ def sinkhorn_column_stochastic_with_unit_spectral_radius(m):
     return max(column_error, eigenvalue_one_and_unit_radius_deviation(m))
 
 
-@conjecture(families=ISOMETRIES, tol=1e-9)
+@conjecture(requires=["orthogonal"], tol=1e-9)
 def determinant_modulus_one(m):
     """An orthogonal, permutation or rotation mapping has |det M| = 1, like I.
 
@@ -113,7 +112,7 @@ def determinant_modulus_one(m):
     return abs(abs(float(torch.linalg.det(m.dense()))) - 1)
 
 
-@conjecture(families="all", tol=1e-9)
+@conjecture(tol=1e-9)
 def spectral_radius_at_most_spectral_norm(m):
     """The spectral radius never exceeds the spectral norm (the Jacobian norm of the skip).
 

@@ -17,7 +17,6 @@ from entangled.theory import conjecture
 from entangled.theory import graph
 from entangled.theory.spectral import eigenvalue_matching_distance, numeric_eigvals, roots_of_unity_for_cycles
 
-DOUBLY_STOCHASTIC = ["birkhoff", "circulant", "identity", "permutation"]
 
 
 def circulant_band_radius(m) -> int:
@@ -41,7 +40,7 @@ def single_permutation_birkhoff_spectrum_matches_cycles(m):
     return eigenvalue_matching_distance(numeric_eigvals(m), expected)
 
 
-@conjecture(families=DOUBLY_STOCHASTIC)
+@conjecture(requires=["doubly_stochastic"])
 def doubly_stochastic_support_has_no_transient_coordinates(m):
     """In the support graph of a doubly stochastic mapping every weakly connected component is strongly connected.
 
@@ -51,7 +50,7 @@ def doubly_stochastic_support_has_no_transient_coordinates(m):
     return graph.strong_component_sizes(m) == graph.weak_component_sizes(m)
 
 
-@conjecture(families=["identity", "permutation"])
+@conjecture(requires=["permutation"])
 def permutation_support_matches_identity_sparsity(m):
     """Identity and permutation mappings have n nonzeros and a 1-regular support graph.
 
@@ -141,7 +140,8 @@ def every_sparse_mapping_is_strongly_connected(m):
     return graph.is_strongly_connected(m)
 
 
-@conjecture(families=["orthogonal"], tol=1e-9, n=(2, 64), expected="falsified")
+@conjecture(requires=["orthogonal"], excludes=["nonnegative"], tol=1e-9, n=(2, 64),
+            expected="falsified")
 def orthogonal_mappings_are_doubly_stochastic(m):
     """Orthogonal mappings are doubly stochastic (nonnegative with unit row and column sums).
 
@@ -172,7 +172,7 @@ def row_stochastic_sparse_closed_classes_have_unit_eigenvalues(m):
     return closed == ones
 
 
-@conjecture(families="all")
+@conjecture()
 def matrix_is_finite(m):
     """Every mapping's matrix is finite (no NaN or inf entries) for every allowed parameter value.
 
