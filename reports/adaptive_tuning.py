@@ -201,14 +201,14 @@ def _ranked(scores: Mapping[float, Mapping[int, float]]) -> list[float]:
     return sorted(scores, key=lambda lr: (-sum(scores[lr].values()) / len(scores[lr]), lr))
 
 
-def continue_points(policy: PairedPruner | SuccessiveHalving,
+def continue_points(policy: CatchUpPruner | PairedPruner | SuccessiveHalving,
                     curves: Mapping[float, Mapping[int, RunCurve]], evaluation: int, *,
                     chance: float) -> tuple[float, ...]:
     """The learning rates (of ``curves``: the points still running) to go on with after
     evaluation index ``evaluation``, in increasing order. ``curves[lr][seed]`` holds the
     run's curve up to ``evaluation`` (a run that finished earlier: its whole curve)."""
     if not isinstance(policy, POLICIES):
-        raise InvalidParameterError("policy", policy, "a PairedPruner or SuccessiveHalving")
+        raise InvalidParameterError("policy", policy, "a CatchUpPruner, PairedPruner or SuccessiveHalving")
     _check_int("evaluation", evaluation, 0)
     if not curves:
         raise InvalidParameterError("curves", curves, "at least one learning rate")
@@ -316,7 +316,7 @@ class ReplayOutcome:
         return {**d, "equal": self.equal}
 
 
-def replay(policy: PairedPruner | SuccessiveHalving, runs: Iterable[StoredRun]
+def replay(policy: CatchUpPruner | PairedPruner | SuccessiveHalving, runs: Iterable[StoredRun]
            ) -> list[ReplayOutcome]:
     """Replay ``policy`` on stored full-grid runs, one outcome per selection key with more
     than one learning rate: which rates it would have dropped when, what it selects among the
