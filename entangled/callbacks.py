@@ -79,7 +79,7 @@ def save_checkpoint(path: str | os.PathLike, model, result) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
                "config": dict(result.config), "config_hash": result.config_hash,
-               "status": result.status, "steps_done": result.steps_done,
+               "status": str(result.status), "steps_done": result.steps_done,
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
     tmp = target.with_name(target.name + ".tmp")
     torch.save(payload, tmp)

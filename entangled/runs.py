@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from entangled.errors import EntangledError, InvalidParameterError
+from entangled.words import Word
 
 SCHEMA_VERSION = 3
 #: schema versions of results produced by an earlier training protocol (test accuracy at the
@@ -45,7 +46,18 @@ SCHEMA_VERSION = 3
 SUPERSEDED_SCHEMAS = (1, 2)
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
-STATUSES = ("ok", "diverged")
+
+
+class RunStatus(Word):
+    """How a run ended (the ``status`` of a :class:`RunResult`)."""
+
+    #: trained to its last step (or stopped early by patience)
+    OK = "ok"
+    #: the training loss became non-finite
+    DIVERGED = "diverged"
+
+
+STATUSES = tuple(RunStatus)
 MAX_THREADS = 1024
 
 
@@ -96,8 +108,12 @@ def pairs_dict(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
 
 def finite_or_none(value: Any) -> Any:
     """Recursively replace non-finite floats by None (strict JSON); tuples become lists;
-    numpy/torch scalars and arrays become plain Python."""
-    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+    numpy/torch scalars and arrays become plain Python; a word (:class:`~entangled.words.Word`)
+    becomes its plain string (so that a ``torch.save`` of the data stays loadable with
+    ``weights_only=True``)."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
@@ -560,7 +576,8 @@ class RunResult:
     ----------
     spec : the resolved :class:`RunSpec`.
     config_hash : :func:`config_hash` of ``spec``.
-    status : ``"ok"`` or ``"diverged"`` (the training loss became non-finite).
+    status : :class:`RunStatus` ``"ok"`` or ``"diverged"`` (the training loss became
+        non-finite); a plain string is converted.
     steps_done, steps_planned : optimizer steps taken / asked for.
     diverged_at : the 1-based step whose loss was non-finite, else ``None``.
     train_accuracy, train_loss, test_accuracy, test_loss : at the selected checkpoint
@@ -587,7 +604,7 @@ class RunResult:
 
     spec: RunSpec
     config_hash: str
-    status: str
+    status: RunStatus
     steps_done: int
     steps_planned: int
     diverged_at: int | None
@@ -611,6 +628,10 @@ class RunResult:
     steps_to_threshold: int | None = None
     wall_time_s: float = 0.0
     environment: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.status, str) and self.status in STATUSES:  # "ok" from a file
+            self.status = RunStatus(self.status)
 
     # ------------------------------------------------------------------ compatibility
     @property
@@ -749,13 +770,13 @@ def check_result(result: RunResult) -> RunResult:
         raise ResultFileError(f"invalid status={r.status!r}; allowed: one of {', '.join(STATUSES)}")
     for name in ("train_accuracy", "test_accuracy"):
         value = getattr(r, name)
-        if r.status == "ok" and not _in_unit(value):
+        if r.status == RunStatus.OK and not _in_unit(value):
             raise ResultFileError(f"invalid {name}={value!r}; allowed: a number in [0, 1]")
-        if r.status == "diverged" and value is not None:
+        if r.status == RunStatus.DIVERGED and value is not None:
             raise ResultFileError(f"invalid {name}={value!r}; allowed: null for a diverged run")
     for name in ("train_loss", "test_loss"):
         value = getattr(r, name)
-        ok = value is None if r.status == "diverged" else (
+        ok = value is None if r.status == RunStatus.DIVERGED else (
             _is_real(value) and math.isfinite(value) and value >= 0)
         if not ok:
             raise ResultFileError(f"invalid {name}={value!r}; allowed: a finite number >= 0 "
@@ -770,10 +791,10 @@ def check_result(result: RunResult) -> RunResult:
         raise ResultFileError(f"invalid skip_width={r.skip_width!r}; allowed: a positive integer")
     if not (_is_int(r.threads) and r.threads >= 1):
         raise ResultFileError(f"invalid threads={r.threads!r}; allowed: a positive integer")
-    if r.status == "ok" and not _in_unit(r.validation_accuracy):
+    if r.status == RunStatus.OK and not _in_unit(r.validation_accuracy):
         raise ResultFileError(f"invalid validation_accuracy={r.validation_accuracy!r}; "
                               "allowed: a number in [0, 1]")
-    if r.status == "diverged" and r.validation_accuracy is not None:
+    if r.status == RunStatus.DIVERGED and r.validation_accuracy is not None:
         raise ResultFileError(f"invalid validation_accuracy={r.validation_accuracy!r}; "
                               "allowed: null for a diverged run")
     for name in ("selected_step", "steps_to_threshold"):

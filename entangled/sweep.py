@@ -49,8 +49,8 @@ from typing import Any, Callable, Iterable
 from entangled.errors import EntangledError, InvalidParameterError
 from entangled.executors import check_executor, make_executor
 from entangled.mappings.params import check_positive_int
-from entangled.runs import (SCHEMA_VERSION, ResultFileError, RunResult, RunSpec, as_spec,
-                            canonical_json, config_hash, result_from_json)
+from entangled.runs import (SCHEMA_VERSION, ResultFileError, RunResult, RunSpec, RunStatus,
+                            as_spec, canonical_json, config_hash, result_from_json)
 from entangled.store import (CLAIMED_ELSEWHERE, DONE_ELSEWHERE, RAN, ClaimPolicy, claim_is_live,
                              heartbeating, parse_shard, release, run_once, try_claim)
 
@@ -626,7 +626,7 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
             todo.append((digest, spec))
         else:
             summary.skipped += 1
-            if result.status == "diverged":
+            if result.status == RunStatus.DIVERGED:
                 summary.diverged.append(digest)
 
 
@@ -642,7 +642,7 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
             summary.ran += 1
             summary.ran_hashes.append(digest)
             LOGGER.debug("run %s (%s): %s", digest, _label(ordered[digest]), status)
-            if status == "diverged":
+            if status == RunStatus.DIVERGED:
                 summary.diverged.append(digest)
 
     finished = summary.skipped
@@ -673,7 +673,7 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
                         if status == DONE_ELSEWHERE:
                             summary.done_elsewhere += 1
                             result, _ = check_result_file(result_path(out, digest))
-                            if result is not None and result.status == "diverged":
+                            if result is not None and result.status == RunStatus.DIVERGED:
                                 summary.diverged.append(digest)
                         else:
                             handle(digest, status, run_error)

@@ -37,16 +37,7 @@ from entangled.runs import (DEVICES, OPTIMIZERS, TIMING_FIELDS, Budget, Curves,
 
 METRICS_BATCH = 256
 __all__ = ["DEVICES", "OPTIMIZERS", "RunConfig", "RunResult", "RunSpec", "TIMING_FIELDS", "fit",
-           "compatible_tasks", "finite_or_none", "planned_steps", "evaluate", "build_for",
-           "ARCH_KINDS"]  # noqa: F822 - ARCH_KINDS (deprecated) comes from __getattr__
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ARCH_KINDS":  # deprecated: the architecture registry declares input kinds
-        from entangled.nn.models import architecture, architectures
-
-        return {a: architecture(a).input_kinds for a in architectures()}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+           "compatible_tasks", "finite_or_none", "planned_steps", "evaluate", "build_for"]
 
 
 def compatible_tasks(arch: str) -> list[str]:

@@ -12,7 +12,6 @@ rendering (:func:`variant_labels`, :func:`arch_label`).
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -363,6 +362,3 @@ def showcase_variants(variants: Iterable[SkipVariant]) -> list[SkipVariant]:
     return shown
 
 
-def load_json(path) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)

@@ -35,7 +35,7 @@ def log(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- runs
-def run_suite(preset: presets.Preset, out_dir: Path, jobs: int, progress: bool,
+def run_suite(preset: presets.Suite, out_dir: Path, jobs: int, progress: bool,
               **sweep_options):
     """Run (or resume) the suite's sweep in ``out_dir/runs``; return its typed results (in
     suite order) and the :class:`~entangled.sweep.SweepSummary`.
@@ -398,7 +398,7 @@ def _format_number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def report_dir(preset: presets.Preset, out_dir: str | os.PathLike | None) -> Path:
+def report_dir(preset: presets.Suite, out_dir: str | os.PathLike | None) -> Path:
     """``out_dir``, or ``reports/out/<suite name>`` under the current directory."""
     return Path(out_dir) if out_dir is not None else Path("reports") / "out" / preset.name
 

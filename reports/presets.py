@@ -290,4 +290,3 @@ def run_configs(suite: Suite) -> list:
     return suite.configs()
 
 
-Preset = Suite  # the former name

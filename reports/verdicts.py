@@ -39,14 +39,28 @@ from typing import Sequence
 
 from entangled.errors import InvalidParameterError
 from entangled.reports.paired import ALPHA, PairedComparison
+from entangled.words import Word
 
-REPRODUCED = "reproduced"
-NOT_REPRODUCED = "not reproduced"
-OPPOSITE = "opposite"
-INCONCLUSIVE = "inconclusive"
-AT_CEILING = "at ceiling"
+
+class FindingVerdict(Word):
+    """The verdict word of a comparison or a finding (see the module docstring)."""
+
+    REPRODUCED = "reproduced"
+    NOT_REPRODUCED = "not reproduced"
+    OPPOSITE = "opposite"
+    INCONCLUSIVE = "inconclusive"
+    AT_CEILING = "at ceiling"
+    #: a comparison on a task no mapping learnt (:mod:`entangled.reports.learnability`)
+    UNLEARNT = "task not learnt"
+
+
+REPRODUCED = FindingVerdict.REPRODUCED
+NOT_REPRODUCED = FindingVerdict.NOT_REPRODUCED
+OPPOSITE = FindingVerdict.OPPOSITE
+INCONCLUSIVE = FindingVerdict.INCONCLUSIVE
+AT_CEILING = FindingVerdict.AT_CEILING
 #: a comparison on a task no mapping learnt (:mod:`entangled.reports.learnability`): excluded
-UNLEARNT = "task not learnt"
+UNLEARNT = FindingVerdict.UNLEARNT
 EXCLUDED = (AT_CEILING, UNLEARNT)
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, OPPOSITE, INCONCLUSIVE)
 RULES = ("any", "all")

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from entangled.train import ARCH_KINDS, RunConfig, RunResult, compatible_tasks, fit, planned_steps
+from entangled.nn.models import architectures
+from entangled.train import RunConfig, RunResult, compatible_tasks, fit, planned_steps
 
 TINY_SEQ = {"n_train": 64, "n_test": 32}
 TINY_MODEL = {"rnn": {"hidden": 8}, "transformer": {"dim": 8, "depth": 1, "heads": 2},
@@ -193,7 +194,7 @@ def test_other_optimizers_run(optimizer):
     assert r.status == "ok" and r.config["optimizer"] == optimizer
 
 
-ALL_PAIRS = [(arch, task) for arch in ARCH_KINDS for task in compatible_tasks(arch)]
+ALL_PAIRS = [(arch, task) for arch in architectures() for task in compatible_tasks(arch)]
 
 
 @pytest.mark.parametrize("arch,task", ALL_PAIRS)

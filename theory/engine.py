@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from entangled.theory.ledger import Ledger, LedgerEntry, dependency_manifest, user_module_files
+from entangled.theory.ledger import (Ledger, LedgerEntry, Verdict, dependency_manifest,
+                                     user_module_files)
 from entangled.theory.registry import DEFAULT_EXAMPLES, Conjecture, as_conjecture
 
 #: Default time limit in seconds of one (conjecture, family) check run by :func:`verify`.
@@ -216,10 +217,10 @@ def _proof_dict(conj: Conjecture) -> dict | None:
             "latex": str(getattr(conj.proof, "latex", "")), "checked": ok}
 
 
-def matches(verdict: str, expected: str) -> bool:
+def matches(verdict: Verdict, expected: Verdict) -> bool:
     """Whether a verdict agrees with the expectation."""
-    if expected == "holds":
-        return verdict in ("proved", "holds")
+    if expected == Verdict.HOLDS:
+        return verdict in (Verdict.PROVED, Verdict.HOLDS)
     return verdict == expected
 
 
@@ -350,23 +351,25 @@ def check(conjecture: Any, family: str, *, examples: int | None = None,
         counterexample = describe_example(conj, exc.example, None)
     except USER_ERRORS:
         error = "search failed:\n" + traceback.format_exc()
-    verdict = "error" if error else ("falsified" if outcome is not None else "holds")
+    verdict = (Verdict.ERROR if error else
+               Verdict.FALSIFIED if outcome is not None else Verdict.HOLDS)
     verdict, error = _with_proof(conj, verdict, error)
     return _entry(conj, family, verdict, state, counterexample, error,
                   time.perf_counter() - start)
 
 
-def _with_proof(conj: Conjecture, verdict: str, error: str | None) -> tuple[str, str | None]:
+def _with_proof(conj: Conjecture, verdict: Verdict, error: str | None
+                ) -> tuple[Verdict, str | None]:
     ok, message = proof_status(conj)
-    if ok is None or verdict == "error":
+    if ok is None or verdict == Verdict.ERROR:
         return verdict, error
     if not ok:
-        found = " (and the numeric search falsified it)" if verdict == "falsified" else ""
-        return "error", f"{message}{found}"
-    if verdict == "falsified":
-        return "error", ("a numeric counterexample contradicts the attached proof "
-                         "(see counterexample)")
-    return "proved", None
+        found = " (and the numeric search falsified it)" if verdict == Verdict.FALSIFIED else ""
+        return Verdict.ERROR, f"{message}{found}"
+    if verdict == Verdict.FALSIFIED:
+        return Verdict.ERROR, ("a numeric counterexample contradicts the attached proof "
+                               "(see counterexample)")
+    return Verdict.PROVED, None
 
 
 def _entry(conj, family, verdict, state, counterexample, error, seconds) -> LedgerEntry:
@@ -412,11 +415,11 @@ def evaluate_on(conjecture: Any, examples: Iterable[Any]) -> LedgerEntry:
                                    or _severity(outcome) > _severity(worst_fail[1])):
             worst_fail = (example, outcome)
     if error is not None:
-        verdict, cx = "error", describe_example(conj, error_example, None)
+        verdict, cx = Verdict.ERROR, describe_example(conj, error_example, None)
     elif worst_fail is not None:
-        verdict, cx = "falsified", describe_example(conj, *worst_fail)
+        verdict, cx = Verdict.FALSIFIED, describe_example(conj, *worst_fail)
     else:
-        verdict, cx = "holds", None
+        verdict, cx = Verdict.HOLDS, None
     families = sorted({(e[0] if isinstance(e, tuple) else e).family for e in items
                        if not isinstance(e, tuple) or e})
     return _entry(conj, ",".join(families) or "-", verdict, state, cx, error,
@@ -607,8 +610,8 @@ def _error_entry(meta: dict, family: str, error: str, seconds: float) -> LedgerE
     """The ledger entry of a check that did not return (the process exited or timed out)."""
     return LedgerEntry(
         conjecture=meta["name"], statement=meta["statement"], theme=meta["theme"],
-        family=family, verdict="error", expected=meta["expected"],
-        matches_expected=matches("error", meta["expected"]), tol=meta["tol"],
+        family=family, verdict=Verdict.ERROR, expected=meta["expected"],
+        matches_expected=matches(Verdict.ERROR, Verdict(meta["expected"])), tol=meta["tol"],
         reference=meta["reference"], error=error, seconds=seconds,
         short_name=meta["short_name"])
 

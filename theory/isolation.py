@@ -66,14 +66,6 @@ def hypothesis_cache_dir() -> Path:
     return Path(root) / "hypothesis"
 
 
-def use_hypothesis_cache_dir() -> None:
-    """Point hypothesis' storage (example database, constants cache) at
-    :func:`hypothesis_cache_dir` for this process."""
-    from hypothesis.configuration import set_hypothesis_home_dir
-
-    set_hypothesis_home_dir(hypothesis_cache_dir())
-
-
 @dataclass
 class CallResult:
     """Outcome of one isolated call.

@@ -19,8 +19,23 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from entangled.errors import EntangledError
+from entangled.words import Word
 
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+class Verdict(Word):
+    """The verdict of a conjecture on a family (and what a conjecture expects)."""
+
+    #: an attached sympy proof checks and the search found no counterexample
+    PROVED = "proved"
+    #: the search found no counterexample
+    HOLDS = "holds"
+    #: the search found a counterexample (shrunk, with a reproduction snippet)
+    FALSIFIED = "falsified"
+    #: the conjecture raised, returned something else than a bool or a number, timed out,
+    #: or its proof does not check
+    ERROR = "error"
 
 
 def encode_float(value: float | None) -> float | str | None:
@@ -71,8 +86,8 @@ class LedgerEntry:
     conjecture : qualified name of the conjecture.
     statement, theme : from the conjecture.
     family : the family searched (or the family of the given examples).
-    verdict : ``"proved"``, ``"holds"``, ``"falsified"`` or ``"error"``.
-    expected : ``"holds"`` or ``"falsified"``.
+    verdict : a :class:`Verdict`: ``"proved"``, ``"holds"``, ``"falsified"`` or ``"error"``.
+    expected : :attr:`Verdict.HOLDS` or :attr:`Verdict.FALSIFIED`.
     matches_expected : verdict agrees with ``expected`` (proved/holds vs holds, falsified vs
         falsified; an error never matches).
     examples : number of distinct examples evaluated.
@@ -94,8 +109,8 @@ class LedgerEntry:
     statement: str
     theme: str
     family: str
-    verdict: str
-    expected: str
+    verdict: Verdict
+    expected: Verdict
     matches_expected: bool
     examples: int = 0
     worst: float | None = None
@@ -106,6 +121,10 @@ class LedgerEntry:
     error: str | None = None
     seconds: float = 0.0
     short_name: str = ""
+
+    def __post_init__(self) -> None:
+        self.verdict = Verdict.parse(self.verdict, name="verdict")
+        self.expected = Verdict.parse(self.expected, name="expected")
 
     def to_dict(self) -> dict:
         data = asdict(self)

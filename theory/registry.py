@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from entangled.errors import InvalidParameterError
+from entangled.theory.ledger import Verdict
 
-EXPECTED = ("holds", "falsified")
+EXPECTED = (Verdict.HOLDS, Verdict.FALSIFIED)
 
 #: Names accepted in ``families`` that are not registered mapping families: conjectures about
 #: them are evaluated on given mappings (:func:`entangled.theory.evaluate_on`), never searched.
@@ -43,7 +44,7 @@ NON_SEARCHED_FAMILIES = {
     "probed": "the measured skip map of a user's module (entangled probe)",
 }
 KINDS = ("theorem", "empirical", "implementation")
-VERDICTS = ("proved", "holds", "falsified", "error")
+VERDICTS = tuple(Verdict)
 DEFAULT_EXAMPLES = 30
 
 
@@ -88,7 +89,7 @@ class Conjecture:
     depth: tuple[int, int] | None
     params: dict = field(default_factory=dict)
     reference: str | None = None
-    expected: str = "holds"
+    expected: Verdict = Verdict.HOLDS
     theme: str = ""
     proof: Any = None
     examples: int | None = None
@@ -333,7 +334,8 @@ def make_conjecture(function: Callable, *, families=None, requires=(), excludes=
         name=name, statement=statement, doc=doc, families=fams,
         tol=_check_tol(tol, context), n=n_range, depth=depth_range,
         params=_check_params(params, fams, context), reference=reference,
-        expected=expected, theme=display.rsplit(".", 1)[-1], proof=_check_proof(proof, context),
+        expected=Verdict(expected), theme=display.rsplit(".", 1)[-1],
+        proof=_check_proof(proof, context),
         examples=examples, function=function, module=module, source=source, kind=kind,
         requires=required, excludes=excluded,
     )

@@ -24,12 +24,12 @@ strongest terms it has and gets the implied ones.
 from __future__ import annotations
 
 import dataclasses
-from enum import Enum
 from typing import TYPE_CHECKING, Any, Iterable
 
 import torch
 
 from entangled.errors import InvalidParameterError
+from entangled.words import Word
 
 if TYPE_CHECKING:  # pragma: no cover
     from entangled.mappings.base import Mapping
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_TOL = 1e-9
 
 
-class Structure(str, Enum):
+class Structure(Word):
     """A property of a matrix ``M`` (``n x n``, float64) that a family can declare.
 
     The value is the term as written in declarations and ``requires=`` (``"orthogonal"``); a
@@ -68,9 +68,6 @@ class Structure(str, Enum):
     #: At most ``m.max_nonzeros()`` nonzero entries: the family declares a density bound
     #: :math:`\operatorname{nnz}(M) / n^2` as a function of ``n`` and its parameters.
     SPARSE = "sparse"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: Direct implications between terms (:func:`closure` follows them transitively).

@@ -90,13 +90,6 @@ class TaskData:
         return F.cross_entropy(logits.reshape(-1, self.num_classes),
                                self._targets(targets).reshape(-1))
 
-    def predict(self, outputs: torch.Tensor) -> torch.Tensor:
-        """Class indices ``(B,)``/``(B, heads)``, or the regression values ``(B,)``."""
-        if self.target_type == "regression":
-            return outputs.reshape(-1)
-        pred = self._logits(outputs).argmax(dim=-1)
-        return pred.reshape(-1) if self.heads == 1 else pred
-
     def correct(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Boolean tensor of correct answers (one per example and head)."""
         if self.target_type == "regression":
@@ -177,12 +170,6 @@ class Task:
             return dict(self.check_options(options))
         return {p.name: p.check(options.get(p.name, p.default), context=f"task {self.name}")
                 for p in self.options}
-
-    def chance_level(self, options: dict | None = None) -> float:
-        """The declared chance accuracy for ``options``."""
-        if callable(self.chance):
-            return float(self.chance(self.resolve_options(options)))
-        return float(self.chance)
 
 
 def _task_of_plugin(name: str, loaded: Any) -> Task | None:
