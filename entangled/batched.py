@@ -251,4 +251,6 @@ def _fit_batch(specs: list[RunSpec],
     for index in range(count):
         if active[index]:
             finish(index)
-    return results
+    finished = [result for result in results if result is not None]
+    assert len(finished) == count, "every run of the batch is finished by now"
+    return finished

@@ -153,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     configure(verbosity(args))
     module = load_command(commands[args.command])
+    if module is None:  # load_command has said why
+        return 2
     try:
         status = int(module.run(args) or 0)
         sys.stdout.flush()

@@ -114,7 +114,8 @@ def _traced_pass(model, x, y, loss_fn, params: Sequence[torch.Tensor] = ()):
 
 # ----------------------------------------------------------------------------- refinement
 def _refinement_from_trace(trace, state_grads) -> dict:
-    ratios, cosines = [], []
+    ratios: list[float | None] = []
+    cosines: list[float | None] = []
     for app, grad in zip(trace, state_grads):
         skip = _per_example(app.skip)
         branch = _per_example(app.branch) if app.branch is not None else torch.zeros_like(skip)
@@ -414,7 +415,7 @@ def _saturation_from_inputs(model, x, inputs, threshold: float) -> list[float | 
     if not all(hasattr(block.branch, "preactivation") for block, _ in apps):
         return None
     bound = math.atanh(math.sqrt(1.0 - threshold))
-    out = []
+    out: list[float | None] = []
     for (block, context), h in zip(apps, inputs):
         z = block.branch.preactivation(h, *context)
         out.append(float((z.abs() > bound).to(torch.float64).mean()))
@@ -422,7 +423,7 @@ def _saturation_from_inputs(model, x, inputs, threshold: float) -> list[float | 
 
 
 def saturated_fraction(model, x: torch.Tensor,
-                       threshold: float = SATURATION_DERIVATIVE) -> list[float] | None:
+                       threshold: float = SATURATION_DERIVATIVE) -> list[float | None] | None:
     """Per residual application, the fraction of tanh pre-activations ``z`` of the branch
     with ``1 - tanh(z)^2 < threshold`` (i.e. ``|z| > atanh(sqrt(1 - threshold))``).
 

@@ -155,6 +155,6 @@ IDENTITY_ATTRIBUTES: tuple[IdentityAttribute, ...] = (
 
 def identity_attributes(m: Mapping, tol: float = DEFAULT_TOL) -> dict:
     """Which attributes of ``I`` the mapping shares (booleans) and its distance from ``I``."""
-    shared = {attr.key: bool(attr.holds(m, tol)) for attr in IDENTITY_ATTRIBUTES}
+    shared: dict[str, bool | float] = {attr.key: bool(attr.holds(m, tol)) for attr in IDENTITY_ATTRIBUTES}
     shared["distance_from_identity"] = distance_from_identity(m)
     return shared

@@ -264,7 +264,7 @@ class SkipVariant:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SkipVariant":
         _check_keys(data, {"family", "params", "spatial"}, "skip")
-        return cls(data.get("family", "identity"), data.get("params") or {},
+        return cls(data.get("family", "identity"), _pairs(data.get("params"), "params"),
                    data.get("spatial", False))
 
 
@@ -427,8 +427,8 @@ class RunSpec:
         arch, task = data.get("arch", {}), data.get("task", {})
         _check_keys(arch, {"name", "overrides"}, "arch")
         _check_keys(task, {"name", "options"}, "task")
-        return cls(ArchSpec(arch.get("name", "cnn"), arch.get("overrides") or {}),
-                   TaskSpec(task.get("name", "digits"), task.get("options") or {}),
+        return cls(ArchSpec(arch.get("name", "cnn"), _pairs(arch.get("overrides"), "model")),
+                   TaskSpec(task.get("name", "digits"), _pairs(task.get("options"), "task_options")),
                    SkipVariant.from_dict(data.get("skip", {})), data.get("seed", 0),
                    data.get("skip_seed", 0), Budget.from_dict(data.get("budget", {})))
 
@@ -438,9 +438,9 @@ class RunSpec:
         _check_keys(data, FLAT_KEYS, "config field")
         d = dict(data)
         budget = {k: d[k] for k in BUDGET_KEYS if k in d}
-        return cls(ArchSpec(d.get("arch", "cnn"), d.get("model") or {}),
-                   TaskSpec(d.get("task", "digits"), d.get("task_options") or {}),
-                   SkipVariant(d.get("family", "identity"), d.get("params") or {},
+        return cls(ArchSpec(d.get("arch", "cnn"), _pairs(d.get("model"), "model")),
+                   TaskSpec(d.get("task", "digits"), _pairs(d.get("task_options"), "task_options")),
+                   SkipVariant(d.get("family", "identity"), _pairs(d.get("params"), "params"),
                                d.get("spatial", False)),
                    d.get("seed", 0), d.get("skip_seed", 0), Budget(**budget))
 

@@ -383,7 +383,7 @@ def _execute_claimed(run_fn: Callable, spec: RunSpec, out_dir: str, digest: str,
 
     outcome, value = run_once(out_dir, digest, is_done,
                               lambda: _execute(run_fn, spec, out_dir, digest), policy)
-    return value if outcome == RAN else (digest, outcome, None)
+    return value if outcome == RAN and value is not None else (digest, outcome, None)
 
 
 def _execute_group(run_fn: Callable, members: list[tuple[str, RunSpec]], out_dir: str,
@@ -622,7 +622,7 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
             _warn(f"{kind} result file {path} ({reason or stale}); moved to {moved} and "
                   f"running it again")
             (summary.corrupt if result is None else summary.stale).append(
-                {"path": str(path), "reason": reason or stale, "moved_to": str(moved)})
+                {"path": str(path), "reason": str(reason or stale), "moved_to": str(moved)})
             todo.append((digest, spec))
         else:
             summary.skipped += 1

@@ -319,6 +319,7 @@ class RunState:
         self.task = task = with_validation(
             load_task(spec.task.name, seed=spec.seed, **dict(spec.task.options)), spec.seed)
         self.x_train, self.y_train = task.x_train.to(device), task.y_train.to(device)
+        assert task.x_val is not None and task.y_val is not None  # with_validation made them
         self.x_val, self.y_val = task.x_val.to(device), task.y_val.to(device)
         self.model = model = build_for(spec, task, device)
         model.train()
@@ -336,7 +337,8 @@ class RunState:
         self.generator = torch.Generator().manual_seed(spec.seed)
         self.order = torch.empty(0, dtype=torch.long)
         self.cursor = 0
-        self.status, self.diverged_at, self.steps_done = "ok", None, 0
+        self.status, self.steps_done = "ok", 0
+        self.diverged_at: int | None = None
         self.running, self.running_n = 0.0, 0
         self.wall_time_s: float | None = None  # set by a batched run (its share of the time)
         self.record(0, None)
@@ -444,7 +446,8 @@ class _BestCheckpoint:
     ties), and how many evaluations have passed since it improved."""
 
     def __init__(self) -> None:
-        self.accuracy, self.step, self.state, self.stale = -math.inf, 0, None, 0
+        self.accuracy, self.step, self.stale = -math.inf, 0, 0
+        self.state: dict[str, Any] | None = None
 
     def offer(self, step: int, loss: float, accuracy: float, model: torch.nn.Module) -> None:
         if math.isfinite(loss) and accuracy > self.accuracy:

@@ -40,3 +40,21 @@ def test_the_configuration_flags_a_real_bug(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert "F401" in done.stdout and "B006" in done.stdout
+
+
+#: The modules exempt from mypy (pyproject.toml, "Typing debt") on 2026-12-06. The list only
+#: shrinks: lower this number when you fix a module, never raise it.
+TYPING_DEBT_MODULES = 13
+
+
+def test_the_typing_debt_only_shrinks_and_names_real_modules():
+    tomllib = pytest.importorskip("tomllib") if sys.version_info >= (3, 11) else pytest.importorskip("tomli")
+    mypy = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    exempt = [name for override in mypy.get("overrides", []) if override.get("ignore_errors")
+              for name in override["module"]]
+    assert len(exempt) <= TYPING_DEBT_MODULES, "a module was added to the typing debt: fix its errors instead"
+    folders = {"entangled.theory": ROOT / "theory", "entangled.reports": ROOT / "reports"}
+    for name in exempt:
+        prefix = next(p for p in folders if name.startswith(p + "."))
+        path = folders[prefix].joinpath(*name[len(prefix) + 1:].split("."))
+        assert path.with_suffix(".py").is_file() or (path / "__init__.py").is_file(), name

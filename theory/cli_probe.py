@@ -33,6 +33,7 @@ import importlib.util
 import io
 import os
 import sys
+from typing import cast
 from pathlib import Path
 
 from entangled.commands import add_json_argument, text_stream, write_json_output
@@ -138,6 +139,8 @@ def load_factory(target: str, what: str = "TARGET"):
         if path is not None:
             module_name = f"_entangled_probe_{abs(hash(str(path)))}"
             spec = importlib.util.spec_from_file_location(module_name, path)
+            if spec is None or spec.loader is None:
+                raise ProbeError(f"cannot load {path} as a Python module")
             module = importlib.util.module_from_spec(spec)
             sys.path.insert(0, str(path.parent))
             try:
@@ -176,7 +179,7 @@ def parse_init_args(text: str) -> tuple[list, dict]:
     if not text.strip():
         return [], {}
     try:
-        call = ast.parse(f"f({text})", mode="eval").body
+        call = cast(ast.Call, ast.parse(f"f({text})", mode="eval").body)
     except SyntaxError as exc:
         raise ProbeError(f"invalid --init-args={text!r}: {exc.msg}; allowed: arguments as in a "
                          "Python call, e.g. '4, dim=16'") from None

@@ -100,8 +100,10 @@ def load_file(path: str | os.PathLike) -> list[Conjecture]:
         return list(_FILE_CACHE[key][1])
     name = _private_module_name(resolved)
     spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {resolved} as a Python module")
     module = importlib.util.module_from_spec(spec)
-    module.__conjecture_module__ = resolved.stem
+    module.__dict__["__conjecture_module__"] = resolved.stem
     directory = str(resolved.parent)
     sys.modules[name] = module
     sys.path.insert(0, directory)

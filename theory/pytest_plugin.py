@@ -20,6 +20,7 @@ the options and imports this module only when a run asks for conjectures:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,8 +36,8 @@ def collect_conjecture_items(session, sources, catalog: bool) -> list:
     from entangled.theory.engine import dedupe, plan
     from entangled.theory.loader import load_builtin, load_sources
 
-    items = []
-    groups = []
+    items: list[Any] = []
+    groups: list[tuple[str, Any, list]] = []
     if catalog:
         groups.append(("theory/conjectures", load_builtin(), []))
     for source in sources:

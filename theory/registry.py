@@ -402,7 +402,7 @@ def conjecture(*, families=None, requires=(), excludes=(), tol: float = 1e-9, n=
                                excludes=excludes, tol=tol, n=n, params=params, depth=depth,
                                reference=reference, expected=expected, proof=proof,
                                examples=examples, kind=kind)
-        function.__conjecture__ = conj
+        setattr(function, "__conjecture__", conj)  # noqa: B010 - a function attribute mypy does not know
         registry_for(function).add(conj)
         return function
 

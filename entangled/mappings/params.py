@@ -133,17 +133,18 @@ class Param:
             from entangled.mappings.base import as_float64_matrix
 
             return as_float64_matrix(value, name=self.name).tolist()
+        normalised: float | None
         if self.kind == "int":
             ok = is_integer(value)
             normalised = int(value) if ok else None
         else:
             ok = is_real(value) and math.isfinite(float(value))
             normalised = float(value) if ok else None
-        if ok and self.low is not None and (
+        if normalised is not None and self.low is not None and (
             normalised < self.low or (self.exclusive_low and normalised == self.low)
         ):
             ok = False
-        if ok and self.high is not None and normalised > self.high:
+        if normalised is not None and self.high is not None and normalised > self.high:
             ok = False
         if not ok:
             raise InvalidParameterError(self.name, value, self.allowed(), context=context)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
 import torch
 from torch import nn
@@ -104,6 +104,7 @@ class SpatialSkip(nn.Module):
     """
 
     KRON_MAX_POSITIONS = 1024
+    kron: torch.Tensor  # a buffer, when use_kron
 
     def __init__(self, mapping_h: Mapping, mapping_w: Mapping):
         super().__init__()
@@ -149,7 +150,7 @@ class ResidualBlock(nn.Module):
     @property
     def mapping(self) -> Mapping:
         """The mapping ``M`` the skip applies (on its own axis)."""
-        return self.skip.mapping
+        return cast(Mapping, self.skip.mapping)
 
     def forward(self, h: torch.Tensor, *context: torch.Tensor) -> torch.Tensor:
         return self.skip(h) + self.branch(h, *context)
@@ -203,6 +204,8 @@ class EntangledModel(nn.Module):
         Number of outputs (logits).
     """
 
+    residual_blocks: nn.ModuleList  # of ResidualBlock, set by the subclass
+
     arch: str = ""
 
     def __init__(self, *, config: Any, skip_spec: SkipSpec, input_shape: Sequence[int],
@@ -228,7 +231,7 @@ class EntangledModel(nn.Module):
         Default: every block once, with no context. The RNN returns its cell ``T`` times with
         the projected input ``u_t`` of each step as context.
         """
-        return [(block, ()) for block in self.residual_blocks]
+        return [(cast(ResidualBlock, block), ()) for block in self.residual_blocks]
 
     # -- shared
     @property
@@ -245,7 +248,7 @@ class EntangledModel(nn.Module):
 
     def application_mappings(self) -> list[Mapping]:
         """The skip mapping of every application, in order (``[M_0, ..., M_{L-1}]``)."""
-        return [block.mapping for block in self.residual_blocks]
+        return [cast(ResidualBlock, block).mapping for block in self.residual_blocks]
 
     def run_stack(self, h: torch.Tensor, x: torch.Tensor, *, start: int = 0,
                   drop: Iterable[int] = (), trace: list | None = None) -> torch.Tensor:

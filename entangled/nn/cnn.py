@@ -99,6 +99,7 @@ class ResidualCNN(EntangledModel):
         self.stem = conv(channels, c.width, c.kernel_size, padding=c.kernel_size // 2, bias=False)
         blocks = []
         for l in range(c.depth):
+            skip: nn.Module
             if skip_spec.spatial and self.spatial_dims == 2:
                 skip = SpatialSkip(skip_spec.mapping(positions[0], l),
                                    skip_spec.mapping(positions[1], l))

@@ -23,7 +23,7 @@ rnn         sequence ``(T, D_in)``
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 
@@ -219,7 +219,7 @@ def build_model(arch: str, *, input_shape: Sequence[int], output_dim: int,
                                     "overrides or None",
                                     context=f"arch {arch!r}")
     else:
-        config.validate()
+        cast(Any, config).validate()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         return architecture(arch).model(config, skip, shape, int(output_dim))

@@ -23,6 +23,7 @@ With the identity family it is exactly the standard residual RNN ``h_{t+1} = h_t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -93,7 +94,7 @@ class ResidualRNN(EntangledModel):
 
     @property
     def cell(self) -> ResidualBlock:
-        return self.residual_blocks[0]
+        return cast(ResidualBlock, self.residual_blocks[0])
 
     @property
     def num_applications(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -141,7 +141,7 @@ class EntangledSkip(nn.Module):
 
     def _operand(self, name: str, buffer: str, dtype: torch.dtype) -> torch.Tensor:
         """The buffer, cast to ``dtype`` once and cached until the buffer changes."""
-        tensor = self._buffers[buffer]
+        tensor = cast(torch.Tensor, self._buffers[buffer])
         if tensor.dtype == dtype or not tensor.is_floating_point():
             return tensor
         if torch.compiler.is_compiling():
@@ -203,7 +203,7 @@ class EntangledSkip(nn.Module):
         """Refuse saved tensors that differ from the ones the description rebuilds; drop
         saved copies of tensors this module does not save (older checkpoints saved them)
         after checking them."""
-        expected = dict(self._structure_tensors(self.mapping))
+        expected: dict[str, torch.Tensor | None] = dict(self._structure_tensors(self.mapping))
         expected.setdefault("matrix", None)
         for name, tensor in expected.items():
             key = prefix + buffer_name(name)

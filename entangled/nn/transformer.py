@@ -147,6 +147,8 @@ def transformer_blocks(config: TransformerConfig, skip_spec: SkipSpec) -> nn.Mod
 class TokenModel(EntangledModel):
     """Shared part of the Transformer and the ViT: pre-LN blocks, LN, pooling, linear head."""
 
+    token_embed: nn.Module  # set by the subclass
+
     def _build_stack(self, config: TransformerConfig, tokens: int):
         self.pos = nn.Parameter(torch.randn(1, tokens, config.dim) * 0.02)
         self.residual_blocks = transformer_blocks(config, self.skip_spec)

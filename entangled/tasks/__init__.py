@@ -27,7 +27,7 @@ mnist1d_shuffled_sequence sequence  (40, 1)      time-variant     0.089 / 0.108
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from entangled.mappings.params import check_seed
 from entangled.tasks.base import (KINDS, TIME_STRUCTURES, Task, TaskData, load_registered,
@@ -70,22 +70,27 @@ def _mnist1d_loader(name: str):
     return load
 
 
+def _option_function(function: Callable[[str, dict], Any], name: str) -> Callable[[dict], Any]:
+    """``function(name, options)`` as a function of the options alone (one per task)."""
+    return lambda options: function(name, options)
+
+
 for _name in DIGITS_TASKS:
     register_task(_name, kind=_DIGITS[_name][0], time_structure=_DIGITS[_name][1],
-                  chance=lambda o, _n=_name: load_digits_task(_n).chance_accuracy,
+                  chance=_option_function(lambda n, o: load_digits_task(n).chance_accuracy, _name),
                   load=_digits_loader(_name), summary="8x8 digits (UCI, shipped), split resampled per seed")
 for _name in SEQUENCE_TASKS:
     register_task(_name, kind="sequence",
                   time_structure="time-variant" if _name in TIME_VARIANT else "time-invariant",
-                  chance=lambda o, _n=_name: levels(_n, o)[0], load=_sequence_loader(_name),
-                  options=OPTIONS[_name],
-                  check_options=lambda o, _n=_name: check_options(_n, o),
+                  chance=_option_function(lambda n, o: levels(n, o)[0], _name),
+                  load=_sequence_loader(_name), options=OPTIONS[_name],
+                  check_options=_option_function(check_options, _name),
                   summary="generated sequence task")
 for _name in MNIST1D_TASKS:
     _sequence = _name.endswith("_sequence")
     register_task(_name, kind="sequence" if _sequence else "signal",
                   time_structure="time-variant" if _sequence else "static",
-                  chance=lambda o, _n=_name: load_mnist1d_task(_n, **o).chance_accuracy,
+                  chance=_option_function(lambda n, o: load_mnist1d_task(n, **o).chance_accuracy, _name),
                   load=_mnist1d_loader(_name), options=MNIST1D_OPTIONS[_name],
                   summary="MNIST-1D (generated offline)")
 

@@ -100,7 +100,8 @@ def stratified_split(items: np.ndarray, labels: np.ndarray, test_size: float,
     rng = np.random.RandomState(seed)
     rest_counts = approximate_mode(class_counts, n_rest, rng)
     test_counts = approximate_mode(class_counts - rest_counts, n_test, rng)
-    rest, test = [], []
+    rest: list[int] = []
+    test: list[int] = []
     for k, in_class in enumerate(members):
         shuffled = in_class.take(rng.permutation(class_counts[k]), mode="clip")
         rest.extend(shuffled[:rest_counts[k]])

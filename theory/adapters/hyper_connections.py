@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -122,7 +122,7 @@ def mhc_mixing_matrix(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if getattr(block, "num_fracs", 1) != 1:
         raise InvalidParameterError("num_fracs", block.num_fracs, "1 (frac-connections are not "
                                     "supported by this adapter)", context="mhc_mixing_matrix")
-    n = block.num_residual_streams
+    n = int(cast(Any, block.num_residual_streams))
     with _recording_mixing(block) as recorded, torch.no_grad():
         block(x)
     if not recorded:
@@ -147,7 +147,7 @@ def perturb_mixing(block: nn.Module, *, scale: float = 1.0, seed: int = 1) -> nn
     generator = torch.Generator().manual_seed(seed)
     views = getattr(block, "num_input_views", 1) * getattr(block, "num_fracs", 1)
     with torch.no_grad():
-        logits = block.static_alpha[:, views:]
+        logits = cast(torch.Tensor, block.static_alpha)[:, views:]
         noise = torch.randn(tuple(logits.shape), generator=generator, dtype=torch.float64)
         logits.add_((scale * noise).to(logits.dtype))
     return block
@@ -191,6 +191,7 @@ def mhc_spec(*, streams: int = 4, dim: int = 16, batch: int = 2, seq: int = 3,
         if dynamic_scale:
             block.dynamic_alpha_fn.copy_(dynamic_scale * torch.randn(
                 tuple(block.dynamic_alpha_fn.shape), generator=generator))
+    shape: tuple[int, ...]
     if version == "v1":
         shape, layout = (batch * streams, seq, dim), "(b s) ... d"
     else:
