@@ -16,6 +16,7 @@ import os
 import sys
 from importlib import metadata
 from types import ModuleType
+from typing import cast
 
 from entangled.errors import EntangledError
 from entangled.registry import PLUGIN, Registry
@@ -49,7 +50,7 @@ def register_command(name: str, module: ModuleType) -> ModuleType:
         if not callable(getattr(module, attribute, None)):
             raise EntangledError(f"invalid command module {module!r}; allowed: a module with "
                                  "HELP, add_arguments(parser) and run(args)")
-    return COMMAND_REGISTRY.register(name, module)
+    return cast(ModuleType, COMMAND_REGISTRY.register(name, module))
 
 
 def discover_commands() -> dict[str, metadata.EntryPoint | ModuleType]:

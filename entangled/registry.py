@@ -38,7 +38,7 @@ import sys
 import warnings
 from importlib import import_module, metadata
 from types import ModuleType
-from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar, cast
 
 from entangled.errors import EntangledError, InvalidParameterError, UnknownEntryError
 
@@ -85,7 +85,9 @@ class Registry(Generic[T]):
         if group in _REGISTRIES:
             raise EntangledError(f"a registry for entry-point group {group!r} exists already "
                                  f"({_REGISTRIES[group].kind})")
-        self.kind, self.group, self.parameter = kind, group, parameter
+        self.kind: str = kind
+        self.group: str = group
+        self.parameter: str = parameter
         self._from_plugin = from_plugin or (lambda name, loaded: loaded)
         self._identity = identity or (lambda entry: entry)
         self.sort, self.lazy = sort, lazy
@@ -174,7 +176,7 @@ class Registry(Generic[T]):
         for entry_point in self.entry_points():
             if self.lazy:
                 if entry_point.name not in self._entries:
-                    self.register(entry_point.name, entry_point, origin=PLUGIN)
+                    self.register(entry_point.name, cast(Any, entry_point), origin=PLUGIN)
                 continue
             token = _loading_plugin.set(True)
             try:

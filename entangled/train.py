@@ -32,7 +32,7 @@ import torch
 
 from entangled.errors import InvalidParameterError
 from entangled.runs import (DEVICES, OPTIMIZERS, TIMING_FIELDS, Budget, Curves,
-                            MetricSnapshot, RunResult, RunSpec, as_spec, config_hash,
+                            MetricSnapshot, RunResult, RunSpec, RunStatus, as_spec, config_hash,
                             finite_or_none, model_skip_width)
 
 METRICS_BATCH = 256
@@ -422,7 +422,7 @@ class RunState:
                                      if self.status == "ok" else None)
         wall = self.wall_time_s if self.wall_time_s is not None else time.perf_counter() - self.start
         result = RunResult(
-            spec=spec, config_hash=config_hash(spec), status=self.status,
+            spec=spec, config_hash=config_hash(spec), status=RunStatus(self.status),
             steps_done=self.steps_done, steps_planned=self.steps, diverged_at=self.diverged_at,
             train_accuracy=train_acc, train_loss=train_loss, test_accuracy=test_acc,
             test_loss=test_loss, chance_accuracy=float(task.chance_accuracy),

@@ -11,8 +11,11 @@ read back unchanged and code may compare with either. Each vocabulary is a subcl
 from __future__ import annotations
 
 from enum import Enum
+from typing import TypeVar
 
 from entangled.errors import InvalidParameterError
+
+W = TypeVar("W", bound="Word")
 
 
 class Word(str, Enum):
@@ -31,7 +34,7 @@ class Word(str, Enum):
     __hash__ = str.__hash__  # a dict keyed by the text finds the member, and back
 
     @classmethod
-    def parse(cls, value: object, *, name: str) -> "Word":
+    def parse(cls: type[W], value: object, *, name: str) -> W:
         """The member whose text is ``value``; an :class:`~entangled.errors.InvalidParameterError`
         naming ``name``, the value and the allowed words otherwise."""
         try:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, cast
 
 from entangled.errors import InvalidParameterError
 from entangled.theory.ledger import Verdict
@@ -124,7 +124,7 @@ class Conjecture:
         if not self.by_structure:
             return [f for f in self.families if f in known]
         return [f for f in known if f in FAMILY_REGISTRY
-                and admits(FAMILY_REGISTRY.get(f), self.requires, self.excludes)]
+                and admits(FAMILY_REGISTRY.get(f), cast(Any, self.requires), cast(Any, self.excludes))]
 
     def __call__(self, example):
         return self.function(example)

@@ -247,7 +247,7 @@ def with_structure(families: list[str], structure: Any, params: dict, context: s
         when = restriction_for(cls, terms)
         if when is False:
             continue
-        narrowed = {} if when is None else {
+        narrowed = {} if when is None or when is True else {
             key: parameter_strategy(param) for key, param in when.narrowed(cls.parameters).items()}
         out[name] = {**narrowed, **params}
     if not out:
