@@ -37,6 +37,7 @@ def test_every_page_is_in_the_navigation():
     assert [p for p in PAGES if f": {p}" not in nav] == []
 
 
+@pytest.mark.slow
 def test_the_site_builds_strictly_with_every_page_and_the_api_reference(tmp_path):
     mkdocs_or_skip()
     done = build(ROOT / "mkdocs.yml", tmp_path / "site")
@@ -50,6 +51,7 @@ def test_the_site_builds_strictly_with_every_page_and_the_api_reference(tmp_path
     assert "Unreleased" in (tmp_path / "site" / "changelog" / "index.html").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", ["[gone](nowhere.md)", "[gone](index.md#no-such-heading)"])
 def test_the_project_settings_fail_a_broken_link_or_anchor(tmp_path, bad):
     mkdocs_or_skip()

@@ -131,6 +131,7 @@ def dask_cluster():
         cluster.close()
 
 
+@pytest.mark.dask
 def test_dask_executor_runs_on_the_cluster_workers(dask_cluster, monkeypatch):
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", dask_cluster.scheduler_address)
     with make_executor("dask") as ex:
@@ -142,6 +143,7 @@ def test_dask_executor_runs_on_the_cluster_workers(dask_cluster, monkeypatch):
     assert {v[2] for _, v, _ in out} == {1}  # one torch thread per task
 
 
+@pytest.mark.dask
 def test_dask_executor_by_address_reports_failed_calls(dask_cluster):
     with DaskExecutor(dask_cluster.scheduler_address) as ex:
         out = dict((k, (v, e)) for k, v, e in ex.map_unordered(square, [(2, (2,)), (3, ("x",))]))
@@ -167,6 +169,7 @@ def comparable(result) -> dict:
     return data
 
 
+@pytest.mark.dask
 def test_a_sweep_on_dask_equals_the_local_sweep_and_resumes(dask_cluster, tmp_path, capsys,
                                                           monkeypatch):
     from entangled.cli import main
@@ -203,6 +206,7 @@ def test_a_sweep_on_dask_equals_the_local_sweep_and_resumes(dask_cluster, tmp_pa
     assert [comparable(r) for r in load_results(tmp_path / "dask", strict=True)] == expected
 
 
+@pytest.mark.dask
 def test_seed_batches_on_dask_equal_the_local_seed_batches(dask_cluster, tmp_path):
     """--seed-batching on ships each batch to one Dask worker; its results are those of the
     same batches trained locally (a run's numbers do not depend on where its batch runs)."""
@@ -220,6 +224,7 @@ def test_seed_batches_on_dask_equal_the_local_seed_batches(dask_cluster, tmp_pat
             == [comparable(r) for r in load_results(tmp_path / "local", strict=True)])
 
 
+@pytest.mark.dask
 def test_report_command_trains_on_dask(dask_cluster, tmp_path, capsys, monkeypatch):
     import entangled.sweep
     from entangled.cli import main

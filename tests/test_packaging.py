@@ -136,6 +136,7 @@ def test_the_version_is_written_once():
     assert version() == _init_version()
 
 
+@pytest.mark.slow
 def test_the_wheel_ships_py_typed_and_the_single_sourced_version(tmp_path):
     """Build the wheel as a release would (setuptools from this environment, no download)."""
     setuptools = pytest.importorskip("setuptools")

@@ -49,3 +49,21 @@ def test_make_refuses_a_missing_python_with_a_message(tmp_path):
     assert done.returncode != 0
     assert "needs Python >= 3.10" in done.stdout + done.stderr
     assert not (tmp_path / "venv").exists()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_test_fast_is_the_ci_command_without_the_registered_slow_markers(tmp_path):
+    """``make test-fast`` runs the README's test command, deselecting exactly the markers that
+    pyproject.toml registers for it (slow, browser, dask); ``make test`` deselects nothing."""
+    import sys
+
+    tomllib = pytest.importorskip("tomllib") if sys.version_info >= (3, 11) else pytest.importorskip("tomli")
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    registered = [m.split(":")[0] for m in ini["markers"]]
+    assert registered == ["slow", "browser", "dask"] and "--strict-markers" in ini["addopts"]
+    venv = tmp_path / "venv"
+    dry = subprocess.run(["make", "-n", "test-fast", f"VENV={venv}"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    run = next(s for s in dry if s.startswith("HYPOTHESIS_PROFILE="))
+    assert run == (f"HYPOTHESIS_PROFILE=ci {venv}/bin/python -m pytest -q "
+                   f"-m \"{' and '.join('not ' + m for m in registered)}\" ")

@@ -90,6 +90,7 @@ def run_block(block, workspace, page="README.md"):
             f"expected {expected}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}")
 
 
+@pytest.mark.slow  # each block is a fresh process that imports torch, many train or sweep
 @pytest.mark.parametrize(("page", "block"), RUN, ids=[f"{page}:{b.label}" for page, b in RUN])
 def test_page_block_runs_as_written(page, block, workspaces):
     run_block(block, workspaces(page), page)

@@ -18,6 +18,8 @@ from entangled.reports.build import build_report
 from entangled.reports.verdicts import VERDICTS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: Every test here reads one smoke report built for the module (a whole suite trained).
+pytestmark = pytest.mark.slow
 SECTIONS = ["findings", "families", "ledger", "outcomes", "ties", "dynamics", "environment"]
 
 EVIL_CONJECTURE = textwrap.dedent('''
@@ -141,6 +143,7 @@ def test_second_run_reuses_runs_and_corrupt_result_is_rerun(smoke_report, caplog
     assert {p: p.stat().st_mtime_ns for p in runs[1:]} == before
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
                     reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_report_in_headless_chromium(smoke_report):

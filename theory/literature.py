@@ -266,7 +266,7 @@ def literature_rows(ledger: Any, conjectures: Iterable[Any] | None = None) -> li
             if entries:
                 evidence = _evidence(entries)
             elif conj is not None and "probed" in conj.families:
-                evidence = "evaluated by entangled probe on a real module (README)"
+                evidence = "evaluated by entangled probe on a real module (docs/probe.md, real-world runs)"
             else:
                 evidence = "not in this ledger"
             rows.append(LiteratureRow(
