@@ -6,6 +6,9 @@
 """
 
 import os
+from pathlib import Path
+
+import pytest
 
 from hypothesis import HealthCheck, settings
 
@@ -30,3 +33,19 @@ def pytest_configure(config):
         thorough = settings().max_examples >= 100
         config.option.conjecture_examples = settings().max_examples if thorough \
             else CATALOG_EXAMPLES
+
+
+#: Node ids of the tests that take longest (measured; benchmarks/slow_tests.py rewrites the
+#: file): marked ``slow`` here, so ``make test-fast`` leaves them out. A new slow test gets
+#: ``@pytest.mark.slow`` in its own file instead.
+SLOW_TESTS = frozenset(
+    line.strip() for line in (Path(__file__).with_name("slow_tests.txt")).read_text().splitlines()
+    if line.strip() and not line.startswith("#"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the listed slow tests (the catalog's items too: the plugin has added them by now,
+    and ``-m`` deselects after this hook)."""
+    for item in items:
+        if item.nodeid in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

@@ -58,3 +58,17 @@ def test_the_typing_debt_only_shrinks_and_names_real_modules():
         prefix = next(p for p in folders if name.startswith(p + "."))
         path = folders[prefix].joinpath(*name[len(prefix) + 1:].split("."))
         assert path.with_suffix(".py").is_file() or (path / "__init__.py").is_file(), name
+
+
+@pytest.mark.slow  # mypy over the whole package: seconds with its cache, a minute without
+def test_mypy_finds_nothing_in_the_installed_package():
+    """`make typecheck` as CI runs it (before the tests, which warms the cache for this one)."""
+    try:
+        import mypy  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("CI must type-check, but mypy (the dev extra) is not installed")
+        pytest.skip("mypy is not installed: pip install -e '.[dev]'")
+    done = subprocess.run([sys.executable, str(ROOT / ".ci" / "typecheck.py")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
