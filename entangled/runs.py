@@ -5,7 +5,8 @@ A :class:`RunSpec` is frozen and made of
 
 * an :class:`ArchSpec` (a registered architecture + overrides of its model config),
 * a :class:`TaskSpec` (a registered task + its options),
-* a :class:`SkipVariant` (a mapping family + typed parameter values, CNN ``spatial``),
+* a :class:`~entangled.skips.SkipSpec` without its seed (a mapping family + typed parameter
+  values, CNN ``spatial``; the name :data:`SkipVariant` says what reports compare),
 * the seeds (``seed`` of init and batches, ``skip_seed`` of the mapping construction),
 * a :class:`Budget` (steps, optimiser, intra-op thread count, device, ...).
 
@@ -32,12 +33,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from entangled.errors import EntangledError, InvalidParameterError
+from entangled.skips import SkipSpec
+from entangled.validation import (check_choice, check_flag, check_positive_int, check_real,
+                                  check_seed, is_real, is_whole)
+from entangled.values import (  # noqa: F401 (re-exported: the names were defined here)
+    as_pairs, canonical_json, finite_or_none, freeze, pairs_dict, sortable, thaw)
 from entangled.words import Word
 
 SCHEMA_VERSION = 3
@@ -72,92 +77,6 @@ class ResultFileError(EntangledError):
         super().__init__(reason)
 
 
-# ----------------------------------------------------------------------------- freezing
-def freeze(value: Any) -> Any:
-    """A hashable form of a JSON-like value: dicts become sorted ``((key, value), ...)``
-    tuples, lists become tuples."""
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), freeze(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple)):
-        return tuple(freeze(v) for v in value)
-    return value
-
-
-def _pairs(value: Any, name: str) -> tuple[tuple[str, Any], ...]:
-    """``value`` (a dict or key/value pairs) as a sorted tuple of frozen pairs."""
-    if value is None:
-        return ()
-    if isinstance(value, Mapping):
-        return freeze(value)
-    if isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
-        return tuple(sorted((str(k), freeze(v)) for k, v in value))
-    raise InvalidParameterError(name, value, "a dict of names to values")
-
-
-def thaw(value: Any) -> Any:
-    """Inverse of :func:`freeze` for pair tuples at the top level (nested tuples -> lists)."""
-    if isinstance(value, tuple):
-        return [thaw(v) for v in value]
-    return value
-
-
-def pairs_dict(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-    """The dict of a frozen pair tuple (values back as plain JSON: tuples -> lists)."""
-    return {k: thaw(v) for k, v in pairs}
-
-
-def finite_or_none(value: Any) -> Any:
-    """Recursively replace non-finite floats by None (strict JSON); tuples become lists;
-    numpy/torch scalars and arrays become plain Python; a word (:class:`~entangled.words.Word`)
-    becomes its plain string (so that a ``torch.save`` of the data stays loadable with
-    ``weights_only=True``)."""
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bool) or value is None or isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_none(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return finite_or_none(value.to_dict() if hasattr(value, "to_dict")
-                              else dataclasses.asdict(value))
-    if hasattr(value, "detach"):  # torch.Tensor
-        return finite_or_none(value.detach().cpu().tolist())
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return finite_or_none(value.tolist())
-    return value
-
-
-def canonical_json(data: Any) -> str:
-    """Key-sorted, compact, strict JSON (the input of :func:`config_hash`)."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value: Any) -> bool:
-    return (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, float) and value.is_integer())
-
-
-def _check_seed(value: Any, name: str) -> int:
-    if not _is_int(value) or not 0 <= int(value) < 2**63:
-        raise InvalidParameterError(name, value, "an integer in [0, 2**63)")
-    return int(value)
-
-
-def _check_posint(value: Any, name: str, high: int | None = None) -> int:
-    if not _is_int(value) or int(value) < 1 or (high is not None and int(value) > high):
-        allowed = "a positive integer" + (f" <= {high}" if high is not None else "")
-        raise InvalidParameterError(name, value, allowed)
-    return int(value)
-
-
 # ----------------------------------------------------------------------------- specs
 @dataclass(frozen=True)
 class ArchSpec:
@@ -167,7 +86,7 @@ class ArchSpec:
     overrides: tuple = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "overrides", _pairs(self.overrides, "model"))
+        object.__setattr__(self, "overrides", as_pairs(self.overrides, "model"))
 
     @property
     def config(self) -> dict[str, Any]:
@@ -182,7 +101,7 @@ class ArchSpec:
         values = {}
         for f in dataclasses.fields(config):  # a float field given as 2 is stored as 2.0
             value = getattr(config, f.name)
-            if isinstance(f.default, float) and _is_real(value):
+            if isinstance(f.default, float) and is_real(value):
                 value = float(value)
             values[f.name] = value
         return ArchSpec(entry.name, finite_or_none(values))
@@ -202,7 +121,7 @@ class TaskSpec:
     options: tuple = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "options", _pairs(self.options, "task_options"))
+        object.__setattr__(self, "options", as_pairs(self.options, "task_options"))
 
     def resolve(self) -> "TaskSpec":
         from entangled.tasks import task_entry
@@ -211,68 +130,9 @@ class TaskSpec:
         return TaskSpec(entry.name, finite_or_none(entry.resolve_options(pairs_dict(self.options))))
 
 
-@dataclass(frozen=True)
-class SkipVariant:
-    """A skip mapping configuration: family, typed parameter values, CNN ``spatial``.
-
-    Variants compare, hash and sort by their typed values, so a report groups
-    ``strength=0.5`` and ``strength=0.50004`` apart and orders a sweep numerically.
-    """
-
-    family: str = "identity"
-    params: tuple = ()
-    spatial: bool = False
-
-    def __post_init__(self):
-        object.__setattr__(self, "params", _pairs(self.params, "params"))
-
-    @property
-    def param_dict(self) -> dict[str, Any]:
-        return pairs_dict(self.params)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return dict(self.params).get(name, default)
-
-    def resolve(self) -> "SkipVariant":
-        """Parameters checked by the family (unknown names and bad values raise), every
-        default filled in, values in their declared types."""
-        from entangled.mappings import family_class
-
-        cls = family_class(self.family)
-        given = dict(self.params)
-        known = {p.name: p for p in cls.parameters}
-        for key in given:
-            if key not in known:
-                raise InvalidParameterError(
-                    "param", key, f"parameters of family {self.family!r}: "
-                    + (", ".join(f"{p.name} ({p.allowed()})" for p in known.values()) or "none"))
-        values = {name: p.check(thaw(given[name]) if name in given else p.default,
-                                context=f"family {self.family}")
-                  for name, p in known.items()}
-        if not isinstance(self.spatial, bool):
-            raise InvalidParameterError("spatial", self.spatial, "true or false")
-        return SkipVariant(self.family, finite_or_none(values), self.spatial)
-
-    def sort_key(self) -> tuple:
-        """Order: identity first, then by family, then by the typed values."""
-        return (self.family != "identity", self.family, self.spatial,
-                tuple((k, _sortable(v)) for k, v in self.params))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"family": self.family, "params": self.param_dict, "spatial": self.spatial}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SkipVariant":
-        _check_keys(data, {"family", "params", "spatial"}, "skip")
-        return cls(data.get("family", "identity"), _pairs(data.get("params"), "params"),
-                   data.get("spatial", False))
-
-
-def _sortable(value: Any) -> tuple:
-    """A key that orders numbers numerically and everything else by its text."""
-    if _is_real(value):
-        return (0, float(value), "")
-    return (1, 0.0, json.dumps(thaw(value), sort_keys=True))
+#: A run's skip mapping is a :class:`~entangled.skips.SkipSpec` without its seed (the run's
+#: ``skip_seed`` is separate, part of its identity); the name says what reports compare.
+SkipVariant = SkipSpec
 
 
 @dataclass(frozen=True)
@@ -302,35 +162,23 @@ class Budget:
     patience: int | None = None
 
     def resolve(self) -> "Budget":
-        steps = _check_posint(self.steps, "steps")
-        epochs = self.epochs
-        if epochs is not None:
-            if not (_is_real(epochs) and math.isfinite(epochs) and epochs > 0):
-                raise InvalidParameterError("epochs", epochs, "a positive number or None")
-            epochs = float(epochs)
-        batch_size = _check_posint(self.batch_size, "batch_size")
-        eval_every = _check_posint(self.eval_every, "eval_every")
-        if not (_is_real(self.lr) and math.isfinite(self.lr) and self.lr > 0):
-            raise InvalidParameterError("lr", self.lr, "a finite number > 0")
-        if self.optimizer not in OPTIMIZERS:
-            raise InvalidParameterError("optimizer", self.optimizer, "one of " + ", ".join(OPTIMIZERS))
-        if not (_is_real(self.weight_decay) and math.isfinite(self.weight_decay)
-                and self.weight_decay >= 0):
-            raise InvalidParameterError("weight_decay", self.weight_decay, "a finite number >= 0")
-        grad_clip = self.grad_clip
-        if grad_clip is not None:
-            if not (_is_real(grad_clip) and math.isfinite(grad_clip) and grad_clip > 0):
-                raise InvalidParameterError("grad_clip", grad_clip, "a finite number > 0 or None")
-            grad_clip = float(grad_clip)
-        if self.device not in DEVICES:
-            raise InvalidParameterError("device", self.device, "one of " + ", ".join(DEVICES))
-        if not isinstance(self.metrics, bool):
-            raise InvalidParameterError("metrics", self.metrics, "true or false")
-        threads = _check_posint(self.threads, "threads", MAX_THREADS)
-        patience = None if self.patience is None else _check_posint(self.patience, "patience")
-        return Budget(steps, epochs, batch_size, float(self.lr), self.optimizer,
-                      float(self.weight_decay), grad_clip, eval_every, self.device,
-                      self.metrics, threads, patience)
+        def count(name: str, high: int | None = None) -> int:
+            return check_positive_int(name, getattr(self, name), high=high, whole=True)
+
+        def positive_or_none(name: str) -> float | None:
+            value = getattr(self, name)
+            if value is not None and not (is_real(value) and math.isfinite(value) and value > 0):
+                raise InvalidParameterError(name, value, "a finite number > 0 or None")
+            return None if value is None else float(value)
+
+        return Budget(
+            count("steps"), positive_or_none("epochs"), count("batch_size"),
+            check_real("lr", self.lr, low=0, exclusive_low=True),
+            check_choice("optimizer", self.optimizer, OPTIMIZERS),
+            check_real("weight_decay", self.weight_decay, low=0), positive_or_none("grad_clip"),
+            count("eval_every"), check_choice("device", self.device, DEVICES),
+            check_flag("metrics", self.metrics), count("threads", MAX_THREADS),
+            None if self.patience is None else count("patience"))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -367,12 +215,18 @@ class RunSpec:
     seed: int = 0
     skip_seed: int = 0
     budget: Budget = field(default_factory=Budget)
+    #: set on the spec :meth:`resolve` returns (not an init field: ``dataclasses.replace``
+    #: gives an unresolved copy)
+    resolved: bool = field(default=False, init=False, compare=False, repr=False)
 
     def resolve(self) -> "RunSpec":
         """Validate once (each part by its registry) and return the resolved spec: every
         default filled in and every value in its declared type. Raises an
         :class:`~entangled.errors.EntangledError` naming the bad field, its value and what is
-        allowed."""
+        allowed. A resolved spec returns itself: a value is validated where it enters and
+        carried typed from there, not checked again at every call it passes through."""
+        if self.resolved:
+            return self
         from entangled.nn.models import architecture
         from entangled.tasks import task_entry
 
@@ -393,6 +247,9 @@ class RunSpec:
                 f"{', '.join(entry.input_kinds)}): {', '.join(tasks)}; task {task.name!r} "
                 f"({task_info.kind}) runs on: "
                 + ", ".join(compatible_architectures(task_info.kind)))
+        if self.skip.seed != 0:
+            raise InvalidParameterError("skip.seed", self.skip.seed,
+                                        "0 (a run's skip seed is its skip_seed)")
         skip = self.skip.resolve()
         if skip.spatial and arch.name != "cnn":
             raise InvalidParameterError("spatial", True, "false unless arch is 'cnn'")
@@ -402,8 +259,10 @@ class RunSpec:
 
             if not torch.cuda.is_available():
                 raise InvalidParameterError("device", "cuda", "'auto' or 'cpu' (CUDA is not available)")
-        return RunSpec(arch, task, skip, _check_seed(self.seed, "seed"),
-                       _check_seed(self.skip_seed, "skip_seed"), budget)
+        spec = RunSpec(arch, task, skip, check_seed(self.seed, whole=True),
+                       check_seed(self.skip_seed, name="skip_seed", whole=True), budget)
+        object.__setattr__(spec, "resolved", True)
+        return spec
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -411,7 +270,7 @@ class RunSpec:
         return finite_or_none({
             "arch": {"name": self.arch.name, "overrides": self.arch.config},
             "task": {"name": self.task.name, "options": pairs_dict(self.task.options)},
-            "skip": self.skip.to_dict(),
+            "skip": self.skip.variant_dict(),
             "seed": self.seed, "skip_seed": self.skip_seed,
             "budget": self.budget.to_dict(),
         })
@@ -427,8 +286,8 @@ class RunSpec:
         arch, task = data.get("arch", {}), data.get("task", {})
         _check_keys(arch, {"name", "overrides"}, "arch")
         _check_keys(task, {"name", "options"}, "task")
-        return cls(ArchSpec(arch.get("name", "cnn"), _pairs(arch.get("overrides"), "model")),
-                   TaskSpec(task.get("name", "digits"), _pairs(task.get("options"), "task_options")),
+        return cls(ArchSpec(arch.get("name", "cnn"), as_pairs(arch.get("overrides"), "model")),
+                   TaskSpec(task.get("name", "digits"), as_pairs(task.get("options"), "task_options")),
                    SkipVariant.from_dict(data.get("skip", {})), data.get("seed", 0),
                    data.get("skip_seed", 0), Budget.from_dict(data.get("budget", {})))
 
@@ -438,9 +297,9 @@ class RunSpec:
         _check_keys(data, FLAT_KEYS, "config field")
         d = dict(data)
         budget = {k: d[k] for k in BUDGET_KEYS if k in d}
-        return cls(ArchSpec(d.get("arch", "cnn"), _pairs(d.get("model"), "model")),
-                   TaskSpec(d.get("task", "digits"), _pairs(d.get("task_options"), "task_options")),
-                   SkipVariant(d.get("family", "identity"), _pairs(d.get("params"), "params"),
+        return cls(ArchSpec(d.get("arch", "cnn"), as_pairs(d.get("model"), "model")),
+                   TaskSpec(d.get("task", "digits"), as_pairs(d.get("task_options"), "task_options")),
+                   SkipVariant(d.get("family", "identity"), as_pairs(d.get("params"), "params"),
                                d.get("spatial", False)),
                    d.get("seed", 0), d.get("skip_seed", 0), Budget(**budget))
 
@@ -452,6 +311,11 @@ class RunSpec:
             "spatial": self.skip.spatial, "model": self.arch.config,
             "task_options": pairs_dict(self.task.options), "seed": self.seed,
             **self.budget.to_dict()})
+
+    @property
+    def skip_spec(self) -> SkipSpec:
+        """The skip the model is built with: :attr:`skip` with the seed :attr:`skip_seed`."""
+        return self.skip.with_seed(self.skip_seed)
 
     def hash(self) -> str:
         """:func:`config_hash` of this spec."""
@@ -731,7 +595,7 @@ def superseded_reason(version: int) -> str:
 
 def skip_width(spec: RunSpec) -> int:
     """Size ``n`` of the skip mappings of ``spec``'s model (builds the untrained model)."""
-    from entangled.nn.models import SkipSpec, build_model
+    from entangled.nn.models import build_model
     from entangled.tasks import load_task
 
     options = pairs_dict(spec.task.options)
@@ -754,7 +618,7 @@ def model_skip_width(model) -> int:
 
 
 def _in_unit(value: Any) -> bool:
-    return _is_real(value) and 0.0 <= value <= 1.0
+    return is_real(value) and 0.0 <= value <= 1.0
 
 
 def check_result(result: RunResult) -> RunResult:
@@ -777,19 +641,19 @@ def check_result(result: RunResult) -> RunResult:
     for name in ("train_loss", "test_loss"):
         value = getattr(r, name)
         ok = value is None if r.status == RunStatus.DIVERGED else (
-            _is_real(value) and math.isfinite(value) and value >= 0)
+            is_real(value) and math.isfinite(value) and value >= 0)
         if not ok:
             raise ResultFileError(f"invalid {name}={value!r}; allowed: a finite number >= 0 "
                                   "(null for a diverged run)")
     for name in ("chance_accuracy", "memoryless_accuracy"):
         if not _in_unit(getattr(r, name)):
             raise ResultFileError(f"invalid {name}={getattr(r, name)!r}; allowed: a number in [0, 1]")
-    if not (_is_int(r.steps_planned) and _is_int(r.steps_done) and 0 <= r.steps_done <= r.steps_planned):
+    if not (is_whole(r.steps_planned) and is_whole(r.steps_done) and 0 <= r.steps_done <= r.steps_planned):
         raise ResultFileError(f"invalid steps_done={r.steps_done!r}; allowed: an integer in "
                               f"[0, steps_planned={r.steps_planned!r}]")
-    if not (_is_int(r.skip_width) and r.skip_width >= 1):
+    if not (is_whole(r.skip_width) and r.skip_width >= 1):
         raise ResultFileError(f"invalid skip_width={r.skip_width!r}; allowed: a positive integer")
-    if not (_is_int(r.threads) and r.threads >= 1):
+    if not (is_whole(r.threads) and r.threads >= 1):
         raise ResultFileError(f"invalid threads={r.threads!r}; allowed: a positive integer")
     if r.status == RunStatus.OK and not _in_unit(r.validation_accuracy):
         raise ResultFileError(f"invalid validation_accuracy={r.validation_accuracy!r}; "
@@ -799,7 +663,7 @@ def check_result(result: RunResult) -> RunResult:
                               "allowed: null for a diverged run")
     for name in ("selected_step", "steps_to_threshold"):
         value = getattr(r, name)
-        if value is not None and not (_is_int(value) and 0 <= value <= r.steps_done):
+        if value is not None and not (is_whole(value) and 0 <= value <= r.steps_done):
             raise ResultFileError(f"invalid {name}={value!r}; allowed: null or an integer in "
                                   f"[0, steps_done={r.steps_done!r}]")
     for name in ("val_accuracy",):

@@ -216,13 +216,11 @@ def _snapshot(model, task, x, y) -> MetricSnapshot:
 def build_for(config: RunConfig | RunSpec, task, device: torch.device | None = None
               ) -> torch.nn.Module:
     """Build the (untrained) model of ``config`` for the loaded ``task``."""
-    from entangled.nn.models import SkipSpec, build_model
+    from entangled.nn.models import build_model
 
     spec = as_spec(config)
-    skip = SkipSpec(family=spec.skip.family, params=spec.skip.param_dict, seed=spec.skip_seed,
-                    spatial=spec.skip.spatial)
     model = build_model(spec.arch.name, input_shape=tuple(task.input_shape),
-                        output_dim=task.output_dim, skip=skip,
+                        output_dim=task.output_dim, skip=spec.skip_spec,
                         config=spec.arch.config or None, seed=spec.seed)
     return model.to(device) if device is not None else model
 

@@ -200,7 +200,7 @@ class Outcome:
         return {
             "arch": self.arch.name, "model": model_overrides(self.arch),
             "task": self.task.name, "task_options": dict(self.task.options),
-            "variant": self.variant.to_dict(), "accuracies": self.accuracies,
+            "variant": self.variant.variant_dict(), "accuracies": self.accuracies,
             "diverged": self.diverged, "chance": self.chance,
             "time_structure": self.time_structure, "skip_width": self.skip_width,
             "summary": self.summary.to_dict(),

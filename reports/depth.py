@@ -65,14 +65,14 @@ def model_skip_mappings(arch: ArchSpec, task: TaskSpec, variant: SkipVariant,
                         skip_seed: int) -> list[Mapping]:
     """The skip mapping of every residual application of the untrained model that a run with
     this architecture, task, variant and skip seed builds, in application order."""
-    from entangled.nn.models import SkipSpec, build_model
+    from entangled.nn.models import build_model
     from entangled.tasks import load_task
 
     options = pairs_dict(task.options)
     if "n_train" in options:  # the model does not depend on the amount of data
         options.update(n_train=1, n_test=1)
     data = load_task(task.name, seed=0, **options)
-    skip = SkipSpec(variant.family, variant.param_dict, seed=skip_seed, spatial=variant.spatial)
+    skip = variant.with_seed(skip_seed)
     model = build_model(arch.name, input_shape=data.input_shape, output_dim=data.output_dim,
                         skip=skip, config=arch.config or None, seed=0)
     return model.application_mappings()
@@ -92,11 +92,9 @@ def skip_mappings(arch: ArchSpec, task: TaskSpec, variant: SkipVariant,
                   skip_seed: int) -> list[Mapping]:
     """What :func:`model_skip_mappings` returns, without building a model per variant and
     seed for channel skips (:func:`application_layout`); spatial CNN skips build the model."""
-    from entangled.nn.models import SkipSpec
-
     if variant.spatial:
         return model_skip_mappings(arch, task, variant, skip_seed)
-    spec = SkipSpec(variant.family, variant.param_dict, seed=skip_seed)
+    spec = variant.with_seed(skip_seed)
     made: dict[tuple[int, int], Mapping] = {}
     return [made.setdefault((n, block), spec.mapping(n, block)) if (n, block) not in made
             else made[(n, block)] for n, block in application_layout(arch, task)]
@@ -135,7 +133,7 @@ class CompositeGain:
     def to_dict(self) -> dict:
         return {"arch": self.arch.name, "model": model_overrides(self.arch),
                 "arch_label": arch_label(self.arch), "task": self.task.name,
-                "task_label": task_label(self.task), "variant": self.variant.to_dict(),
+                "task_label": task_label(self.task), "variant": self.variant.variant_dict(),
                 "applications": self.applications, "n": self.n,
                 "spectral_norm": self.spectral_norm,
                 "min_singular_value": self.min_singular_value,

@@ -65,7 +65,7 @@ class Selection:
         from entangled.reports.analysis import model_overrides
 
         return {"arch": self.arch.name, "model": model_overrides(self.arch), "task": self.task.name,
-                "task_options": dict(self.task.options), "variant": self.variant.to_dict(),
+                "task_options": dict(self.task.options), "variant": self.variant.variant_dict(),
                 "selected_lr": self.lr, "tuned": self.tuned,
                 "by_lr": [{"lr": lr, **scores} for lr, scores in sorted(self.by_lr.items())]}
 

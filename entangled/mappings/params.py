@@ -10,28 +10,12 @@ the identity, towards which strategies shrink).
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
 from entangled.errors import InvalidParameterError
-
-
-def is_integer(value: Any) -> bool:
-    """True for Python/numpy integers, False for bool and everything else."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def is_real(value: Any) -> bool:
-    """True for Python/numpy reals (ints included), False for bool and everything else."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def check_positive_int(name: str, value: Any, *, context: str | None = None) -> int:
-    """Return ``value`` as an ``int`` if it is an integer >= 1, else raise."""
-    if not is_integer(value) or int(value) < 1:
-        raise InvalidParameterError(name, value, "a positive integer (>= 1)", context=context)
-    return int(value)
+from entangled.validation import (  # noqa: F401 (the checks, re-exported where they were)
+    check_positive_int, check_seed, is_integer, is_real)
 
 
 MAX_N = 2**24
@@ -66,13 +50,6 @@ def check_dense_fits(n: int, *, what: str, context: str | None = None) -> None:
         raise InvalidParameterError(
             "n", n, f"a size whose (n, n) float64 {what} ({needed / 2**30:.3g} GiB) fits in half "
             f"of this machine's memory ({available / 2**30:.3g} GiB)", context=context)
-
-
-def check_seed(value: Any, *, context: str | None = None) -> int:
-    """Return ``value`` as an ``int`` if it is an integer in [0, 2**63), else raise."""
-    if not is_integer(value) or not 0 <= int(value) < 2**63:
-        raise InvalidParameterError("seed", value, "an integer in [0, 2**63)", context=context)
-    return int(value)
 
 
 @dataclass(frozen=True)

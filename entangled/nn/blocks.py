@@ -18,8 +18,7 @@ applied ``T`` times, ``h_{t+1} = M h_t + f(h_t, x_t)``.
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence, cast
 
 import torch
@@ -27,64 +26,8 @@ from torch import nn
 
 from entangled.errors import InvalidParameterError
 from entangled.mappings.base import Mapping
-from entangled.mappings.params import check_seed
-from entangled.mappings.registry import make_mapping
 from entangled.nn.skip import EntangledSkip
-
-
-# ----------------------------------------------------------------------------- skip spec
-@dataclass
-class SkipSpec:
-    """Which skip mapping every residual application of a model uses.
-
-    Attributes
-    ----------
-    family : str
-        Registered mapping family (``entangled.families()``); default ``"identity"``.
-    params : dict
-        Family parameters, passed to :func:`entangled.make_mapping`.
-    seed : int
-        Base seed: residual block ``l`` gets
-        ``make_mapping(family, n, seed=seed + l, **params)``, so blocks of one network get
-        different (independent) random mappings and the whole network is reproducible.
-    spatial : bool
-        CNN only. ``False`` (default): ``M`` mixes the channels of the ``(B, C, H, W)`` feature
-        map (a fixed 1x1 convolution). ``True``: the structural-correlation variant that mixes
-        neighbouring *positions* instead: ``M_H`` applied along the height axis and ``M_W``
-        along the width axis, i.e. ``M = M_H ⊗ M_W`` on the flattened ``H*W`` positions
-        (a 2-D circulant for the circulant family). Both axes use the same seed ``seed + l``.
-    """
-
-    family: str = "identity"
-    params: dict = field(default_factory=dict)
-    seed: int = 0
-    spatial: bool = False
-
-    def __post_init__(self):
-        if not isinstance(self.family, str):
-            raise InvalidParameterError("family", self.family, "a family name (str)",
-                                        context="SkipSpec")
-        if not isinstance(self.params, dict):
-            raise InvalidParameterError("params", self.params, "a dict of family parameters",
-                                        context="SkipSpec")
-        self.seed = check_seed(self.seed, context="SkipSpec")
-        if not isinstance(self.spatial, bool):
-            raise InvalidParameterError("spatial", self.spatial, "True or False",
-                                        context="SkipSpec")
-
-    def mapping(self, n: int, block: int) -> Mapping:
-        """The mapping of residual block ``block`` with size ``n``."""
-        return make_mapping(self.family, n, seed=self.seed + block, **self.params)
-
-    def to_dict(self) -> dict:
-        """Plain JSON-serialisable description."""
-        return {"family": self.family, "params": copy.deepcopy(self.params), "seed": self.seed,
-                "spatial": self.spatial}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "SkipSpec":
-        """Inverse of :meth:`to_dict`."""
-        return cls(**data)
+from entangled.skips import SkipSpec
 
 
 # ----------------------------------------------------------------------------- skips
