@@ -21,49 +21,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable
 
 from entangled.errors import InvalidParameterError, MissingExtraError
+from entangled.hooks import HOOKS, Callback, check_callbacks, dispatch  # noqa: F401 (public here)
 
-HOOKS = ("on_step", "on_evaluation", "on_end")
 #: ``format`` entry of a checkpoint written by :func:`save_checkpoint`.
 CHECKPOINT_FORMAT = "entangled-checkpoint"
 CHECKPOINT_VERSION = 1
-
-
-
-class Callback:
-    """Base class of training callbacks: every hook does nothing until overridden."""
-
-    def on_step(self, step: int, loss: float, model) -> None:
-        """After optimizer step ``step`` (1-based) whose batch loss was ``loss``."""
-
-    def on_evaluation(self, step: int, scores: dict[str, float | None], model) -> None:
-        """At a curve point: ``scores`` has ``train_loss``, ``val_loss``, ``val_accuracy``."""
-
-    def on_end(self, result, model) -> None:
-        """Once, with the finished :class:`~entangled.train.RunResult`."""
-
-
-def check_callbacks(callbacks: Iterable[Any] | None) -> list[Any]:
-    """``callbacks`` as a list; raise :class:`InvalidParameterError` for an object with none of
-    the hooks (a function passed by mistake, a class instead of an instance)."""
-    out = list(callbacks or ())
-    for index, callback in enumerate(out):
-        if isinstance(callback, type) or not any(callable(getattr(callback, h, None)) for h in HOOKS):
-            raise InvalidParameterError(
-                f"callbacks[{index}]", callback,
-                "an object (e.g. an instance of entangled.callbacks.Callback) with at least one "
-                "of the methods " + ", ".join(HOOKS))
-    return out
-
-
-def dispatch(callbacks: Iterable[Any], hook: str, *args: Any) -> None:
-    """Call ``callback.<hook>(*args)`` on every callback that defines it, in order."""
-    for callback in callbacks:
-        method = getattr(callback, hook, None)
-        if method is not None:
-            method(*args)
 
 
 # ------------------------------------------------------------------------ checkpoints

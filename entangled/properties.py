@@ -13,6 +13,9 @@ from typing import Callable, Sequence
 import torch
 
 from entangled.mappings.base import Mapping
+from entangled.mappings.registry import families, family_class, make_mapping
+from entangled.mappings.structure import as_terms, conditional
+from entangled.validation import check_positive_int
 
 DEFAULT_TOL = 1e-9
 
@@ -158,3 +161,27 @@ def identity_attributes(m: Mapping, tol: float = DEFAULT_TOL) -> dict:
     shared: dict[str, bool | float] = {attr.key: bool(attr.holds(m, tol)) for attr in IDENTITY_ATTRIBUTES}
     shared["distance_from_identity"] = distance_from_identity(m)
     return shared
+
+
+def family_rows(n: int = 64, seed: int = 0) -> list[dict]:
+    """One row per family, default parameters, measured at size ``n``."""
+    n = check_positive_int("n", n)
+    rows = []
+    for name in families():
+        mapping = make_mapping(name, n, seed=seed)
+        cls = family_class(name)
+        rows.append({
+            "family": name,
+            "summary": cls.summary,
+            "params": {k: v for k, v in mapping.params.items()},
+            "parameters": [
+                {"name": p.name, "default": p.default, "allowed": p.allowed(), "doc": p.doc}
+                for p in cls.parameters
+            ],
+            "n": n,
+            "seed": seed,
+            "shares": identity_attributes(mapping),
+            "structure": sorted(t.value for t in as_terms(cls.structure)),
+            "structure_when": [when.describe() for when in conditional(cls)],
+        })
+    return rows

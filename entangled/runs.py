@@ -503,12 +503,6 @@ class RunResult:
         """The flat RunConfig field dict of the spec."""
         return self.spec.to_flat()
 
-    @property
-    def run_config(self):
-        from entangled.train import RunConfig
-
-        return RunConfig.from_spec(self.spec)
-
     def snapshot(self, stage: str) -> MetricSnapshot | None:
         """The metric snapshot at ``"init"`` or ``"final"`` (``None`` when absent)."""
         return self.metrics.get(stage)

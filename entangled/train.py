@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from entangled.errors import InvalidParameterError
+from entangled.hooks import check_callbacks, dispatch
 from entangled.runs import (DEVICES, OPTIMIZERS, TIMING_FIELDS, Budget, Curves,
                             MetricSnapshot, RunResult, RunSpec, RunStatus, as_spec, config_hash,
                             finite_or_none, model_skip_width)
@@ -263,8 +264,6 @@ def fit(config: RunConfig | RunSpec | dict[str, Any], *, callbacks: Sequence[Any
     ``status="diverged"`` (never raised). The run uses ``budget.threads`` intra-op threads
     (default 1) and restores the caller's thread count afterwards.
     """
-    from entangled.callbacks import check_callbacks
-
     spec = as_spec(config).resolve()
     callbacks = check_callbacks(callbacks)
     with intra_op_threads(spec.budget.threads):
@@ -272,8 +271,6 @@ def fit(config: RunConfig | RunSpec | dict[str, Any], *, callbacks: Sequence[Any
 
 
 def _fit(spec: RunSpec, callbacks: Sequence[Any] = ()) -> RunResult:
-    from entangled.callbacks import dispatch
-
     run = RunState(spec, callbacks)
     model, budget = run.model, spec.budget
     optimizer = _make_optimizer(budget, [p for p in model.parameters() if p.requires_grad])
@@ -343,8 +340,6 @@ class RunState:
 
     def record(self, step: int, train_loss: float | None) -> None:
         """Evaluate on the validation split and offer the model to the best checkpoint."""
-        from entangled.callbacks import dispatch
-
         val_loss, val_acc = evaluate(self.model, self.task, self.x_val, self.y_val)
         curves = self.curves
         curves.step.append(step)
@@ -394,7 +389,6 @@ class RunState:
 
     def finish(self) -> RunResult:
         """Restore the best checkpoint, read the test set once, and build the result."""
-        from entangled.callbacks import dispatch
         from entangled.metrics import steps_to_threshold
         from entangled.tasks import task_entry
 

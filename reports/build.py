@@ -574,7 +574,7 @@ def record_invocation(out: Path, entry: dict) -> list[dict]:
 def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
            jobs: int | None, progress: bool, executor: str = "local",
            scheduler: str | None = None, seed_batching: str = "auto") -> ReportOutcome:
-    from entangled.commands.families import family_rows
+    from entangled.properties import family_rows
     from entangled.export import outcomes_table
     from entangled.properties import IDENTITY_ATTRIBUTES
     from entangled.sweep import write_json_atomic

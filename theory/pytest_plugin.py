@@ -6,7 +6,8 @@ does not match the conjecture's ``expected``, with the counterexample and its re
 snippet in the failure message.
 
 The ``pytest11`` entry point is :mod:`entangled.pytest_plugin`, a small module that declares
-the options and imports this module only when a run asks for conjectures:
+the options and imports this module only when a run asks for conjectures (this module never
+imports it back):
 
 * ``--conjectures PATH`` (repeatable): collect the conjectures of a file, directory or dotted
   module name;
@@ -24,11 +25,6 @@ from typing import Any
 
 import pytest
 
-from entangled.pytest_plugin import INI_CATALOG, wants_catalog  # noqa: F401 (public names)
-# An environment installed before the entry point moved still registers this module as the
-# plugin: the hooks, re-exported, keep it working until `pip install -e .` is run again.
-from entangled.pytest_plugin import (  # noqa: F401
-    pytest_addoption, pytest_collection_modifyitems)
 
 
 def collect_conjecture_items(session, sources, catalog: bool) -> list:

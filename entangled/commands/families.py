@@ -16,35 +16,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json_argument(parser, "the rows")
 
 
-def family_rows(n: int = 64, seed: int = 0) -> list[dict]:
-    """One row per family, default parameters, measured at size ``n``."""
-    from entangled.mappings import families, family_class, make_mapping
-    from entangled.mappings.params import check_positive_int
-    from entangled.mappings.structure import as_terms, conditional
-    from entangled.properties import identity_attributes
-
-    n = check_positive_int("n", n)
-    rows = []
-    for name in families():
-        mapping = make_mapping(name, n, seed=seed)
-        cls = family_class(name)
-        rows.append({
-            "family": name,
-            "summary": cls.summary,
-            "params": {k: v for k, v in mapping.params.items()},
-            "parameters": [
-                {"name": p.name, "default": p.default, "allowed": p.allowed(), "doc": p.doc}
-                for p in cls.parameters
-            ],
-            "n": n,
-            "seed": seed,
-            "shares": identity_attributes(mapping),
-            "structure": sorted(t.value for t in as_terms(cls.structure)),
-            "structure_when": [when.describe() for when in conditional(cls)],
-        })
-    return rows
-
-
 def format_table(rows: list[dict]) -> str:
     """Plain-text table: one line per family, ``yes``/``-`` per identity attribute."""
     from entangled.properties import IDENTITY_ATTRIBUTES
@@ -78,6 +49,8 @@ def format_structure(rows: list[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from entangled.properties import family_rows
+
     rows = family_rows(args.n, args.seed)
     write_json_output(args.json, rows)
     if args.json != "-":  # the table, unless JSON goes to standard output

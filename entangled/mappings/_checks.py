@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from entangled.mappings.base import as_float64_matrix
+from entangled.mappings.params import as_float64_matrix
 
 
 def square(matrix: Any) -> torch.Tensor:

@@ -25,12 +25,13 @@ from __future__ import annotations
 import copy
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
-from entangled.errors import EntangledError, InvalidParameterError
-from entangled.mappings.params import Param, check_dense_fits, check_seed, check_size, is_integer
-from entangled.mappings.structure import Structure, When, of_member
+from entangled.errors import EntangledError, InvalidParameterError, UnknownFamilyError
+from entangled.mappings.params import (  # noqa: F401 (as_float64_matrix: also imported from here)
+    Param, as_float64_matrix, check_dense_fits, check_seed, check_size, is_integer)
+from entangled.mappings.structure import Structure, When, check_declaration, of_member
+from entangled.registry import Registry
 
 DICT_FIELDS = ("family", "n", "seed", "params")
 KERNELS = ("auto", "structured", "dense")
@@ -268,8 +269,6 @@ class Mapping:
     @staticmethod
     def from_dict(data: dict) -> "Mapping":
         """Rebuild a mapping from :meth:`to_dict` output (fields family, n, seed, params)."""
-        from entangled.mappings.registry import make_mapping
-
         if not isinstance(data, dict):
             raise EntangledError(
                 f"invalid data={type(data).__name__}; allowed: a dict with fields "
@@ -289,7 +288,7 @@ class Mapping:
                 )
         if not isinstance(data["params"], dict):
             raise InvalidParameterError("params", data["params"], "a dict of family parameters")
-        return make_mapping(data["family"], data["n"], seed=data["seed"], **data["params"])
+        return FAMILY_REGISTRY.get(data["family"])(data["n"], seed=data["seed"], **data["params"])
 
     def short_params(self) -> str:
         """Parameters as ``key=value`` text for tables (long values abbreviated)."""
@@ -369,32 +368,28 @@ def check_apply_input(x: Any, dim: Any, n: int, *, context: str = "apply") -> in
     return dim
 
 
-def as_float64_matrix(value: Any, name: str = "matrix") -> torch.Tensor:
-    """Convert an array-like to a CPU float64 tensor, validating square, 2-D, finite, non-empty."""
-    from entangled.errors import InvalidMatrixError
+# ---------------------------------------------------------------------- the registry
+def checked_family(cls: Any) -> type[Mapping]:
+    """``cls`` if it can be registered as a family: a :class:`Mapping` subclass with an
+    identifier as ``family`` and a structure declaration in the vocabulary."""
+    name = getattr(cls, "family", "")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise EntangledError(f"invalid family={name!r}; allowed: a non-empty identifier")
+    if not (isinstance(cls, type) and issubclass(cls, Mapping)):
+        raise EntangledError(f"invalid family class {cls!r}; allowed: a Mapping subclass")
+    check_declaration(cls, unbounded=Mapping.max_nonzeros)
+    return cls
 
-    if isinstance(value, torch.Tensor):
-        tensor = value.detach().to(device="cpu")
-    else:
-        try:
-            tensor = torch.as_tensor(np.asarray(value))
-        except (TypeError, ValueError) as exc:
-            raise InvalidMatrixError(name, f"<{type(value).__name__}>",
-                                     f"a square 2-D array of real numbers ({exc})") from None
-    if tensor.is_complex() or not (tensor.is_floating_point() or tensor.dtype in (
-            torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)):
-        raise InvalidMatrixError(name, f"<array of dtype {tensor.dtype}>",
-                                 "a square 2-D array of real numbers")
-    shape = tuple(tensor.shape)
-    if tensor.ndim != 2:
-        raise InvalidMatrixError(name, f"<array of shape {shape}>", "a square 2-D array (n, n)")
-    if shape[0] != shape[1]:
-        raise InvalidMatrixError(name, f"<array of shape {shape}>", "a square 2-D array (n, n)")
-    if shape[0] == 0:
-        raise InvalidMatrixError(name, f"<array of shape {shape}>", "a non-empty (n, n) array, n >= 1")
-    tensor = tensor.to(torch.float64)
-    if not torch.isfinite(tensor).all():
-        bad = int((~torch.isfinite(tensor)).sum())
-        raise InvalidMatrixError(name, f"<({shape[0]}, {shape[1]}) array with {bad} NaN/inf entries>",
-                                 "finite entries only")
-    return tensor.contiguous()
+
+def _family_of_plugin(name: str, loaded: Any) -> type[Mapping] | None:
+    if isinstance(loaded, type) and issubclass(loaded, Mapping):
+        return checked_family(loaded)
+    return None  # a module that registered its families on import
+
+
+#: The registered families by name (listed sorted); :mod:`entangled.mappings.registry` holds
+#: the functions that use it. Defined here so that :meth:`Mapping.from_dict` reads it without
+#: importing that module (no import cycle).
+FAMILY_REGISTRY: Registry[type[Mapping]] = Registry(
+    "family", group="entangled.families", parameter="family", from_plugin=_family_of_plugin,
+    sort=True, error=UnknownFamilyError)

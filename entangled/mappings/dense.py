@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from entangled.mappings.base import Mapping, as_float64_matrix
+from entangled.mappings.base import Mapping
+from entangled.mappings.params import as_float64_matrix
 from entangled.errors import InvalidParameterError
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family

@@ -13,7 +13,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from entangled.errors import InvalidParameterError
+import numpy as np
+import torch
+
+from entangled.errors import InvalidMatrixError, InvalidParameterError
 from entangled.validation import (  # noqa: F401 (the checks, re-exported where they were)
     check_positive_int, check_seed, is_integer, is_real)
 
@@ -107,8 +110,6 @@ class Param:
         if self.kind == "matrix":
             if value is None:
                 return None
-            from entangled.mappings.base import as_float64_matrix
-
             return as_float64_matrix(value, name=self.name).tolist()
         normalised: float | None
         if self.kind == "int":
@@ -126,3 +127,32 @@ class Param:
         if not ok:
             raise InvalidParameterError(self.name, value, self.allowed(), context=context)
         return normalised
+
+
+def as_float64_matrix(value: Any, name: str = "matrix") -> torch.Tensor:
+    """Convert an array-like to a CPU float64 tensor, validating square, 2-D, finite, non-empty."""
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().to(device="cpu")
+    else:
+        try:
+            tensor = torch.as_tensor(np.asarray(value))
+        except (TypeError, ValueError) as exc:
+            raise InvalidMatrixError(name, f"<{type(value).__name__}>",
+                                     f"a square 2-D array of real numbers ({exc})") from None
+    if tensor.is_complex() or not (tensor.is_floating_point() or tensor.dtype in (
+            torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)):
+        raise InvalidMatrixError(name, f"<array of dtype {tensor.dtype}>",
+                                 "a square 2-D array of real numbers")
+    shape = tuple(tensor.shape)
+    if tensor.ndim != 2:
+        raise InvalidMatrixError(name, f"<array of shape {shape}>", "a square 2-D array (n, n)")
+    if shape[0] != shape[1]:
+        raise InvalidMatrixError(name, f"<array of shape {shape}>", "a square 2-D array (n, n)")
+    if shape[0] == 0:
+        raise InvalidMatrixError(name, f"<array of shape {shape}>", "a non-empty (n, n) array, n >= 1")
+    tensor = tensor.to(torch.float64)
+    if not torch.isfinite(tensor).all():
+        bad = int((~torch.isfinite(tensor)).sum())
+        raise InvalidMatrixError(name, f"<({shape[0]}, {shape[1]}) array with {bad} NaN/inf entries>",
+                                 "finite entries only")
+    return tensor.contiguous()

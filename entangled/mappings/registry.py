@@ -1,4 +1,5 @@
-"""Registry of mapping families (an :class:`entangled.registry.Registry`).
+"""Registry of mapping families (an :class:`entangled.registry.Registry`, defined in
+:mod:`entangled.mappings.base` as ``FAMILY_REGISTRY``).
 
 Built-in families register themselves with :func:`register_family` when their module is
 imported. Third-party packages add families through the entry-point group
@@ -10,39 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from entangled.errors import EntangledError, UnknownFamilyError
-from entangled.mappings.base import Mapping
-from entangled.mappings.structure import check_declaration
-from entangled.registry import Registry
+from entangled.mappings.base import FAMILY_REGISTRY, Mapping, checked_family
 
-ENTRY_POINT_GROUP = "entangled.families"
+__all__ = ["ENTRY_POINT_GROUP", "FAMILY_REGISTRY", "families", "family_class", "make_mapping",
+           "register_family"]
 
-
-def _family_of_plugin(name: str, loaded: Any) -> type[Mapping] | None:
-    if isinstance(loaded, type) and issubclass(loaded, Mapping):
-        return _checked(loaded)
-    return None  # a module that registered its families on import
-
-
-def _checked(cls: Any) -> type[Mapping]:
-    name = getattr(cls, "family", "")
-    if not isinstance(name, str) or not name.isidentifier():
-        raise EntangledError(f"invalid family={name!r}; allowed: a non-empty identifier")
-    if not (isinstance(cls, type) and issubclass(cls, Mapping)):
-        raise EntangledError(f"invalid family class {cls!r}; allowed: a Mapping subclass")
-    check_declaration(cls, unbounded=Mapping.max_nonzeros)
-    return cls
-
-
-#: The registered families by name (listed sorted).
-FAMILY_REGISTRY: Registry[type[Mapping]] = Registry(
-    "family", group=ENTRY_POINT_GROUP, parameter="family", from_plugin=_family_of_plugin,
-    sort=True, error=UnknownFamilyError)
+ENTRY_POINT_GROUP = FAMILY_REGISTRY.group
 
 
 def register_family(cls: type[Mapping]) -> type[Mapping]:
     """Class decorator: register ``cls`` under ``cls.family``."""
-    return FAMILY_REGISTRY.register(_checked(cls).family, cls)
+    return FAMILY_REGISTRY.register(checked_family(cls).family, cls)
 
 
 def families() -> list[str]:

@@ -26,6 +26,8 @@ from torch import nn
 
 from entangled.errors import InvalidParameterError
 from entangled.mappings.base import Mapping
+from entangled.mappings.dense import from_matrix
+from entangled.validation import is_integer, is_real
 from entangled.nn.skip import EntangledSkip
 from entangled.skips import SkipSpec
 
@@ -63,8 +65,6 @@ class SpatialSkip(nn.Module):
     def mapping(self) -> Mapping:
         """``M_H ⊗ M_W`` as a dense :class:`Mapping` of size ``H*W`` (built once, cached)."""
         if self._kron is None:
-            from entangled.mappings.dense import from_matrix
-
             self._kron = from_matrix(torch.kron(self.along_h.mapping.dense(),
                                                 self.along_w.mapping.dense()))
         return self._kron
@@ -251,8 +251,6 @@ def check_config_fields(config: Any, spec: dict[str, tuple], context: str) -> No
     Kinds: ``"posint"`` (integer >= 1), ``"posfloat"`` (real > 0), ``"choice"``
     (``allowed`` a tuple), ``"bool"``.
     """
-    from entangled.mappings.params import is_integer, is_real
-
     for name, (kind, allowed) in spec.items():
         value = getattr(config, name)
         if kind == "posint" and not (is_integer(value) and value >= 1):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from entangled.errors import InvalidParameterError
 from entangled.nn.blocks import (EntangledModel, ResidualBlock, SkipSpec, SpatialSkip,
                                  check_config_fields)
 from entangled.nn.skip import EntangledSkip
@@ -52,8 +53,6 @@ class CNNConfig:
         check_config_fields(self, {"width": ("posint", None), "depth": ("posint", None),
                                    "kernel_size": ("posint", None)}, "CNNConfig")
         if self.kernel_size % 2 == 0:
-            from entangled.errors import InvalidParameterError
-
             raise InvalidParameterError("kernel_size", self.kernel_size, "an odd integer >= 1",
                                         context="CNNConfig")
         return self
