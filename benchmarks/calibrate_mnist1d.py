@@ -4,14 +4,13 @@ Trains one model per ``--config`` setting with the protocol of :func:`entangled.
 (Adam, constant learning rate, gradient clipping 1.0, mini-batches of a fresh permutation per
 epoch) on the first ``4000 - val`` training examples, and reports the accuracy on the held-out
 ``val`` training examples (the number to choose settings by) and on the test set (read once
-per setting, never used for choosing). The logistic-regression and MLP references of the
-paper are :func:`entangled.tasks.mnist1d.mnist1d_reference_accuracies`.
+per setting, never used for choosing). The paper's own reference models are trained by
+``entangled calibrate --mnist1d-references`` (:mod:`entangled.reports.calibration`).
 
 Usage::
 
     python benchmarks/calibrate_mnist1d.py --arch cnn --steps 3000 --config width=32 --config depth=4
     python benchmarks/calibrate_mnist1d.py --arch rnn --task mnist1d_sequence --steps 3000
-    python benchmarks/calibrate_mnist1d.py --references      # logistic / MLP, both variants
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import torch
 
 from entangled.nn.models import SkipSpec, build_model
 from entangled.tasks import load_task
-from entangled.tasks.mnist1d import calibration_rows
 
 
 def accuracy(model, x, y, batch=1000) -> float:
@@ -77,16 +75,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val", type=int, default=500)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--references", action="store_true",
-                        help="measure the logistic-regression and MLP references instead")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    if args.references:
-        print(f"{'variant':<18} {'model':<9} {'published':>9} {'ours':>6}")
-        for row in calibration_rows(seed=args.seed):
-            ours = "-" if row["ours"] is None else f"{row['ours']:.3f}"
-            print(f"{row['variant']:<18} {row['model']:<9} {row['published']:>9.2f} {ours:>6}")
-        return
     config = {}
     for pair in args.config:
         key, _, value = pair.partition("=")

@@ -2,10 +2,11 @@
 
 Usage: python benchmarks/findings_table.py reports/out/quick/summary.json
 
-One row per finding: its verdict on the tuned runs (learning rate selected on validation) and
-at the fixed learning rate, and the paired evidence of each comparison of the tuned verdict
-(mean difference in test accuracy to the identity, paired t 95% interval, Holm-adjusted p, the
-comparison's word). Every number is read from the file; nothing is recomputed.
+One row per finding (F1, F2, F3a, F3b and the conjunction F3): its verdict and the paired
+evidence of each primary comparison it rests on (mean difference in test accuracy to the
+identity, paired t 95% interval, Holm-adjusted p, the comparison's word); with ``--secondary``
+the secondary readings too (never counted). Every number is read from the file; nothing is
+recomputed.
 """
 
 from __future__ import annotations
@@ -47,31 +48,27 @@ def evidence_line(entry: dict) -> str:
             f"(Holm p {_p(entry.get('p_adjusted'))}; {entry['status']})")
 
 
-def table(summary: dict) -> str:
-    fixed = {f["key"]: f for f in summary.get("findings_fixed_lr") or []}
-    tuned = summary.get("protocol") == "tuned"
-    head = ("| finding | verdict (tuned lr) | verdict (fixed lr) | evidence (tuned): Δ test accuracy "
-            "vs identity, pp [paired 95% CI] |" if tuned else
-            "| finding | verdict | evidence: Δ test accuracy vs identity, pp [paired 95% CI] |")
-    lines = [head, "|---|---|---|---|" if tuned else "|---|---|---|"]
+def table(summary: dict, secondary: bool = False) -> str:
+    lines = ["| finding | verdict | primary evidence: Δ test accuracy vs identity, pp [paired 95% CI] |",
+             "|---|---|---|"]
     for finding in summary["findings"]:
-        evidence = "<br>".join(evidence_line(e) for e in finding["evidence"])
-        if finding.get("extensions"):
-            evidence += "<br>extension (not in the verdict, " + str(finding["extension_verdict"]) \
-                + "): " + "<br>".join(evidence_line(e) for e in finding["extensions"])
-        cells = [f"**{finding['key']}**", f"**{finding['verdict']}**"]
-        if tuned:
-            cells.append(fixed[finding["key"]]["verdict"] if finding["key"] in fixed else "—")
-        cells.append(evidence)
-        lines.append("| " + " | ".join(cells) + " |")
+        if finding.get("parts"):
+            evidence = "conjunction of " + " and ".join(finding["parts"])
+        else:
+            evidence = "<br>".join(evidence_line(e) for e in finding["evidence"]) or "—"
+        if secondary and finding.get("secondary"):
+            evidence += "<br>secondary (not counted): " + "<br>".join(
+                evidence_line(e) for e in finding["secondary"])
+        lines.append(f"| **{finding['key']}** | **{finding['verdict']}** | {evidence} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("summary", type=Path, help="summary.json of an entangled report")
+    parser.add_argument("--secondary", action="store_true", help="list the secondary readings too")
     args = parser.parse_args()
-    print(table(json.loads(args.summary.read_text(encoding="utf-8"))))
+    print(table(json.loads(args.summary.read_text(encoding="utf-8")), args.secondary))
 
 
 if __name__ == "__main__":

@@ -299,6 +299,13 @@ def find_outcome(rows: list[Outcome], arch: str, task: str | TaskSpec,
     return matches[0] if matches else None
 
 
+def find_exact(rows: Iterable[Outcome], arch: ArchSpec, task: TaskSpec,
+               v: SkipVariant) -> Outcome | None:
+    """The outcome of exactly ``arch`` (resolved model config), ``task`` (resolved options)
+    and the resolved variant ``v``, or ``None``."""
+    return next((o for o in rows if o.arch == arch and o.task == task and o.variant == v), None)
+
+
 def by_pair(rows: Iterable[Outcome]) -> dict[tuple[ArchSpec, TaskSpec], list[Outcome]]:
     """Outcomes per (arch, task), pairs and rows in their typed order."""
     groups: dict[tuple, list[Outcome]] = defaultdict(list)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from entangled.runs import RunResult, SkipVariant, finite_or_none
-from entangled.reports import analysis, figures, findings, learnability, presets, tuning
+from entangled.reports import analysis, figures, findings, learnability, presets, staged, tuning
 from entangled.reports.analysis import PROPERTY_LABELS, Outcome
 
 VERDICT_ORDER = ("reproduced", "not reproduced", "opposite", "inconclusive")
@@ -36,18 +36,60 @@ def log(message: str) -> None:
 
 # --------------------------------------------------------------------------- runs
 def run_suite(preset: presets.Suite, out_dir: Path, jobs: int, progress: bool,
-              **sweep_options):
+              until_decided: bool = False, **sweep_options):
     """Run (or resume) the suite's sweep in ``out_dir/runs``; return its typed results (in
-    suite order) and the :class:`~entangled.sweep.SweepSummary`.
+    suite order), the :class:`~entangled.sweep.SweepSummary` and, with ``until_decided`` and a
+    suite with a ``[sequential]`` table, the :class:`~entangled.reports.staged.StagedOutcome`
+    (else ``None``).
 
     ``sweep_options`` (``executor``, ``scheduler``, ``shard``, ``seed_batching``) go to :func:`run_sweep`."""
-    from entangled.sweep import load_results, run_sweep
+    from entangled.sweep import SweepSummary, load_results, run_sweep
 
-    configs = presets.run_configs(preset)
-    summary = run_sweep(configs, out_dir / "runs", jobs=jobs, progress=progress, **sweep_options)
-    wanted = set(summary.hashes)
-    results = [r for r in load_results(out_dir / "runs") if r.config_hash in wanted]
-    return results, summary
+    if not (until_decided and preset.sequential):
+        configs = presets.run_configs(preset)
+        summary = run_sweep(configs, out_dir / "runs", jobs=jobs, progress=progress,
+                            **sweep_options)
+        wanted = set(summary.hashes)
+        results = [r for r in load_results(out_dir / "runs") if r.config_hash in wanted]
+        return results, summary, None
+
+    from entangled.reports import staged
+
+    merged = SweepSummary(str(out_dir / "runs"))
+    wanted: list[str] = []
+
+    def run(configs: list) -> list[RunResult]:
+        summary = run_sweep(configs, out_dir / "runs", jobs=jobs, progress=progress,
+                            **sweep_options)
+        _merge_summaries(merged, summary)
+        wanted.extend(h for h in summary.hashes if h not in set(wanted))
+        keep = set(wanted)
+        return [r for r in load_results(out_dir / "runs") if r.config_hash in keep]
+
+    def tuned_rows(results: list[RunResult]) -> list[Outcome]:
+        return analysis.outcomes(results)
+
+    def unlearnt(results: list[RunResult]) -> list[tuple]:
+        rows = analysis.outcomes(fixed_lr_results(preset, results))
+        return [u.pair for u in learnability.unlearnt_pairs(
+            rows, learnability.memoryless_levels(results))]
+
+    outcome = staged.run_staged(preset, run, outcome_rows=tuned_rows, unlearnt=unlearnt, log=log)
+    return outcome.results, merged, outcome
+
+
+def _merge_summaries(into, summary) -> None:
+    """Add what one sweep call did to ``into`` (counts summed, lists joined, hashes once)."""
+    into.total += summary.total
+    into.skipped += summary.skipped
+    into.ran += summary.ran
+    into.done_elsewhere += summary.done_elsewhere
+    into.wall_time_s += summary.wall_time_s
+    for name in ("failed", "corrupt", "stale", "superseded", "diverged", "ran_hashes",
+                 "claimed_elsewhere"):
+        getattr(into, name).extend(getattr(summary, name))
+    seen = set(into.hashes)
+    into.hashes.extend(h for h in summary.hashes if h not in seen)
 
 
 # ------------------------------------------------------------------------ ledger
@@ -108,14 +150,45 @@ def attach_properties(rows: list[Outcome]) -> None:
 
 
 # ---------------------------------------------------------------------- sections
-def findings_section(rows: list[Outcome], unlearnt: Sequence[tuple] = ()
+def findings_section(preset: presets.Suite, rows: list[Outcome],
+                     secondary_rows: list[Outcome] | None = None,
+                     unlearnt: Sequence[tuple] = (), decisions: dict | None = None
                      ) -> list[findings.Judgement]:
-    """F1-F3 judged on the outcome table (every sparse reading of the suite; the fixed
-    default reading when there is none), leaving out the ``unlearnt`` (arch, task) pairs."""
-    return findings.judge_paper(rows, presets.IMAGE_TASK, presets.TIME_VARIANT_TASK,
-                                presets.TIME_INVARIANT_TASK,
-                                default_sparse=analysis.variant("sparse", presets.F1_SPARSE),
-                                unlearnt=unlearnt)
+    """F1, F2, F3a, F3b and F3 judged on the suite's preregistered primary comparisons in
+    ``rows`` (the tuned runs when the suite tunes), with every other reading of
+    ``secondary_rows`` (the fixed-rate table) as secondary evidence, leaving out the
+    ``unlearnt`` (arch, task) pairs (decided on validation)."""
+    return findings.judge_suite(preset.primary, rows, secondary_rows=secondary_rows,
+                                unlearnt=unlearnt, decisions=decisions)
+
+
+def spending_section(preset: presets.Suite, staged_outcome, results: list[RunResult]) -> dict | None:
+    """What the group-sequential design spent: the scheme in words, the stage each primary
+    comparison reached with its seeds and word, the runs of each stage, and the runs the
+    fixed design (every primary arm at every rate of its grid on the cap's seeds) would have
+    trained. ``None`` for a fixed design."""
+    if staged_outcome is None:
+        return None
+    from entangled.reports.sequential import scheme_text
+
+    design = staged_outcome.design
+    stage1 = len(staged_outcome.stage1_hashes)
+    primary_arms = set()
+    for p in preset.primary:
+        group = staged._group_of(preset, p)
+        primary_arms.add((id(group), p.variant))
+        primary_arms.add((id(group), (("family", "identity"),)))
+    groups = {id(g): g for g in preset.runs}
+    extra_seeds = design.cap - len(preset.seeds)
+    fixed_design = stage1 + sum(len(groups[g].learning_rates) * extra_seeds
+                                for g, _ in primary_arms)
+    used = sum(staged_outcome.runs_per_stage)
+    return {"scheme": scheme_text(design), "design": design.to_dict(),
+            "comparisons": staged_outcome.summary(preset),
+            "runs_per_stage": list(staged_outcome.runs_per_stage), "runs": used,
+            "fixed_design_runs": fixed_design,
+            "saved": fixed_design - used,
+            "fraction_of_fixed_design": used / fixed_design if fixed_design else None}
 
 
 def fixed_lr_results(preset: presets.Suite, results: list[RunResult]) -> list[RunResult]:
@@ -126,16 +199,24 @@ def fixed_lr_results(preset: presets.Suite, results: list[RunResult]) -> list[Ru
     return [r for r in results if r.config_hash in hashes]
 
 
-def tuning_section(preset: presets.Suite, results: list[RunResult]
-                   ) -> tuple[list[tuning.Selection], list[Outcome]]:
-    """The learning rates selected on validation (only where a grid was trained) and the
-    outcome table of the runs at those learning rates (empty when nothing is tuned)."""
+def tuning_section(preset: presets.Suite, results: list[RunResult],
+                   selection_hashes: set | None = None
+                   ) -> tuple[list[tuning.Selection], list[Outcome], list[Outcome]]:
+    """The learning rates selected on validation (only where a grid was trained), the outcome
+    table of the runs at those learning rates (empty when nothing is tuned), and the table the
+    findings are judged on (:func:`entangled.reports.tuning.judged_results`).
+    ``selection_hashes``: the runs the choice reads (a staged report: stage 1's; later stages
+    train the selected rate only and never take part in the choice)."""
+    chooser = (results if selection_hashes is None
+               else [r for r in results if r.config_hash in selection_hashes])
+    every = tuning.select_learning_rates(chooser)
+    judged = analysis.outcomes(tuning.judged_results(results, every))
     if not preset.tuned:
-        return [], []
-    selections = {k: s for k, s in tuning.select_learning_rates(results).items() if s.tuned}
+        return [], [], judged
+    selections = {k: s for k, s in every.items() if s.tuned}
     ordered = sorted(selections.values(), key=lambda s: analysis.pair_sort_key((s.arch, s.task))
                      + (s.variant.sort_key(),))
-    return ordered, analysis.outcomes(tuning.tuned_results(results, selections))
+    return ordered, analysis.outcomes(tuning.tuned_results(results, selections)), judged
 
 
 def outcomes_section(rows: list[Outcome]) -> list[dict]:
@@ -515,7 +596,7 @@ class ReportOutcome:
         """A few lines: F1-F3 verdicts, conjecture mismatches, invalid/rerun/failed runs."""
         lines = [f"report: {self.index}", f"  findings ({self.protocol}):"]
         for j in self.findings:
-            lines.append(f"  {j.finding.key} {j.verdict:<13} {j.finding.claim}")
+            lines.append(f"  {j.finding.key:<3} {j.verdict:<14} {j.finding.claim}")
         r = self.runs
         lines.append(f"  runs: {r['loaded']}/{r['expected']} loaded ({r['reused']} reused, "
                      f"{r['ran']} trained now, {r['rerun']} rerun: {r['invalid']} invalid and "
@@ -539,13 +620,17 @@ class ReportOutcome:
 def make_report(preset: presets.Suite, out_dir: str | os.PathLike | None = None, *,
                 conjecture_paths: Sequence[str] = (), jobs: int | None = None,
                 progress: bool = True, executor: str = "local",
-                scheduler: str | None = None, seed_batching: str = "auto") -> ReportOutcome:
+                scheduler: str | None = None, seed_batching: str = "auto",
+                until_decided: bool = True) -> ReportOutcome:
     """:func:`build_report` for a parsed suite, returning the :class:`ReportOutcome`.
-    ``seed_batching``: see :func:`entangled.sweep.run_sweep`."""
+    ``seed_batching``: see :func:`entangled.sweep.run_sweep`; ``until_decided``: run the
+    suite's ``[sequential]`` design (stages of seeds for the primary comparisons still open,
+    :mod:`entangled.reports.staged`) — without that table, or with ``False``, every run of the
+    suite once (a fixed design)."""
     out = report_dir(preset, out_dir)
     with output_directory(out):
         return _build(preset, out, conjecture_paths, jobs, progress, executor, scheduler,
-                      seed_batching)
+                      seed_batching, until_decided)
 
 
 HISTORY_FILE = "history.json"
@@ -573,7 +658,8 @@ def record_invocation(out: Path, entry: dict) -> list[dict]:
 
 def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
            jobs: int | None, progress: bool, executor: str = "local",
-           scheduler: str | None = None, seed_batching: str = "auto") -> ReportOutcome:
+           scheduler: str | None = None, seed_batching: str = "auto",
+           until_decided: bool = True) -> ReportOutcome:
     from entangled.properties import family_rows
     from entangled.export import outcomes_table
     from entangled.properties import IDENTITY_ATTRIBUTES
@@ -586,8 +672,9 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     where = "on Dask" if executor == "dask" else f"{jobs} worker{'s' if jobs > 1 else ''}"
     log(f"report: preset {preset.name!r} -> {out} ({where})")
     t0 = time.perf_counter()
-    results, sweep_summary = run_suite(preset, out, jobs, progress, executor=executor,
-                                       scheduler=scheduler, seed_batching=seed_batching)
+    results, sweep_summary, staged_outcome = run_suite(
+        preset, out, jobs, progress, until_decided, executor=executor, scheduler=scheduler,
+        seed_batching=seed_batching)
     sweep_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -599,12 +686,14 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     fixed = fixed_lr_results(preset, results)
     rows = analysis.outcomes(fixed)
     attach_properties(rows)
-    selections, tuned_rows = tuning_section(preset, results)
-    # a task counts as unlearnt when no mapping at the fixed rate learnt it (every mapping)
+    selections, tuned_rows, judged_rows = tuning_section(
+        preset, results, None if staged_outcome is None else staged_outcome.stage1_hashes)
+    # a task counts as unlearnt when no mapping at the fixed rate learnt it on validation
     unlearnt = [u.pair for u in learnability.unlearnt_pairs(
         rows, learnability.memoryless_levels(results))]
-    judged = findings_section(tuned_rows or rows, unlearnt)
-    judged_fixed = findings_section(rows, unlearnt) if tuned_rows else []
+    decisions = None if staged_outcome is None else staged_outcome.decisions
+    judged = findings_section(preset, judged_rows, rows, unlearnt, decisions)
+    spending = spending_section(preset, staged_outcome, results)
     pairs = outcomes_section(rows)
     dose = dose_response_section(rows)
     dynamics = dynamics_section(fixed)
@@ -614,12 +703,12 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
 
     # render step: labels and figures from the typed sections
     labels = Labels([o.variant for o in rows + tuned_rows]
-                    + [e["variant"] for j in judged + judged_fixed
-                       for e in j.evidence + j.extension_evidence])
+                    + [e["variant"] for j in judged
+                       for e in j.evidence + j.secondary_evidence])
     dose_figures = dose_response_figures(dose, labels)
     distance = distance_figure(rows, labels)
     dynamics_figs = dynamics_figures(dynamics, labels)
-    scale = scale_section(results, rows, cache_dir=out)  # MNIST-1D, unlearnt tasks, skip gain
+    scale = scale_section(results, rows)  # MNIST-1D, unlearnt tasks, skip gain
     figures.write_svgs(scale["figures"], out / "figures")
     figures.write_svgs([*dose_figures, distance, *dynamics_figs], out / "figures")
     context = {
@@ -627,7 +716,11 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
         "preset": preset,
         "generated": datetime.datetime.now().isoformat(timespec="seconds"),
         "findings": judged,
-        "findings_fixed": judged_fixed,
+        "primary_declared": preset.primary_declared,
+        "spending": spending,
+        "band": preset.band,
+        "calibration": [{**c.to_dict(), "pairs": list(zip(c.tried, c.identity_validation))}
+                        for c in preset.calibration],
         "selections": selections,
         "tuned_pairs": outcomes_section(tuned_rows),
         "fixed_lrs": sorted({run.fixed_lr for run in preset.runs}),
@@ -673,7 +766,11 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
         "suite_source": preset.source,
         "protocol": "tuned" if tuned_rows else "fixed learning rate",
         "findings": [j.to_dict() for j in judged],
-        "findings_fixed_lr": [j.to_dict() for j in judged_fixed],
+        "primary_comparisons": {"declared": preset.primary_declared,
+                                "comparisons": [p.to_dict() for p in preset.primary]},
+        "sequential": spending,
+        "headroom": {"band": list(preset.band),
+                     "calibration": [c.to_dict() for c in preset.calibration]},
         "learning_rate_selection": [s.to_dict() for s in selections],
         "tuned_outcomes": [o.to_dict() for o in tuned_rows],
         "outcomes": [o.to_dict() for o in rows],

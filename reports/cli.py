@@ -29,6 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from entangled.commands.sweep import add_scaleout_arguments
 
     add_scaleout_arguments(parser)  # --executor, --scheduler, --shard, --seed-batching
+    decided = parser.add_mutually_exclusive_group()
+    decided.add_argument("--until-decided", dest="until_decided", action="store_true",
+                         default=True,
+                         help="run the suite's [sequential] design: add stages of seeds only to "
+                              "primary comparisons still undecided (default when the suite has "
+                              "the table; the presets do)")
+    decided.add_argument("--fixed-design", dest="until_decided", action="store_false",
+                         help="train every run of the suite once, no stages")
     parser.add_argument("--allow-mismatch", action="store_true",
                         help="exit 0 even when a conjecture's verdict differs from its "
                              "expectation (default: exit 1)")
@@ -62,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         return 0 if summary.complete else 1
     outcome = make_report(suite, args.out, conjecture_paths=args.conjectures, jobs=args.jobs,
                           progress=not args.no_progress, executor=args.executor,
-                          scheduler=args.scheduler, seed_batching=args.seed_batching)
+                          scheduler=args.scheduler, seed_batching=args.seed_batching,
+                          until_decided=args.until_decided)
     print(outcome.terminal_summary(), file=sys.stderr)
     write_json_output(args.json, {
         "index": str(outcome.index.resolve()),

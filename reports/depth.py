@@ -69,8 +69,8 @@ def model_skip_mappings(arch: ArchSpec, task: TaskSpec, variant: SkipVariant,
     from entangled.tasks import load_task
 
     options = pairs_dict(task.options)
-    if "n_train" in options:  # the model does not depend on the amount of data
-        options.update(n_train=1, n_test=1)
+    if "n_train" in options and "n_test" in options:  # generated sequences: the model does
+        options.update(n_train=1, n_test=1)                # not depend on the amount of data
     data = load_task(task.name, seed=0, **options)
     skip = variant.with_seed(skip_seed)
     model = build_model(arch.name, input_shape=data.input_shape, output_dim=data.output_dim,

@@ -4,8 +4,8 @@ A comparison between mappings says nothing on a task that none of them learnt: e
 sits at the level a model reaches without learning the task, and the differences are noise.
 Issue 12 asks the page to flag such tasks and to leave them out of the verdicts.
 
-A pair is *unlearnt* when no mapping's mean test accuracy (over its finished seeds) beats the
-task's baseline level
+A pair is *unlearnt* when no mapping's mean **validation** accuracy (over its finished seeds,
+at the selected checkpoints) beats the task's baseline level
 
 .. math:: \\text{level} = \\max(\\text{chance}, \\text{memoryless}) + \\text{margin},
 
@@ -13,7 +13,8 @@ with *chance* the majority-class accuracy and *memoryless* the best accuracy fro
 step alone (both documented per task, :class:`entangled.tasks.base.TaskData`), and the margin
 :data:`MARGIN` (10 percentage points, the threshold of ``benchmarks/learnability.py``). A
 pair without any finished run is flagged too. The level is fixed before looking at any
-mapping's accuracy, and every mapping counts, so no selection on the test split is made.
+mapping's accuracy, every mapping counts, and only validation accuracies are read: the test
+split takes no part in the exclusion.
 
 For the verdicts: :func:`exclude_unlearnt` returns the outcome rows without the flagged pairs.
 """
@@ -100,12 +101,13 @@ def unlearnt_pairs(rows: Iterable[Outcome], memoryless: Mapping[TaskSpec, float]
         if level_memoryless is None:
             level_memoryless = task_memoryless(task)
         chance = members[0].chance
-        finished = [o for o in members if o.summary.n and math.isfinite(o.summary.mean)]
-        best = max(finished, key=lambda o: o.summary.mean, default=None)
-        if best is not None and best.summary.mean > baseline_level(chance, level_memoryless, margin):
+        finished = [o for o in members if o.validation.n and math.isfinite(o.validation.mean)]
+        best = max(finished, key=lambda o: o.validation.mean, default=None)
+        if best is not None and best.validation.mean > baseline_level(chance, level_memoryless,
+                                                                      margin):
             continue
         flagged.append(Unlearnt(arch, task, chance, level_memoryless, margin,
-                                None if best is None else best.summary.mean,
+                                None if best is None else best.validation.mean,
                                 None if best is None else _variant_text(best)))
     return flagged
 

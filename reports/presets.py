@@ -44,6 +44,30 @@ the best mean *validation* accuracy over seeds (:mod:`entangled.reports.tuning`;
 takes part) and judges the findings on the selected runs, beside the comparison at the fixed
 ``lr``. Groups without ``lr_grid`` train at their fixed ``lr`` only.
 
+**Primary comparisons** (preregistered). A suite names, per finding, the comparisons its
+verdict rests on, before anything runs::
+
+    [[primary]]
+    finding = "F1"                    # F1, F2, F3a or F3b (entangled.reports.findings.CLAIMS)
+    arch = "cnn"
+    task = "mnist1d"                  # the [[runs]] group of this arch and task ...
+    task_options = {n_train = 1000}   # ... (needed only when several groups match)
+    variant = {family = "sparse", strength = 0.5}
+    predicted = "higher"              # optional; must be the claim's direction
+
+The variant and the identity skip must both be trained by that group. The Holm family and the
+verdict of a finding rest on its primary comparisons alone; every other reading (other sparse
+variants, tasks, lengths, depths) is shown as secondary evidence and never changes a verdict.
+A suite without ``[[primary]]`` gets the default ones (:func:`default_primaries`: per finding,
+the first matching group and variant in suite order — derived from the file, before anything
+runs); a finding with no primary comparison is "not tested".
+
+**Headroom.** A ``[headroom]`` table states the band the identity arm of every primary
+comparison should land in on *validation* (``band = [0.6, 0.9]``); ``[[calibration]]``
+entries record how the task settings of the primary groups were chosen
+(:mod:`entangled.reports.headroom`, ``entangled calibrate``): the knob, the values tried, the
+identity's validation accuracy at each, and the value chosen. The page shows both.
+
 A bad suite file raises :class:`SuiteError` naming the file, the key, its value and what is
 allowed.
 """
@@ -54,7 +78,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from entangled.errors import InvalidParameterError
 
@@ -70,9 +94,25 @@ TIME_INVARIANT_TASK = "counting"
 F1_SPARSE = {"strength": 0.5}
 
 SUITE_DIR = Path(__file__).parent / "suites"
-TOP_KEYS = {"name", "description", "seeds", "conjecture_examples", "runs"}
-RUN_KEYS = {"arch", "task", "variants", "model", "task_options", "skip_seed", "lr_grid"}
+TOP_KEYS = {"name", "description", "seeds", "conjecture_examples", "runs", "primary",
+            "headroom", "calibration", "sequential"}
+SEQUENTIAL_KEYS = {"stages", "spending", "alpha"}
+RUN_KEYS = {"arch", "task", "variants", "model", "task_options", "skip_seed", "lr_grid", "seeds"}
+PRIMARY_KEYS = {"finding", "arch", "task", "task_options", "model", "variant", "predicted"}
+HEADROOM_KEYS = {"band"}
+CALIBRATION_KEYS = {"arch", "task", "knob", "tried", "identity_validation", "chosen", "seeds",
+                    "band", "budget", "date"}
 DEFAULT_CONJECTURE_EXAMPLES = 20
+#: the band the identity arm of a primary comparison should land in on validation by default
+DEFAULT_BAND = (0.6, 0.9)
+#: the predicted direction of each finding's comparisons (+1: the mapping is higher than the
+#: identity skip), the families a finding's primary variant may come from, and the
+#: architectures and time structures it is about (the claims: entangled.reports.findings)
+FINDING_DIRECTIONS = {"F1": +1, "F2": -1, "F3a": +1, "F3b": -1}
+FINDING_FAMILIES = {"F1": ("sparse", "block_orthogonal", "sparse_unit_norm"),
+                    "F2": ("orthogonal",), "F3a": ("orthogonal",), "F3b": ("orthogonal",)}
+FINDING_ARCHS = {"F1": ("cnn", "vit"), "F2": ("cnn", "vit"), "F3a": ("rnn",), "F3b": ("rnn",)}
+FINDING_TIME = {"F3a": "time-variant", "F3b": "time-invariant"}
 
 
 class SuiteError(InvalidParameterError):
@@ -91,6 +131,8 @@ class SuiteRun:
     task_options: dict = field(default_factory=dict)
     skip_seed: Any = "seed"
     lr_grid: tuple[float, ...] = ()
+    #: the group's own seeds (secondary groups may train fewer), ``()``: the suite's seeds
+    seeds: tuple[int, ...] = ()
 
     @property
     def fixed_lr(self) -> float:
@@ -106,6 +148,53 @@ class SuiteRun:
 
 
 @dataclass(frozen=True)
+class PrimaryComparison:
+    """A preregistered comparison: ``variant`` against the identity skip of the same group
+    (architecture with its model, task with its options), predicted ``higher`` (+1) or
+    ``lower`` (-1) by ``finding``."""
+
+    finding: str
+    arch: str
+    model: tuple
+    task: str
+    task_options: tuple
+    variant: tuple
+    predicted: int
+
+    @property
+    def variant_dict(self) -> dict:
+        return dict(self.variant)
+
+    def to_dict(self) -> dict:
+        return {"finding": self.finding, "arch": self.arch, "model": dict(self.model),
+                "task": self.task, "task_options": dict(self.task_options),
+                "variant": dict(self.variant),
+                "predicted": "higher" if self.predicted > 0 else "lower"}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the task setting of a primary group was chosen (on validation, identity arm)."""
+
+    arch: str
+    task: str
+    knob: str
+    tried: tuple
+    identity_validation: tuple
+    chosen: Any
+    seeds: tuple = ()
+    band: tuple = DEFAULT_BAND
+    budget: str = ""
+    date: str = ""
+
+    def to_dict(self) -> dict:
+        return {"arch": self.arch, "task": self.task, "knob": self.knob,
+                "tried": list(self.tried), "identity_validation": list(self.identity_validation),
+                "chosen": self.chosen, "seeds": list(self.seeds), "band": list(self.band),
+                "budget": self.budget, "date": self.date}
+
+
+@dataclass(frozen=True)
 class Suite:
     """A parsed, validated suite."""
 
@@ -115,6 +204,16 @@ class Suite:
     runs: tuple[SuiteRun, ...]
     conjecture_examples: int = DEFAULT_CONJECTURE_EXAMPLES
     source: str = ""
+    #: the preregistered primary comparisons (declared or :func:`default_primaries`)
+    primary: tuple[PrimaryComparison, ...] = ()
+    #: whether the suite declares them (``[[primary]]``) or they were derived by the default rule
+    primary_declared: bool = False
+    band: tuple[float, float] = DEFAULT_BAND
+    calibration: tuple[Calibration, ...] = ()
+    #: the group-sequential design of the primary comparisons (``[sequential]``; ``{}``: a
+    #: fixed design): ``stages`` (cumulative seeds, the first = len(seeds)), ``spending``,
+    #: ``alpha`` (:mod:`entangled.reports.staged`)
+    sequential: dict = field(default_factory=dict)
 
     @property
     def training(self) -> dict[str, dict]:
@@ -149,7 +248,7 @@ class Suite:
                     budget = {**run.budget, "lr": lr}
                     if lr != run.fixed_lr:  # the plots read the metric snapshots at the fixed lr
                         budget["metrics"] = False
-                    for seed in self.seeds:
+                    for seed in run.seeds or self.seeds:
                         skip_seed = seed if run.skip_seed == "seed" else run.skip_seed
                         configs.append(RunConfig(
                             arch=run.arch, task=run.task, family=variant["family"],
@@ -190,11 +289,7 @@ def parse_suite(data: dict, source: str = "<suite>") -> Suite:
     name = data.get("name")
     if not isinstance(name, str) or not name:
         raise _fail(where, "name", name, "a non-empty string")
-    seeds = data.get("seeds")
-    if (not isinstance(seeds, list) or not seeds
-            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63
-                       for s in seeds) or len(set(seeds)) != len(seeds)):
-        raise _fail(where, "seeds", seeds, "a non-empty list of distinct integers in [0, 2**63)")
+    seeds = _seeds(data.get("seeds"), where, "seeds")
     examples = data.get("conjecture_examples", DEFAULT_CONJECTURE_EXAMPLES)
     if not isinstance(examples, int) or isinstance(examples, bool) or not 1 <= examples <= 10**6:
         raise _fail(where, "conjecture_examples", examples, "an integer in [1, 1000000]")
@@ -230,7 +325,8 @@ def parse_suite(data: dict, source: str = "<suite>") -> Suite:
                        {k: entry[k] for k in BUDGET_KEYS if k in entry},
                        _table(entry.get("model", {}), here, "model"),
                        _table(entry.get("task_options", {}), here, "task_options"), skip_seed,
-                       _lr_grid(entry.get("lr_grid", []), here))
+                       _lr_grid(entry.get("lr_grid", []), here),
+                       tuple(_seeds(entry["seeds"], here, "seeds")) if "seeds" in entry else ())
         probe = Suite(name, description, (seeds[0],), (run,), examples, source)
         for config in probe.configs():  # every variant checked by the registries
             try:
@@ -240,7 +336,211 @@ def parse_suite(data: dict, source: str = "<suite>") -> Suite:
             except ValueError as exc:
                 raise SuiteError("run", f"{run.arch} on {run.task}", str(exc), context=here) from None
         runs.append(run)
-    return Suite(name, description, tuple(seeds), tuple(runs), examples, source)
+    return _finish(data, where, name, description, seeds, tuple(runs), examples, source)
+
+
+def _finish(data: dict, where: str, name: str, description: str, seeds: list[int],
+            runs: tuple[SuiteRun, ...], examples: int, source: str) -> Suite:
+    """The suite-level tables after the groups: primary comparisons, headroom, calibration,
+    sequential design."""
+    band = _band(data.get("headroom", {}), where)
+    declared = data.get("primary")
+    if declared is None:
+        primary = default_primaries(runs)
+    else:
+        if not isinstance(declared, list):
+            raise _fail(where, "primary", declared, "a list of [[primary]] tables")
+        primary = tuple(_primary(entry, runs, f"{where}, primary[{i}]")
+                        for i, entry in enumerate(declared))
+        if len(set(primary)) != len(primary):
+            raise _fail(where, "primary", [p.to_dict() for p in primary],
+                        "distinct comparisons (one is listed twice)")
+    calibration = _calibrations(data.get("calibration", []), where)
+    sequential = _sequential(data.get("sequential"), where, len(seeds))
+    return Suite(name, description, tuple(seeds), runs, examples, source, primary,
+                 declared is not None, band, calibration, sequential)
+
+
+def _sequential(table: Any, where: str, n_seeds: int) -> dict:
+    """A validated ``[sequential]`` table (``{}`` when absent)."""
+    if table is None:
+        return {}
+    table = _table(table, where, "sequential")
+    for key in table:
+        if key not in SEQUENTIAL_KEYS:
+            raise _fail(where, "sequential key", key, "one of " + ", ".join(sorted(SEQUENTIAL_KEYS)))
+    stages = table.get("stages")
+    if (not isinstance(stages, list) or not stages
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in stages)
+            or stages[0] != n_seeds or any(b <= a for a, b in zip(stages, stages[1:]))):
+        raise _fail(where, "sequential.stages", stages,
+                    f"a strictly increasing list of seed counts starting at the suite's "
+                    f"{n_seeds} seeds, e.g. [{n_seeds}, {2 * n_seeds}, {4 * n_seeds}]")
+    from entangled.reports.sequential import SPENDING_FUNCTIONS
+
+    spending = table.get("spending", "obrien_fleming")
+    if spending not in SPENDING_FUNCTIONS:
+        raise _fail(where, "sequential.spending", spending, "one of " + ", ".join(SPENDING_FUNCTIONS))
+    alpha = table.get("alpha", 0.05)
+    if not (isinstance(alpha, float) and 0 < alpha < 0.5):
+        raise _fail(where, "sequential.alpha", alpha, "a number strictly between 0 and 0.5")
+    return {"stages": list(stages), "spending": spending, "alpha": alpha}
+
+
+def _band(headroom: Any, where: str) -> tuple[float, float]:
+    headroom = _table(headroom, where, "headroom")
+    for key in headroom:
+        if key not in HEADROOM_KEYS:
+            raise _fail(where, "headroom key", key, "one of " + ", ".join(sorted(HEADROOM_KEYS)))
+    band = headroom.get("band", list(DEFAULT_BAND))
+    if (not isinstance(band, list) or len(band) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in band)
+            or not 0 <= band[0] < band[1] <= 1):
+        raise _fail(where, "headroom.band", band, "[low, high] with 0 <= low < high <= 1")
+    return float(band[0]), float(band[1])
+
+
+def _groups_for(runs: Sequence[SuiteRun], arch: str, task: str, task_options: dict | None,
+                model: dict | None) -> list[SuiteRun]:
+    """The groups of ``runs`` training ``arch`` on ``task`` (with exactly ``task_options`` /
+    ``model`` where given; their resolved values compared)."""
+    from entangled.runs import ArchSpec, TaskSpec
+
+    def options(run: SuiteRun) -> TaskSpec:
+        return TaskSpec(run.task, _frozen(run.task_options)).resolve()
+
+    def arch_spec(run: SuiteRun) -> ArchSpec:
+        return ArchSpec(run.arch, _frozen(run.model)).resolve()
+
+    found = [r for r in runs if r.arch == arch and r.task == task]
+    if task_options is not None:
+        want = TaskSpec(task, _frozen(task_options)).resolve()
+        found = [r for r in found if options(r) == want]
+    if model is not None:
+        want_arch = ArchSpec(arch, _frozen(model)).resolve()
+        found = [r for r in found if arch_spec(r) == want_arch]
+    return found
+
+
+def _same_variant(a: dict, b: dict) -> bool:
+    from entangled.runs import SkipVariant
+
+    def typed(v: dict) -> Any:
+        params = {k: x for k, x in v.items() if k not in ("family", "spatial")}
+        return SkipVariant(v["family"], _frozen(params), bool(v.get("spatial", False))).resolve()
+
+    return typed(a) == typed(b)
+
+
+def _primary(entry: Any, runs: Sequence[SuiteRun], where: str) -> PrimaryComparison:
+    """One validated ``[[primary]]`` table, matched to the group that trains it."""
+    entry = _table(entry, where, "primary")
+    for key in entry:
+        if key not in PRIMARY_KEYS:
+            raise _fail(where, "key", key, "one of " + ", ".join(sorted(PRIMARY_KEYS)))
+    finding = entry.get("finding")
+    if finding not in FINDING_DIRECTIONS:
+        raise _fail(where, "finding", finding, "one of " + ", ".join(FINDING_DIRECTIONS))
+    for key in ("arch", "task"):
+        if not isinstance(entry.get(key), str):
+            raise _fail(where, key, entry.get(key), "a name (string)")
+    arch, task = entry["arch"], entry["task"]
+    variant = _table(entry.get("variant"), where, "variant")
+    if not isinstance(variant.get("family"), str):
+        raise _fail(where, "variant.family", variant.get("family"), "a family name")
+    if variant["family"] == "identity":
+        raise _fail(where, "variant", variant, "a mapping other than the identity skip (the "
+                    "baseline every comparison is made against)")
+    predicted = FINDING_DIRECTIONS[finding]
+    if "predicted" in entry:
+        word = {+1: "higher", -1: "lower"}[predicted]
+        if entry["predicted"] != word:
+            raise _fail(where, "predicted", entry["predicted"],
+                        f'"{word}" (the direction {finding} predicts)')
+    options = _table(entry["task_options"], where, "task_options") if "task_options" in entry else None
+    model = _table(entry["model"], where, "model") if "model" in entry else None
+    groups = _groups_for(runs, arch, task, options, model)
+    groups = [g for g in groups
+              if any(v["family"] == "identity" and not v.get("spatial") for v in g.variants)
+              and any(_same_variant(v, variant) for v in g.variants)]
+    if len(groups) != 1:
+        allowed = ("exactly one [[runs]] group of this arch and task that trains both the "
+                   "identity skip and this variant" + (" (add task_options/model to choose "
+                                                       "among several)" if groups else ""))
+        raise _fail(where, "primary", {"arch": arch, "task": task, "variant": variant}, allowed)
+    group = groups[0]
+    return PrimaryComparison(finding, arch, _frozen(group.model), task,
+                             _frozen(group.task_options), _frozen(variant), predicted)
+
+
+def _frozen(mapping: dict) -> tuple:
+    return tuple(sorted(mapping.items()))
+
+
+def default_primaries(runs: Sequence[SuiteRun]) -> tuple[PrimaryComparison, ...]:
+    """The primary comparisons of a suite that declares none, derived from the file alone
+    (before anything runs): for each finding and each architecture it is about, the first
+    group in suite order (default model) that trains the identity skip and a variant of the
+    finding's families (F3a/F3b: on a task of its time structure), with that group's first
+    such variant."""
+    from entangled.tasks import task_entry
+
+    primaries = []
+    for finding, archs in FINDING_ARCHS.items():
+        for arch in archs:
+            for group in runs:
+                if group.arch != arch or group.model:
+                    continue
+                if finding in FINDING_TIME and task_entry(group.task).time_structure != FINDING_TIME[finding]:
+                    continue
+                if not any(v["family"] == "identity" and not v.get("spatial") for v in group.variants):
+                    continue
+                chosen = next((v for v in group.variants
+                               if v["family"] in FINDING_FAMILIES[finding] and not v.get("spatial")),
+                              None)
+                if chosen is not None:
+                    primaries.append(PrimaryComparison(
+                        finding, arch, (), group.task, _frozen(group.task_options),
+                        _frozen(chosen), FINDING_DIRECTIONS[finding]))
+                    break
+    return tuple(primaries)
+
+
+def _calibrations(entries: Any, where: str) -> tuple[Calibration, ...]:
+    if not isinstance(entries, list):
+        raise _fail(where, "calibration", entries, "a list of [[calibration]] tables")
+    out = []
+    for i, entry in enumerate(entries):
+        here = f"{where}, calibration[{i}]"
+        entry = _table(entry, here, "calibration")
+        for key in entry:
+            if key not in CALIBRATION_KEYS:
+                raise _fail(here, "key", key, "one of " + ", ".join(sorted(CALIBRATION_KEYS)))
+        for key in ("arch", "task", "knob"):
+            if not isinstance(entry.get(key), str):
+                raise _fail(here, key, entry.get(key), "a string")
+        tried, scores = entry.get("tried"), entry.get("identity_validation", [])
+        if not isinstance(tried, list) or not tried:
+            raise _fail(here, "tried", tried, "a non-empty list of the knob's values, easiest first")
+        if not isinstance(scores, list) or (scores and len(tried) != len(scores)):
+            raise _fail(here, "identity_validation", scores,
+                        "a list as long as 'tried' (one validation accuracy per value tried), "
+                        "or none before `entangled calibrate` has run")
+        out.append(Calibration(entry["arch"], entry["task"], entry["knob"], tuple(tried),
+                               tuple(scores), entry.get("chosen"),
+                               tuple(entry.get("seeds", ())),
+                               tuple(entry.get("band", DEFAULT_BAND)),
+                               str(entry.get("budget", "")), str(entry.get("date", ""))))
+    return tuple(out)
+
+
+def _seeds(seeds: Any, where: str, key: str) -> list[int]:
+    """A validated seed list: distinct integers in [0, 2**63), at least one."""
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63
+                       for s in seeds) or len(set(seeds)) != len(seeds)):
+        raise _fail(where, key, seeds, "a non-empty list of distinct integers in [0, 2**63)")
+    return seeds
 
 
 def _lr_grid(value: Any, where: str) -> tuple[float, ...]:

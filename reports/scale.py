@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable, Iterable
 
 from entangled.runs import RunResult
@@ -19,22 +18,21 @@ from entangled.reports import calibration, depth, learnability
 from entangled.reports.analysis import Outcome
 
 
-REFERENCES_FILE = "mnist1d-references.json"
-
-
 def scale_section(results: Iterable[RunResult], rows: list[Outcome], *,
-                  cache_dir: str | Path | None = None,
-                  references: Callable[[], dict] | str | None = "measure") -> dict:
+                  references: Callable[[], dict] | str | None = "cached") -> dict:
     """Everything the page's scale sections show.
 
-    ``references`` gives our logistic/MLP MNIST-1D baselines, called only when the suite has
-    MNIST-1D identity runs: ``"measure"`` trains them
-    (:func:`entangled.reports.calibration.reference_accuracies`, cached in
-    ``cache_dir/mnist1d-references.json``), a callable returns them, ``None`` leaves them out.
+    ``references`` gives the paper's MNIST-1D reference models, called only when the suite has
+    MNIST-1D identity runs: ``"cached"`` reads them from this machine's cache
+    (:func:`entangled.reports.calibration.cached_references`, written by ``entangled calibrate
+    --mnist1d-references``; absent: the table says how to get them), a callable returns them,
+    ``None`` leaves them out.
     """
-    if references == "measure":
-        cache = Path(cache_dir) / REFERENCES_FILE if cache_dir is not None else None
-        references = lambda: calibration.reference_accuracies(cache=cache)  # noqa: E731
+    provenance = None
+    if references == "cached":
+        stored = calibration.cached_references()
+        provenance = stored["measured"] if stored else None
+        references = (lambda: stored["accuracies"]) if stored else None
     results = list(results)
     gains = depth.gain_section(results, rows)
     figure = depth.gain_figure(gains)
@@ -46,7 +44,8 @@ def scale_section(results: Iterable[RunResult], rows: list[Outcome], *,
         "figures": [f for f in (figure,) if f is not None],
         "unlearnt": learnability.unlearnt_pairs(rows, learnability.memoryless_levels(results)),
         "margin": learnability.MARGIN, "calibration": table,
-        "tolerance": calibration.TOLERANCE,
+        "tolerance": calibration.TOLERANCE, "references_measured": provenance,
+        "references_missing": bool(table) and not any(r["kind"] == "reference" for r in table),
     }
 
 

@@ -23,8 +23,8 @@ from typing import Iterable, Sequence
 
 from entangled.runs import ArchSpec, Budget, RunResult, SkipVariant, TaskSpec
 
-__all__ = ["Selection", "select_learning_rates", "selection_key", "tuned_results",
-           "validation_score"]
+__all__ = ["Selection", "judged_results", "select_learning_rates", "selection_key",
+           "tuned_results", "validation_score"]
 
 
 def selection_key(result: RunResult) -> tuple[ArchSpec, TaskSpec, SkipVariant, Budget]:
@@ -92,3 +92,12 @@ def tuned_results(results: Sequence[RunResult], selections: dict[tuple, Selectio
     """The results trained at the selected learning rate of their :func:`selection_key`."""
     return [r for r in results if selection_key(r) in selections
             and float(r.spec.budget.lr) == selections[selection_key(r)].lr]
+
+
+def judged_results(results: Sequence[RunResult], selections: dict[tuple, Selection]
+                   ) -> list[RunResult]:
+    """What the findings are judged on: the results at their selected learning rate where one
+    was selected among several (:attr:`Selection.tuned`), every other result as it is (a group
+    trained at one rate)."""
+    chosen = {k: s for k, s in selections.items() if s.tuned}
+    return tuned_results(results, chosen) + [r for r in results if selection_key(r) not in chosen]

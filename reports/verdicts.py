@@ -14,10 +14,12 @@ Vocabulary (one word per comparison, one per finding):
     none of these: the seeds cannot tell; the comparison carries its minimum detectable
     effect (MDE) and the seeds a paired t test would need to detect ``delta``.
 
-A comparison whose two arms are both at the ceiling (mean accuracy >= 99%) is shown as
-``at ceiling`` and takes no part in the finding's verdict. The per-comparison rule is applied
-in this order: ceiling, then equivalence, then significance (so an effect that is significant
-but provably smaller than ``delta`` is ``not reproduced``).
+A comparison whose two arms both reach the ceiling on *validation* (mean accuracy >= 99%), or
+whose task no mapping learnt on validation, is shown (with its interval and TOST) and takes no
+part in the finding's verdict (``at ceiling`` / ``task not learnt``). The per-comparison rule
+is applied in this order: exclusion, then equivalence, then significance (so an effect that is
+significant but provably smaller than ``delta`` is ``not reproduced``). Under the ``all`` rule
+the TOST p-value that decides equivalence is Holm-adjusted within the finding.
 
 A finding combines its counted comparisons by its ``rule``:
 
@@ -29,7 +31,11 @@ A finding combines its counted comparisons by its ``rule``:
     ``reproduced`` if every comparison is reproduced; otherwise ``opposite`` if some is
     opposite; otherwise ``not reproduced`` if some is not reproduced; otherwise
     ``inconclusive``.
-No counted comparison at all gives ``inconclusive``.
+No counted comparison gives ``inconclusive``; a finding for which the suite names no
+comparison at all is ``not tested``. A *conjunction* of findings (F3 = F3a and F3b,
+:func:`conjunction_verdict`) is ``reproduced`` if every part is, ``opposite`` if some part is,
+else ``not reproduced`` if some part is, ``not tested`` if no part is tested, else
+``inconclusive``.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ class FindingVerdict(Word):
     AT_CEILING = "at ceiling"
     #: a comparison on a task no mapping learnt (:mod:`entangled.reports.learnability`)
     UNLEARNT = "task not learnt"
+    #: a finding for which the suite names no primary comparison
+    NOT_TESTED = "not tested"
 
 
 REPRODUCED = FindingVerdict.REPRODUCED
@@ -61,18 +69,22 @@ INCONCLUSIVE = FindingVerdict.INCONCLUSIVE
 AT_CEILING = FindingVerdict.AT_CEILING
 #: a comparison on a task no mapping learnt (:mod:`entangled.reports.learnability`): excluded
 UNLEARNT = FindingVerdict.UNLEARNT
+#: a finding for which the suite names no primary comparison
+NOT_TESTED = FindingVerdict.NOT_TESTED
 EXCLUDED = (AT_CEILING, UNLEARNT)
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, OPPOSITE, INCONCLUSIVE)
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, OPPOSITE, INCONCLUSIVE, NOT_TESTED)
 RULES = ("any", "all")
 
 
 def rule_text(rule: str, margin: float, alpha: float = ALPHA) -> str:
     """The finding rule of ``rule`` in words, with the smallest effect and level filled in."""
-    per = (f"Each comparison: reproduced if the paired difference goes in the predicted "
+    tost = ("a Holm-adjusted TOST" if rule == "all" else "a TOST")
+    per = (f"Each primary comparison: reproduced if the paired difference goes in the predicted "
            f"direction with Holm-adjusted p < {alpha:g}; opposite if it is significant the "
-           f"other way; not reproduced if a TOST shows it lies within ±{100 * margin:g} pp "
-           f"(checked first); inconclusive otherwise (with the MDE); both arms ≥ 99%, or a "
-           f"task no mapping learnt, is excluded. ")
+           f"other way; not reproduced if {tost} shows it lies within ±{100 * margin:g} pp "
+           f"(checked first); inconclusive otherwise (with the MDE); both arms ≥ 99% on "
+           f"validation, or a task no mapping learnt on validation, is excluded. Secondary "
+           f"comparisons are shown and never counted. ")
     if rule == "any":
         return per + ("Finding: reproduced if at least one comparison is reproduced and none is "
                       "opposite; opposite in the reverse case; not reproduced if all are; "
@@ -96,27 +108,34 @@ class ComparisonVerdict:
 
 
 def comparison_verdict(comparison: PairedComparison, predicted: int, p_adjusted: float,
-                       alpha: float = ALPHA) -> ComparisonVerdict:
-    """Apply the per-comparison rule of the module docstring (``predicted`` is +1 or -1)."""
+                       alpha: float = ALPHA, *, tost_p_adjusted: float | None = None,
+                       at_ceiling: bool | None = None) -> ComparisonVerdict:
+    """Apply the per-comparison rule of the module docstring (``predicted`` is +1 or -1).
+
+    ``tost_p_adjusted``: the Holm-adjusted TOST p-value that decides equivalence (default: the
+    comparison's own TOST p-value); ``at_ceiling``: the exclusion decided by the caller on
+    validation (default: the comparison's own ``at_ceiling``)."""
     if predicted not in (1, -1):
         raise InvalidParameterError("predicted", predicted, "+1 (higher) or -1 (lower)")
     if comparison.n < 2:
         return ComparisonVerdict(INCONCLUSIVE, predicted, p_adjusted,
                                  f"{comparison.n} paired seed(s): no test possible")
-    if comparison.at_ceiling:
+    if comparison.at_ceiling if at_ceiling is None else at_ceiling:
         return ComparisonVerdict(AT_CEILING, predicted, p_adjusted,
                                  "both arms at the ceiling (≥ 99%): excluded from the verdict")
     margin = comparison.tost.margin
-    if comparison.tost.equivalent:
+    tost_p = comparison.tost.p_value if tost_p_adjusted is None else tost_p_adjusted
+    if tost_p < alpha:
+        which = "TOST p" if tost_p_adjusted is None else "Holm-adjusted TOST p"
         return ComparisonVerdict(
             NOT_REPRODUCED, predicted, p_adjusted,
-            f"equivalent within ±{100 * margin:g} pp (TOST p = {comparison.tost.p_value:.3g})")
+            f"equivalent within ±{100 * margin:g} pp ({which} = {tost_p:.3g})")
     if p_adjusted < alpha and comparison.mean != 0:
         sign = 1 if comparison.mean > 0 else -1
         word = REPRODUCED if sign == predicted else OPPOSITE
         return ComparisonVerdict(word, predicted, p_adjusted,
                                  f"Holm-adjusted p = {p_adjusted:.3g} < {alpha:g}")
-    reason = f"Holm-adjusted p = {p_adjusted:.3g}; not equivalent within ±{100 * margin:g} pp"
+    reason = f"Holm-adjusted p = {p_adjusted:.3g}; not shown equivalent within ±{100 * margin:g} pp"
     if comparison.mde == comparison.mde:  # not nan
         reason += f"; MDE {100 * comparison.mde:.1f} pp at {comparison.n} seeds"
     if comparison.seeds_for_smallest_effect:
@@ -131,6 +150,8 @@ def finding_verdict(words: Sequence[str], rule: str) -> str:
     so the finding cannot be ``reproduced``."""
     if rule not in RULES:
         raise InvalidParameterError("rule", rule, "one of " + ", ".join(RULES))
+    if not words:
+        return NOT_TESTED
     counted = [w for w in words if w not in EXCLUDED]
     if not counted:
         return INCONCLUSIVE
@@ -149,5 +170,18 @@ def finding_verdict(words: Sequence[str], rule: str) -> str:
     if opposite:
         return OPPOSITE
     if not_reproduced:
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
+
+
+def conjunction_verdict(parts: Sequence[str]) -> str:
+    """The verdict of a conjunction of findings from its parts' verdicts (module docstring)."""
+    if not parts or all(p == NOT_TESTED for p in parts):
+        return NOT_TESTED
+    if all(p == REPRODUCED for p in parts):
+        return REPRODUCED
+    if OPPOSITE in parts:
+        return OPPOSITE
+    if NOT_REPRODUCED in parts:
         return NOT_REPRODUCED
     return INCONCLUSIVE

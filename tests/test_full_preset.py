@@ -8,21 +8,31 @@ from entangled.tasks import f3_task_grid
 from entangled.reports import presets
 
 
-def full_configs():
-    return presets.get_preset("full").configs()
+def full_configs(*, primary_groups: bool = False):
+    """The full preset's runs; without ``primary_groups``, those of the groups its primary
+    comparisons are judged on (quick's, at their calibrated settings) are left out."""
+    suite = presets.get_preset("full")
+    primary = {(p.arch, p.task, p.task_options) for p in suite.primary}
+
+    def in_primary_group(c):
+        return (c.arch, c.task, tuple(sorted(c.task_options.items()))) in primary
+
+    return [c for c in suite.configs() if primary_groups or not in_primary_group(c)]
 
 
 def test_full_has_ten_seeds_and_counts_its_runs():
     suite = presets.get_preset("full")
     assert len(suite.seeds) >= 10
     assert len(suite.configs(fixed_lr_only=True)) == sum(
-        len(r.variants) for r in suite.runs) * len(suite.seeds) == 3480
+        len(r.variants) for r in suite.runs) * len(suite.seeds) == 3580
     # the findings' mappings are also trained at the grid's two other learning rates
     assert len(suite.configs()) == sum(
-        len(r.variants) * len(r.learning_rates) for r in suite.runs) * len(suite.seeds) == 4160
+        len(r.variants) * len(r.learning_rates) for r in suite.runs) * len(suite.seeds) == 4460
+    assert len(full_configs(primary_groups=True)) - len(full_configs()) == 10 * 10 * 3
 
 
 def test_mnist1d_blocks_use_the_calibrated_settings():
+    """The MNIST-1D calibration blocks (published data; the primary groups apart)."""
     configs = [c for c in full_configs() if c.task.startswith("mnist1d")]
     by_task = defaultdict(set)
     for c in configs:

@@ -104,7 +104,8 @@ def test_task_views_kinds_and_levels():
     assert task_kind("mnist1d") == "signal" and task_kind("mnist1d_sequence") == "sequence"
     assert torch.equal(signal.x_test[:, 0], sequence.x_test[:, :, 0])
     assert signal.time_structure == "static" and sequence.time_structure == "time-variant"
-    assert task_options("mnist1d") == {"data_seed": 42}
+    assert task_options("mnist1d") == {"data_seed": 42, "n_train": 4000, "iid_noise_scale": 0.02,
+                                       "corr_noise_scale": 0.25}
     # the run seed does not change the data (like the digits tasks); data_seed does
     assert torch.equal(load_task("mnist1d", seed=5).x_train, signal.x_train)
     y = signal.y_train.numpy()
@@ -121,7 +122,7 @@ def test_bad_options_are_rejected():
         load_task("mnist1d", data_seed=-1)
     with pytest.raises(ValueError, match="options of task 'mnist1d': data_seed"):
         load_task("mnist1d", length=3)
-    with pytest.raises(ValueError, match="logistic, mlp"):
+    with pytest.raises(ValueError, match="logistic, mlp, cnn, gru"):
         m1d.train_reference("svm", *[np.zeros(1)] * 4)
 
 
@@ -215,12 +216,60 @@ def test_logistic_reference_lands_near_the_published_32_percent():
     assert acc == pytest.approx(m1d.PUBLISHED_ACCURACIES["mnist1d"]["logistic"], abs=0.05)
 
 
-def test_calibration_rows_pair_published_and_measured(monkeypatch):
-    monkeypatch.setattr(m1d, "mnist1d_reference_accuracies",
-                        lambda **kw: {"logistic": 0.3, "mlp": 0.7})
-    rows = m1d.calibration_rows({"mnist1d": {"cnn": 0.93}})
-    by = {(r["variant"], r["model"]): r for r in rows}
-    assert by[("mnist1d", "cnn")] == {"variant": "mnist1d", "model": "cnn", "published": 0.94,
-                                      "ours": 0.93}
-    assert by[("mnist1d_shuffled", "gru")]["ours"] is None
-    assert by[("mnist1d_shuffled", "mlp")]["ours"] == 0.7
+@needs_mnist1d
+def test_published_cnn_and_gru_have_the_papers_shapes():
+    """The strided CNN maps 40 samples to 19, 10, 5 positions (25 channels: 125 features);
+    the GRU reads 2 x 6 states at each of the 40 steps (480 features)."""
+    import torch
+
+    cnn, gru = m1d._StridedCNN(), m1d._BidirectionalGRU()
+    x = torch.zeros(3, 40)
+    assert cnn(x).shape == gru(x).shape == (3, 10)
+    assert cnn.linear.in_features == 125 and gru.linear.in_features == 480
+    h = x.reshape(3, 1, 40)
+    sizes = []
+    for conv in cnn.convs:
+        h = conv(h)
+        sizes.append(h.shape[-1])
+    assert sizes == [19, 10, 5]
+    assert sum(p.numel() for p in gru.gru.parameters()) == 2 * 3 * (6 * 1 + 6 * 6 + 2 * 6)
+
+
+# ----------------------------------------------------------------------------- difficulty knobs
+@needs_mnist1d
+def test_patches_are_consecutive_samples_and_the_vit_trains_on_them():
+    signal, patches = load_task("mnist1d"), load_task("mnist1d_patches", patch=8)
+    assert patches.kind == "patches" and patches.input_shape == (5, 8)
+    assert torch.equal(patches.x_train.reshape(len(patches.x_train), 40),
+                       signal.x_train.reshape(len(signal.x_train), 40))
+    from entangled.train import RunConfig, fit
+
+    vit = fit(RunConfig(arch="vit", task="mnist1d_patches", model={"dim": 8, "depth": 1, "heads": 2},
+                        steps=2, batch_size=16, device="cpu", metrics=False))
+    assert vit.status == "ok" and vit.input_kind == "patches"
+    with pytest.raises(ValueError, match="a divisor of the signal length 40"):
+        load_task("mnist1d_patches", patch=3)
+
+
+@needs_mnist1d
+def test_n_train_keeps_the_first_examples_and_the_test_set():
+    full, small = load_task("mnist1d"), load_task("mnist1d", n_train=500)
+    assert small.n_train == 500 and torch.equal(small.x_train, full.x_train[:500])
+    assert torch.equal(small.x_test, full.x_test) and small.n_test == 1000
+    with pytest.raises(ValueError, match="n_train"):
+        load_task("mnist1d", n_train=5000)
+
+
+@pytest.mark.slow  # generates a second dataset (seconds to a minute)
+@needs_mnist1d
+def test_noise_knobs_change_the_generator_and_nothing_else():
+    """More i.i.d. noise gives other signals with the same labels and split sizes; the
+    published defaults give the published dataset."""
+    plain, noisy = m1d.generate_mnist1d(), m1d.generate_mnist1d(iid_noise_scale=0.2)
+    assert np.array_equal(plain["y_train"], noisy["y_train"])
+    assert plain["x_train"].shape == noisy["x_train"].shape
+    assert not np.allclose(plain["x_train"], noisy["x_train"])
+    default = load_task("mnist1d", iid_noise_scale=m1d.DEFAULT_IID_NOISE,
+                        corr_noise_scale=m1d.DEFAULT_CORR_NOISE)
+    assert torch.equal(default.x_train, load_task("mnist1d").x_train)
+    assert "iid_noise_scale 0.2" in load_task("mnist1d", iid_noise_scale=0.2).description

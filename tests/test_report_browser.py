@@ -49,8 +49,12 @@ def test_report_is_written_with_every_section(smoke_report):
         assert f'<section id="{section}">' in html
     assert html.count("<img ") >= 3
     summary = json.loads((index.parent / "summary.json").read_text())
-    assert [f["key"] for f in summary["findings"]] == ["F1", "F2", "F3"]
+    assert [f["key"] for f in summary["findings"]] == ["F1", "F2", "F3a", "F3b", "F3"]
     assert all(f["verdict"] in VERDICTS for f in summary["findings"])
+    assert summary["findings"][4]["parts"] == ["F3a", "F3b"]
+    assert summary["primary_comparisons"]["comparisons"]
+    assert all(e["role"] == "primary" for f in summary["findings"] for e in f["evidence"])
+    assert all(e["role"] == "secondary" for f in summary["findings"] for e in f["secondary"])
     for finding in summary["findings"]:
         for entry in finding["evidence"]:  # the evidence recomputes from the file alone
             if entry["paired"]:
@@ -69,7 +73,6 @@ def test_report_is_written_with_every_section(smoke_report):
     for key, s in selections.items():
         assert tuned[key]["lr"] == s["selected_lr"]
     assert {o["lr"] for o in summary["outcomes"]} == {3e-3}  # the fixed-rate tables
-    assert [f["key"] for f in summary["findings_fixed_lr"]] == ["F1", "F2", "F3"]
     assert "Learning rates selected on validation" in html
     assert "steps to 95% of best validation" in html
     table = summary["outcomes_table"]
@@ -88,15 +91,13 @@ def test_readme_findings_table_is_read_from_the_summary(smoke_report):
     spec.loader.exec_module(module)
     summary = json.loads((index.parent / "summary.json").read_text())
     lines = module.table(summary).splitlines()
-    assert lines[0].startswith("| finding | verdict (tuned lr) | verdict (fixed lr)")
-    fixed = {f["key"]: f["verdict"] for f in summary["findings_fixed_lr"]}
+    assert lines[0].startswith("| finding | verdict | primary evidence")
     for finding, line in zip(summary["findings"], lines[2:], strict=True):
         cells = [c.strip() for c in line.strip("|").split("|")]
-        assert cells[:3] == [f"**{finding['key']}**", f"**{finding['verdict']}**",
-                             fixed[finding["key"]]]
+        assert cells[:2] == [f"**{finding['key']}**", f"**{finding['verdict']}**"]
         for entry in finding["evidence"]:
             if entry["paired"]:
-                assert f"{100 * entry['paired']['mean']:+.1f} [" in cells[3]
+                assert f"{100 * entry['paired']['mean']:+.1f} [" in cells[2]
 
 
 def test_every_figure_is_also_written_as_svg_next_to_the_page(smoke_report):
@@ -170,7 +171,7 @@ def test_report_in_headless_chromium(smoke_report):
             assert image.get_attribute("alt")
             assert image.evaluate("img => img.complete && img.naturalWidth > 0")
         verdicts = page.locator("#findings .verdict").all_inner_texts()
-        assert len(verdicts) == 6 and set(verdicts) <= set(VERDICTS)  # tuned, then at the fixed lr
+        assert len(verdicts) == 5 and set(verdicts) <= set(VERDICTS)  # F1, F2, F3a, F3b, F3
         screenshot = index.parent / "screenshot.png"
         page.screenshot(path=str(screenshot), full_page=False)
         browser.close()

@@ -5,7 +5,7 @@ import pytest
 from entangled.sweep import config_hash
 from entangled.reports import presets
 from entangled.reports.analysis import arch_label, outcomes, variant
-from entangled.reports.findings import paper_findings
+from entangled.reports.findings import CLAIMS, findings_from_primaries
 from run_fakes import fake_result
 
 
@@ -16,19 +16,24 @@ def test_preset_configs_are_valid_and_distinct(name):
     for config in configs:
         config.validate()
     assert len({config_hash(c) for c in configs}) == len(configs)
-    assert {c.seed for c in configs} == set(preset.seeds)
+    assert set(preset.seeds) <= {c.seed for c in configs}
+    assert {c.seed for c in configs} <= set(preset.seeds) | {s for g in preset.runs for s in g.seeds}
 
 
 @pytest.mark.parametrize("name", presets.preset_names())
-def test_preset_has_every_comparison_of_the_findings(name):
-    configs = presets.run_configs(presets.get_preset(name))
-    present = {(c.arch, c.task, c.to_spec().skip.resolve()) for c in configs if not c.model}
-    findings = paper_findings(presets.IMAGE_TASK, variant("sparse", presets.F1_SPARSE),
-                              presets.TIME_VARIANT_TASK, presets.TIME_INVARIANT_TASK)
+def test_every_finding_has_primary_comparisons_the_preset_trains(name):
+    """Each of F1, F2, F3a, F3b names at least one primary comparison, and the suite trains
+    both arms of every one (same architecture spec, task spec, at every seed of the suite)."""
+    preset = presets.get_preset(name)
+    specs = {(s.arch, s.task, s.skip, s.seed) for s in preset.specs()}
+    findings = findings_from_primaries(preset.primary, [])
+    assert {f.key for f in findings if f.primary} == set(CLAIMS)
     for finding in findings:
-        for comp in finding.comparisons + finding.extensions:
-            assert (comp.arch, comp.task, comp.variant) in present
-            assert (comp.arch, comp.task, variant("identity")) in present
+        for comp in finding.primary:
+            assert comp.predicted == CLAIMS[finding.key].predicted
+            for seed in preset.seeds:
+                for v in (comp.variant, variant("identity")):
+                    assert (comp.arch, comp.task, v, seed) in specs, (finding.key, comp, v, seed)
 
 
 def test_quick_preset_meets_the_issue_minimum():
@@ -105,10 +110,8 @@ def test_bad_lr_grid_is_rejected_with_the_key_and_value(grid):
 
 @pytest.mark.parametrize("name", ["quick", "full"])
 def test_shipped_presets_tune_every_findings_comparison_over_a_10x_grid(name):
-    """Issue 11: each mapping a finding is judged on, and its identity baseline, is trained at
-    >= 3 learning rates spanning >= 10x; F1 is judged on every sparse reading."""
-    from entangled.reports.findings import SPARSE_FAMILIES
-
+    """Issue 11: each primary comparison's mapping and its identity baseline are trained at
+    >= 3 learning rates spanning >= 10x."""
     suite = presets.get_preset(name)
     tuned = {}
     for group in suite.runs:
@@ -121,14 +124,12 @@ def test_shipped_presets_tune_every_findings_comparison_over_a_10x_grid(name):
                 tuned[key] = group.learning_rates
     for rates in tuned.values():
         assert max(rates) / min(rates) >= 10 - 1e-9
-    readings = {key[2] for key in tuned if key[2].family in SPARSE_FAMILIES and key[0] == "cnn"}
-    assert {r.family for r in readings} == set(SPARSE_FAMILIES)
-    findings = paper_findings(presets.IMAGE_TASK, sorted(readings, key=lambda r: r.sort_key()),
-                              presets.TIME_VARIANT_TASK, presets.TIME_INVARIANT_TASK)
-    for finding in findings:
-        for comp in finding.comparisons + finding.extensions:
-            assert (comp.arch, comp.task, comp.variant) in tuned, comp
-            assert (comp.arch, comp.task, variant("identity")) in tuned
+    for primary in suite.primary:
+        v = dict(primary.variant)
+        key = (primary.arch, primary.task, variant(v["family"], {
+            k: x for k, x in v.items() if k not in ("family", "spatial")}))
+        assert key in tuned, key
+        assert (primary.arch, primary.task, variant("identity")) in tuned
 
 
 def test_full_sample_is_a_subset_of_the_full_preset():
@@ -140,3 +141,88 @@ def test_full_sample_is_a_subset_of_the_full_preset():
     full = {c.hash() for c in presets.get_preset("full").configs()}
     hashes = {c.hash() for c in sample.configs()}
     assert hashes and hashes <= full
+
+
+# ---------------------------------------------------------------- primary comparisons
+def _with_primary(*entries, runs=None):
+    data = _suite()
+    if runs is not None:
+        data["runs"] = runs
+    data["primary"] = list(entries)
+    return data
+
+
+def _group(arch="rnn", task="counting", options=None, variants=("identity", "orthogonal")):
+    group = {"arch": arch, "task": task, "steps": 5,
+             "variants": [{"family": f} for f in variants]}
+    if options:
+        group["task_options"] = options
+    return group
+
+
+def test_declared_primaries_are_matched_to_their_group_with_its_options():
+    runs = [_group(options={"length": 10}), _group(options={"length": 30}),
+            _group("cnn", "digits", variants=("identity", "sparse"))]
+    suite = presets.parse_suite(_with_primary(
+        {"finding": "F3b", "arch": "rnn", "task": "counting", "task_options": {"length": 30},
+         "variant": {"family": "orthogonal"}, "predicted": "lower"},
+        {"finding": "F1", "arch": "cnn", "task": "digits", "variant": {"family": "sparse"}},
+        runs=runs))
+    assert suite.primary_declared
+    f3b, f1 = suite.primary
+    assert (f3b.finding, dict(f3b.task_options), f3b.predicted) == ("F3b", {"length": 30}, -1)
+    assert f1.predicted == +1 and f1.to_dict()["predicted"] == "higher"
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"finding": "F4", "arch": "rnn", "task": "counting", "variant": {"family": "orthogonal"}},
+     "finding"),
+    ({"finding": "F3b", "arch": "rnn", "task": "counting", "variant": {"family": "orthogonal"},
+      "predicted": "higher"}, "predicted"),
+    ({"finding": "F3b", "arch": "rnn", "task": "counting", "variant": {"family": "identity"}},
+     "other than the identity"),
+    ({"finding": "F3b", "arch": "rnn", "task": "counting", "variant": {"family": "sparse"}},
+     "trains both the identity skip and this variant"),
+    ({"finding": "F3b", "arch": "rnn", "task": "counting", "variant": {"family": "orthogonal"},
+      "when": "now"}, "key"),
+])
+def test_bad_primaries_are_rejected_naming_the_key(entry, message):
+    runs = [_group(options={"length": 10})]
+    with pytest.raises(presets.SuiteError, match=message):
+        presets.parse_suite(_with_primary(entry, runs=runs))
+
+
+def test_an_ambiguous_primary_asks_for_task_options():
+    runs = [_group(options={"length": 10}), _group(options={"length": 30})]
+    entry = {"finding": "F3b", "arch": "rnn", "task": "counting", "variant": {"family": "orthogonal"}}
+    with pytest.raises(presets.SuiteError, match="add task_options"):
+        presets.parse_suite(_with_primary(entry, runs=runs))
+
+
+def test_default_primaries_come_from_the_file_in_suite_order():
+    """Without [[primary]]: per finding and architecture, the first group (default model) that
+    trains the identity and a variant of the finding's families; F3a/F3b by time structure;
+    nothing for an architecture the suite does not train (those findings: not tested)."""
+    runs = [_group("rnn", "counting"), _group("rnn", "delayed_recall"),
+            _group("cnn", "digits", variants=("identity", "orthogonal", "block_orthogonal", "sparse"))]
+    suite = presets.parse_suite({**_suite(), "runs": runs})
+    assert not suite.primary_declared
+    got = [(p.finding, p.arch, p.task, dict(p.variant)["family"]) for p in suite.primary]
+    assert got == [("F1", "cnn", "digits", "block_orthogonal"), ("F2", "cnn", "digits", "orthogonal"),
+                   ("F3a", "rnn", "delayed_recall", "orthogonal"),
+                   ("F3b", "rnn", "counting", "orthogonal")]
+
+
+def test_group_seeds_and_headroom_band():
+    data = _suite()
+    data["runs"][0]["seeds"] = [0, 7]
+    data["headroom"] = {"band": [0.5, 0.8]}
+    suite = presets.parse_suite(data)
+    assert {c.seed for c in suite.configs()} == {0, 7} and suite.band == (0.5, 0.8)
+    for band in ([0.9, 0.5], [0.5], [-0.1, 0.5], "wide"):
+        with pytest.raises(presets.SuiteError, match="band"):
+            presets.parse_suite({**_suite(), "headroom": {"band": band}})
+    bad = _suite()
+    bad["runs"][0]["seeds"] = [1, 1]
+    with pytest.raises(presets.SuiteError, match="seeds"):
+        presets.parse_suite(bad)

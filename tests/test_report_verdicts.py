@@ -6,10 +6,12 @@ import pytest
 
 from entangled.errors import InvalidParameterError
 from entangled.reports.analysis import outcomes, variant
-from entangled.reports.findings import Comparison, Finding, judge, judge_paper, paper_findings
+from entangled.reports.findings import Comparison, Finding, judge, judge_suite
 from entangled.reports.paired import compare
-from entangled.reports.verdicts import (AT_CEILING, INCONCLUSIVE, NOT_REPRODUCED, OPPOSITE, REPRODUCED,
-                              comparison_verdict, finding_verdict, rule_text)
+from entangled.reports.presets import PrimaryComparison
+from entangled.reports.verdicts import (AT_CEILING, INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, OPPOSITE,
+                                        REPRODUCED, UNLEARNT, comparison_verdict,
+                                        conjunction_verdict, finding_verdict, rule_text)
 
 BASE = [0.80, 0.82, 0.78, 0.81, 0.79, 0.80, 0.83, 0.77]
 JITTER = [0.004, -0.003, 0.002, -0.004, 0.001, 0.003, -0.002, -0.001]
@@ -75,7 +77,8 @@ def test_bad_prediction_is_rejected():
     ([NOT_REPRODUCED, INCONCLUSIVE], "any", INCONCLUSIVE),
     ([AT_CEILING, REPRODUCED], "any", REPRODUCED),
     ([AT_CEILING, AT_CEILING], "any", INCONCLUSIVE),
-    ([], "all", INCONCLUSIVE),
+    ([], "all", NOT_TESTED),
+    ([], "any", NOT_TESTED),
     ([REPRODUCED, REPRODUCED], "all", REPRODUCED),
     ([REPRODUCED, INCONCLUSIVE], "all", INCONCLUSIVE),
     ([REPRODUCED, OPPOSITE], "all", OPPOSITE),
@@ -112,8 +115,22 @@ def _arm(arch, task, family, params, accs, chance=0.1):
             for s, a in enumerate(accs)]
 
 
-def test_findings_on_constructed_results():
-    ident = BASE[:6]
+def _primary(finding, arch, task, family, params=None, options=None):
+    direction = {"F1": +1, "F2": -1, "F3a": +1, "F3b": -1}[finding]
+    v = {"family": family, **(params or {})}
+    return PrimaryComparison(finding, arch, (), task, tuple(sorted((options or {}).items())),
+                             tuple(sorted(v.items())), direction)
+
+
+PRIMARIES = (_primary("F1", "cnn", "digits", "sparse", {"strength": 0.5}),
+             _primary("F1", "vit", "digits", "sparse", {"strength": 0.5}),
+             _primary("F2", "cnn", "digits", "orthogonal"),
+             _primary("F2", "vit", "digits", "orthogonal"),
+             _primary("F3a", "rnn", "delayed_recall", "orthogonal"),
+             _primary("F3b", "rnn", "counting", "orthogonal"))
+
+
+def _paper_results(ident=BASE[:6]):
     results = _arm("cnn", "digits", "identity", {}, ident)
     results += _arm("cnn", "digits", "sparse", {"strength": 0.5},
                     [x + 0.06 + j for x, j in zip(ident, JITTER)])
@@ -122,40 +139,172 @@ def test_findings_on_constructed_results():
     results += _arm("cnn", "digits", "orthogonal", {}, [x - 0.06 + j for x, j in zip(ident, JITTER)])
     results += _arm("vit", "digits", "identity", {}, ident)
     results += _arm("vit", "digits", "orthogonal", {}, [x - 0.05 + j for x, j in zip(ident, JITTER)])
-    # the sequence Transformer: orthogonal *helps* (an extension, not F2's verdict)
+    # the sequence Transformer: orthogonal *helps* (secondary evidence, not F2's verdict)
     results += _arm("transformer", "delayed_recall", "identity", {}, ident, 0.125)
     results += _arm("transformer", "delayed_recall", "orthogonal", {},
                     [x + 0.1 + j for x, j in zip(ident, JITTER)], 0.125)
-    # F3: time-variant: orthogonal helps; time-invariant: the identity diverges on every seed
+    # F3a: orthogonal helps; F3b: the identity diverges on every seed (counted at chance)
     results += _arm("rnn", "delayed_recall", "identity", {}, [0.2 + j for j in JITTER[:6]], 0.125)
     results += _arm("rnn", "delayed_recall", "orthogonal", {}, [1.0] * 6, 0.125)
     results += _arm("rnn", "counting", "identity", {}, [None] * 6, 1 / 6)
     results += _arm("rnn", "counting", "orthogonal", {}, [0.9 + j for j in JITTER[:6]], 1 / 6)
-    rows = outcomes(results)
-    f1, f2, f3 = judge_paper(rows, "digits", "delayed_recall", "counting")
+    return results
 
-    assert [e["variant"] for e in f1.evidence] == [S05, S09] * 2
-    words = {(e["arch"], e["variant"]): e["status"] for e in f1.evidence}
-    assert words[("cnn", S05)] == REPRODUCED
-    assert words[("cnn", S09)] == NOT_REPRODUCED
-    assert words[("vit", S05)] == "missing"
-    assert f1.verdict == REPRODUCED
-    assert f1.evidence[0]["holm_family_size"] == 2
+
+def test_findings_on_constructed_results():
+    rows = outcomes(_paper_results())
+    f1, f2, f3a, f3b, f3 = judge_suite(PRIMARIES, rows)
+    assert [j.finding.key for j in (f1, f2, f3a, f3b, f3)] == ["F1", "F2", "F3a", "F3b", "F3"]
+
+    # primary: the named reading per architecture; the ViT's is not measured
+    assert [e["variant"] for e in f1.evidence] == [S05, S05]
+    assert [e["status"] for e in f1.evidence] == [REPRODUCED, "missing"]
+    assert f1.verdict == REPRODUCED and f1.evidence[0]["holm_family_size"] == 1
+    # the other sparse reading is secondary: shown, equivalent to zero, not counted
+    assert [(e["variant"], e["status"], e["role"]) for e in f1.secondary_evidence] == [
+        (S09, NOT_REPRODUCED, "secondary")]
 
     assert f2.verdict == REPRODUCED and [e["arch"] for e in f2.evidence] == ["cnn", "vit"]
-    assert f2.extension_verdict == OPPOSITE  # the extension, shown apart
-    assert {e["arch"] for e in f2.extension_evidence} == {"transformer"}
+    assert {e["arch"] for e in f2.secondary_evidence} == {"transformer"}
+    assert f2.secondary_evidence[0]["status"] == OPPOSITE  # shown apart, verdict unchanged
 
-    # identity diverged everywhere on counting: counted at chance 1/6, so orthogonal is higher
-    counting = f3.evidence[1]
+    assert f3a.verdict == REPRODUCED
+    counting = f3b.evidence[0]
     assert counting["paired"]["diverged_b"] == 6 and counting["identity_mean"] == pytest.approx(1 / 6)
-    assert counting["status"] == OPPOSITE and f3.verdict == OPPOSITE
+    assert counting["status"] == OPPOSITE and f3b.verdict == OPPOSITE
+    assert f3.verdict == OPPOSITE and f3.parts == ("F3a", "F3b")
 
     data = f1.to_dict()
     paired = data["evidence"][0]["paired"]
     assert len(paired["differences"]) == 6 and paired["tost"]["margin"] == 0.02
     assert data["evidence"][0]["p_adjusted"] >= paired["p_value"]
-    assert not math.isnan(paired["mde"]) and data["scope"]
+    assert not math.isnan(paired["mde"]) and data["scope"] and data["tested"]
+    assert data["secondary"][0]["role"] == "secondary"
+
+
+def test_a_secondary_comparison_never_changes_a_verdict():
+    """The same primary data with the secondary readings absent, agreeing or strongly against
+    the prediction: the verdict, the Holm family and every primary p-value stay the same."""
+    base = _paper_results()
+    ident = BASE[:6]
+    against = _arm("cnn", "digits", "block_orthogonal", {}, [x - 0.3 + j for x, j in zip(ident, JITTER)])
+    agreeing = _arm("cnn", "digits", "sparse_unit_norm", {}, [x + 0.2 + j for x, j in zip(ident, JITTER)])
+    seen = []
+    for extra in ([], against, agreeing, against + agreeing):
+        f1 = judge_suite(PRIMARIES, outcomes(base + extra))[0]
+        seen.append((f1.verdict, [(e["status"], e["p_adjusted"], e["holm_family_size"])
+                                  for e in f1.evidence]))
+        assert len(f1.secondary_evidence) == 1 + (extra is not agreeing and bool(extra)) \
+            + (extra is not against and bool(extra))
+    assert all(s == seen[0] for s in seen)
+    with_against = judge_suite(PRIMARIES, outcomes(base + against))[0]
+    assert OPPOSITE in [e["status"] for e in with_against.secondary_evidence]
+
+
+def test_a_finding_the_suite_does_not_test_is_not_tested():
+    rows = outcomes(_paper_results())
+    rnn_only = [p for p in PRIMARIES if p.arch == "rnn"]
+    f1, f2, f3a, f3b, f3 = judge_suite(rnn_only, rows)
+    assert f1.verdict == f2.verdict == NOT_TESTED and not f1.to_dict()["tested"]
+    assert f1.evidence == [] and f3a.verdict == REPRODUCED
+    assert judge_suite([], rows)[4].verdict == NOT_TESTED  # F3 with neither half
+
+
+@pytest.mark.parametrize("parts, verdict", [
+    ([REPRODUCED, REPRODUCED], REPRODUCED),
+    ([REPRODUCED, NOT_REPRODUCED], NOT_REPRODUCED),
+    ([REPRODUCED, OPPOSITE], OPPOSITE),
+    ([NOT_REPRODUCED, OPPOSITE], OPPOSITE),
+    ([REPRODUCED, INCONCLUSIVE], INCONCLUSIVE),
+    ([REPRODUCED, NOT_TESTED], INCONCLUSIVE),
+    ([NOT_REPRODUCED, NOT_TESTED], NOT_REPRODUCED),
+    ([NOT_TESTED, NOT_TESTED], NOT_TESTED),
+])
+def test_f3_is_the_conjunction_of_its_halves(parts, verdict):
+    assert conjunction_verdict(parts) == verdict
+
+
+def _with_validation(results, by_seed):
+    """``results`` with their validation accuracy replaced per seed."""
+    import dataclasses
+
+    return [dataclasses.replace(r, validation_accuracy=by_seed[r.spec.seed]) for r in results]
+
+
+def test_the_ceiling_is_decided_on_validation_not_on_test():
+    """Test accuracies at 99.5-100% with validation at 90%: judged (the test split decides no
+    exclusion). Validation at 99.5% with test at 90%: excluded, still showing its TOST."""
+    accs_a, accs_b = [1.0, 0.995, 1.0, 0.995, 1.0], [0.995, 1.0, 0.995, 0.995, 1.0]
+    results = (_arm("rnn", "counting", "identity", {}, accs_b, 1 / 6)
+               + _arm("rnn", "counting", "orthogonal", {}, accs_a, 1 / 6))
+    primaries = [_primary("F3b", "rnn", "counting", "orthogonal")]
+    val_low = _with_validation(results, {s: 0.9 for s in range(5)})
+    judged = judge_suite(primaries, outcomes(val_low))[3]
+    assert judged.evidence[0]["status"] != AT_CEILING and judged.evidence[0]["counted"]
+
+    low_test = (_arm("rnn", "counting", "identity", {}, [0.9, 0.91, 0.89, 0.9, 0.92], 1 / 6)
+                + _arm("rnn", "counting", "orthogonal", {}, [0.9, 0.9, 0.91, 0.88, 0.9], 1 / 6))
+    val_high = _with_validation(low_test, {s: 0.995 for s in range(5)})
+    excluded = judge_suite(primaries, outcomes(val_high))[3]
+    entry = excluded.evidence[0]
+    assert entry["status"] == AT_CEILING and not entry["counted"]
+    assert entry["paired"]["tost"]["p_value"] > 0 and entry["difference"] is not None
+    assert excluded.verdict == INCONCLUSIVE
+
+
+def test_unlearnt_is_decided_on_validation():
+    """A task whose test accuracies look learnt but whose validation accuracies sit at chance
+    is flagged (and the reverse is not)."""
+    from entangled.reports.learnability import memoryless_levels, unlearnt_pairs
+
+    results = (_arm("rnn", "delayed_recall", "identity", {}, [0.9] * 5, 0.125)
+               + _arm("rnn", "delayed_recall", "orthogonal", {}, [0.92] * 5, 0.125))
+    at_chance = _with_validation(results, {s: 0.13 for s in range(5)})
+    rows = outcomes(at_chance)
+    flagged = [u.pair for u in unlearnt_pairs(rows, memoryless_levels(at_chance))]
+    assert [(a.name, t.name) for a, t in flagged] == [("rnn", "delayed_recall")]
+    judged = judge_suite([_primary("F3a", "rnn", "delayed_recall", "orthogonal")], rows,
+                         unlearnt=flagged)[2]
+    assert judged.evidence[0]["status"] == UNLEARNT and judged.verdict == INCONCLUSIVE
+    learnt_on_validation = _with_validation(
+        _arm("rnn", "delayed_recall", "identity", {}, [0.13] * 5, 0.125)
+        + _arm("rnn", "delayed_recall", "orthogonal", {}, [0.13] * 5, 0.125),
+        {s: 0.9 for s in range(5)})
+    assert unlearnt_pairs(outcomes(learnt_on_validation),
+                          memoryless_levels(learnt_on_validation)) == []
+
+
+def test_tost_is_holm_corrected_under_the_all_rule_by_hand():
+    """Two F2 comparisons, each equivalent to zero on its own (raw TOST p 0.027 and 0.044): the
+    TOST p-values are Holm-adjusted within the finding (computed by hand here), and neither
+    stays equivalent; under F1's 'any' rule they are not adjusted (intersection-union)."""
+    from entangled.reports.paired import compare
+
+    ident = BASE[:6]
+    shifts = {"cnn": 0.015, "vit": 0.015}
+    scales = {"cnn": 1.3, "vit": 1.5}
+    results, primaries, raw = [], [], {}
+    for arch in ("cnn", "vit"):
+        a = [x + shifts[arch] + scales[arch] * j for x, j in zip(ident, JITTER)]
+        results += _arm(arch, "digits", "identity", {}, ident)
+        results += _arm(arch, "digits", "orthogonal", {}, a)
+        primaries.append(_primary("F2", arch, "digits", "orthogonal"))
+        raw[arch] = compare(dict(enumerate(a)), dict(enumerate(ident))).tost.p_value
+    f2 = judge_suite(primaries, outcomes(results))[1]
+    small, large = sorted(raw.values())
+    by_hand = {min(raw, key=raw.get): min(1.0, 2 * small),
+               max(raw, key=raw.get): min(1.0, max(2 * small, large))}
+    for entry in f2.evidence:
+        assert entry["tost_p_adjusted"] == pytest.approx(by_hand[entry["arch"]], rel=1e-12)
+    # equivalent raw, not after Holm: both are then judged on significance (higher, against
+    # F2's prediction)
+    assert max(raw.values()) < 0.05 <= min(by_hand.values())
+    assert [e["status"] for e in f2.evidence] == [OPPOSITE, OPPOSITE]
+    f1_style = judge(Finding("F1", "x", "any", tuple(
+        Comparison(arch, "digits", "orthogonal", +1) for arch in ("cnn", "vit"))),
+        outcomes(results))
+    assert [e["tost_p_adjusted"] for e in f1_style.evidence] == [None, None]
+    assert [e["status"] for e in f1_style.evidence] == [NOT_REPRODUCED, NOT_REPRODUCED]
 
 
 def test_judge_with_missing_baseline_is_inconclusive():
@@ -165,43 +314,9 @@ def test_judge_with_missing_baseline_is_inconclusive():
     assert judged.verdict == INCONCLUSIVE and judged.evidence[0]["status"] == "missing"
 
 
-def test_paper_findings_scope():
-    f1, f2, f3 = paper_findings("digits", [S025, S05], "delayed_recall", "counting")
-    assert {(c.arch, c.variant) for c in f1.comparisons} == {
-        (a, v) for a in ("cnn", "vit") for v in (S025, S05)}
-    assert {c.arch for c in f2.comparisons} == {"cnn", "vit"} and f2.rule == "all"
-    assert {c.arch for c in f2.extensions} == {"transformer"}
-    assert [c.predicted for c in f3.comparisons] == [+1, -1]
-    assert len(paper_findings("digits", S05, "a", "b")[0].comparisons) == 2
-
-
-def test_comparisons_on_an_unlearnt_task_are_excluded_from_holm_and_the_verdict():
-    """F3 with its time-variant task unlearnt: that comparison is 'task not learnt', left out
-    of the Holm family, and the 'all' finding cannot be reproduced on the other part alone."""
-    from entangled.reports.learnability import memoryless_levels, unlearnt_pairs
-    from entangled.reports.verdicts import UNLEARNT
-
-    results = _arm("rnn", "delayed_recall", "identity", {}, [0.12 + j for j in JITTER[:6]], 0.125)
-    results += _arm("rnn", "delayed_recall", "orthogonal", {}, [0.14 + j for j in JITTER[:6]], 0.125)
-    results += _arm("rnn", "counting", "identity", {}, [0.9 + j for j in JITTER[:6]], 1 / 6)
-    results += _arm("rnn", "counting", "orthogonal", {}, [0.7 + j for j in JITTER[:6]], 1 / 6)
-    rows = outcomes(results)
-    unlearnt = [u.pair for u in unlearnt_pairs(rows, memoryless_levels(results))]
-    assert [(a.name, t.name) for a, t in unlearnt] == [("rnn", "delayed_recall")]
-    f3 = judge_paper(rows, "digits", "delayed_recall", "counting", unlearnt=unlearnt)[2]
-    recall, counting = f3.evidence
-    assert recall["status"] == UNLEARNT and recall["counted"] is False
-    assert counting["status"] == REPRODUCED and counting["holm_family_size"] == 1
-    assert counting["p_adjusted"] == pytest.approx(counting["paired"]["p_value"])  # m = 1
-    assert f3.verdict == INCONCLUSIVE  # half of an 'all' claim untested
-    # without the flag the time-variant comparison would have been judged (and counted)
-    plain = judge_paper(rows, "digits", "delayed_recall", "counting")[2]
-    assert plain.evidence[0]["status"] != UNLEARNT and plain.evidence[1]["holm_family_size"] == 2
-
-
-def test_f3_is_judged_on_every_time_variant_and_invariant_task_of_the_suite():
-    """A length sweep makes each T a task of its own: F3 names every one (default options
-    first), and its 'all' rule needs every part."""
+def test_f3_halves_are_judged_on_every_primary_task_each_length_its_own():
+    """Two primary lengths per half: each half's 'all' rule needs both of its tasks; the
+    halves have their own Holm families and verdicts."""
     from run_fakes import fake_result
 
     def arm(task, options, family, accs, structure):
@@ -210,7 +325,7 @@ def test_f3_is_judged_on_every_time_variant_and_invariant_task_of_the_suite():
                             chance=0.125, time_structure=structure)
                 for s, a in enumerate(accs)]
 
-    results = []
+    results, primaries = [], []
     for length in (20, 100):
         recall = {"length": length, "delay": 5 if length == 20 else 25}
         results += arm("delayed_recall", recall, "identity", [0.2 + j for j in JITTER[:6]],
@@ -219,17 +334,15 @@ def test_f3_is_judged_on_every_time_variant_and_invariant_task_of_the_suite():
                        "time-variant")
         results += arm("counting", {"length": length}, "identity", [0.9 + j for j in JITTER[:6]],
                        "time-invariant")
-        # at T = 100 orthogonal degrades counting; at T = 20 it does not
-        shift = 0.0 if length == 20 else -0.2
+        shift = 0.0 if length == 20 else -0.2  # at T = 100 orthogonal degrades counting
         results += arm("counting", {"length": length}, "orthogonal",
                        [0.9 + shift - j for j in JITTER[:6]], "time-invariant")
-    rows = outcomes(results)
-    f3 = judge_paper(rows, "digits", "delayed_recall", "counting")[2]
-    assert [e["task"] for e in f3.evidence] == [
-        "delayed_recall", "delayed_recall[delay=25, length=100]", "counting",
-        "counting[length=100]"]
-    assert [e["predicted"] for e in f3.evidence] == ["higher", "higher", "lower", "lower"]
-    words = [e["status"] for e in f3.evidence]
-    assert words[:2] == [REPRODUCED, REPRODUCED] and words[3] == REPRODUCED
-    assert words[2] != REPRODUCED and f3.verdict != REPRODUCED  # T = 20 counting fails F3
-    assert f3.evidence[0]["holm_family_size"] == 4
+        primaries += [_primary("F3a", "rnn", "delayed_recall", "orthogonal", options=recall),
+                      _primary("F3b", "rnn", "counting", "orthogonal", options={"length": length})]
+    f3a, f3b, f3 = judge_suite(primaries, outcomes(results))[2:]
+    assert [e["task"] for e in f3a.evidence] == ["delayed_recall",
+                                                 "delayed_recall[delay=25, length=100]"]
+    assert f3a.verdict == REPRODUCED and f3a.evidence[0]["holm_family_size"] == 2
+    assert [e["status"] for e in f3b.evidence][1] == REPRODUCED
+    assert f3b.evidence[0]["status"] != REPRODUCED and f3b.verdict != REPRODUCED
+    assert f3.verdict != REPRODUCED and f3a.secondary_evidence == []

@@ -209,7 +209,7 @@ THREADS_SCRIPT = """
         "arch": "cnn", "task": "digits", "steps": 6, "batch_size": 32, "eval_every": 3,
         "metrics": False, "device": "cpu", "model": {"width": 8, "depth": 2}, "skip_seed": 0,
         "variants": [{"family": "identity"}]}]})
-    [reported], _ = run_suite(suite, Path(sys.argv[1]) / "report", 1, False)
+    [reported], _, _ = run_suite(suite, Path(sys.argv[1]) / "report", 1, False)
     print(json.dumps({"threads_env": torch.get_num_threads(), "train": trained["curves"],
                       "sweep": swept.curves.to_dict(), "report": reported.curves.to_dict(),
                       "hash": [trained["config_hash"], swept.config_hash, reported.config_hash]}))
@@ -336,7 +336,7 @@ def test_builtin_suites_are_data_files_shipped_with_the_package():
 
 @pytest.mark.parametrize("text,match", [
     ('name = "x"\nseeds = [0]\ncolour = 1\n[[runs]]\narch="rnn"\ntask="parity"\nvariants=[{family="identity"}]',
-     "invalid key='colour'; allowed: one of conjecture_examples, description, name, runs, seeds"),
+     "invalid key='colour'; allowed: one of calibration, conjecture_examples, description, headroom, name, primary, runs, seeds, sequential"),
     ('name = "x"\nseeds = [0, 0]\n[[runs]]\narch="rnn"\ntask="parity"\nvariants=[{family="identity"}]',
      "seeds=\\[0, 0\\]; allowed: a non-empty list of distinct integers"),
     ('name = "x"\nseeds = [0]\n[[runs]]\narch="rnn"\ntask="parity"\nstepz=3\nvariants=[{family="identity"}]',

@@ -19,7 +19,7 @@ VOCABULARIES = {
     RunStatus: ["ok", "diverged"],
     Verdict: ["proved", "holds", "falsified", "error"],
     FindingVerdict: ["reproduced", "not reproduced", "opposite", "inconclusive", "at ceiling",
-                     "task not learnt"],
+                     "task not learnt", "not tested"],
 }
 
 

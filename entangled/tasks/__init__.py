@@ -22,6 +22,7 @@ mnist1d                   signal    (1, 40)      static           0.089 / 0.085 
 mnist1d_shuffled          signal    (1, 40)      static           0.089 / 0.108 (last sample)
 mnist1d_sequence          sequence  (40, 1)      time-variant     0.089 / 0.085
 mnist1d_shuffled_sequence sequence  (40, 1)      time-variant     0.089 / 0.108
+mnist1d_patches           patches   (10, 4)      static           0.089 / 0.085 (last sample)
 ========================  ========  ===========  ===============  ==========================
 """
 
@@ -34,6 +35,7 @@ from entangled.tasks.base import (KINDS, TIME_STRUCTURES, Task, TaskData, load_r
                                   register_task, registered_tasks, task_entry)
 from entangled.tasks.digits import DIGITS_TASKS, load_digits_task
 from entangled.tasks.mnist1d import MNIST1D_TASKS, load_mnist1d_task
+from entangled.tasks.mnist1d import check_options as check_mnist1d_options
 from entangled.tasks.mnist1d import OPTIONS as MNIST1D_OPTIONS
 from entangled.tasks.sequences import F3_LENGTHS, F3_TIME_INVARIANT, F3_TIME_VARIANT, OPTIONS, \
     SEQUENCE_TASKS, TIME_INVARIANT, TIME_VARIANT, check_options, f3_task_grid, levels, \
@@ -88,10 +90,12 @@ for _name in SEQUENCE_TASKS:
                   summary="generated sequence task")
 for _name in MNIST1D_TASKS:
     _sequence = _name.endswith("_sequence")
-    register_task(_name, kind="sequence" if _sequence else "signal",
+    register_task(_name, kind=("sequence" if _sequence else
+                               "patches" if _name == "mnist1d_patches" else "signal"),
                   time_structure="time-variant" if _sequence else "static",
                   chance=_option_function(lambda n, o: load_mnist1d_task(n, **o).chance_accuracy, _name),
                   load=_mnist1d_loader(_name), options=MNIST1D_OPTIONS[_name],
+                  check_options=_option_function(check_mnist1d_options, _name),
                   summary="MNIST-1D (generated offline)")
 
 

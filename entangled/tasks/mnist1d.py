@@ -16,6 +16,7 @@ mnist1d                     signal    (1, 40)      the signal, one channel (CNN)
 mnist1d_shuffled            signal    (1, 40)      the 40 positions in a fixed random order
 mnist1d_sequence            sequence  (40, 1)      the signal, one sample per time step (RNN, ...)
 mnist1d_shuffled_sequence   sequence  (40, 1)      shuffled positions, one per time step
+mnist1d_patches             patches   (40/p, p)    the signal cut into ``patch``-sample tokens (ViT)
 ==========================  ========  ===========  ===============================================
 
 The shuffled variants are the package's ``shuffle_seq=True`` data: the same examples with one
@@ -26,14 +27,24 @@ that sees only the *last* sample, estimated as a lookup table from the last samp
 quantile bin (:data:`MEMORYLESS_BINS` bins) to the most frequent training class of that bin,
 scored on the test set.
 
-Option ``data_seed`` (default 42, the package's default and the paper's dataset) is the
-generator's seed; the ``seed`` of :func:`entangled.tasks.load_task` (the run seed) does not
-change the data, as for the digits tasks, so runs of different seeds share one dataset.
+Options (every MNIST-1D task):
+
+* ``data_seed`` (default 42, the package's default and the paper's dataset): the generator's
+  seed; the ``seed`` of :func:`entangled.tasks.load_task` (the run seed) does not change the
+  data, as for the digits tasks, so runs of different seeds share one dataset;
+* **difficulty knobs** (defaults: the published dataset): ``n_train`` — how many of the
+  generator's 4000 training examples are kept (the first ``n_train``; the generator has
+  shuffled them; the validation split is then carved from these), ``iid_noise_scale``
+  (default 0.02) and ``corr_noise_scale`` (default 0.25) — the generator's i.i.d. and
+  correlated noise. A preset chooses them on validation so that the identity skip has
+  headroom (:mod:`entangled.reports.headroom`); the test set (1000 examples) is the same size
+  whatever ``n_train``;
+* ``patch`` (``mnist1d_patches`` only, default 4): samples per token, a divisor of 40.
 
 Calibration: :data:`PUBLISHED_ACCURACIES` is the paper's table (test accuracy);
-:func:`mnist1d_reference_accuracies` trains the paper's logistic-regression and MLP baselines
-on our split so that ours sit beside the published ones
-(``python benchmarks/calibrate_mnist1d.py --references`` prints the table).
+:func:`mnist1d_reference_accuracies` trains the paper's four reference models (logistic
+regression, MLP, strided CNN, bidirectional GRU) the published way, so that they sit beside the
+published figures (``entangled calibrate --mnist1d-references``; :mod:`entangled.reports.calibration`).
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ import importlib.util
 import random
 from collections import Counter
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -51,17 +62,32 @@ from entangled.errors import EntangledError, InvalidParameterError
 from entangled.mappings.params import Param
 from entangled.tasks.base import TaskData
 
-MNIST1D_TASKS = ("mnist1d", "mnist1d_shuffled", "mnist1d_sequence", "mnist1d_shuffled_sequence")
+MNIST1D_TASKS = ("mnist1d", "mnist1d_shuffled", "mnist1d_sequence", "mnist1d_shuffled_sequence",
+                 "mnist1d_patches")
 DEFAULT_DATA_SEED = 42
 DEFAULT_NUM_SAMPLES = 5000
+DEFAULT_TRAIN = 4000
 SIGNAL_LENGTH = 40
 MEMORYLESS_BINS = 20
+#: the generator's noise scales (``get_dataset_args()``), the published dataset
+DEFAULT_IID_NOISE = 0.02
+DEFAULT_CORR_NOISE = 0.25
+DEFAULT_PATCH = 4
 
-OPTIONS: dict[str, tuple[Param, ...]] = {
-    name: (Param("data_seed", "int", DEFAULT_DATA_SEED, low=0, high=2**32 - 1,
-                 doc="seed of mnist1d's generator (42: the published dataset)"),)
-    for name in MNIST1D_TASKS
-}
+_COMMON_OPTIONS = (
+    Param("data_seed", "int", DEFAULT_DATA_SEED, low=0, high=2**32 - 1,
+          doc="seed of mnist1d's generator (42: the published dataset)"),
+    Param("n_train", "int", DEFAULT_TRAIN, low=10, high=DEFAULT_TRAIN,
+          doc="training examples kept (the first n of the generator's 4000; difficulty knob)"),
+    Param("iid_noise_scale", "float", DEFAULT_IID_NOISE, low=0.0, high=10.0,
+          doc="the generator's i.i.d. noise scale (difficulty knob; 0.02 published)"),
+    Param("corr_noise_scale", "float", DEFAULT_CORR_NOISE, low=0.0, high=10.0,
+          doc="the generator's correlated noise scale (difficulty knob; 0.25 published)"),
+)
+OPTIONS: dict[str, tuple[Param, ...]] = {name: _COMMON_OPTIONS for name in MNIST1D_TASKS}
+OPTIONS["mnist1d_patches"] = _COMMON_OPTIONS + (
+    Param("patch", "int", DEFAULT_PATCH, low=1, high=SIGNAL_LENGTH,
+          doc="samples per token (a divisor of 40)"),)
 
 #: Test accuracies of the paper's Table 1 / the package README (MNIST-1D, 4000/1000 split).
 #: ``gru`` is a bidirectional GRU (hidden 6) read out from all 40 states; ``cnn`` three strided
@@ -77,33 +103,45 @@ def mnist1d_available() -> bool:
     return importlib.util.find_spec("mnist1d") is not None
 
 
-def _check_data_seed(name: str, options: dict[str, Any]) -> dict[str, Any]:
+def check_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options of MNIST-1D task ``name`` validated, defaults filled in."""
     specs = {p.name: p for p in OPTIONS[name]}
     for key in options:
         if key not in specs:
             raise InvalidParameterError("option", key, f"options of task {name!r}: "
                                         + ", ".join(specs), context=f"task {name}")
-    return {p.name: p.check(options.get(p.name, p.default), context=f"task {name}")
-            for p in specs.values()}
+    checked = {p.name: p.check(options.get(p.name, p.default), context=f"task {name}")
+               for p in specs.values()}
+    if "patch" in checked and SIGNAL_LENGTH % checked["patch"]:
+        raise InvalidParameterError("patch", checked["patch"],
+                                    f"a divisor of the signal length {SIGNAL_LENGTH} "
+                                    "(1, 2, 4, 5, 8, 10, 20 or 40)", context=f"task {name}")
+    return checked
 
 
 def generate_mnist1d(data_seed: int = DEFAULT_DATA_SEED, shuffled: bool = False,
-                     num_samples: int = DEFAULT_NUM_SAMPLES) -> dict[str, np.ndarray]:
+                     num_samples: int = DEFAULT_NUM_SAMPLES,
+                     iid_noise_scale: float = DEFAULT_IID_NOISE,
+                     corr_noise_scale: float = DEFAULT_CORR_NOISE) -> dict[str, np.ndarray]:
     """MNIST-1D from ``mnist1d.data.make_dataset`` with default arguments and ``seed=data_seed``.
 
     Returns ``{"x_train": (4000, 40) float32, "y_train": (4000,) int64, "x_test": (1000, 40),
     "y_test": (1000,)}`` (fresh copies). ``shuffled`` sets the package's ``shuffle_seq``;
-    ``num_samples`` (default 5000, the package's) is split 80/20. No network access: the
-    generator is called directly, never ``get_dataset``/the URL. The global numpy and Python
-    random states are restored afterwards. Results are cached per process.
+    ``num_samples`` (default 5000, the package's) is split 80/20; ``iid_noise_scale`` and
+    ``corr_noise_scale`` are the generator's noise scales (defaults: the published dataset). No
+    network access: the generator is called directly, never ``get_dataset``/the URL. The
+    global numpy and Python random states are restored afterwards. Results are cached per
+    process.
     """
-    arrays = _generate(int(data_seed), bool(shuffled), int(num_samples))
+    arrays = _generate(int(data_seed), bool(shuffled), int(num_samples), float(iid_noise_scale),
+                       float(corr_noise_scale))
     return {key: value.copy() for key, value in arrays.items()}
 
 
-@lru_cache(maxsize=4)
-def _generate(data_seed: int, shuffled: bool,
-              num_samples: int = DEFAULT_NUM_SAMPLES) -> dict[str, np.ndarray]:
+@lru_cache(maxsize=8)
+def _generate(data_seed: int, shuffled: bool, num_samples: int = DEFAULT_NUM_SAMPLES,
+              iid_noise_scale: float = DEFAULT_IID_NOISE,
+              corr_noise_scale: float = DEFAULT_CORR_NOISE) -> dict[str, np.ndarray]:
     if not mnist1d_available():
         raise EntangledError("the MNIST-1D tasks need the 'mnist1d' package (a dependency of "
                              "entangled): run pip install -e . (or pip install "
@@ -112,6 +150,7 @@ def _generate(data_seed: int, shuffled: bool,
 
     args = get_dataset_args()
     args.seed, args.shuffle_seq, args.num_samples = data_seed, shuffled, num_samples
+    args.iid_noise_scale, args.corr_noise_scale = iid_noise_scale, corr_noise_scale
     np_state, py_state = np.random.get_state(), random.getstate()
     try:
         data = make_dataset(args)
@@ -138,14 +177,23 @@ def last_sample_baseline(last_train: np.ndarray, y_train: np.ndarray, last_test:
 
 def load_mnist1d_task(name: str, **options: Any) -> TaskData:
     """Load one of :data:`MNIST1D_TASKS` (see the module docstring)."""
-    o = _check_data_seed(name, options)
+    o = check_options(name, options)
     shuffled = "shuffled" in name
-    data = _generate(o["data_seed"], shuffled)
-    x_tr, y_tr, x_te, y_te = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
+    data = _generate(o["data_seed"], shuffled, DEFAULT_NUM_SAMPLES, o["iid_noise_scale"],
+                     o["corr_noise_scale"])
+    keep = o["n_train"]
+    x_tr, y_tr = data["x_train"][:keep], data["y_train"][:keep]
+    x_te, y_te = data["x_test"], data["y_test"]
     if name.endswith("_sequence"):
         a, b = x_tr[:, :, None], x_te[:, :, None]
         kind, structure = "sequence", "time-variant"
         what = "one sample per time step (40, 1)"
+    elif name == "mnist1d_patches":
+        patch = o["patch"]
+        a = x_tr.reshape(len(x_tr), SIGNAL_LENGTH // patch, patch)
+        b = x_te.reshape(len(x_te), SIGNAL_LENGTH // patch, patch)
+        kind, structure = "patches", "none"
+        what = f"{SIGNAL_LENGTH // patch} tokens of {patch} consecutive samples ({SIGNAL_LENGTH // patch}, {patch})"
     else:
         a, b = x_tr[:, None, :], x_te[:, None, :]
         kind, structure = "signal", "none"
@@ -155,9 +203,13 @@ def load_mnist1d_task(name: str, **options: Any) -> TaskData:
     majority = Counter(y_tr.tolist()).most_common(1)[0][0]
     chance = float(np.mean(y_te == majority))
     memoryless = last_sample_baseline(x_tr[:, -1], y_tr, x_te[:, -1], y_te)
+    knobs = [f"{k} {o[k]:g}" for k, default in (("iid_noise_scale", DEFAULT_IID_NOISE),
+                                                 ("corr_noise_scale", DEFAULT_CORR_NOISE))
+             if o[k] != default]
+    generator = "default arguments" + ("" if not knobs else " but " + ", ".join(knobs))
     description = (
         f"MNIST-1D (Greydanus & Kobak), generated offline by mnist1d's make_dataset "
-        f"(default arguments, seed {o['data_seed']}). Input: {what}. Target: the digit 0-9 "
+        f"({generator}, seed {o['data_seed']}). Input: {what}. Target: the digit 0-9 "
         f"(10 classes); {len(y_tr)} train / {len(y_te)} test. Chance (most frequent class): "
         f"{chance:.3f}. Memoryless baseline (last sample, {MEMORYLESS_BINS} quantile bins): "
         f"{memoryless:.3f}.")
@@ -187,13 +239,52 @@ class _MLP(torch.nn.Module):
         return self.linear3(h)
 
 
-REFERENCE_MODELS = ("logistic", "mlp")
+class _StridedCNN(torch.nn.Module):
+    """The paper's CNN: three strided 1-D convolutions (25 channels; kernel 5, then 3, 3;
+    stride 2, padding 1: 40 -> 19 -> 10 -> 5 positions) with ReLUs, then a linear layer on
+    the 125 flattened features."""
+
+    def __init__(self, channels: int = 25):
+        super().__init__()
+        self.convs = torch.nn.ModuleList([
+            torch.nn.Conv1d(1, channels, 5, stride=2, padding=1),
+            torch.nn.Conv1d(channels, channels, 3, stride=2, padding=1),
+            torch.nn.Conv1d(channels, channels, 3, stride=2, padding=1)])
+        self.linear = torch.nn.Linear(channels * 5, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.reshape(x.shape[0], 1, -1)
+        for conv in self.convs:
+            h = conv(h).relu()
+        return self.linear(h.flatten(1))
+
+
+class _BidirectionalGRU(torch.nn.Module):
+    """The paper's GRU: a bidirectional GRU (hidden 6, one sample per step, zero initial
+    state) read out by a linear layer from all 40 states of both directions."""
+
+    def __init__(self, hidden: int = 6):
+        super().__init__()
+        self.gru = torch.nn.GRU(1, hidden, batch_first=True, bidirectional=True)
+        self.linear = torch.nn.Linear(2 * hidden * SIGNAL_LENGTH, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        states, _ = self.gru(x.reshape(x.shape[0], -1, 1))
+        return self.linear(states.flatten(1))
+
+
+#: the paper's reference models (Greydanus & Kobak, Table 1), trained by :func:`train_reference`
+REFERENCE_MODELS = ("logistic", "mlp", "cnn", "gru")
+_REFERENCE_BUILDERS: dict[str, Callable[[], torch.nn.Module]] = {
+    "logistic": lambda: torch.nn.Linear(SIGNAL_LENGTH, 10), "mlp": _MLP, "cnn": _StridedCNN,
+    "gru": _BidirectionalGRU}
 
 
 def train_reference(model: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                     y_test: np.ndarray, *, steps: int = 8000, batch_size: int = 100,
                     lr: float = 1e-2, seed: int = 0) -> float:
-    """Test accuracy of the paper's ``"logistic"`` (one linear layer) or ``"mlp"`` baseline.
+    """Test accuracy of one of the paper's reference models (:data:`REFERENCE_MODELS`:
+    logistic regression, the MLP, the strided CNN, the bidirectional GRU).
 
     The paper's protocol: Adam (lr ``1e-2``, no weight decay), cross-entropy, batches of 100
     taken in order, ``steps`` steps (8000 in the paper's ``train.py``); accuracy after the last
@@ -203,7 +294,7 @@ def train_reference(model: str, x_train: np.ndarray, y_train: np.ndarray, x_test
         raise InvalidParameterError("model", model, "one of " + ", ".join(REFERENCE_MODELS))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = torch.nn.Linear(SIGNAL_LENGTH, 10) if model == "logistic" else _MLP()
+        net = _REFERENCE_BUILDERS[model]()
     xt, yt = torch.as_tensor(x_train), torch.as_tensor(y_train)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     n = len(xt)
@@ -220,35 +311,15 @@ def train_reference(model: str, x_train: np.ndarray, y_train: np.ndarray, x_test
 
 
 def mnist1d_reference_accuracies(*, shuffled: bool = False, steps: int = 8000, seed: int = 0,
-                                 data_seed: int = DEFAULT_DATA_SEED) -> dict[str, float]:
-    """Our test accuracies of the paper's logistic-regression and MLP baselines on MNIST-1D.
+                                 data_seed: int = DEFAULT_DATA_SEED,
+                                 models: tuple[str, ...] = ("logistic", "mlp")) -> dict[str, float]:
+    """Our test accuracies of the paper's reference ``models`` on MNIST-1D at ``seed``.
 
-    ``{"logistic": ..., "mlp": ...}``, trained as in :func:`train_reference` on the split of
-    ``data_seed`` (``shuffled``: the shuffled-positions variant; both models see the signal as
-    a flat vector, so a fixed permutation of positions leaves them unchanged up to the
-    initialisation). Compare with ``PUBLISHED_ACCURACIES["mnist1d"]`` (32% / 68%).
-    About 10 s on one CPU thread with the default 8000 steps.
+    ``{model: accuracy}``, trained as in :func:`train_reference` on the published split of
+    ``data_seed`` (4000 train / 1000 test; ``shuffled``: the shuffled-positions variant).
+    Compare with ``PUBLISHED_ACCURACIES`` (logistic 32%, MLP 68%, CNN 94%, GRU 91%).
     """
     data = _generate(int(data_seed), bool(shuffled))
     return {model: train_reference(model, data["x_train"], data["y_train"], data["x_test"],
                                    data["y_test"], steps=steps, seed=seed)
-            for model in REFERENCE_MODELS}
-
-
-def calibration_rows(ours: dict[str, dict[str, float]] | None = None, *, steps: int = 8000,
-                     seed: int = 0) -> list[dict[str, Any]]:
-    """Rows ``{"variant", "model", "published", "ours"}`` for a calibration table.
-
-    ``ours`` maps a variant (``"mnist1d"``, ``"mnist1d_shuffled"``) to measured accuracies of
-    further models (e.g. ``{"mnist1d": {"cnn": 0.93}}`` from the report's identity runs);
-    the logistic and MLP references are measured here. Missing entries are ``None``.
-    """
-    rows = []
-    for variant, published in PUBLISHED_ACCURACIES.items():
-        measured = dict(mnist1d_reference_accuracies(shuffled=variant.endswith("shuffled"),
-                                                     steps=steps, seed=seed))
-        measured.update((ours or {}).get(variant, {}))
-        for model, value in published.items():
-            rows.append({"variant": variant, "model": model, "published": value,
-                         "ours": measured.get(model)})
-    return rows
+            for model in models}

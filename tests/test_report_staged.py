@@ -1,0 +1,122 @@
+"""The staged report (entangled.reports.staged): seeds only where a verdict is still open."""
+
+
+import pytest
+
+from entangled.reports import presets
+from entangled.reports.analysis import outcomes
+from entangled.reports.sequential import CONTINUE
+from entangled.reports.staged import design_for, run_staged, seed_order
+from entangled.reports.verdicts import REPRODUCED
+from run_fakes import fake_result
+
+SUITE = {
+    "name": "staged", "seeds": [0, 1, 2],
+    "sequential": {"stages": [3, 6, 12], "spending": "pocock"},
+    "runs": [
+        {"arch": "rnn", "task": "delayed_recall", "steps": 5, "lr_grid": [1e-3, 1e-2],
+         "variants": [{"family": "identity"}, {"family": "orthogonal"}]},
+        {"arch": "rnn", "task": "counting", "steps": 5, "lr_grid": [1e-3, 1e-2],
+         "variants": [{"family": "identity"}, {"family": "orthogonal"}]},
+        {"arch": "rnn", "task": "counting", "steps": 5, "seeds": [0, 1],
+         "variants": [{"family": "permutation"}]},
+    ],
+}
+
+#: per-seed noise, fixed (differences of counting have spread ~2 pp and mean 0)
+NOISE = [0.011, -0.017, 0.006, 0.021, -0.009, -0.013, 0.015, -0.002, 0.008, -0.019, 0.004, 0.012]
+
+
+def accuracy(config) -> float:
+    """A known function of the run: the orthogonal RNN solves delayed recall; on counting the
+    mappings tie with a spread of ~6 pp (undecided up to 12 seeds); the larger learning rate is
+    better on validation by 1 pp."""
+    bonus = 0.01 if config.lr == 1e-2 else 0.0
+    if config.seed >= 3 and config.lr == 1e-2:  # later seeds (trained at 1e-2 only) are worse
+        bonus -= 0.1
+    if config.task == "delayed_recall":
+        if config.family == "orthogonal":
+            return 0.95 + bonus + NOISE[config.seed] / 10
+        return 0.30 + bonus + NOISE[(config.seed + 5) % len(NOISE)] / 10
+    sign = 1 if config.family == "orthogonal" else 0
+    return 0.8 + bonus + sign * 4 * NOISE[config.seed]
+
+
+class FakeStore:
+    """``run(configs)``: stores a fake result per new config, returns every stored result."""
+
+    def __init__(self, interrupt_after: int | None = None):
+        self.results, self.calls, self.interrupt_after = {}, [], interrupt_after
+
+    def __call__(self, configs):
+        if self.interrupt_after is not None and len(self.calls) >= self.interrupt_after:
+            raise KeyboardInterrupt
+        self.calls.append(list(configs))
+        for c in configs:
+            if c.hash() not in self.results:
+                structure = "time-variant" if c.task == "delayed_recall" else "time-invariant"
+                self.results[c.hash()] = fake_result(c, test_accuracy=accuracy(c), chance=0.125,
+                                                     time_structure=structure)
+        return list(self.results.values())
+
+
+def _run(store, suite):
+    return run_staged(suite, store, outcome_rows=outcomes)
+
+
+def test_seed_order_takes_the_suite_seeds_first():
+    suite = presets.parse_suite({**SUITE, "seeds": [3, 0, 1], "sequential": {"stages": [3, 6]}})
+    assert seed_order(suite, 6) == (3, 0, 1, 2, 4, 5)
+    assert design_for(presets.parse_suite(SUITE)).seeds_at(1) == (0, 1, 2, 3, 4, 5)
+    assert design_for(presets.parse_suite({k: v for k, v in SUITE.items() if k != "sequential"})) is None
+
+
+def test_only_open_comparisons_get_more_seeds_at_their_selected_rate():
+    suite = presets.parse_suite(SUITE)
+    store = FakeStore()
+    outcome = _run(store, suite)
+    by_task = {p.task: p for p in suite.primary}
+    recall, counting = by_task["delayed_recall"], by_task["counting"]
+    # delayed recall: +65 pp on every seed, decided at stage 1; counting: a tie, runs to the cap
+    assert outcome.stage_of[recall] == 0 and outcome.decisions[recall].word == REPRODUCED
+    assert outcome.stage_of[counting] == 2 and outcome.decisions[counting].word != CONTINUE
+    assert outcome.runs_per_stage == [len(suite.configs()), 6, 12]
+    later = [c for call in store.calls[1:] for c in call]
+    assert {(c.task, c.lr) for c in later} == {("counting", 1e-2)}  # the selected rate only
+    assert sorted({c.seed for c in store.calls[1]}) == [3, 4, 5]
+    assert sorted({c.seed for c in store.calls[2]}) == list(range(6, 12))
+    assert {c.family for c in later} == {"identity", "orthogonal"}
+    summary = {row["task"]: row for row in outcome.summary(suite)}
+    assert summary["counting"]["seeds"] == 12 and summary["delayed_recall"]["stage_reached"] == 1
+
+
+def test_an_interrupted_staged_report_resumes_with_the_same_seeds_and_words():
+    suite = presets.parse_suite(SUITE)
+    whole = _run(FakeStore(), suite)
+    store = FakeStore(interrupt_after=2)  # stage 1 and 2 trained, stage 3 interrupted
+    with pytest.raises(KeyboardInterrupt):
+        _run(store, suite)
+    store.interrupt_after = None
+    resumed = _run(store, suite)
+    assert resumed.stage_of == whole.stage_of
+    assert {k: d.word for k, d in resumed.decisions.items()} == {
+        k: d.word for k, d in whole.decisions.items()}
+    # the second invocation trained nothing twice: stage 3's runs once, the rest reused
+    assert len(store.results) == sum(whole.runs_per_stage)
+
+
+def test_later_stages_never_change_the_learning_rate_choice():
+    """Stage 1 prefers 1e-2 by 1 pp on validation; the later seeds, trained at 1e-2 only, score
+    10 pp lower (both arms, so the paired differences are unchanged). The report's choice reads
+    stage 1 alone and stays 1e-2; read over every run it would flip to 1e-3."""
+    from entangled.reports.build import tuning_section
+
+    suite = presets.parse_suite(SUITE)
+    store = FakeStore()
+    outcome = _run(store, suite)
+    results = list(store.results.values())
+    staged_choice, _, _ = tuning_section(suite, results, outcome.stage1_hashes)
+    naive_choice, _, _ = tuning_section(suite, results)
+    assert {(s.task.name, s.variant.family): s.lr for s in staged_choice} == {
+        (t, f): 1e-2 for t in ("delayed_recall", "counting") for f in ("identity", "orthogonal")}
+    assert {s.lr for s in naive_choice if s.task.name == "counting"} == {1e-3}
