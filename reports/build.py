@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from entangled.runs import RunResult, SkipVariant, finite_or_none
-from entangled.reports import analysis, figures, findings, learnability, presets, staged, tuning
+from entangled.reports import analysis, figures, findings, learnability, presets, tuning
 from entangled.reports.analysis import PROPERTY_LABELS, Outcome
 
 VERDICT_ORDER = ("reproduced", "not reproduced", "opposite", "inconclusive")
@@ -169,6 +169,7 @@ def spending_section(preset: presets.Suite, staged_outcome, results: list[RunRes
     trained. ``None`` for a fixed design."""
     if staged_outcome is None:
         return None
+    from entangled.reports import staged
     from entangled.reports.sequential import scheme_text
 
     design = staged_outcome.design

@@ -32,6 +32,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from entangled.errors import InvalidParameterError
+from entangled.reports.analysis import IDENTITY, find_exact, variant
+from entangled.reports.findings import _comparison
+from entangled.sweep import load_results, run_sweep
+from entangled.train import RunConfig
 
 #: seeds of the calibration runs: disjoint from the seeds the presets use (0..63)
 CALIBRATION_SEEDS = (10_000, 10_001, 10_002)
@@ -111,8 +115,6 @@ def calibration_group(suite, arch: str, task: str):
 def calibration_configs(group, knob: str, value: Any, seeds: Sequence[int]) -> list:
     """The identity runs of ``group`` with ``knob = value``, at the group's fixed learning rate
     and budget, one per calibration seed (metric snapshots off: only validation is read)."""
-    from entangled.train import RunConfig
-
     budget = {**group.budget, "lr": group.fixed_lr, "metrics": False}
     options = {**group.task_options, knob: value}
     return [RunConfig(arch=group.arch, task=group.task, family="identity",
@@ -136,8 +138,6 @@ def calibrate(suite, *, out_dir: str | Path, jobs: int = 1, seeds: Sequence[int]
               today: str | None = None) -> list[CalibrationResult]:
     """Run every ``[[calibration]]`` entry of ``suite`` (resumable: results under
     ``out_dir``) and choose each knob's value by :func:`choose` within the suite's band."""
-    from entangled.sweep import load_results, run_sweep
-
     if not suite.calibration:
         raise InvalidParameterError("suite", suite.name,
                                     "a suite with [[calibration]] entries (arch, task, knob, "
@@ -164,9 +164,6 @@ def calibrate(suite, *, out_dir: str | Path, jobs: int = 1, seeds: Sequence[int]
 def band_check(suite, rows) -> list[dict]:
     """For every primary comparison: where its identity arm (and its mapping) landed on
     validation in the report, and whether the identity lies inside the suite's band."""
-    from entangled.reports.analysis import IDENTITY, find_exact, variant
-    from entangled.reports.findings import _comparison
-
     checks = []
     for primary in suite.primary:
         comp = _comparison(primary)

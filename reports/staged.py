@@ -32,9 +32,13 @@ from typing import Callable, Sequence
 
 from entangled.errors import InvalidParameterError
 from entangled.reports import tuning
+from entangled.reports.analysis import IDENTITY, find_exact, variant
+from entangled.reports.findings import CLAIMS, _comparison, validation_at_ceiling
 from entangled.reports.paired import CEILING, SMALLEST_EFFECT, with_failures_at_chance
+from entangled.reports.presets import _groups_for, _same_variant
 from entangled.reports.sequential import (CONTINUE, ComparisonState, SequentialDesign,
                                           StageDecision, decide_finding)
+from entangled.train import RunConfig
 
 __all__ = ["StagedOutcome", "design_for", "run_staged", "seed_order",
            "stage_decisions", "stage_configs"]
@@ -67,8 +71,6 @@ def design_for(suite) -> SequentialDesign | None:
 
 
 def _group_of(suite, primary):
-    from entangled.reports.presets import _groups_for, _same_variant
-
     groups = [g for g in _groups_for(suite.runs, primary.arch, primary.task,
                                      dict(primary.task_options), dict(primary.model))
               if any(_same_variant(v, dict(primary.variant)) for v in g.variants)]
@@ -90,8 +92,6 @@ def stage_configs(suite, primary, selections: dict, seeds: Sequence[int]) -> lis
 def _arm_config(group, variant: dict, seed: int, lr: float):
     """The run of ``variant`` in ``group`` at ``seed`` and learning rate ``lr`` (no metric
     snapshots: only the accuracies are read)."""
-    from entangled.train import RunConfig
-
     params = {k: x for k, x in variant.items() if k not in ("family", "spatial")}
     skip_seed = seed if group.skip_seed == "seed" else group.skip_seed
     budget = {**group.budget, "lr": lr, "metrics": False}
@@ -111,9 +111,6 @@ def _differences(rows, primary, seeds: Sequence[int]) -> tuple[dict, bool, tuple
     """Per-seed differences (mapping minus identity, diverged at chance) of ``primary`` on
     ``seeds`` from the outcome ``rows``, and whether it is excluded at the ceiling on
     validation; ``None`` when a seed is missing."""
-    from entangled.reports.analysis import IDENTITY, find_exact, variant
-    from entangled.reports.findings import _comparison, validation_at_ceiling
-
     comp = _comparison(primary)
     row = find_exact(rows, comp.arch, comp.task, comp.variant)
     base = find_exact(rows, comp.arch, comp.task, variant(IDENTITY))
@@ -132,8 +129,6 @@ def stage_decisions(suite, design: SequentialDesign, rows, stage_of: dict,
     :class:`~entangled.reports.presets.PrimaryComparison` -> stage index), per finding with Holm across its primary comparisons; an
     excluded comparison (ceiling or task not learnt on validation, or not measured) maps to
     ``None``."""
-    from entangled.reports.findings import CLAIMS
-
     excluded_pairs = set(unlearnt)
     out: dict = {}
     for finding, claim in CLAIMS.items():

@@ -79,6 +79,7 @@ LAZY: dict[str, str] = {
     "entangled.reports.analysis": LIGHT,
     "entangled.reports.build": LIGHT,
     "entangled.reports.cli": LIGHT,
+    "entangled.reports.cli_calibrate": LIGHT,
     "entangled.reports.learnability": LIGHT,
     "entangled.reports.adaptive_tuning": LIGHT,
     "entangled.reports.presets": LIGHT,
