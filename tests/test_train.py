@@ -37,11 +37,12 @@ def tiny(arch="rnn", task="delayed_recall", **kw) -> RunConfig:
 
 def test_compatibility_table():
     assert compatible_tasks("cnn") == ["digits", "mnist1d", "mnist1d_shuffled"]
-    assert compatible_tasks("vit") == ["digits", "digits_patches"]
+    assert compatible_tasks("vit") == ["digits", "digits_patches", "mnist1d_patches"]
     assert compatible_tasks("rnn") == ["digits_sequence", "digits_permuted", "delayed_recall",
                                        "copy_memory", "counting", "majority", "parity",
                                        "adding", "mnist1d_sequence", "mnist1d_shuffled_sequence"]
-    assert compatible_tasks("transformer") == ["digits_patches"] + compatible_tasks("rnn")
+    assert compatible_tasks("transformer") == (["digits_patches"] + compatible_tasks("rnn")
+                                               + ["mnist1d_patches"])
 
 
 @pytest.mark.parametrize("kw,match", [
