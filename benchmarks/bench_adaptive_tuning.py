@@ -47,7 +47,18 @@ def stored_runs(out_dirs):
         for result in load_results(Path(out) / "runs"):
             run = StoredRun.from_result(result)
             runs.append(dataclasses.replace(run, key=f"{Path(out).name}: {_label(run.key)}"))
-    return runs
+    return tuning_seeds_only(runs)
+
+
+def tuning_seeds_only(runs):
+    """The runs on the seeds that every learning rate of their key has: the seeds the
+    selection was made on. A staged report trains later stages' seeds at the selected rate
+    only; those runs take no part in the choice and are left out of the replay."""
+    seeds: dict = {}
+    for run in runs:
+        seeds.setdefault(run.key, {}).setdefault(run.lr, set()).add(run.seed)
+    common = {key: set.intersection(*by_lr.values()) for key, by_lr in seeds.items()}
+    return [run for run in runs if run.seed in common[run.key]]
 
 
 def _label(key) -> str:
