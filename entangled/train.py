@@ -25,7 +25,7 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, cast
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ from entangled.runs import (DEVICES, OPTIMIZERS, TIMING_FIELDS, Budget, Curves,
 
 METRICS_BATCH = 256
 __all__ = ["DEVICES", "OPTIMIZERS", "RunConfig", "RunResult", "RunSpec", "TIMING_FIELDS", "fit",
+           "FlatStepper", "clip_coefficient",
            "compatible_tasks", "finite_or_none", "planned_steps", "evaluate", "build_for"]
 
 
@@ -273,22 +274,117 @@ def fit(config: RunConfig | RunSpec | dict[str, Any], *, callbacks: Sequence[Any
 def _fit(spec: RunSpec, callbacks: Sequence[Any] = ()) -> RunResult:
     run = RunState(spec, callbacks)
     model, budget = run.model, spec.budget
-    optimizer = _make_optimizer(budget, [p for p in model.parameters() if p.requires_grad])
+    stepper = FlatStepper([p for p in model.parameters() if p.requires_grad], budget)
+    # a callback's on_step reads every step's loss; without one the losses stay on the
+    # device until an evaluation reads them (RunState.after_step_deferred)
+    per_step = any(callable(getattr(c, "on_step", None)) for c in callbacks)
     for step in range(1, run.steps + 1):
         idx = run.next_batch()
         loss = run.task.loss(model(run.x_train[idx]), run.y_train[idx])
-        loss_value = float(loss.item())
-        if not run.check_loss(step, loss_value):
-            break
-        optimizer.zero_grad(set_to_none=True)
+        if per_step:
+            loss_value = float(loss.item())
+            if not run.check_loss(step, loss_value):
+                break
+        stepper.zero_grad()
         loss.backward()
-        if budget.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), budget.grad_clip)
-        optimizer.step()
-        dispatch(callbacks, "on_step", step, loss_value, model)
-        if not run.after_step(step, loss_value):
+        stepper.step()
+        if per_step:
+            dispatch(callbacks, "on_step", step, loss_value, model)
+            if not run.after_step(step, loss_value):
+                break
+        elif not run.after_step_deferred(step, loss):
             break
+    stepper.release()
     return run.finish()
+
+
+def clip_coefficient(grads: Sequence[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """The factor ``min(1, max_norm / (||g|| + 1e-6))`` by which
+    :func:`torch.nn.utils.clip_grad_norm_` scales the gradients ``grads``, computed with its
+    own operations (per-tensor norms, then the norm of those), so that scaling by it gives
+    the same numbers to the last bit; ``||g||`` is the 2-norm over all of ``grads``."""
+    norms = torch._foreach_norm(list(grads), 2.0)
+    total = torch.linalg.vector_norm(torch.stack(norms), 2.0)
+    return torch.clamp(float(max_norm) / (total + 1e-6), max=1.0)
+
+
+class FlatStepper:
+    """The optimizer step of one run over its trained tensors held in **one flat buffer**.
+
+    On the first :meth:`step` every trained parameter's storage is moved into a slice of one
+    contiguous buffer (the parameter objects stay those of the model; their data become
+    views), and the optimizer (:func:`_make_optimizer`) acts on that buffer: each step
+    copies the gradients into one flat gradient (one ``cat``), scales it for clipping by
+    :func:`clip_coefficient` (one multiplication) and updates every parameter with the few
+    elementwise operations of one Adam/AdamW/SGD step, instead of each operation once per
+    tensor. Adam, AdamW and SGD act elementwise, so the numbers equal those of the optimizer
+    over the separate tensors; ``tests/test_train_speed.py`` checks them bit for bit against
+    the plain loop (``zero_grad``, ``backward``, ``clip_grad_norm_``, ``step``) for every
+    architecture.
+
+    The flat buffer is used only when every trained tensor has the same dtype and device and
+    receives a gradient at the first step; otherwise the optimizer acts on the separate
+    tensors (the plain loop). :meth:`release` gives the parameters their own storage back
+    (before the model is handed to callbacks or checkpointed).
+    """
+
+    def __init__(self, parameters: Sequence[torch.Tensor], budget) -> None:
+        self.parameters = list(parameters)
+        self.budget = budget
+        self.max_norm = None if budget.grad_clip is None else float(budget.grad_clip)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.flat: torch.Tensor | None = None
+
+    def zero_grad(self) -> None:
+        for parameter in self.parameters:
+            parameter.grad = None
+
+    def _start(self, grads: list[torch.Tensor | None]) -> None:
+        params = self.parameters
+        uniform = (params and all(g is not None for g in grads)
+                   and len({(p.dtype, p.device) for p in params}) == 1
+                   and all(p.layout == torch.strided and not p.is_complex() for p in params))
+        if not uniform:
+            self.optimizer = _make_optimizer(self.budget, params)
+            return
+        with torch.no_grad():
+            flat = torch.cat([p.detach().reshape(-1) for p in params])
+            offset = 0
+            for p in params:
+                p.data = flat[offset:offset + p.numel()].view_as(p)
+                offset += p.numel()
+        flat.grad = torch.zeros_like(flat)
+        self.flat = flat
+        self.optimizer = _make_optimizer(self.budget, [flat])
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """Clip (when the budget says so) and update, from the parameters' ``.grad``."""
+        grads = [p.grad for p in self.parameters]
+        if self.optimizer is None:
+            self._start(grads)
+        optimizer = cast(torch.optim.Optimizer, self.optimizer)
+        flat = self.flat
+        if flat is None:
+            if self.max_norm is not None:
+                torch.nn.utils.clip_grad_norm_(self.parameters, self.max_norm)
+            optimizer.step()
+            return
+        flat_grad = cast(torch.Tensor, flat.grad)
+        present = [g if g is not None else torch.zeros_like(p)
+                   for g, p in zip(grads, self.parameters)]
+        torch.cat([g.reshape(-1) for g in present], out=flat_grad)
+        if self.max_norm is not None:
+            flat_grad.mul_(clip_coefficient([g for g in grads if g is not None], self.max_norm))
+        optimizer.step()
+
+    def release(self) -> None:
+        """Give every parameter its own storage again (the values unchanged)."""
+        if self.flat is not None:
+            with torch.no_grad():
+                for p in self.parameters:
+                    p.data = p.data.clone()
+            self.flat = None
 
 
 class RunState:
@@ -335,6 +431,7 @@ class RunState:
         self.status, self.steps_done = "ok", 0
         self.diverged_at: int | None = None
         self.running, self.running_n = 0.0, 0
+        self.pending: list[torch.Tensor] = []  # losses not yet read (after_step_deferred)
         self.wall_time_s: float | None = None  # set by a batched run (its share of the time)
         self.record(0, None)
 
@@ -386,6 +483,26 @@ class RunState:
             if self.budget.patience is not None and self.best.stale >= self.budget.patience:
                 return False
         return step < self.steps
+
+    def after_step_deferred(self, step: int, loss: torch.Tensor) -> bool:
+        """:meth:`check_loss` and :meth:`after_step` with ``loss`` left where it is (no host
+        synchronisation per step): the losses since the last evaluation are read, in one
+        transfer, when an evaluation is due (or the last step is reached), and then go
+        through :meth:`check_loss` and :meth:`after_step` step by step, in order. A
+        non-finite loss ends the run as diverged at its own step, with the same result as
+        checking every step (the steps trained past it are not read: a diverged run keeps
+        neither its parameters nor an evaluation after its last finite loss)."""
+        self.pending.append(loss.detach())
+        if not self.evaluation_due(step):
+            return True
+        values = torch.stack(self.pending).tolist()
+        self.pending = []
+        first = step - len(values) + 1
+        for offset, value in enumerate(values):
+            if not (self.check_loss(first + offset, value)
+                    and self.after_step(first + offset, value)):
+                return False
+        return True
 
     def finish(self) -> RunResult:
         """Restore the best checkpoint, read the test set once, and build the result."""
