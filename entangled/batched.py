@@ -22,7 +22,13 @@ does the bookkeeping): initialisation, validation split, batch order, evaluation
 ``eval_every`` steps (on the run's own module, into which its slice is copied), the
 best-validation checkpoint, early stopping and divergence. A run that stops (patience, last
 step, non-finite loss) has its result taken at that step; its slice is carried along until
-the batch ends, and nothing it computes later is read.
+the batch ends, and nothing it computes later is read. The losses stay on the device until
+an evaluation is due (one transfer per evaluation, not one per step); a non-finite loss
+found then is recorded at its own step, as if it had been read at once.
+
+The optimizer acts on one flat buffer of all stacked parameters
+(:class:`~entangled.train.FlatStepper`; elementwise, so the same numbers as over the
+separate tensors).
 
 Equality with :func:`~entangled.train.fit`: the configuration hash exactly; the numbers up to
 the float rounding of batched kernels (a grouped convolution or a batched matrix product adds
@@ -105,7 +111,8 @@ def fit_batch(configs: Sequence[Any], *,
     rounding; see the module docstring).
 
     ``on_result(index, result)`` is called as each run finishes (a run that stops early is
-    handed over before the batch ends, so a sweep writes it at once). A run's
+    handed over before the batch ends, so a sweep writes it at once; a diverged run at the
+    next evaluation step). A run's
     ``wall_time_s`` is the batch's time until that run finished, divided by the runs.
 
     A batch of one also runs batched, so that a run's numbers do not depend on which other
@@ -177,7 +184,7 @@ def _fit_batch(specs: list[RunSpec],
     from torch.func import functional_call, vmap
 
     from entangled.nn.transformer import SelfAttentionBranch
-    from entangled.train import RunState, _make_optimizer
+    from entangled.train import FlatStepper, RunState
 
     start = time.perf_counter()
     runs = [RunState(spec) for spec in specs]
@@ -200,7 +207,7 @@ def _fit_batch(specs: list[RunSpec],
     batched_forward = vmap(forward)
     batched_loss = vmap(task.loss)
     trained = [p for p in params.values() if p.requires_grad]
-    optimizer = _make_optimizer(budget, trained)
+    stepper = FlatStepper(trained, budget, clip=False)  # clipping is per run, below
 
     results: list[RunResult | None] = [None] * count
     active = [True] * count
@@ -208,6 +215,7 @@ def _fit_batch(specs: list[RunSpec],
     last_idx = [torch.arange(batch_shapes.pop()[1], device=device)] * count
     live: torch.Tensor | None = None  # which slices' losses are trained (on the device)
     live_for: list[bool] = []
+    pending: list[torch.Tensor] = []  # the losses of the steps since the last read
 
     def finish(index: int) -> None:
         active[index] = False
@@ -225,29 +233,40 @@ def _fit_batch(specs: list[RunSpec],
         xs = torch.stack([run.x_train[i] for run, i in zip(runs, last_idx)])
         ys = torch.stack([run.y_train[i] for run, i in zip(runs, last_idx)])
         losses = batched_loss(batched_forward(params, buffers, xs), ys)
-        values = losses.detach().tolist()
-        for index, run in enumerate(runs):
-            if active[index] and not run.check_loss(step, values[index]):
-                finish(index)  # diverged: stops before this step's update, as in fit
-        if not any(active):
-            break
         if live is None or live_for != active:  # a new mask only when a run has stopped
             live, live_for = torch.tensor(active, device=losses.device), list(active)
         total = torch.where(live, losses, torch.zeros_like(losses)).sum()
-        optimizer.zero_grad(set_to_none=True)
+        stepper.zero_grad()
         total.backward()
         if budget.grad_clip is not None:
             _clip_per_run(trained, budget.grad_clip)
-        optimizer.step()
+        stepper.step()
+        pending.append(losses.detach())
+        if not any(active[i] and run.evaluation_due(step) for i, run in enumerate(runs)):
+            continue
+        # read the losses since the last read (one transfer) and account for them step by
+        # step, as RunState.after_step_deferred does for one run: a run whose loss became
+        # non-finite inside the window is recorded as diverged at that step (its slice
+        # trained on meanwhile; slices do not mix, and nothing of it is read)
+        values = torch.stack(pending).tolist()
+        pending = []
+        first = step - len(values) + 1
         for index, run in enumerate(runs):
             if not active[index]:
                 continue
-            if run.evaluation_due(step):
-                _copy_slice(run.model, params, buffers, index)
-            if not run.after_step(step, values[index]):
-                finish(index)
+            for offset, row in enumerate(values):
+                at = first + offset
+                if not run.check_loss(at, row[index]):
+                    finish(index)  # diverged at step `at`
+                    break
+                if at == step and run.evaluation_due(step):
+                    _copy_slice(run.model, params, buffers, index)
+                if not run.after_step(at, row[index]):
+                    finish(index)
+                    break
         if not any(active):
             break
+    stepper.release()
     for index in range(count):
         if active[index]:
             finish(index)

@@ -325,13 +325,16 @@ class FlatStepper:
     The flat buffer is used only when every trained tensor has the same dtype and device and
     receives a gradient at the first step; otherwise the optimizer acts on the separate
     tensors (the plain loop). :meth:`release` gives the parameters their own storage back
-    (before the model is handed to callbacks or checkpointed).
+    (before the model is handed to callbacks or checkpointed). ``clip=False``: the caller
+    clips the ``.grad`` tensors itself before :meth:`step` (the seed-batched loop clips each
+    run on its own).
     """
 
-    def __init__(self, parameters: Sequence[torch.Tensor], budget) -> None:
+    def __init__(self, parameters: Sequence[torch.Tensor], budget, *, clip: bool = True) -> None:
         self.parameters = list(parameters)
         self.budget = budget
-        self.max_norm = None if budget.grad_clip is None else float(budget.grad_clip)
+        self.max_norm = (None if budget.grad_clip is None or not clip
+                         else float(budget.grad_clip))
         self.optimizer: torch.optim.Optimizer | None = None
         self.flat: torch.Tensor | None = None
 

@@ -120,12 +120,14 @@ def test_early_stopping_is_kept_per_run():
     assert results[first].wall_time_s < max(r.wall_time_s for r in results)
 
 
-def test_divergence_is_per_run_and_leaves_the_other_runs_untouched():
+@pytest.mark.parametrize("eval_every", [1, 10])
+def test_divergence_is_per_run_and_leaves_the_other_runs_untouched(eval_every):
     """A learning rate at which the seeds diverge at different steps (2 to 7): each run stops
     where it stops alone, and the runs that diverge late train on, unaffected by the NaNs of
-    the runs that diverged early."""
+    the runs that diverged early. With ``eval_every=10`` the losses are read every 10 steps:
+    a divergence inside that window is recorded at its own step all the same."""
     config = RunConfig(arch="rnn", task="adding", family="orthogonal", steps=30,
-                       eval_every=1, metrics=False, optimizer="sgd", lr=1e10)
+                       eval_every=eval_every, metrics=False, optimizer="sgd", lr=1e10)
     configs = seeds_of(config, range(6))
     singles = [fit(c) for c in configs]
     assert len({r.diverged_at for r in singles}) >= 3, [r.diverged_at for r in singles]
