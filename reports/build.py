@@ -101,28 +101,41 @@ def ledger_key(paths: Sequence[str], examples: int, seed: int) -> str:
 
 
 def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: int = 0) -> dict:
-    """The ledger as a dict, cached in ``out_dir`` by :func:`ledger_key`."""
+    """The ledger as a dict, cached by :func:`ledger_key` in the user-level cache
+    (:mod:`entangled.cache`, ``ledger/``), so that a new output directory reuses it; only
+    where that cache cannot be written, in ``out_dir``. Of several reports needing the same
+    missing ledger at once, one computes it and the others wait for it."""
+    from entangled import cache as user_cache
     from entangled import theory
-    from entangled.sweep import write_json_atomic
     from entangled.theory.ledger import dependencies_current
 
-    cache = out_dir / f"ledger-{ledger_key(paths, examples, seed)}.json"
-    if cache.exists():
-        try:
-            cached = theory.Ledger.from_dict(json.loads(cache.read_text()))
-            if dependencies_current(cached.dependencies):
-                return cached.to_dict()
-            log(f"report: a module behind the cached ledger {cache.name} changed; checking again")
-        except (ValueError, KeyError, TypeError) as exc:
-            log(f"report: cached ledger {cache.name} is unreadable ({exc}); checking again")
+    name = f"ledger-{ledger_key(paths, examples, seed)}.json"
+    slot = user_cache.entry("ledger", name)
+    fallback = user_cache.Entry(out_dir / name)
+    with slot.locked():
+        for where in (slot, fallback):
+            payload = where.read()
+            if payload is None:
+                continue
+            try:
+                cached = theory.Ledger.from_dict(json.loads(payload))
+                if dependencies_current(cached.dependencies):
+                    return cached.to_dict()
+                log(f"report: a module behind the cached ledger {where.path} changed; "
+                    "checking again")
+            except (ValueError, KeyError, TypeError) as exc:
+                log(f"report: cached ledger {where.path} is unreadable ({exc}); checking again")
 
-    def progress(index: int, total: int, entry) -> None:
-        log(f"  conjectures {index}/{total}: {entry.conjecture} [{entry.family}] -> {entry.verdict}")
+        def progress(index: int, total: int, entry) -> None:
+            log(f"  conjectures {index}/{total}: {entry.conjecture} [{entry.family}] -> "
+                f"{entry.verdict}")
 
-    log(f"report: checking conjectures ({examples} examples each)")
-    ledger = theory.verify(list(paths), examples=examples, seed=seed, progress=progress)
-    data = ledger.to_dict()
-    write_json_atomic(cache, data)
+        log(f"report: checking conjectures ({examples} examples each)")
+        ledger = theory.verify(list(paths), examples=examples, seed=seed, progress=progress)
+        data = ledger.to_dict()
+        payload = json.dumps(data, indent=1, sort_keys=True, allow_nan=False).encode("utf-8")
+        if not slot.write(payload):
+            fallback.write(payload)
     return data
 
 

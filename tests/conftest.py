@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", max_examples=25, deadline=None)
@@ -49,3 +48,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def private_user_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty user-level cache (``ENTANGLED_CACHE_DIR``, inherited by
+    the processes it starts): no test reads or writes the real ``~/.cache/entangled``, and
+    none sees what another test cached."""
+    monkeypatch.setenv("ENTANGLED_CACHE_DIR", str(tmp_path_factory.mktemp("user-cache")))

@@ -478,3 +478,43 @@ def test_ledger_cache_key_covers_plugin_versions(monkeypatch):
     monkeypatch.setattr(ledger_module, "plugin_versions",
                         lambda: {"fancy=fancy_pkg:Fancy": "fancy-pkg==1.1"})
     assert len({before, with_plugin, ledger_module.ledger_cache_key([], 3, 0)}) == 3
+
+
+def test_ledger_cache_is_shared_by_output_directories_and_never_trusts_a_damaged_entry(
+        tmp_path, monkeypatch):
+    """Issue 29 item 5: a report in a new output directory reuses the ledger computed for
+    another one (the user-level cache), and a corrupted cache entry is computed again."""
+    from entangled import cache
+    from entangled.reports.build import conjecture_ledger
+
+    source = tmp_path / "claims.py"
+    source.write_text(textwrap.dedent(USES_HELPER).replace("from limits_helper import LIMIT",
+                                                           "LIMIT = 2.0"))
+    calls = []
+
+    def user_only(*args, **kwargs):
+        calls.append(args)
+        return verify(*args, builtin=False, **kwargs)
+
+    monkeypatch.setattr(theory, "verify", user_only)
+    first = conjecture_ledger([str(source)], 3, tmp_path / "out-a")
+    second = conjecture_ledger([str(source)], 3, tmp_path / "out-b")
+    assert second == first and len(calls) == 1
+    [stored] = (cache.cache_dir() / "ledger").glob("ledger-*.json")
+    assert not list(tmp_path.glob("out-*/ledger-*.json"))  # nothing in the output directories
+    stored.write_bytes(stored.read_bytes()[:-20])  # truncated
+    third = conjecture_ledger([str(source)], 3, tmp_path / "out-c")
+    assert len(calls) == 2
+    assert [e["verdict"] for e in third["entries"]] == [e["verdict"] for e in first["entries"]]
+    assert conjecture_ledger([str(source)], 4, tmp_path / "out-a") and len(calls) == 3
+
+
+def test_ledger_cache_key_covers_the_versions_and_the_checkout(monkeypatch):
+    import entangled.theory.ledger as ledger_module
+
+    before = ledger_module.ledger_cache_key([], 3, 0)
+    real = ledger_module.verdict_environment()
+    for field in ("hypothesis", "torch", "entangled_location", "python"):
+        monkeypatch.setattr(ledger_module, "verdict_environment",
+                            lambda f=field: {**real, f: real[f] + "x"})
+        assert ledger_module.ledger_cache_key([], 3, 0) != before, field

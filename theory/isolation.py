@@ -57,13 +57,12 @@ _BOOTSTRAP = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
 
 
 def hypothesis_cache_dir() -> Path:
-    """Where hypothesis stores its data for ``entangled`` runs: ``$ENTANGLED_CACHE_DIR`` or
-    ``$XDG_CACHE_HOME/entangled`` (default ``~/.cache/entangled``), subfolder ``hypothesis``."""
-    root = os.environ.get("ENTANGLED_CACHE_DIR")
-    if not root:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        root = os.path.join(xdg, "entangled")
-    return Path(root) / "hypothesis"
+    """Where hypothesis stores its data for ``entangled`` runs: the subfolder ``hypothesis``
+    of the user-level cache (:func:`entangled.cache.cache_dir`: ``$ENTANGLED_CACHE_DIR`` or
+    ``$XDG_CACHE_HOME/entangled``, default ``~/.cache/entangled``)."""
+    from entangled.cache import cache_dir
+
+    return cache_dir() / "hypothesis"
 
 
 @dataclass

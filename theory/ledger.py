@@ -292,15 +292,39 @@ def plugin_versions() -> dict[str, str]:
     return dict(sorted(versions.items()))
 
 
+#: distributions whose versions can change a verdict (the search, the arithmetic, the proofs)
+VERDICT_DISTRIBUTIONS = ("torch", "numpy", "scipy", "sympy", "networkx", "hypothesis")
+
+
+def verdict_environment() -> dict[str, str]:
+    """What besides the sources can change a verdict: the Python version, the installed
+    versions of :data:`VERDICT_DISTRIBUTIONS` and of ``entangled`` (read from the package
+    metadata, without importing them), and where ``entangled`` is loaded from (two
+    checkouts on one machine share a user-level cache: each gets its own entries)."""
+    from importlib import metadata
+
+    import entangled
+
+    versions = {"python": sys.version.split()[0],
+                "entangled_location": os.path.dirname(os.path.realpath(entangled.__file__))}
+    for name in VERDICT_DISTRIBUTIONS + ("entangled",):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "-"
+    return versions
+
+
 def ledger_cache_key(paths: Sequence[str], examples: int | None, seed: int) -> str:
     """Cache key of a verification run: the examples and seed, the sources of the theory
     package (engine and catalog), of the mapping families and of the listed conjecture
-    sources, and the installed versions of plug-in families. Modules that the sources import
-    are not known before they run: they are recorded in the ledger's ``dependencies`` and
-    checked by :func:`dependencies_current` on a cache hit."""
+    sources, the installed versions of plug-in families and :func:`verdict_environment`.
+    Modules that the sources import are not known before they run: they are recorded in the
+    ledger's ``dependencies`` and checked by :func:`dependencies_current` on a cache hit."""
     import entangled.mappings
 
     digest = hashlib.sha256(f"{examples}|{seed}".encode())
+    digest.update(json.dumps(verdict_environment(), sort_keys=True).encode())
     theory_dir = Path(__file__).parent
     sources = sorted(theory_dir.rglob("*.py"))
     sources += sorted(Path(entangled.mappings.__file__).parent.glob("*.py"))
