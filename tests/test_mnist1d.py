@@ -59,15 +59,15 @@ def test_generation_is_offline_deterministic_and_leaves_global_rngs_alone(no_net
     np.random.seed(7)
     random.seed(7)
     np_before, py_before = np.random.get_state()[1].copy(), random.getstate()
-    first = m1d._generate.__wrapped__(3, False, 300)  # bypass the cache; 300 examples
+    first = m1d.make_mnist1d(3, False, 300)  # the generator itself (no cache); 300 examples
     assert no_network == [] and list(tmp_path.iterdir()) == []
     assert np.array_equal(np.random.get_state()[1], np_before)
     assert random.getstate() == py_before
     assert first["x_train"].shape == (240, 40) and first["x_test"].shape == (60, 40)
-    again = m1d._generate.__wrapped__(3, False, 300)
+    again = m1d.make_mnist1d(3, False, 300)
     for key in ("x_train", "y_train", "x_test", "y_test"):
         assert np.array_equal(first[key], again[key])  # same seed, same data
-    other = m1d._generate.__wrapped__(4, False, 300)
+    other = m1d.make_mnist1d(4, False, 300)
     assert not np.array_equal(other["x_train"], first["x_train"])
     assert no_network == []
 
@@ -273,3 +273,60 @@ def test_noise_knobs_change_the_generator_and_nothing_else():
                         corr_noise_scale=m1d.DEFAULT_CORR_NOISE)
     assert torch.equal(default.x_train, load_task("mnist1d").x_train)
     assert "iid_noise_scale 0.2" in load_task("mnist1d", iid_noise_scale=0.2).description
+
+
+@needs_mnist1d
+def test_generated_data_are_cached_on_disk_by_their_parameters(monkeypatch):
+    """Issue 29: a process that finds the data in the user-level cache does not run the
+    generator; the arrays equal the generator's bit for bit; another seed, variant, size or
+    noise scale is another entry."""
+    from entangled import cache
+
+    made = []
+    generator = m1d.make_mnist1d
+
+    def counting(*args):
+        made.append(args)
+        return generator(*args)
+
+    monkeypatch.setattr(m1d, "make_mnist1d", counting)
+    published = (m1d.DEFAULT_IID_NOISE, m1d.DEFAULT_CORR_NOISE)
+    first = m1d._generate.__wrapped__(5, False, 200)  # past the per-process cache
+    again = m1d._generate.__wrapped__(5, False, 200, *published)
+    assert made == [(5, False, 200, *published)]
+    fresh = generator(5, False, 200)
+    for key in m1d.ARRAY_KEYS:
+        assert first[key].dtype == fresh[key].dtype
+        assert np.array_equal(first[key], fresh[key]) and np.array_equal(again[key], fresh[key])
+    others = [(6, False, 200, *published), (5, True, 200, *published),
+              (5, False, 300, *published), (5, False, 200, 0.1, 0.25), (5, False, 200, 0.02, 0.5)]
+    for other in others:
+        m1d._generate.__wrapped__(*other)
+    assert made[1:] == others
+    assert len(list((cache.cache_dir() / "data").glob("mnist1d-*.npz"))) == 6
+    assert len({m1d.data_cache_key(*a) for a in made}) == 6
+    noisy = m1d._generate.__wrapped__(5, False, 200, 0.1, 0.25)  # read back, not generated
+    assert len(made) == 6 and not np.array_equal(noisy["x_train"], first["x_train"])
+    assert np.array_equal(noisy["y_train"], first["y_train"])
+
+
+@needs_mnist1d
+def test_a_damaged_or_foreign_cache_entry_is_generated_again(monkeypatch):
+    import io
+
+    from entangled import cache
+
+    made = []
+    generator = m1d.make_mnist1d
+    monkeypatch.setattr(m1d, "make_mnist1d", lambda *a: made.append(a) or generator(*a))
+    expected = m1d._generate.__wrapped__(7, False, 200)
+    slot = cache.entry("data", f"mnist1d-{m1d.data_cache_key(7, False, 200)}.npz")
+    slot.path.write_bytes(slot.path.read_bytes()[:-100])  # truncated: checksum mismatch
+    assert np.array_equal(m1d._generate.__wrapped__(7, False, 200)["x_train"],
+                          expected["x_train"])
+    buffer = io.BytesIO()  # intact checksum, wrong content (y as float)
+    np.savez(buffer, **{**expected, "y_train": expected["y_train"].astype(np.float64)})
+    slot.write(buffer.getvalue())
+    again = m1d._generate.__wrapped__(7, False, 200)
+    assert again["y_train"].dtype == np.int64 and len(made) == 3
+    assert np.array_equal(again["y_train"], expected["y_train"])

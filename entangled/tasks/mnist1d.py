@@ -131,7 +131,7 @@ def generate_mnist1d(data_seed: int = DEFAULT_DATA_SEED, shuffled: bool = False,
     ``corr_noise_scale`` are the generator's noise scales (defaults: the published dataset). No
     network access: the generator is called directly, never ``get_dataset``/the URL. The
     global numpy and Python random states are restored afterwards. Results are cached per
-    process.
+    process and on disk (:func:`cached_mnist1d`).
     """
     arrays = _generate(int(data_seed), bool(shuffled), int(num_samples), float(iid_noise_scale),
                        float(corr_noise_scale))
@@ -142,15 +142,112 @@ def generate_mnist1d(data_seed: int = DEFAULT_DATA_SEED, shuffled: bool = False,
 def _generate(data_seed: int, shuffled: bool, num_samples: int = DEFAULT_NUM_SAMPLES,
               iid_noise_scale: float = DEFAULT_IID_NOISE,
               corr_noise_scale: float = DEFAULT_CORR_NOISE) -> dict[str, np.ndarray]:
+    """The data set, once per process (this cache), once per machine (the user-level cache,
+    :func:`cached_mnist1d`), generated only when neither has it."""
     if not mnist1d_available():
         raise EntangledError("the MNIST-1D tasks need the 'mnist1d' package (a dependency of "
                              "entangled): run pip install -e . (or pip install "
                              "'mnist1d>=0.0.2.post1,<0.1')")
-    from mnist1d.data import get_dataset_args, make_dataset
+    return cached_mnist1d(data_seed, shuffled, num_samples, iid_noise_scale, corr_noise_scale)
+
+
+#: bump when the arrays made from the generator's output change (dtypes, layout, split)
+DATA_CACHE_VERSION = 1
+ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _generator_args(data_seed: int, shuffled: bool, num_samples: int, iid_noise_scale: float,
+                    corr_noise_scale: float):
+    from mnist1d.data import get_dataset_args
 
     args = get_dataset_args()
-    args.seed, args.shuffle_seq, args.num_samples = data_seed, shuffled, num_samples
-    args.iid_noise_scale, args.corr_noise_scale = iid_noise_scale, corr_noise_scale
+    args.seed, args.shuffle_seq, args.num_samples = int(data_seed), bool(shuffled), int(num_samples)
+    args.iid_noise_scale, args.corr_noise_scale = float(iid_noise_scale), float(corr_noise_scale)
+    return args
+
+
+def data_cache_key(data_seed: int, shuffled: bool, num_samples: int = DEFAULT_NUM_SAMPLES,
+                   iid_noise_scale: float = DEFAULT_IID_NOISE,
+                   corr_noise_scale: float = DEFAULT_CORR_NOISE) -> str:
+    """Key of the cached arrays: the generator's every argument (``get_dataset_args()`` with
+    ``seed``, ``shuffle_seq``, ``num_samples`` and the two noise scales set; the unused
+    download URL left out), the versions of ``mnist1d`` and numpy (whose random streams the
+    generator draws from) and :data:`DATA_CACHE_VERSION`. The option ``n_train`` is not in
+    it: it keeps the first examples of these arrays (:func:`load_mnist1d_task`), so every
+    ``n_train`` reads the one entry of its generator arguments."""
+    import hashlib
+    import json
+    from importlib import metadata
+
+    args = {k: v for k, v in vars(_generator_args(data_seed, shuffled, num_samples,
+                                                  iid_noise_scale, corr_noise_scale)).items()
+            if k != "url"}
+    spec = {"generator": "mnist1d.data.make_dataset", "args": args,
+            "mnist1d": metadata.version("mnist1d"), "numpy": np.__version__,
+            "format": DATA_CACHE_VERSION}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _arrays_from_bytes(payload: bytes | None) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache entry, or ``None`` unless they have exactly the expected keys,
+    dtypes and shapes (``x``: ``(N, 40)`` float32, ``y``: ``(N,)`` int64, per split), so that
+    an entry of another layout is generated again, never trusted."""
+    import io
+
+    if payload is None:
+        return None
+    try:
+        with np.load(io.BytesIO(payload), allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (ValueError, OSError, KeyError, EOFError):
+        return None
+    if sorted(arrays) != sorted(ARRAY_KEYS):
+        return None
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if not (x.dtype == np.float32 and y.dtype == np.int64 and x.ndim == 2 and y.ndim == 1
+                and x.shape == (y.shape[0], SIGNAL_LENGTH) and y.shape[0] > 0):
+            return None
+    return arrays
+
+
+def cached_mnist1d(data_seed: int, shuffled: bool, num_samples: int = DEFAULT_NUM_SAMPLES,
+                   iid_noise_scale: float = DEFAULT_IID_NOISE,
+                   corr_noise_scale: float = DEFAULT_CORR_NOISE) -> dict[str, np.ndarray]:
+    """:func:`make_mnist1d`'s arrays through the user-level cache (:mod:`entangled.cache`,
+    ``data/mnist1d-<key>.npz``, key :func:`data_cache_key`): read when present and intact
+    (checksum, keys, dtypes and shapes), else generated and written atomically. Of several
+    processes needing the same missing entry (a sweep's workers), one generates it and the
+    others wait and read it."""
+    import io
+
+    from entangled import cache
+
+    key = data_cache_key(data_seed, shuffled, num_samples, iid_noise_scale, corr_noise_scale)
+    slot = cache.entry("data", f"mnist1d-{key}.npz")
+    arrays = _arrays_from_bytes(slot.read())
+    if arrays is not None:
+        return arrays
+    with slot.locked():
+        arrays = _arrays_from_bytes(slot.read())
+        if arrays is None:
+            arrays = make_mnist1d(data_seed, shuffled, num_samples, iid_noise_scale,
+                                  corr_noise_scale)
+            buffer = io.BytesIO()
+            np.savez(buffer, x_train=arrays["x_train"], y_train=arrays["y_train"],
+                     x_test=arrays["x_test"], y_test=arrays["y_test"])
+            slot.write(buffer.getvalue())
+    return arrays
+
+
+def make_mnist1d(data_seed: int, shuffled: bool, num_samples: int = DEFAULT_NUM_SAMPLES,
+                 iid_noise_scale: float = DEFAULT_IID_NOISE,
+                 corr_noise_scale: float = DEFAULT_CORR_NOISE) -> dict[str, np.ndarray]:
+    """Run ``mnist1d.data.make_dataset`` (no cache; the global numpy and Python random states
+    are restored afterwards) and return the four arrays."""
+    from mnist1d.data import make_dataset
+
+    args = _generator_args(data_seed, shuffled, num_samples, iid_noise_scale, corr_noise_scale)
     np_state, py_state = np.random.get_state(), random.getstate()
     try:
         data = make_dataset(args)
