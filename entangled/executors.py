@@ -62,10 +62,14 @@ def _init_local_worker(counter, parent_pid: int | None = None,
                        registrations: bytes | None = None) -> None:
     """Pool initializer: the parent's run-time registrations; one torch thread; pick this
     worker's GPU round-robin; a watchdog thread ends the worker when the sweep's process is
-    gone (killed with SIGKILL, say), so no orphan keeps training."""
+    gone (killed with SIGKILL, say), so no orphan keeps training. ``torch._dynamo``, which
+    ``torch.optim`` imports on its first use (1-2 s on an idle core), is imported here, once
+    per worker, rather than inside the worker's first run (whose recorded wall time it would
+    inflate)."""
     import threading
 
     import torch
+    import torch._dynamo  # warm-up: see the docstring
 
     restore_registrations(registrations)
     torch.set_num_threads(1)

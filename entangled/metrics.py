@@ -328,8 +328,31 @@ def jacobian_singular_values(model, x: torch.Tensor, *, example: int = 0,
             out = model.run_stack(start.reshape(h0.shape), xi).reshape(-1)
             return out if coords is None else out[coords]
 
-        jac = torch.func.jacrev(stack)(flat if coords is None else flat[coords])
+        jac = reverse_jacobian(stack, flat if coords is None else flat[coords])
     return torch.linalg.svdvals(jac.detach().to(device="cpu", dtype=torch.float64))
+
+
+def reverse_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """The Jacobian ``J[i, j] = d fn(x)_i / d x_j`` of a function from a vector to a vector,
+    by reverse mode: one vector-Jacobian product per output coordinate, ``J = vmap(v -> v^T
+    J)(I)``, batched with :func:`torch.vmap` over the rows of the identity.
+
+    This is :func:`torch.func.jacrev`'s own computation (the same numbers, to the last bit:
+    tested), without its first-use import of ``torch._dynamo`` (1-2 s in every process that
+    takes a metric snapshot). Outputs that do not depend on ``x`` get zero rows.
+    """
+    x = x.detach().requires_grad_(True)
+    out = fn(x)
+    if not out.requires_grad:
+        return torch.zeros(out.numel(), x.numel(), dtype=out.dtype, device=out.device)
+    basis = torch.eye(out.numel(), dtype=out.dtype, device=out.device)
+
+    def vector_jacobian_product(v: torch.Tensor) -> torch.Tensor:
+        (row,) = torch.autograd.grad(out, x, v, retain_graph=True, allow_unused=True,
+                                     materialize_grads=True)
+        return row
+
+    return torch.vmap(vector_jacobian_product)(basis)
 
 
 # ----------------------------------------------------------------------------- gradients

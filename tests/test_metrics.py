@@ -225,6 +225,55 @@ def test_jacobian_of_zero_branch_stack_is_the_product_of_the_skips():
     assert float(expected.min()) < 0.9  # a non-trivial spectrum
 
 
+def test_reverse_jacobian_is_known_and_equals_jacrev_to_the_last_bit():
+    from entangled.nn.transformer import explicit_attention
+
+    a = torch.tensor([[1.0, 2.0], [3.0, 4.0], [0.5, -1.0]], dtype=torch.float64)
+    x = torch.tensor([0.3, -0.7], dtype=torch.float64)
+    # f(x) = tanh(A x) * [1, 1, 0] + [0, 0, 5]: J = diag(1 - tanh(A x)^2, masked) A, last row 0
+    mask = torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64)
+
+    def f(v):
+        return torch.tanh(a @ v) * mask + torch.tensor([0.0, 0.0, 5.0], dtype=torch.float64)
+
+    expected = ((1 - torch.tanh(a @ x) ** 2) * mask)[:, None] * a
+    torch.testing.assert_close(metrics.reverse_jacobian(f, x), expected, rtol=1e-14, atol=0)
+    assert torch.equal(metrics.reverse_jacobian(lambda v: torch.ones(2) * 3, x),
+                       torch.zeros(2, 2))  # outputs that do not depend on x
+    for arch in ("cnn", "vit", "transformer", "rnn"):
+        model, xs, _ = make(arch, "orthogonal")
+        model, xi = model.float(), xs[:1].float()
+        start = model.embed(xi).detach()
+        h0 = start.reshape(-1)
+
+        def stack(values, model=model, shape=start.shape, xi=xi):
+            return model.run_stack(values.reshape(shape), xi).reshape(-1)
+
+        with metrics.evaluating(model), explicit_attention(model):
+            ours = metrics.reverse_jacobian(stack, h0)
+            theirs = torch.func.jacrev(stack)(h0)
+        assert torch.equal(ours, theirs), arch
+
+
+def test_a_snapshot_does_not_import_torch_dynamo():
+    """jacrev imports torch._dynamo on first use (1-2 s, more under load); the snapshot
+    avoids it (a training run imports it anyway: torch.optim does, once per process)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch\n"
+            "from entangled.metrics import snapshot\n"
+            "from entangled.nn import SkipSpec, build_model\n"
+            "model = build_model('transformer', input_shape=(6, 3), output_dim=4,\n"
+            "    skip=SkipSpec('orthogonal'), config={'dim': 8, 'depth': 1, 'heads': 2})\n"
+            "values = snapshot(model, torch.randn(5, 6, 3), torch.arange(5) % 4)\n"
+            "assert len(values['jacobian_singular_values']) == 48\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=600)
+    assert out.stdout.strip() == "False"
+
+
 def test_jacobian_coordinates_keep_whole_mixing_groups():
     model, _, _ = make("cnn")
     coords = metrics.jacobian_coordinates(model, (4, 8, 8), max_dim=40)
