@@ -21,7 +21,10 @@ For a preset (``--preset``) or a suite file (``--suite``) this prints, per archi
   run files of an earlier sweep (a report's ``runs/``) instead, whose ``wall_time_s`` (each
   run's own time in its one-thread worker) are summed per architecture; the whole sweep's
   wall time then comes from the report's ``history.json`` when it has one;
-* the **fraction of peak**: FLOPs / (wall time x peak).
+* the **fraction of peak**: FLOPs / (wall time x peak);
+* per architecture (its first run in the suite), one step's time and fraction of the
+  one-thread peak at batch sizes 1 to 512: what per-step overhead costs at the suite's
+  batch of 32 (``--scaling-only`` prints this table alone, in about a minute).
 
 The machine's load (``os.getloadavg``) is printed before and after: on a shared machine the
 wall times, and so the fractions, are only as good as the quiet they were taken in.
@@ -31,6 +34,7 @@ Usage::
     python benchmarks/bench_efficiency.py --preset quick              # cold sweep, 2 workers
     python benchmarks/bench_efficiency.py --preset quick --results reports/out/quick/runs
     python benchmarks/bench_efficiency.py --suite my_suite.toml --jobs 4
+    python benchmarks/bench_efficiency.py --preset quick --scaling-only
 """
 
 from __future__ import annotations
@@ -54,7 +58,9 @@ EVAL_BATCH = 256
 # ---------------------------------------------------------------------------- peak
 def sgemm_peak(threads: int, size: int = 2048, repeats: int = 7) -> float:
     """Measured float32 matrix-product peak in FLOP/s: the fastest of ``repeats`` products
-    of two ``size x size`` matrices (``2 size^3`` FLOPs each) with ``threads`` threads."""
+    of two ``size x size`` matrices (``2 size^3`` FLOPs each) with ``threads`` threads. One
+    thread is timed in process CPU time (which other processes on the machine barely
+    change, like the per-step times below); several threads in wall time."""
     import torch
 
     previous = torch.get_num_threads()
@@ -64,11 +70,12 @@ def sgemm_peak(threads: int, size: int = 2048, repeats: int = 7) -> float:
         a = torch.randn(size, size, generator=generator)
         b = torch.randn(size, size, generator=generator)
         torch.matmul(a, b)  # warm-up
+        clock = time.process_time if threads == 1 else time.perf_counter
         best = float("inf")
         for _ in range(repeats):
-            start = time.perf_counter()
+            start = clock()
             torch.matmul(a, b)
-            best = min(best, time.perf_counter() - start)
+            best = min(best, clock() - start)
     finally:
         torch.set_num_threads(previous)
     return 2.0 * size ** 3 / best
@@ -166,6 +173,69 @@ def run_flops(counted: ClassFlops, steps: int | None = None, evaluations: int | 
     return float(counted.step) * steps, other
 
 
+# ---------------------------------------------------------------------------- per step
+BATCH_SIZES = (1, 8, 32, 128, 512)
+
+
+def step_scaling(config, batch_sizes=BATCH_SIZES, steps: int = 20) -> list[tuple[int, int, float]]:
+    """``(batch size, FLOPs, CPU seconds)`` of one optimizer step of ``config``'s model (the
+    run's own step: :class:`~entangled.train.FlatStepper`, clipping as budgeted) at each
+    batch size, one thread, the median of ``steps`` steps after two warm-up steps. The time
+    at batch 1 is almost all per-step overhead (Python, dispatch, small kernels); the slope
+    is the arithmetic."""
+    import statistics
+
+    import torch
+
+    from entangled.runs import as_spec
+    from entangled.tasks import load_task
+    from entangled.tasks.validation import with_validation
+    from entangled.train import FlatStepper, build_for, intra_op_threads
+
+    spec = as_spec(config).resolve()
+    task = with_validation(load_task(spec.task.name, seed=0, **dict(spec.task.options)), 0)
+    rows = []
+    with intra_op_threads(1):
+        for batch in batch_sizes:
+            model = build_for(spec, task)
+            model.train()
+            stepper = FlatStepper([p for p in model.parameters() if p.requires_grad], spec.budget)
+            generator = torch.Generator().manual_seed(0)
+
+            def step() -> None:
+                idx = torch.randint(0, task.n_train, (batch,), generator=generator)
+                loss = task.loss(model(task.x_train[idx]), task.y_train[idx])
+                stepper.zero_grad()
+                loss.backward()
+                stepper.step()
+
+            flops = _count(step)
+            times = []
+            for _ in range(steps + 2):
+                start = time.process_time()
+                step()
+                times.append(time.process_time() - start)
+            rows.append((batch, flops, statistics.median(times[2:])))
+    return rows
+
+
+def scaling_table(configs, peak_1: float) -> None:
+    """Per architecture (its first run in the suite), step time and fraction of the one-thread
+    peak at several batch sizes."""
+    seen = {}
+    for config in configs:
+        seen.setdefault(config.arch, config)
+    print("\n| architecture | batch | MFLOP per step | CPU ms per step | fraction of 1-thread peak "
+          "| batch 1's time / this time |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for arch in sorted(seen, key=lambda a: (ARCH_ORDER + (a,)).index(a)):
+        rows = step_scaling(seen[arch])
+        overhead = rows[0][2]
+        for batch, flops, seconds in rows:
+            print(f"| {arch} | {batch} | {flops / 1e6:.1f} | {1e3 * seconds:.2f} "
+                  f"| {flops / (seconds * peak_1):.1%} | {overhead / seconds:.0%} |", flush=True)
+
+
 # ---------------------------------------------------------------------------- wall time
 def cold_sweep(configs, jobs: int) -> tuple[float, Path]:
     """Run the configs' sweep cold in a fresh directory; return (wall seconds, run dir)."""
@@ -220,6 +290,8 @@ def main(argv=None) -> None:
                         help="worker processes of the cold sweep, and the cores of the peak")
     parser.add_argument("--peak-size", type=int, default=2048)
     parser.add_argument("--keep", action="store_true", help="keep the cold sweep's directory")
+    parser.add_argument("--scaling-only", action="store_true",
+                        help="only the per-step table at several batch sizes (no sweep)")
     args = parser.parse_args(argv)
 
     suite = load_suite(args.suite) if args.suite else get_preset(args.preset)
@@ -229,8 +301,12 @@ def main(argv=None) -> None:
 
     peak_1 = sgemm_peak(1, args.peak_size)
     peak_n = sgemm_peak(args.jobs, args.peak_size) if args.jobs > 1 else peak_1
-    print(f"sgemm peak ({args.peak_size}^2 float32): {peak_1 / 1e9:.1f} GFLOP/s on 1 thread, "
-          f"{peak_n / 1e9:.1f} GFLOP/s on {args.jobs}", flush=True)
+    print(f"sgemm peak ({args.peak_size}^2 float32): {peak_1 / 1e9:.1f} GFLOP/s on 1 thread "
+          f"(CPU time), {peak_n / 1e9:.1f} GFLOP/s on {args.jobs} (wall time)", flush=True)
+
+    if args.scaling_only:
+        scaling_table(configs, peak_1)
+        return
 
     classes: dict[str, ClassFlops] = {}
     class_of = {}
@@ -287,6 +363,7 @@ def main(argv=None) -> None:
     if total["missing"]:
         print(f"\n{int(total['missing'])} run(s) had no result file and are left out.")
     flops = total["train"] + total["other"]
+    scaling_table(configs, peak_1)
     if sweep_wall:
         print(f"\nwhole sweep: {flops / 1e12:.2f} TFLOP in {sweep_wall:.1f} s wall on "
               f"{args.jobs} worker(s); floor at the {args.jobs}-thread peak "
