@@ -128,16 +128,12 @@ def calibration_table(rows: Iterable[Outcome],
 
 
 def references_cache() -> Path:
-    """Where the reference accuracies of this machine are kept between reports:
-    ``$ENTANGLED_CACHE_DIR`` or ``$XDG_CACHE_HOME/entangled`` (default ``~/.cache/entangled``),
-    file ``mnist1d-references.json``."""
-    import os
+    """Where the reference accuracies of this machine are kept between reports: the file
+    ``mnist1d-references.json`` in the user-level cache (:func:`entangled.cache.cache_dir`:
+    ``$ENTANGLED_CACHE_DIR`` or ``$XDG_CACHE_HOME/entangled``, default ``~/.cache/entangled``)."""
+    from entangled.cache import cache_dir
 
-    root = os.environ.get("ENTANGLED_CACHE_DIR")
-    if not root:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        root = os.path.join(xdg, "entangled")
-    return Path(root) / "mnist1d-references.json"
+    return cache_dir() / "mnist1d-references.json"
 
 
 def _key(steps: int, seeds: tuple[int, ...]) -> dict:

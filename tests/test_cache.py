@@ -25,6 +25,20 @@ def test_location_follows_the_environment(monkeypatch, tmp_path):
     assert cache.cache_dir() == tmp_path / "home" / ".cache" / "entangled"
 
 
+def test_every_user_level_file_lives_in_the_one_cache_folder(monkeypatch, tmp_path):
+    """The hypothesis database and the MNIST-1D reference accuracies follow the same
+    environment variables as the ledger and data entries."""
+    from entangled.reports.calibration import references_cache
+    from entangled.theory.isolation import hypothesis_cache_dir
+
+    monkeypatch.setenv("ENTANGLED_CACHE_DIR", str(tmp_path / "mine"))
+    assert references_cache() == tmp_path / "mine" / "mnist1d-references.json"
+    assert hypothesis_cache_dir() == tmp_path / "mine" / "hypothesis"
+    monkeypatch.delenv("ENTANGLED_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert references_cache() == tmp_path / "xdg" / "entangled" / "mnist1d-references.json"
+
+
 def test_tests_do_not_use_the_real_user_cache():
     assert cache.cache_dir() != Path.home() / ".cache" / "entangled"
     assert "user-cache" in str(cache.cache_dir())
