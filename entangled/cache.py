@@ -37,6 +37,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from entangled.errors import InvalidParameterError
+
 LOGGER = logging.getLogger(__name__)
 ENV = "ENTANGLED_CACHE_DIR"
 MAGIC = b"entangled-cache 1 sha256="
@@ -143,8 +145,6 @@ class Entry:
 def entry(namespace: str, name: str, root: Path | None = None) -> Entry:
     """The cache file ``<root>/<namespace>/<name>`` (``root`` defaults to :func:`cache_dir`).
     ``namespace`` and ``name`` are plain file names (letters, digits, ``_.-``)."""
-    from entangled.errors import InvalidParameterError
-
     for label, value in (("namespace", namespace), ("name", name)):
         if not (isinstance(value, str) and _NAME.match(value) and value not in (".", "..")):
             raise InvalidParameterError(label, value, "a file name of letters, digits, '_', '.', '-'")

@@ -35,12 +35,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "entangled.logs", "entangled.mappings", "entangled.properties",
                   "entangled.skips",
                   # on open branches (issue 26, 28): files, process checks, the environment record
-                  "entangled.atomic_io", "entangled.process_tree", "entangled.environment")),
+                  "entangled.atomic_io", "entangled.process_tree", "entangled.environment",
+                  # the user-level cache (standard library only; data sets use it)
+                  "entangled.cache")),
     ("nn, tasks", ("entangled.nn", "entangled.tasks")),
     ("runs", ("entangled.runs",)),
     ("training", ("entangled.hooks", "entangled.train", "entangled.batched", "entangled.metrics",
-                  "entangled.callbacks",
-                  "entangled.cache")),  # on an open branch (issue 29)
+                  "entangled.callbacks")),
     ("sweeps", ("entangled.sweep", "entangled.executors", "entangled.store", "entangled.export",
                 "entangled.audit", "entangled.cost")),  # audit, cost: open branch (issue 26)
     ("theory", ("entangled.theory",)),

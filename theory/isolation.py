@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from entangled.cache import cache_dir
+
 #: Seconds a fresh child may take to import its ``preload`` modules (torch included).
 STARTUP_TIMEOUT = 300.0
 
@@ -60,8 +62,6 @@ def hypothesis_cache_dir() -> Path:
     """Where hypothesis stores its data for ``entangled`` runs: the subfolder ``hypothesis``
     of the user-level cache (:func:`entangled.cache.cache_dir`: ``$ENTANGLED_CACHE_DIR`` or
     ``$XDG_CACHE_HOME/entangled``, default ``~/.cache/entangled``)."""
-    from entangled.cache import cache_dir
-
     return cache_dir() / "hypothesis"
 
 

@@ -58,6 +58,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from entangled import cache
 from entangled.errors import EntangledError, InvalidParameterError
 from entangled.mappings.params import Param
 from entangled.tasks.base import TaskData
@@ -220,8 +221,6 @@ def cached_mnist1d(data_seed: int, shuffled: bool, num_samples: int = DEFAULT_NU
     processes needing the same missing entry (a sweep's workers), one generates it and the
     others wait and read it."""
     import io
-
-    from entangled import cache
 
     key = data_cache_key(data_seed, shuffled, num_samples, iid_noise_scale, corr_noise_scale)
     slot = cache.entry("data", f"mnist1d-{key}.npz")
