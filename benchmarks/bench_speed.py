@@ -23,6 +23,8 @@ Usage::
     python benchmarks/bench_speed.py                       # per-run times, quick's runs
     python benchmarks/bench_speed.py --report --repeats 1  # also the cold quick report
     python benchmarks/bench_speed.py --baseline HEAD~5 --preset smoke
+    python benchmarks/bench_speed.py --baseline 29a8cdf \\
+        --tasks cnn:mnist1d,vit:mnist1d_patches,rnn:delayed_recall,rnn:counting
 """
 
 from __future__ import annotations
@@ -103,18 +105,30 @@ def check_import(env: dict[str, str], expected: Path) -> None:
         raise SystemExit(f"expected to import entangled from {expected}, got {out}")
 
 
-def suite_configs(preset: str) -> list[dict]:
-    """Per architecture, the suite's run of the orthogonal variant at the fixed rate, seed 0."""
+def suite_configs(preset: str, arch_tasks=ARCH_TASKS) -> list[dict]:
+    """Per (architecture, task) of ``arch_tasks``, the suite's first run of the orthogonal
+    variant at the fixed rate, seed 0 (a pair the suite does not train is left out)."""
     from entangled.reports.presets import get_preset
 
     suite = get_preset(preset)
     chosen = {}
     for config in suite.configs(fixed_lr_only=True):
         key = (config.arch, config.task)
-        if key in ARCH_TASKS and key not in chosen and config.family == "orthogonal" \
+        if key in arch_tasks and key not in chosen and config.family == "orthogonal" \
                 and config.seed == 0:
             chosen[key] = config.to_dict()
-    return [chosen[key] for key in ARCH_TASKS if key in chosen]
+    return [chosen[key] for key in arch_tasks if key in chosen]
+
+
+def parse_tasks(text: str) -> tuple[tuple[str, str], ...]:
+    """``"cnn:mnist1d,vit:mnist1d_patches"`` -> ``(("cnn", "mnist1d"), ("vit", ...))``."""
+    pairs = []
+    for item in text.split(","):
+        arch, sep, task = item.strip().partition(":")
+        if not (sep and arch and task):
+            raise SystemExit(f"--tasks: {item!r} is not ARCH:TASK")
+        pairs.append((arch, task))
+    return tuple(pairs)
 
 
 def time_runs(env: dict[str, str], configs: list[dict], repeats: int) -> list[dict]:
@@ -143,6 +157,10 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--report", action="store_true", help="also time cold reports")
     parser.add_argument("--no-runs", action="store_true", help="skip the per-run times")
+    parser.add_argument("--tasks", type=parse_tasks, default=ARCH_TASKS,
+                        help="ARCH:TASK pairs whose runs are timed, comma-separated (default "
+                             + ",".join(f"{a}:{t}" for a, t in ARCH_TASKS) + "; the baseline "
+                             "must know the tasks and options the preset gives them)")
     args = parser.parse_args(argv)
 
     import torch
@@ -160,7 +178,7 @@ def main(argv=None) -> None:
               f"{' + uncommitted changes' if subprocess.run(['git', '-C', str(REPO), 'status', '--porcelain', '--untracked-files=no'], capture_output=True, text=True).stdout.strip() else ''})")
         print(f"start: {load_line()}", flush=True)
         if not args.no_runs:
-            runs_table(sides, suite_configs(args.preset), args.repeats)
+            runs_table(sides, suite_configs(args.preset, args.tasks), args.repeats)
         if args.report:
             report_table(sides, args.preset, args.repeats, root)
         print(f"\nend: {load_line()}")
