@@ -46,12 +46,14 @@ NOT_OUTCOMES = ("config", "spec", "schema_version", "config_hash", "metrics", "e
 
 # --------------------------------------------------------------------------- reading
 def results_directory(path: str | os.PathLike) -> Path:
-    """The directory holding the result files: ``path`` itself, or ``path/runs`` for a report
-    directory. Raises :class:`InvalidParameterError` when there is no result file in either."""
+    """The directory holding the result files: ``path/runs`` for a report directory (one with a
+    ``runs/`` folder of result files; its own ``summary.json``, ``history.json`` and cached
+    ledgers are not runs), else ``path`` itself. Raises :class:`InvalidParameterError` when
+    there is no result file in either."""
     root = Path(path)
     if not root.is_dir():
         raise InvalidParameterError("RUNS_DIR", str(path), "an existing directory of run results")
-    for candidate in (root, root / "runs"):
+    for candidate in (root / "runs", root):
         if candidate.is_dir() and any(candidate.glob("*.json")):
             return candidate
     raise InvalidParameterError("RUNS_DIR", str(path),
@@ -214,8 +216,10 @@ def outcomes_table(outcomes: Iterable[Any]) -> list[dict[str, Any]]:
     its parameters, model overrides, ``diverged``, ``chance``, ``time_structure``, ...);
     ``runs`` (finished + diverged); ``n, mean, ci_low, ci_high, std`` of the test accuracy over
     the ``n`` finished seeds (95% t interval); ``diff_delta, diff_ci_low, diff_ci_high,
-    diff_p_value, diff_n_a, diff_n_b``, the difference to the identity skip with Welch's
-    interval (``None`` for the identity itself); then ``property.<name>`` of the skip mapping.
+    diff_p_value, diff_n_a, diff_n_b``, the difference to the identity skip paired by seed
+    (:func:`entangled.reports.analysis.paired_difference`: diverged runs at chance, paired t
+    interval and p-value; ``diff_n_a`` = ``diff_n_b`` = the paired seeds; ``None`` for the
+    identity itself); then ``property.<name>`` of the skip mapping.
     Lists (per-seed accuracies, seeds) are left out. Every row has every column.
     """
     rows = []

@@ -20,14 +20,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import platform
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence, cast
 
-import numpy as np
 import torch
 
 from entangled.errors import InvalidParameterError
@@ -169,17 +166,11 @@ def resolve_device(device: str) -> torch.device:
 
 
 def environment() -> dict[str, Any]:
-    """Versions and thread count of this process."""
-    import entangled
+    """Versions, machine (CPU model and instruction sets, GPU) and thread count of this
+    process (:func:`entangled.environment.environment`)."""
+    from entangled.environment import environment as record
 
-    env = {
-        "python": sys.version.split()[0], "platform": platform.platform(),
-        "torch": torch.__version__, "numpy": np.__version__,
-        "entangled": getattr(entangled, "__version__", "?"),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-    return env
+    return record()
 
 
 def _make_optimizer(budget, parameters) -> torch.optim.Optimizer:

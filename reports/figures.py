@@ -11,8 +11,16 @@ Figures are made for a person to read:
   leaves the metric's range: the view is fitted to the data and then intersected with the range,
   and error bars are cut at the range (an interval ``0.9 ± 0.3`` of an accuracy is drawn up
   to 1);
-* labels are typeset with matplotlib's mathtext: a TeX fragment such as ``h_{l+1}`` outside
-  ``$...$`` is wrapped into math mode by :func:`typeset`, never shown raw;
+* axis labels are typeset with matplotlib's mathtext: a TeX fragment such as ``h_{l+1}``
+  outside ``$...$`` is wrapped into math mode by :func:`typeset`, never shown raw; titles and
+  legend entries are names (families, tasks, architectures, variants) and render as written
+  (``block_orthogonal``, ``delayed_recall``; only an explicit ``$...$`` is math there);
+* legends sit outside the data: one legend below the figure when every panel shows the same
+  series, else one below each panel;
+* a panel with a ``reference`` (the identity arm of a dose-response) shows it as a dotted line
+  with its interval shaded, and its point ringed; the y view is fitted to the data and the
+  reference, not stretched to a chance line far below them (:func:`data_limits`);
+* long titles wrap to the width of their panel or figure, never clipped;
 * besides the PNG embedded in the page, each figure carries its SVG (text kept as text), which
   :func:`write_svgs` writes next to the page.
 
@@ -59,8 +67,26 @@ class Series:
 
 
 @dataclass
+class Reference:
+    """A reference arm drawn across a panel: ``y`` with its interval ``[low, high]`` shaded,
+    labelled ``label``; ``x`` (optional) is where the arm's own point lies, which is ringed."""
+
+    y: float
+    low: float
+    high: float
+    label: str = "identity"
+    x: float | None = None
+
+
+@dataclass
 class Panel:
-    """One axes. ``yrange`` bounds the y axis (default: :data:`METRIC_RANGES` of ``ylabel``)."""
+    """One axes. ``yrange`` bounds the y axis (default: :data:`METRIC_RANGES` of ``ylabel``).
+
+    ``hline`` (e.g. chance) is drawn when it lies in the view; it does not stretch the view
+    when ``fit_to_data`` (the data and the ``reference`` decide the view; a line outside it is
+    named in the legend instead). ``math_labels``: wrap bare TeX fragments of the axis labels
+    into math (:func:`typeset`); ``False`` for labels made of names (an explicit ``$...$`` is
+    math either way)."""
 
     title: str
     xlabel: str
@@ -71,6 +97,12 @@ class Panel:
     logy: bool = False
     scatter: bool = False
     yrange: tuple[float, float] | None = None
+    reference: Reference | None = None
+    fit_to_data: bool = False
+    math_labels: bool = True
+    categories: list[str] | None = None
+    band: tuple[float, float] | None = None
+    band_label: str = ""
 
 
 @dataclass
@@ -88,8 +120,12 @@ def _finite(values) -> bool:
     return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
 
 
-# A TeX-like fragment: a symbol followed by one or more sub/superscripts, ``h_{l+1}``, ``x^2``.
-_TEX_FRAGMENT = re.compile(r"[A-Za-z\\]+(?:[_^](?:\{[^{}$]*\}|[A-Za-z0-9]))+")
+# A TeX-like fragment: one symbol (a letter or a ``\\command``) followed by one or more sub- or
+# superscripts, ``h_{l+1}``, ``x^2``, ``f_l``, ``\\sigma_i``. A symbol inside a longer word and a
+# one-character script followed by more word characters are not math: identifiers such as
+# ``block_orthogonal``, ``sparse_unit_norm`` or ``delayed_recall`` are names and stay as written.
+_TEX_FRAGMENT = re.compile(
+    r"(?<![\w\\])(?:[A-Za-z]|\\[A-Za-z]+)(?:[_^](?:\{[^{}$]*\}|[A-Za-z0-9](?![\w{])))+")
 
 
 def typeset(label: str) -> str:
@@ -101,6 +137,54 @@ def typeset(label: str) -> str:
     parts = re.split(r"((?<!\\)\$[^$]*(?<!\\)\$)", label)
     return "".join(part if part.startswith("$") and len(part) > 1
                    else _TEX_FRAGMENT.sub(lambda m: f"${m.group(0)}$", part) for part in parts)
+
+
+def wrap(text: str, width_in: float, font_size: float) -> str:
+    r"""``text`` broken into lines that fit ``width_in`` inches at ``font_size`` points (an
+    average glyph is taken as 0.6 em wide); text with ``$...$`` math is left whole.
+
+    >>> wrap("Accuracy against the composite skip gain over depth", 3.0, 12.0)
+    'Accuracy against the composite\nskip gain over depth'
+    """
+    import textwrap
+
+    if "$" in text:
+        return text
+    columns = max(10, int(width_in * 72 / (0.6 * font_size)))
+    return "\n".join(textwrap.wrap(text, columns)) or text
+
+
+def data_limits(panel: Panel, bounds: tuple[float, float] | None, pad: float = 0.08
+                ) -> tuple[float, float] | None:
+    """The y view of a ``fit_to_data`` panel: the span of its points with their error bars
+    (cut at ``bounds``) and of its reference interval, padded by ``pad`` of the span on each
+    side and kept inside ``bounds``; ``None`` when there is no finite point.
+
+    >>> data_limits(Panel("t", "x", "test accuracy", [Series("a", [0, 1], [0.90, 0.95],
+    ...             [0.01, 0.01])], hline=0.1, fit_to_data=True), (0.0, 1.0))
+    (0.8844, 0.9656)
+    """
+    values = []
+    for series in panel.series:
+        errors = series.yerr if series.yerr is not None and _finite(series.yerr) else None
+        for i, y in enumerate(series.ys):
+            if not (isinstance(y, (int, float)) and math.isfinite(y)):
+                continue
+            e = errors[i] if errors is not None else 0.0
+            values += [y - e, y + e]
+    if panel.reference is not None:
+        values += [v for v in (panel.reference.low, panel.reference.high, panel.reference.y)
+                   if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not values:
+        return None
+    if bounds is not None:
+        values = [min(max(v, bounds[0]), bounds[1]) for v in values]
+    low, high = min(values), max(values)
+    span = high - low if high > low else max(abs(high) * 0.05, 0.01)
+    low, high = low - pad * span, high + pad * span
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return round(low, 6), round(high, 6)
 
 
 def metric_range(panel: Panel) -> tuple[float, float] | None:
@@ -137,40 +221,100 @@ def _integer_axis(panel: Panel) -> bool:
     return bool(xs) and all(isinstance(x, int) and not isinstance(x, bool) for x in xs)
 
 
-def _draw_panel(ax, panel: Panel) -> None:
+def _draw_forest(ax, panel: Panel) -> None:
+    """A forest plot: categories top to bottom, values with horizontal error bars."""
+    rows = list(range(len(panel.categories)))
+    if panel.band is not None:
+        ax.axvspan(*panel.band, color="tab:green", alpha=0.12, lw=0,
+                   label=panel.band_label or None)
+    ax.axvline(0.0, color="0.4", lw=1.2)
+    for series in panel.series:
+        errors = series.yerr if series.yerr is not None and _finite(series.yerr) else None
+        ax.errorbar(series.xs, rows[:len(series.xs)], xerr=errors, fmt="o", capsize=3, ms=6,
+                    label=series.label)
+    ax.set_yticks(rows, panel.categories, fontsize=FONT_SIZES["ticks"])
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_title(wrap(panel.title, PANEL_SIZE[0] - 0.3, FONT_SIZES["title"]),
+                 fontsize=FONT_SIZES["title"])
+    ax.set_xlabel(panel.xlabel, fontsize=FONT_SIZES["label"])
+    ax.tick_params(axis="x", labelsize=FONT_SIZES["ticks"])
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _draw_panel(ax, panel: Panel, *, legend: bool = True) -> None:
+    if panel.categories is not None:
+        _draw_forest(ax, panel)
+        if legend and ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=FONT_SIZES["legend"], loc="upper center",
+                      bbox_to_anchor=(0.5, -0.2), ncols=2, frameon=False)
+        return
     bounds = metric_range(panel)
     for series in panel.series:
         if not series.xs:
             continue
-        label = typeset(series.label)
         has_errors = series.yerr is not None and _finite(series.yerr)
         yerr = clipped_errors(series.ys, series.yerr, bounds) if has_errors else None
         if panel.scatter:
             ax.errorbar(series.xs, series.ys, yerr=yerr, fmt=series.marker, capsize=3,
-                        label=label, ms=7)
+                        label=series.label, ms=7)
         elif has_errors:
             ax.errorbar(series.xs, series.ys, yerr=yerr, marker=series.marker, capsize=3,
-                        label=label, ms=6, lw=1.8)
+                        label=series.label, ms=6, lw=1.8)
         else:
-            ax.plot(series.xs, series.ys, marker=series.marker, label=label, ms=5, lw=1.8)
+            ax.plot(series.xs, series.ys, marker=series.marker, label=series.label, ms=5, lw=1.8)
+    reference = panel.reference
+    if reference is not None and math.isfinite(reference.y):
+        ax.axhline(reference.y, color="tab:green", ls=":", lw=1.6, label=reference.label)
+        if math.isfinite(reference.low) and math.isfinite(reference.high):
+            ax.axhspan(reference.low, reference.high, color="tab:green", alpha=0.12, lw=0)
+        if reference.x is not None:
+            ax.plot([reference.x], [reference.y], ls="none", marker="o", ms=13, mfc="none",
+                    mec="tab:green", mew=2)
+    view = data_limits(panel, bounds) if panel.fit_to_data else None
     if panel.hline is not None:
-        ax.axhline(panel.hline, color="0.5", ls="--", lw=1.2,
-                   label=typeset(panel.hline_label) if panel.hline_label else None)
+        label = panel.hline_label
+        if view is None or view[0] <= panel.hline <= view[1]:
+            ax.axhline(panel.hline, color="0.5", ls="--", lw=1.2, label=label or None)
+        elif label:  # outside the fitted view: named, not drawn
+            where = "below" if panel.hline < view[0] else "above"
+            ax.plot([], [], color="0.5", ls="--", lw=1.2,
+                    label=f"{label} {_format_tick(panel.hline)} ({where} the view)")
     if panel.logy:
         ax.set_yscale("log")
     if _integer_axis(panel):
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if bounds is not None:
+    if view is not None:
+        ax.set_ylim(*view)
+    elif bounds is not None:
         ax.set_ylim(*clip_limits(ax.get_ylim(), bounds))
-    ax.set_title(typeset(panel.title), fontsize=FONT_SIZES["title"])
-    ax.set_xlabel(typeset(panel.xlabel), fontsize=FONT_SIZES["label"])
-    ax.set_ylabel(typeset(panel.ylabel), fontsize=FONT_SIZES["label"])
+    ax.set_title(wrap(panel.title, PANEL_SIZE[0] - 0.3, FONT_SIZES["title"]),
+                 fontsize=FONT_SIZES["title"])
+    label = typeset if panel.math_labels else str
+    ax.set_xlabel(label(panel.xlabel), fontsize=FONT_SIZES["label"])
+    ax.set_ylabel(label(panel.ylabel), fontsize=FONT_SIZES["label"])
     ax.tick_params(labelsize=FONT_SIZES["ticks"])
     ax.grid(alpha=0.3)
-    if any(s.xs for s in panel.series):
-        ax.legend(fontsize=FONT_SIZES["legend"], loc="best")
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=FONT_SIZES["legend"], loc="upper center",
+                  bbox_to_anchor=(0.5, -0.2), ncols=2, frameon=False)
+
+
+def _format_tick(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def shared_legend(panels: list[Panel]) -> bool:
+    """Whether one legend serves every panel: more than one panel, and every panel shows the
+    same series labels (and the same reference and line labels)."""
+    def labels(p: Panel) -> tuple:
+        return (tuple(s.label for s in p.series if s.xs),
+                p.reference.label if p.reference else None,
+                p.hline_label if p.hline is not None else None,
+                p.band_label if p.band is not None else None)
+
+    return len(panels) > 1 and len({labels(p) for p in panels}) == 1
 
 
 def draw(title: str, panels: list[Panel], *, columns: int = MAX_COLUMNS,
@@ -182,15 +326,25 @@ def draw(title: str, panels: list[Panel], *, columns: int = MAX_COLUMNS,
     columns = max(1, min(columns, MAX_COLUMNS, len(panels)))
     rows = max(1, math.ceil(len(panels) / columns))
     width, height = (max(a, b) for a, b in zip(panel_size or PANEL_SIZE, PANEL_SIZE))
-    fig = MatplotlibFigure(figsize=(width * columns, height * rows + 0.6),
+    rows_per_panel = max((len(p.categories) for p in panels if p.categories), default=0)
+    height = max(height, 0.42 * rows_per_panel + 1.6)  # a forest plot grows with its rows
+    shared = shared_legend(panels)
+    legend_rows = 0.0 if shared else 0.7  # each panel's own legend sits below it
+    fig = MatplotlibFigure(figsize=(width * columns, (height + legend_rows) * rows + 1.0),
                            layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     for ax, panel in zip(axes.flat, panels):
-        _draw_panel(ax, panel)
-    fig.suptitle(typeset(title), fontsize=FONT_SIZES["suptitle"])
+        _draw_panel(ax, panel, legend=not shared)
+    if shared:
+        handles, labels = next(ax.get_legend_handles_labels() for ax in axes.flat
+                               if ax.get_legend_handles_labels()[0])
+        fig.legend(handles, labels, loc="outside lower center", fontsize=FONT_SIZES["legend"],
+                   ncols=min(len(labels), max(1, int(width * columns / 2.2))), frameon=False)
+    fig.suptitle(wrap(title, width * columns - 0.4, FONT_SIZES["suptitle"]),
+                 fontsize=FONT_SIZES["suptitle"])
     return fig
 
 

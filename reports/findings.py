@@ -41,9 +41,8 @@ from typing import Collection, Iterable, Mapping, Sequence
 from entangled.reports.analysis import (IDENTITY, Outcome, arch_label, find_exact, task_label,
                                         variant, variant_label)
 from entangled.reports.paired import ALPHA, CEILING, SMALLEST_EFFECT, compare, holm
-from entangled.reports.verdicts import (AT_CEILING, INCONCLUSIVE, NOT_TESTED, UNLEARNT,
-                                        comparison_verdict, conjunction_verdict, finding_verdict,
-                                        rule_text)
+from entangled.reports.verdicts import (AT_CEILING, MISSING, UNLEARNT, comparison_verdict,
+                                        conjunction_verdict, finding_verdict, rule_text)
 from entangled.runs import ArchSpec, SkipVariant, TaskSpec
 
 #: families whose variants are readings of the paper's "entangled sparse mapping" (F1)
@@ -248,7 +247,7 @@ def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
                  "variant_mean": None, "identity_mean": None,
                  "variant_validation": None, "identity_validation": None, "counted": False}
         if first[i] is None:
-            entry.update(status="missing", reason="not measured")
+            entry.update(status=MISSING, reason="not measured")
             evidence.append(entry)
             continue
         paired = compare(row.by_seed, base.by_seed, chance=row.chance, margin=margin,
@@ -280,22 +279,19 @@ def judge_comparisons(comparisons: Sequence[Comparison], rows: list[Outcome], *,
     return evidence
 
 
-def _words(evidence: Iterable[dict]) -> list[str]:
-    return [e["status"] if e["status"] != "missing" else INCONCLUSIVE for e in evidence]
-
-
 def judge(finding: Finding, rows: list[Outcome], *, margin: float = SMALLEST_EFFECT,
           alpha: float = ALPHA, unlearnt: Collection[tuple] = (),
           decisions: Mapping | None = None) -> Judgement:
-    """Judge ``finding`` on the outcome table from its primary comparisons alone (missing ones
-    count as inconclusive; a finding without primary comparisons is ``not tested``); the
-    secondary comparisons are judged in their own Holm family and never change the verdict."""
+    """Judge ``finding`` on the outcome table from its primary comparisons alone (a missing one
+    counts as inconclusive; a finding without primary comparisons, or none of whose primary
+    comparisons the suite measured, is ``not tested``: :func:`~entangled.reports.verdicts.finding_verdict`);
+    the secondary comparisons are judged in their own Holm family and never change the verdict."""
     evidence = judge_comparisons(finding.primary, rows, rule=finding.rule, margin=margin,
                                  alpha=alpha, unlearnt=unlearnt, decisions=decisions)
-    verdict = finding_verdict(_words(evidence), finding.rule) if finding.tested else NOT_TESTED
+    verdict = finding_verdict([e["status"] for e in evidence], finding.rule)
     secondary = judge_comparisons(finding.secondary, rows, rule=finding.rule, margin=margin,
                                   alpha=alpha, unlearnt=unlearnt, role="secondary")
-    secondary = [e for e in secondary if e["status"] != "missing"]
+    secondary = [e for e in secondary if e["status"] != MISSING]
     return Judgement(finding, verdict, rule_text(finding.rule, margin, alpha), evidence,
                      secondary, margin, alpha)
 

@@ -31,8 +31,11 @@ A finding combines its counted comparisons by its ``rule``:
     ``reproduced`` if every comparison is reproduced; otherwise ``opposite`` if some is
     opposite; otherwise ``not reproduced`` if some is not reproduced; otherwise
     ``inconclusive``.
-No counted comparison gives ``inconclusive``; a finding for which the suite names no
-comparison at all is ``not tested``. A *conjunction* of findings (F3 = F3a and F3b,
+No counted comparison gives ``inconclusive``. A finding for which the suite names no
+comparison, or none of whose comparisons it measured (every one :data:`MISSING`, e.g. F1 in a
+suite of RNN runs only), is ``not tested`` (:data:`NOT_TESTED`): the suite says nothing about
+it, which is different from seeds that cannot tell; a missing comparison beside measured ones
+counts as ``inconclusive``. A *conjunction* of findings (F3 = F3a and F3b,
 :func:`conjunction_verdict`) is ``reproduced`` if every part is, ``opposite`` if some part is,
 else ``not reproduced`` if some part is, ``not tested`` if no part is tested, else
 ``inconclusive``.
@@ -55,22 +58,26 @@ class FindingVerdict(Word):
     NOT_REPRODUCED = "not reproduced"
     OPPOSITE = "opposite"
     INCONCLUSIVE = "inconclusive"
+    #: a finding for which the suite names no primary comparison, or measured none of them
+    NOT_TESTED = "not tested"
+    #: a comparison the suite did not measure (no runs of the mapping or of its identity baseline)
+    MISSING = "missing"
     AT_CEILING = "at ceiling"
     #: a comparison on a task no mapping learnt (:mod:`entangled.reports.learnability`)
     UNLEARNT = "task not learnt"
-    #: a finding for which the suite names no primary comparison
-    NOT_TESTED = "not tested"
 
 
 REPRODUCED = FindingVerdict.REPRODUCED
 NOT_REPRODUCED = FindingVerdict.NOT_REPRODUCED
 OPPOSITE = FindingVerdict.OPPOSITE
 INCONCLUSIVE = FindingVerdict.INCONCLUSIVE
+#: a finding for which the suite names no primary comparison, or measured none of them
+NOT_TESTED = FindingVerdict.NOT_TESTED
+#: a comparison the suite did not measure (counts as inconclusive beside measured ones)
+MISSING = FindingVerdict.MISSING
 AT_CEILING = FindingVerdict.AT_CEILING
 #: a comparison on a task no mapping learnt (:mod:`entangled.reports.learnability`): excluded
 UNLEARNT = FindingVerdict.UNLEARNT
-#: a finding for which the suite names no primary comparison
-NOT_TESTED = FindingVerdict.NOT_TESTED
 EXCLUDED = (AT_CEILING, UNLEARNT)
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, OPPOSITE, INCONCLUSIVE, NOT_TESTED)
 RULES = ("any", "all")
@@ -147,11 +154,14 @@ def comparison_verdict(comparison: PairedComparison, predicted: int, p_adjusted:
 def finding_verdict(words: Sequence[str], rule: str) -> str:
     """Combine the comparison verdicts of one finding by ``rule``. Comparisons at the ceiling
     or on a task no mapping learnt are excluded; under ``all`` an excluded comparison is a part of the claim left untested,
-    so the finding cannot be ``reproduced``."""
+    so the finding cannot be ``reproduced``. A :data:`MISSING` comparison (not measured)
+    counts as ``inconclusive``; when every comparison is missing, or there is none, the finding
+    is :data:`NOT_TESTED`."""
     if rule not in RULES:
         raise InvalidParameterError("rule", rule, "one of " + ", ".join(RULES))
-    if not words:
+    if all(w == MISSING for w in words):  # nothing measured (or nothing to compare)
         return NOT_TESTED
+    words = [INCONCLUSIVE if w == MISSING else w for w in words]
     counted = [w for w in words if w not in EXCLUDED]
     if not counted:
         return INCONCLUSIVE

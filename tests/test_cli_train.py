@@ -100,7 +100,8 @@ def test_sweep_command_runs_and_resumes(tmp_path, capsys):
     assert main(["sweep", str(path), "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "2 already done, 0 run now" in captured.out
-    assert "2/2" not in captured.err  # no progress bar when stderr is not a terminal
+    assert "\r" not in captured.err and "run/s" not in captured.err  # no bar off a terminal
+    assert "sweep: 2/2 runs done (2 found finished, 0 trained now)" in captured.err  # a log line
 
 
 def test_sweep_command_rejects_bad_configs_before_running(tmp_path, capsys):

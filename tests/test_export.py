@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 
 import pytest
@@ -146,11 +147,19 @@ def test_bad_input_names_the_parameter(tmp_path):
         export(tmp_path, format="xlsx")
 
 
-def test_outcomes_table_is_flat_and_matches_the_welch_difference():
+def test_outcomes_table_is_flat_and_its_difference_is_paired_by_seed():
+    """Known answer: seeds 0-2 with differences -0.15, -0.2, -0.15: the paired mean, the paired
+    t interval mean ± t(0.975, 2) sd / sqrt 3 and scipy's ttest_rel p-value; Welch's test on
+    the same numbers gives another p-value; the diverged seed 9 has no identity seed to pair."""
+    import statistics
+
+    from scipy import stats
+
     from entangled.reports import analysis
 
-    results = [result("identity", {}, s, a) for s, a in enumerate([0.8, 0.9, 1.0])]
-    results += [result("rotation", {"theta": 0.5}, s, a) for s, a in enumerate([0.6, 0.7, 0.8])]
+    identity_acc, rotation_acc = [0.8, 0.9, 1.0], [0.65, 0.7, 0.85]
+    results = [result("identity", {}, s, a) for s, a in enumerate(identity_acc)]
+    results += [result("rotation", {"theta": 0.5}, s, a) for s, a in enumerate(rotation_acc)]
     results.append(result("rotation", {"theta": 0.5}, 9, None))
     rows = outcomes_table(analysis.outcomes(as_results(results)))
     assert len(rows) == 2 and rows[0].keys() == rows[1].keys()
@@ -158,9 +167,19 @@ def test_outcomes_table_is_flat_and_matches_the_welch_difference():
     by_family = {row.get("family", row.get("variant.family")): row for row in rows}
     rotation, identity = by_family["rotation"], by_family["identity"]
     assert rotation["runs"] == 4 and rotation["diverged"] == 1 and rotation["n"] == 3
-    assert rotation["mean"] == pytest.approx(0.7)
-    assert rotation["diff_delta"] == pytest.approx(-0.2)
-    assert rotation["ci_low"] < 0.7 < rotation["ci_high"]
+    assert rotation["mean"] == pytest.approx(statistics.mean(rotation_acc))
+    differences = [a - b for a, b in zip(rotation_acc, identity_acc)]
+    mean = statistics.mean(differences)
+    half = stats.t.ppf(0.975, 2) * statistics.stdev(differences) / math.sqrt(3)
+    assert rotation["diff_delta"] == pytest.approx(mean)
+    assert (rotation["diff_ci_low"], rotation["diff_ci_high"]) == pytest.approx(
+        (mean - half, mean + half))
+    paired_p = stats.ttest_rel(rotation_acc, identity_acc).pvalue
+    assert rotation["diff_p_value"] == pytest.approx(paired_p)
+    assert rotation["diff_n_a"] == rotation["diff_n_b"] == 3
+    welch_p = stats.ttest_ind(rotation_acc, identity_acc, equal_var=False).pvalue
+    assert abs(welch_p - paired_p) > 0.05  # the known answer tells the two apart
+    assert rotation["ci_low"] <= rotation["mean"] <= rotation["ci_high"]
     assert identity["diff_delta"] is None
     assert rotation.get("params.theta", rotation.get("variant.params.theta")) == 0.5
     json.dumps(rows)  # plain data

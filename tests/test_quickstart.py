@@ -36,10 +36,27 @@ def test_make_test_sets_up_the_environment_then_runs_pytest_with_the_ci_profile(
     steps = dry.splitlines()
     creates = next(i for i, s in enumerate(steps) if "-m venv" in s)
     installs_torch = next(i for i, s in enumerate(steps) if "torch==" in s)
-    installs_pkg = next(i for i, s in enumerate(steps) if 'pip install --quiet -e ".[' in s)
+    installs_pkg = next(i for i, s in enumerate(steps) if 'pip install' in s and ' -e ".[' in s)
     runs = next(i for i, s in enumerate(steps) if s.startswith("HYPOTHESIS_PROFILE="))
     assert creates < installs_torch < installs_pkg < runs
     assert steps[runs] == f"HYPOTHESIS_PROFILE=ci {venv}/bin/python -m pytest -q -k quick"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_says_what_it_installs_and_offers_the_cpu_wheel_index(tmp_path):
+    """No silent install: each step announces itself, pip is not --quiet; the torch step names
+    PyTorch's CPU wheel index and uses it when TORCH_INDEX is given."""
+    venv = tmp_path / "venv"
+    dry = subprocess.run(["make", "-n", "test", f"VENV={venv}"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    assert "--quiet" not in dry and "-q " not in dry.split("HYPOTHESIS_PROFILE")[0]
+    assert "installing torch==" in dry and "TORCH_INDEX=https://download.pytorch.org/whl/cpu" in dry
+    assert "installing entangled (editable) with the extras [dev,probe,dask" in dry
+    assert "--index-url" not in dry
+    cpu = subprocess.run(["make", "-n", "test", f"VENV={venv}",
+                          "TORCH_INDEX=https://download.pytorch.org/whl/cpu"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    assert "--index-url 'https://download.pytorch.org/whl/cpu' 'torch==" in cpu
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

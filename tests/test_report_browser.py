@@ -100,6 +100,26 @@ def test_readme_findings_table_is_read_from_the_summary(smoke_report):
                 assert f"{100 * entry['paired']['mean']:+.1f} [" in cells[2]
 
 
+def test_export_of_a_real_report_directory_reads_its_runs(smoke_report, capsys):
+    """`entangled export REPORT_DIR` on a report (summary.json, history.json, ledger cache
+    beside runs/): every run of runs/, one row each, written into runs/."""
+    import csv
+
+    from entangled.cli import main
+
+    index, _ = smoke_report
+    report = index.parent
+    assert (report / "summary.json").exists() and any(report.glob("ledger-*.json"))
+    summary = json.loads((report / "summary.json").read_text())
+    assert main(["export", str(report), "--out", "-"]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert len(rows) == summary["runs"]["loaded"] > 0
+    assert {r["config_hash"] for r in rows} == {p.stem for p in (report / "runs").glob("*.json")}
+    assert all(r["environment.cpu_flags"] is not None for r in rows)  # the machine record
+    written = __import__("entangled.export", fromlist=["export"]).export(report)
+    assert written == report / "runs" / "runs.csv" and not (report / "runs.csv").exists()
+
+
 def test_every_figure_is_also_written_as_svg_next_to_the_page(smoke_report):
     import xml.etree.ElementTree as ET
 

@@ -136,3 +136,57 @@ def test_no_global_backend_switch_and_no_pyplot():
             "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["svg", "False"]
+
+
+def _texts(fig) -> list:
+    fig.canvas.draw()
+    return [t for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "_preprocess_math"))
+            if t.get_text() and t.get_visible()]
+
+
+def test_every_family_task_and_architecture_name_renders_as_written():
+    """Names with underscores (block_orthogonal, sparse_unit_norm, delayed_recall, ...) go
+    through the report's figure path (titles, legends, axis labels) and come out as plain text:
+    the text matplotlib draws is the name itself and is not parsed as mathtext."""
+    import entangled as E
+    from entangled.nn.models import architectures
+    from entangled.reports import build
+    from entangled.reports.stats import Summary
+    from entangled.runs import SkipVariant
+    from entangled.tasks import task_names
+
+    families, tasks, archs = E.families(), task_names(), architectures()
+    assert "block_orthogonal" in families and "delayed_recall" in tasks
+    labels = build.Labels([SkipVariant(f, ()).resolve() for f in families])
+    point = Summary(n=3, mean=0.8, low=0.75, high=0.85, std=0.02)
+    pairs = [(archs[i % len(archs)], task) for i, task in enumerate(tasks)]
+    pairs += [(arch, tasks[0]) for arch in archs]
+    names_seen = []
+    for family in families:  # a dose-response figure per family, every pair a panel
+        sweep = {"family": family, "param": "theta", "doc": "", "chance": {}, "identity": {},
+                 "identity_value": 0.0, "curves": {pair: [(0.0, point), (0.5, point), (1.0, point)]
+                                                   for pair in pairs}}
+        panels = build.dose_response_panels(sweep, labels)
+        # every pair in the last family's figure, the first panel in the others
+        fig = figures.draw(f"Dose-response: accuracy against {family} theta",
+                           panels if family == families[-1] else panels[:1])
+        texts = _texts(fig)
+        names_seen += [t.get_text() for t in texts]
+        for text in texts:
+            assert not text._preprocess_math(text.get_text())[1], text.get_text()
+        shown = [t.get_text().replace("\n", " ") for t in texts]  # long titles wrap
+        assert f"Dose-response: accuracy against {family} theta" in shown
+        assert any(t.get_text().startswith(f"{family} theta") for t in texts)  # the x label
+    # the legend of a dynamics figure: one entry per family's default variant
+    panel = Panel("lesion", "application l", "test accuracy",
+                  [Series(labels.variant(SkipVariant(f, ()).resolve()), [0, 1], [0.5, 0.6])
+                   for f in families])
+    texts = _texts(figures.draw("cnn on delayed_recall", [panel]))
+    legend = [t.get_text() for t in texts]
+    for family in families:
+        assert any(entry == family or entry.startswith(family + "(") for entry in legend), family
+    for text in texts:
+        assert not text._preprocess_math(text.get_text())[1], text.get_text()
+    # every architecture and task name was drawn verbatim in some panel title
+    drawn = " ".join(names_seen)
+    assert all(f"{arch} · " in drawn for arch in archs) and all(f" · {t}" in drawn for t in tasks)

@@ -9,8 +9,8 @@ from entangled.reports.analysis import outcomes, variant
 from entangled.reports.findings import Comparison, Finding, judge, judge_suite
 from entangled.reports.paired import compare
 from entangled.reports.presets import PrimaryComparison
-from entangled.reports.verdicts import (AT_CEILING, INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, OPPOSITE,
-                                        REPRODUCED, UNLEARNT, comparison_verdict,
+from entangled.reports.verdicts import (AT_CEILING, INCONCLUSIVE, MISSING, NOT_REPRODUCED,
+                                        NOT_TESTED, OPPOSITE, REPRODUCED, UNLEARNT, comparison_verdict,
                                         conjunction_verdict, finding_verdict, rule_text)
 
 BASE = [0.80, 0.82, 0.78, 0.81, 0.79, 0.80, 0.83, 0.77]
@@ -307,11 +307,16 @@ def test_tost_is_holm_corrected_under_the_all_rule_by_hand():
     assert [e["status"] for e in f1_style.evidence] == [NOT_REPRODUCED, NOT_REPRODUCED]
 
 
-def test_judge_with_missing_baseline_is_inconclusive():
+def test_judge_with_missing_baseline_is_not_tested():
+    """A finding none of whose named comparisons the suite measured says nothing ('not
+    tested'); a missing comparison beside a measured one counts as inconclusive."""
     rows = outcomes(_arm("cnn", "digits", "sparse", {"strength": 0.5}, [0.9, 0.91]))
     finding = Finding("F1", "x", "any", (Comparison("cnn", "digits", S05, +1),))
     judged = judge(finding, rows)
-    assert judged.verdict == INCONCLUSIVE and judged.evidence[0]["status"] == "missing"
+    assert judged.verdict == NOT_TESTED and judged.evidence[0]["status"] == MISSING == "missing"
+    assert finding_verdict([MISSING, REPRODUCED], "any") == REPRODUCED
+    assert finding_verdict([MISSING, REPRODUCED], "all") == INCONCLUSIVE
+    assert finding_verdict([MISSING, MISSING], "all") == NOT_TESTED
 
 
 def test_f3_halves_are_judged_on_every_primary_task_each_length_its_own():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -213,10 +214,80 @@ def test_progress_bar_shows_done_total_and_current_run_on_a_terminal():
     assert piped.getvalue() == ""
 
 
-def test_sweep_progress_is_quiet_when_stderr_is_not_a_terminal(tmp_path, capsys):
+def test_sweep_draws_no_bar_when_stderr_is_not_a_terminal(tmp_path, capsys):
     run_sweep(configs(2), tmp_path, run_fn=quick_run, progress=True)
     captured = capsys.readouterr()
-    assert "2/2" not in captured.err and captured.out == ""
+    assert "\r" not in captured.err and "run/s" not in captured.err and "s/run" not in captured.err
+    assert "|" not in captured.err and captured.out == ""  # no tqdm bar (log lines at most)
+
+
+def test_progress_lines_known_counts_and_eta_when_not_a_terminal(caplog):
+    """Off a terminal the bar logs lines at INFO: counts, elapsed and an ETA from the runs
+    trained now (known answer: 3 runs trained in 30 s, 5 left -> 50 s)."""
+    now = [100.0]
+    with caplog.at_level(logging.INFO, logger="entangled.sweep"):
+        bar = ProgressBar(10, stream=io.StringIO(), clock=lambda: now[0])
+        bar.update(done=2, current="resuming")  # found finished on disk
+        now[0] = 130.0
+        bar.update(done=5, current="last finished: rnn/parity/identity s4", timed=True)
+        bar.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "entangled.sweep"]
+    assert lines == [
+        "sweep: 2/10 runs done (2 found finished, 0 trained now), 0s elapsed, ETA unknown; resuming",
+        "sweep: 5/10 runs done (2 found finished, 3 trained now), 30s elapsed, ETA 50s; "
+        "last finished: rnn/parity/identity s4"]
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "entangled.sweep")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="entangled.sweep"):  # a terminal or disabled: no lines
+        ProgressBar(10, stream=Terminal()).update(done=1, timed=True)
+        ProgressBar(10, stream=io.StringIO(), enabled=False).update(done=1, timed=True)
+    assert not [r for r in caplog.records if r.name == "entangled.sweep"]
+
+
+def test_progress_lines_every_n_runs_and_after_a_quiet_interval(caplog):
+    now = [0.0]
+    with caplog.at_level(logging.INFO, logger="entangled.sweep"):
+        bar = ProgressBar(1000, stream=io.StringIO(), clock=lambda: now[0], interval_s=60)
+        assert bar.every == 10
+        for done in range(1, 26):
+            now[0] += 1.0
+            bar.update(done=done, timed=True)
+        now[0] += 61  # a slow run: a line although 26 is not a multiple of 10
+        bar.update(done=26, timed=True)
+    lines = [r.getMessage() for r in caplog.records if r.name == "entangled.sweep"]
+    assert [line.split(" runs")[0] for line in lines] == [
+        "sweep: 10/1000", "sweep: 20/1000", "sweep: 26/1000"]
+    assert "1m26s elapsed" in lines[-1]
+
+
+@pytest.fixture
+def restore_logging():
+    """Undo what the command line's ``logs.configure`` did (as in test_logging.py)."""
+    from entangled import logs
+
+    yield
+    for name in logs.PACKAGES:
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if getattr(h, "_entangled_cli", False)]:
+            logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+
+
+def test_a_sweep_in_a_log_file_writes_one_line_per_finished_run(tmp_path, capsys, restore_logging):
+    """`entangled sweep` with stderr redirected (not a terminal): one INFO line per finished run
+    with counts and ETA, and none of tqdm's bar."""
+    from entangled.cli import main
+
+    cfg = tmp_path / "configs.json"
+    cfg.write_text(json.dumps([{"arch": "rnn", "task": "parity", "seed": s, "steps": 2,
+                                "metrics": False, "task_options": {"length": 4}}
+                               for s in range(2)]))
+    assert main(["sweep", str(cfg), "--out", str(tmp_path / "runs"), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("sweep: ")]
+    assert [line.split(" (")[0] for line in lines] == ["sweep: 1/2 runs done", "sweep: 2/2 runs done"]
+    assert "1 trained now" in lines[0] and "ETA" in lines[0] and "\r" not in err
+    assert "last finished: rnn/parity" in lines[-1]
 
 
 def test_killed_sweep_resumes_and_loses_nothing(tmp_path):

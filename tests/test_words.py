@@ -18,8 +18,8 @@ from run_fakes import fake_result
 VOCABULARIES = {
     RunStatus: ["ok", "diverged"],
     Verdict: ["proved", "holds", "falsified", "error"],
-    FindingVerdict: ["reproduced", "not reproduced", "opposite", "inconclusive", "at ceiling",
-                     "task not learnt", "not tested"],
+    FindingVerdict: ["reproduced", "not reproduced", "opposite", "inconclusive", "not tested",
+                     "missing", "at ceiling", "task not learnt"],
 }
 
 
