@@ -6,7 +6,8 @@ One row per finding (F1, F2, F3a, F3b and the conjunction F3): its verdict and t
 evidence of each primary comparison it rests on (mean difference in test accuracy to the
 identity, paired t 95% interval, Holm-adjusted p, the comparison's word); with ``--secondary``
 the secondary readings too (never counted). Every number is read from the file; nothing is
-recomputed.
+recomputed. A fragile verdict says where it was decided;
+below the table, the machine the runs were trained on (results may differ on another CPU).
 """
 
 from __future__ import annotations
@@ -59,8 +60,20 @@ def table(summary: dict, secondary: bool = False) -> str:
         if secondary and finding.get("secondary"):
             evidence += "<br>secondary (not counted): " + "<br>".join(
                 evidence_line(e) for e in finding["secondary"])
+        if finding.get("fragility"):
+            evidence = (f"*{finding['fragility']['text']}* ({finding['fragility']['comparison']}; "
+                        f"across α: {finding['fragility']['flips_to']})<br>" + evidence)
         lines.append(f"| **{finding['key']}** | **{finding['verdict']}** | {evidence} |")
     return "\n".join(lines)
+
+
+def machines(summary: dict) -> str:
+    """``Trained on <machine> (N runs)[; <machine> (M runs)]``, or a note for a summary
+    written before machines were recorded."""
+    found = summary.get("run_machines")
+    if not found:
+        return "Trained on: machine not recorded (summary.json written before the environment record)."
+    return "Trained on: " + "; ".join(f"{m['label']} ({m['runs']} runs)" for m in found) + "."
 
 
 def main() -> None:
@@ -68,7 +81,10 @@ def main() -> None:
     parser.add_argument("summary", type=Path, help="summary.json of an entangled report")
     parser.add_argument("--secondary", action="store_true", help="list the secondary readings too")
     args = parser.parse_args()
-    print(table(json.loads(args.summary.read_text(encoding="utf-8")), args.secondary))
+    summary = json.loads(args.summary.read_text(encoding="utf-8"))
+    print(table(summary, args.secondary))
+    print()
+    print(machines(summary))
 
 
 if __name__ == "__main__":

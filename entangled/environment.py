@@ -31,6 +31,8 @@ import subprocess
 import sys
 from typing import Any
 
+import entangled
+
 #: Instruction-set extensions that change which floating-point kernels run, in the order
 #: shown (x86: SSE4.2 up to AVX-512 and AMX; ARM: NEON/ASIMD, SVE).
 NUMERIC_FLAGS = ("sse4_2", "avx", "f16c", "fma", "avx2", "avx512f", "avx512dq", "avx512bw",
@@ -138,8 +140,6 @@ def machine() -> dict[str, Any]:
     import numpy
     import scipy
     import torch
-
-    import entangled
 
     return {
         "python": platform.python_version(), "platform": platform.platform(),

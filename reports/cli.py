@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from entangled.errors import InvalidParameterError
     from entangled.reports import presets
     from entangled.reports.build import make_report, train_shard
+    from entangled.reports.fragility import fragility
 
     if args.jobs is not None and args.jobs < 1:
         raise InvalidParameterError("--jobs", args.jobs, "a positive integer")
@@ -75,8 +76,10 @@ def run(args: argparse.Namespace) -> int:
     print(outcome.terminal_summary(), file=sys.stderr)
     write_json_output(args.json, {
         "index": str(outcome.index.resolve()),
-        "findings": [{"key": j.finding.key, "verdict": j.verdict} for j in outcome.findings],
-        "mismatches": outcome.mismatches, "runs": outcome.runs,
+        "findings": [{"key": j.finding.key, "verdict": j.verdict,
+                      "fragility": fragility(j.to_dict())} for j in outcome.findings],
+        "mismatches": outcome.mismatches, "unconfirmed": outcome.unconfirmed,
+        "runs": outcome.runs,
         "wall_time_s": outcome.wall_time_s})
     print(outcome.index.resolve(), file=out)
     if outcome.mismatches and not args.allow_mismatch:

@@ -20,7 +20,7 @@ Figures are made for a person to read:
 * a panel with a ``reference`` (the identity arm of a dose-response) shows it as a dotted line
   with its interval shaded, and its point ringed; the y view is fitted to the data and the
   reference, not stretched to a chance line far below them (:func:`data_limits`);
-* long titles wrap to the width of their panel or figure, never clipped;
+* long titles and axis labels wrap to the width of their panel or figure, never clipped;
 * besides the PNG embedded in the page, each figure carries its SVG (text kept as text), which
   :func:`write_svgs` writes next to the page.
 
@@ -223,7 +223,8 @@ def _integer_axis(panel: Panel) -> bool:
 
 def _draw_forest(ax, panel: Panel) -> None:
     """A forest plot: categories top to bottom, values with horizontal error bars."""
-    rows = list(range(len(panel.categories)))
+    categories = panel.categories or []
+    rows = list(range(len(categories)))
     if panel.band is not None:
         ax.axvspan(*panel.band, color="tab:green", alpha=0.12, lw=0,
                    label=panel.band_label or None)
@@ -232,11 +233,12 @@ def _draw_forest(ax, panel: Panel) -> None:
         errors = series.yerr if series.yerr is not None and _finite(series.yerr) else None
         ax.errorbar(series.xs, rows[:len(series.xs)], xerr=errors, fmt="o", capsize=3, ms=6,
                     label=series.label)
-    ax.set_yticks(rows, panel.categories, fontsize=FONT_SIZES["ticks"])
+    ax.set_yticks(rows, categories, fontsize=FONT_SIZES["ticks"])
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_title(wrap(panel.title, PANEL_SIZE[0] - 0.3, FONT_SIZES["title"]),
                  fontsize=FONT_SIZES["title"])
-    ax.set_xlabel(panel.xlabel, fontsize=FONT_SIZES["label"])
+    ax.set_xlabel(wrap(panel.xlabel, PANEL_SIZE[0] - 0.3, FONT_SIZES["label"]),
+                  fontsize=FONT_SIZES["label"])
     ax.tick_params(axis="x", labelsize=FONT_SIZES["ticks"])
     ax.grid(axis="x", alpha=0.3)
 
@@ -252,8 +254,9 @@ def _draw_panel(ax, panel: Panel, *, legend: bool = True) -> None:
     for series in panel.series:
         if not series.xs:
             continue
-        has_errors = series.yerr is not None and _finite(series.yerr)
-        yerr = clipped_errors(series.ys, series.yerr, bounds) if has_errors else None
+        yerr = (clipped_errors(series.ys, series.yerr, bounds)
+                if series.yerr is not None and _finite(series.yerr) else None)
+        has_errors = yerr is not None
         if panel.scatter:
             ax.errorbar(series.xs, series.ys, yerr=yerr, fmt=series.marker, capsize=3,
                         label=series.label, ms=7)
@@ -291,9 +294,12 @@ def _draw_panel(ax, panel: Panel, *, legend: bool = True) -> None:
         ax.set_ylim(*clip_limits(ax.get_ylim(), bounds))
     ax.set_title(wrap(panel.title, PANEL_SIZE[0] - 0.3, FONT_SIZES["title"]),
                  fontsize=FONT_SIZES["title"])
-    label = typeset if panel.math_labels else str
-    ax.set_xlabel(label(panel.xlabel), fontsize=FONT_SIZES["label"])
-    ax.set_ylabel(label(panel.ylabel), fontsize=FONT_SIZES["label"])
+    xlabel, ylabel = ((typeset(panel.xlabel), typeset(panel.ylabel)) if panel.math_labels
+                      else (panel.xlabel, panel.ylabel))
+    ax.set_xlabel(wrap(xlabel, PANEL_SIZE[0] - 0.3, FONT_SIZES["label"]),
+                  fontsize=FONT_SIZES["label"])
+    ax.set_ylabel(wrap(ylabel, PANEL_SIZE[1] - 0.3, FONT_SIZES["label"]),
+                  fontsize=FONT_SIZES["label"])
     ax.tick_params(labelsize=FONT_SIZES["ticks"])
     ax.grid(alpha=0.3)
     if legend and ax.get_legend_handles_labels()[0]:

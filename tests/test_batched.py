@@ -273,7 +273,7 @@ def test_a_batch_failing_midway_keeps_the_runs_it_finished(tmp_path, monkeypatch
 
 def test_the_report_counts_the_seed_batched_runs():
     from entangled.sweep import SweepSummary
-    from entangled.reports.build import run_counts
+    from entangled.reports.evidence import run_counts
     from run_fakes import fake_result
 
     alone, batch = (fake_result(RunConfig(seed=s)) for s in (0, 1))

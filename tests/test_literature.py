@@ -166,7 +166,7 @@ def test_whole_literature_ledger_matches_expected(catalog):
 
 
 def test_report_literature_section_reads_the_cached_ledger_dict(catalog):
-    from entangled.reports.build import literature_section
+    from entangled.theory.literature import literature_section
 
     ledger = run_conjectures([catalog[LITERALLY_FALSIFIED[20]]], examples=20, seed=0)
     rows = literature_section(ledger.to_dict())
@@ -178,16 +178,15 @@ def test_report_literature_section_reads_the_cached_ledger_dict(catalog):
 
 
 def test_report_template_literature_section_renders_every_row():
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from types import SimpleNamespace
 
+    from entangled.reports import builtin_sections as sections, page
     from entangled.theory.ledger import Ledger
     from entangled.theory.literature import literature_section
 
-    env = Environment(loader=PackageLoader("entangled.reports", "templates"),
-                      autoescape=select_autoescape(["html"], default=True))
-    source = env.loader.get_source(env, "index.html")[0]
-    section = source[source.index('<section id="literature">'):source.index('<section id="outcomes">')]
     rows = literature_section(Ledger(seed=0))
-    html = env.from_string(section).render(literature=rows)
+    fragment = sections.literature_section(SimpleNamespace(ledger=Ledger(seed=0)))
+    assert fragment.collapsed and "30 published claims" in fragment.brief
+    html = page.environment().get_template(fragment.template).render(data=fragment.data)
     assert html.count("<tr") == len(rows) + 1
     assert "30 published claims" in html and "Birkhoff" in html

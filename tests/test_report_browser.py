@@ -20,7 +20,8 @@ from entangled.reports.verdicts import VERDICTS
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 #: Every test here reads one smoke report built for the module (a whole suite trained).
 pytestmark = pytest.mark.slow
-SECTIONS = ["findings", "families", "ledger", "outcomes", "ties", "dynamics", "environment"]
+SECTIONS = ["findings", "ties", "outcomes", "learnability", "depth", "dynamics", "families", "ledger",
+            "literature", "environment"]
 
 EVIL_CONJECTURE = textwrap.dedent('''
     from entangled.theory import conjecture
@@ -75,6 +76,13 @@ def test_report_is_written_with_every_section(smoke_report):
     assert {o["lr"] for o in summary["outcomes"]} == {3e-3}  # the fixed-rate tables
     assert "Learning rates selected on validation" in html
     assert "steps to 95% of best validation" in html
+    # the machine: in summary.json, in the page's header and environment table
+    from entangled.environment import machine, machine_label
+
+    assert summary["environment"]["cpu"] == machine()["cpu"]
+    assert summary["environment"]["torch_cpu_capability"] == machine()["torch_cpu_capability"]
+    assert f"trained on {machine_label(summary['environment'])}" in html
+    assert "<th>cpu_flags</th>" in html and "What reproduces where." in html
     table = summary["outcomes_table"]
     assert len(table) == len(summary["outcomes"]) and len({tuple(row) for row in table}) == 1
     assert all(not isinstance(v, (list, dict)) for row in table for v in row.values())
@@ -98,6 +106,9 @@ def test_readme_findings_table_is_read_from_the_summary(smoke_report):
         for entry in finding["evidence"]:
             if entry["paired"]:
                 assert f"{100 * entry['paired']['mean']:+.1f} [" in cells[2]
+    machine = summary["run_machines"][0]
+    assert module.machines(summary) == f"Trained on: {machine['label']} ({machine['runs']} runs)."
+    assert machine["runs"] == summary["runs"]["loaded"] and machine["cpu"] == summary["environment"]["cpu"]
 
 
 def test_export_of_a_real_report_directory_reads_its_runs(smoke_report, capsys):
@@ -190,7 +201,7 @@ def test_report_in_headless_chromium(smoke_report):
             image = images.nth(i)
             assert image.get_attribute("alt")
             assert image.evaluate("img => img.complete && img.naturalWidth > 0")
-        verdicts = page.locator("#findings .verdict").all_inner_texts()
+        verdicts = page.locator("#findings table.findings").first.locator(".verdict").all_inner_texts()
         assert len(verdicts) == 5 and set(verdicts) <= set(VERDICTS)  # F1, F2, F3a, F3b, F3
         screenshot = index.parent / "screenshot.png"
         page.screenshot(path=str(screenshot), full_page=False)
@@ -199,3 +210,42 @@ def test_report_in_headless_chromium(smoke_report):
     assert errors == []
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                    reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_page_leads_with_the_findings_and_fits_1280_and_1920_px(smoke_report):
+    """At 1280 x 800 and 1920 x 1080: no horizontal overflow of the page (wide tables scroll
+    inside their own box), the first findings table's first row on the first screen, the
+    outcome figures before the ledgers, and the two ledgers folded."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    index, _ = smoke_report
+    measured = {}
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(index.as_uri())
+        page.wait_for_load_state("load")
+        for width, height in ((1280, 800), (1920, 1080)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.evaluate("() => window.scrollTo(0, 0)")
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"page overflows {overflow}px at {width}px"
+            row = page.locator("table.findings").first.locator("tbody tr").first.bounding_box()
+            assert 0 < row["y"] and row["y"] + row["height"] <= height, (width, row)
+            tops = {key: page.locator(f"section#{key}").bounding_box()["y"]
+                    for key in ("findings", "ties", "outcomes", "ledger", "literature")}
+            assert tops["findings"] < tops["ties"] < tops["outcomes"] < tops["ledger"]
+            for key in ("ledger", "literature"):
+                section = page.locator(f"section#{key}")
+                assert section.locator("details").first.evaluate("d => !d.open")
+                assert section.bounding_box()["height"] < 160, key
+            measured[width] = {"page_height": page.evaluate("() => document.body.scrollHeight"),
+                               "first_row_bottom": row["y"] + row["height"], **tops}
+            page.screenshot(path=str(index.parent / f"screenshot-{width}.png"), full_page=False)
+        browser.close()
+    (index.parent / "layout.json").write_text(json.dumps(measured, indent=1))

@@ -150,14 +150,14 @@ def test_every_family_task_and_architecture_name_renders_as_written():
     the text matplotlib draws is the name itself and is not parsed as mathtext."""
     import entangled as E
     from entangled.nn.models import architectures
-    from entangled.reports import build
+    from entangled.reports import builtin_sections as sections, evidence
     from entangled.reports.stats import Summary
     from entangled.runs import SkipVariant
     from entangled.tasks import task_names
 
     families, tasks, archs = E.families(), task_names(), architectures()
     assert "block_orthogonal" in families and "delayed_recall" in tasks
-    labels = build.Labels([SkipVariant(f, ()).resolve() for f in families])
+    labels = evidence.Labels([SkipVariant(f, ()).resolve() for f in families])
     point = Summary(n=3, mean=0.8, low=0.75, high=0.85, std=0.02)
     pairs = [(archs[i % len(archs)], task) for i, task in enumerate(tasks)]
     pairs += [(arch, tasks[0]) for arch in archs]
@@ -166,7 +166,7 @@ def test_every_family_task_and_architecture_name_renders_as_written():
         sweep = {"family": family, "param": "theta", "doc": "", "chance": {}, "identity": {},
                  "identity_value": 0.0, "curves": {pair: [(0.0, point), (0.5, point), (1.0, point)]
                                                    for pair in pairs}}
-        panels = build.dose_response_panels(sweep, labels)
+        panels = sections.dose_response_panels(sweep, labels)
         # every pair in the last family's figure, the first panel in the others
         fig = figures.draw(f"Dose-response: accuracy against {family} theta",
                            panels if family == families[-1] else panels[:1])

@@ -1,7 +1,8 @@
 """A report is judged on its own runs: an expected falsification of a built-in conjecture that
 a suite's small ``conjecture_examples`` did not find is shown, not counted as a mismatch."""
 
-from entangled.reports.build import ReportOutcome, catalog_examples, ledger_mismatches
+from entangled.reports.build import ReportOutcome
+from entangled.reports.evidence import catalog_examples, ledger_mismatches
 
 COMPOSITION = "entangled.theory.conjectures.composition.unconstrained_mixing_composite_gain_bounded"
 CIRCULANT = "entangled.theory.conjectures.lit_circulant.reported_sinkhorn_composite_error_is_about_4e_7"

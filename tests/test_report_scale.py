@@ -4,14 +4,13 @@ calibration table, and their place on the page and in summary.json."""
 from __future__ import annotations
 
 import pytest
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from entangled.errors import InvalidParameterError
 from entangled.runs import TaskSpec
 from entangled.tasks.sequences import majority_memoryless
 from entangled.train import RunConfig
 from entangled.reports import analysis, calibration, learnability, scale
-from entangled.reports.build import Labels, _format_number
+from entangled.reports.evidence import Labels
 from run_fakes import fake_result
 
 
@@ -133,8 +132,8 @@ def test_no_mnist1d_runs_give_no_table():
     rows = analysis.outcomes(results_for({("cnn", "digits", "identity"): [0.9]}))
     assert calibration.calibration_table(rows, None) == []
     called = []
-    section = scale.scale_section([], rows, references=lambda: called.append(1) or {})
-    assert section["calibration"] == [] and called == []  # references not measured
+    table, measured = scale.calibration_rows(rows, references=lambda: called.append(1) or {})
+    assert table == [] and measured is None and called == []  # references not measured
 
 
 def test_only_the_default_model_size_is_shown_never_the_best(mnist1d_rows):
@@ -147,41 +146,52 @@ def test_only_the_default_model_size_is_shown_never_the_best(mnist1d_rows):
 
 
 # ------------------------------------------------------------------------- page + summary
-def render_scale(section) -> str:
-    env = Environment(loader=PackageLoader("entangled.reports", "templates"),
-                      autoescape=select_autoescape(["html"], default=True),
-                      trim_blocks=True, lstrip_blocks=True)
-    labels = Labels(())
-    env.filters.update(num=_format_number, variant=labels.variant, arch=labels.arch,
-                       task=labels.task,
-                       pct=lambda v: "—" if v is None else f"{100 * v:.1f}")
-    return env.get_template("scale.html").render(scale=section)
+def render_scale(results, rows, references):
+    """The calibration, learnability and depth sections as the page renders them."""
+    from types import SimpleNamespace
+
+    from entangled.reports import builtin_sections as sections, depth, page
+
+    table, measured = scale.calibration_rows(rows, references=references)
+    ev = SimpleNamespace(
+        calibration=table, references_measured=measured,
+        unlearnt=learnability.unlearnt_pairs(rows, learnability.memoryless_levels(results)),
+        gains=depth.gain_section(results, rows), labels=Labels(()))
+    env = page.environment()
+    env.filters.update(variant=ev.labels.variant, arch=ev.labels.arch, task=ev.labels.task)
+    html = ""
+    for key, build in (("calibration", sections.calibration_section),
+                       ("learnability", sections.learnability_section),
+                       ("depth", sections.depth_section)):
+        fragment = build(ev)
+        if fragment is not None:
+            html += (f'<section id="{key}">' + env.get_template(fragment.template).render(
+                data=fragment.data) + "</section>")
+    return ev, html
 
 
 def test_page_and_summary_show_calibration_unlearnt_and_gains(mnist1d_rows):
     results = results_for(MNIST1D, model={"rnn": {"hidden": 128}})
     results += results_for({("cnn", "mnist1d", "identity"): [0.5]}, model={"cnn": {"depth": 8}})
     rows = analysis.outcomes(results)
-    section = scale.scale_section(results, rows, references=lambda: REFERENCES)
-    html = render_scale(section)
+    ev, html = render_scale(results, rows, lambda: REFERENCES)
     assert '<section id="calibration">' in html and "GRU (bidirectional, hidden 6)" in html
     assert "residual CNN (ours)" in html and "cnn identity on mnist1d" in html
     assert "(does not match)" in html and "(matches)" in html
     assert "Every architecture and task of this suite was learnt" in html
     assert '<figure id="fig-composite-gain">' in html  # the CNN is swept over depth on mnist1d
-    summary = scale.scale_summary(section)
+    summary = scale.summary_entry(ev.gains, ev.unlearnt, ev.calibration)
     assert {g["arch_label"] for g in summary["composite_gain"]} == {"cnn", "cnn[depth=8]",
                                                                     "rnn[hidden=128]"}
     rnn = next(g for g in summary["composite_gain"] if g["arch"] == "rnn")
     assert rnn["applications"] == 40 and rnn["spectral_norm"] == 1.0
     assert summary["unlearnt"] == [] and summary["unlearnt_margin"] == 0.1
-    assert summary["mnist1d_calibration"] == section["calibration"]
+    assert summary["mnist1d_calibration"] == ev.calibration
 
 
 def test_page_lists_unlearnt_pairs():
     results = results_for({("cnn", "digits", "identity"): [0.12, 0.13]})
-    section = scale.scale_section(results, analysis.outcomes(results), references=None)
-    html = render_scale(section)
+    _, html = render_scale(results, analysis.outcomes(results), None)
     assert '<section id="calibration">' not in html
     assert "<td>cnn · digits</td>" in html and "<td>identity</td>" in html
     assert "This suite sweeps no depth or width" in html

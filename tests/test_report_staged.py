@@ -109,7 +109,7 @@ def test_later_stages_never_change_the_learning_rate_choice():
     """Stage 1 prefers 1e-2 by 1 pp on validation; the later seeds, trained at 1e-2 only, score
     10 pp lower (both arms, so the paired differences are unchanged). The report's choice reads
     stage 1 alone and stays 1e-2; read over every run it would flip to 1e-3."""
-    from entangled.reports.build import tuning_section
+    from entangled.reports.evidence import tuned_selection as tuning_section
 
     suite = presets.parse_suite(SUITE)
     store = FakeStore()

@@ -1,7 +1,7 @@
 """The report plots the state norm over time and, for the RNN, the saturated fraction."""
 
 from entangled.runs import MetricSnapshot
-from entangled.reports import build
+from entangled.reports import builtin_sections as sections, evidence
 from run_fakes import fake_result
 
 
@@ -20,12 +20,12 @@ def test_state_norm_and_saturation_panels(monkeypatch):
         captured[key] = panels
         return key
 
-    monkeypatch.setattr(build.figures, "panel_figure", fake_panel_figure)
+    monkeypatch.setattr(sections.figures, "panel_figure", fake_panel_figure)
     results = [_result("rnn", "identity", s, [0.0, 10.0, 20.0], [0.5, 0.7]) for s in (0, 1)]
     results += [_result("rnn", "orthogonal", 0, [0.0, 5.0, 6.0], [0.1, 0.3])]
     results += [_result("cnn", "identity", 0, [3.0, 4.0], None)]
-    sections = build.dynamics_section(results)
-    build.dynamics_figures(sections, build.Labels(r.spec.skip for r in results))
+    entries = evidence.dynamics(results)
+    sections.dynamics_figures(entries, evidence.Labels(r.spec.skip for r in results))
     rnn = {p.title: p for p in captured["dynamics-rnn"]}
     norms = {s.label: s for s in rnn["state norm at init"].series}
     assert norms["identity"].ys == [0.0, 10.0, 20.0] and norms["orthogonal"].ys == [0.0, 5.0, 6.0]
