@@ -45,7 +45,8 @@ def _half_width(summary) -> float:
 def decisive(judgement: dict) -> list[dict]:
     """The primary comparisons a verdict rests on, for the summary table: those whose word is
     the finding's verdict; for an inconclusive one the counted comparison nearest
-    significance; none for a finding not tested or a conjunction (its parts decide it)."""
+    significance, or every comparison when none is counted (each excluded or missing, its word
+    says why); none for a finding not tested or a conjunction (its parts decide it)."""
     evidence = judgement["evidence"]
     if judgement["verdict"] == NOT_TESTED or judgement.get("parts"):
         return []
@@ -54,7 +55,9 @@ def decisive(judgement: dict) -> list[dict]:
         return same
     counted = [e for e in evidence if e.get("counted") and e.get("p_adjusted") is not None
                and not math.isnan(e["p_adjusted"])]
-    return sorted(counted, key=lambda e: e["p_adjusted"])[:1]
+    if counted:
+        return sorted(counted, key=lambda e: e["p_adjusted"])[:1]
+    return list(evidence)  # nothing counted: every part excluded or missing says why
 
 
 def untested(judgement: dict) -> list[str]:

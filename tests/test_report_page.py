@@ -186,3 +186,16 @@ def test_a_plugin_package_adds_a_section_through_its_entry_point(rnn_page):
     ids = re.findall(r'<section id="([^"]+)">', html)
     assert ids[-2:] == ["plugin_notes", "environment"] and "<p>24 runs</p>" in html
     assert "plugin_notes" not in SECTION_REGISTRY
+
+
+def test_decided_by_names_the_excluded_comparisons_when_none_is_counted():
+    """An inconclusive finding whose every primary comparison is excluded ('task not learnt')
+    still says why in the summary table; a counted one nearest significance is named alone;
+    a conjunction names its parts instead."""
+    from entangled.reports.builtin_sections import decisive
+
+    excluded = {"status": "task not learnt", "counted": False, "p_adjusted": None}
+    counted = [{"status": "not reproduced", "counted": True, "p_adjusted": p} for p in (0.4, 0.2)]
+    assert decisive({"verdict": "inconclusive", "evidence": [excluded]}) == [excluded]
+    assert decisive({"verdict": "inconclusive", "evidence": [excluded, *counted]}) == [counted[1]]
+    assert decisive({"verdict": "inconclusive", "evidence": [], "parts": ["F3a", "F3b"]}) == []
