@@ -356,7 +356,7 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     log("report: analysing and rendering")
     ev = evidence_module.gather(
         preset, out, results, sweep_summary, ledger, conjecture_paths=conjecture_paths,
-        staged=staged_outcome,
+        staged_outcome=staged_outcome,
         timings={"sweep": sweep_seconds, "ledger": ledger_seconds}, started=started,
         record=lambda entry: record_invocation(out, entry))
     placed = page.fragments(ev)

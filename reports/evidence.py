@@ -28,11 +28,12 @@ from entangled.environment import machine_label
 from entangled.export import outcomes_table
 from entangled.mappings import family_class
 from entangled.properties import family_rows
-from entangled.reports import analysis, depth, learnability, presets, tuning
+from entangled.reports import analysis, depth, learnability, presets, staged, tuning
 from entangled.reports.analysis import Outcome
 from entangled.reports.findings import Judgement, judge_suite
 from entangled.reports.fragility import fragility
 from entangled.reports.scale import calibration_rows, summary_entry
+from entangled.reports.sequential import scheme_text
 from entangled.runs import RunResult, SkipVariant
 from entangled.theory.loader import load_builtin
 from entangled.theory.registry import DEFAULT_EXAMPLES
@@ -180,9 +181,6 @@ def spending(suite: presets.Suite, staged_outcome) -> dict | None:
     trained. ``None`` for a fixed design."""
     if staged_outcome is None:
         return None
-    from entangled.reports import staged
-    from entangled.reports.sequential import scheme_text
-
     design = staged_outcome.design
     stage1 = len(staged_outcome.stage1_hashes)
     primary_arms = set()
@@ -432,7 +430,7 @@ def ledger_mismatches(ledger: dict, examples: int,
 # ------------------------------------------------------------------------------ gather
 def gather(suite: presets.Suite, out: Path, results: list[RunResult], sweep, ledger: dict, *,
            conjecture_paths: Sequence[str] = (), timings: dict | None = None,
-           started: float | None = None, staged=None,
+           started: float | None = None, staged_outcome=None,
            record: Callable[[dict], list[dict]] | None = None,
            references: Callable[[], dict] | str | None = "cached") -> Evidence:
     """Analyse the results once and return the report's :class:`Evidence`.
@@ -440,7 +438,7 @@ def gather(suite: presets.Suite, out: Path, results: list[RunResult], sweep, led
     ``timings`` holds the ``sweep`` and ``ledger`` seconds measured by the caller; the analysis
     time is added as ``page`` and the invocation's ``total`` (from ``started``,
     :func:`time.perf_counter`). ``record`` is called with this invocation's history entry and
-    returns the history (newest last) shown on the page. ``staged``: the
+    returns the history (newest last) shown on the page. ``staged_outcome``: the
     :class:`~entangled.reports.staged.StagedOutcome` of a staged report (``None``: a fixed
     design). ``references``: the MNIST-1D reference models
     (:func:`entangled.reports.scale.calibration_rows`).
@@ -452,12 +450,12 @@ def gather(suite: presets.Suite, out: Path, results: list[RunResult], sweep, led
     rows = analysis.outcomes(fixed)
     attach_properties(rows)
     selections, tuned_rows, judged_rows = tuned_selection(
-        suite, results, None if staged is None else staged.stage1_hashes)
+        suite, results, None if staged_outcome is None else staged_outcome.stage1_hashes)
     # a task counts as unlearnt when no mapping at the fixed rate learnt it on validation
     unlearnt = learnability.unlearnt_pairs(rows, learnability.memoryless_levels(results))
     pairs = [u.pair for u in unlearnt]
     judged = judge_findings(suite, judged_rows, rows, pairs,
-                            None if staged is None else staged.decisions)
+                            None if staged_outcome is None else staged_outcome.decisions)
     table, measured = calibration_rows(rows, references=references)
     mismatches, unconfirmed = ledger_mismatches(ledger, suite.conjecture_examples)
     generated = datetime.datetime.now().isoformat(timespec="seconds")
@@ -467,7 +465,7 @@ def gather(suite: presets.Suite, out: Path, results: list[RunResult], sweep, led
     evidence = dict(
         suite=suite, out=out, results=results, sweep=sweep, runs=run_counts(results, sweep),
         outcomes=rows, tuned_outcomes=tuned_rows, selections=selections, unlearnt=unlearnt,
-        findings=judged, spending=spending(suite, staged), headroom=headroom(suite),
+        findings=judged, spending=spending(suite, staged_outcome), headroom=headroom(suite),
         dose_response=dose_response(rows),
         dynamics=dynamics(fixed), correlations=analysis.correlations(rows),
         gains=depth.gain_section(results, rows),
