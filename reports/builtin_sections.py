@@ -76,7 +76,7 @@ def findings_figure(judgements: list[dict], labels: Labels) -> figures.Figure | 
         measured = [e for e in j["evidence"] if e.get("paired") and e["status"] not in EXCLUDED]
         if not measured:
             continue
-        names = [f"{e['arch']}/{e['task']} {labels.variant(e['variant'])}" for e in measured]
+        names = [f"{e['arch']}/{e['task']}\n{labels.variant(e['variant'])}" for e in measured]
         means = [100 * e["paired"]["mean"] for e in measured]
         errors = [100 * (e["paired"]["high"] - e["paired"]["low"]) / 2
                   if not math.isnan(e["paired"]["high"]) else 0.0 for e in measured]
@@ -95,7 +95,7 @@ def findings_figure(judgements: list[dict], labels: Labels) -> figures.Figure | 
         "test accuracy to the identity skip (percentage points) with its paired t 95% interval, "
         "one panel per finding (F3 is F3a and F3b); the shaded band is the smallest effect of "
         "interest.", panels,
-        columns=len(panels))
+        columns=2, panel_size=(7.0, 3.0))
 
 
 def rule_parts(margin: float, alpha: float) -> dict[str, str]:
