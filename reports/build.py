@@ -257,11 +257,12 @@ class ReportOutcome:
 
     def terminal_summary(self) -> str:
         """A few lines: F1-F3 verdicts, conjecture mismatches, invalid/rerun/failed runs."""
-        from entangled.reports.fragility import fragility
+        from entangled.reports.fragility import with_fragility
 
         lines = [f"report: {self.index}", f"  findings ({self.protocol}):"]
-        for j in self.findings:
-            fragile = fragility(j.to_dict())
+        marked = with_fragility([j.to_dict() for j in self.findings])
+        for j, data in zip(self.findings, marked):
+            fragile = data["fragility"]
             note = f" ({fragile['text']}: {fragile['comparison']})" if fragile else ""
             lines.append(f"  {j.finding.key:<3} {j.verdict:<14} {j.finding.claim}{note}")
         r = self.runs

@@ -31,7 +31,7 @@ from entangled.properties import family_rows
 from entangled.reports import analysis, depth, learnability, presets, staged, tuning
 from entangled.reports.analysis import Outcome
 from entangled.reports.findings import Judgement, judge_suite
-from entangled.reports.fragility import fragility
+from entangled.reports.fragility import with_fragility
 from entangled.reports.scale import calibration_rows, summary_entry
 from entangled.reports.sequential import scheme_text
 from entangled.runs import RunResult, SkipVariant
@@ -114,14 +114,9 @@ class Evidence:
 
     def judgement_data(self) -> list[dict]:
         """The findings as plain data (:meth:`Judgement.to_dict`, so keys added there show up
-        here) with each verdict's ``fragility`` (:func:`entangled.reports.fragility.fragility`,
+        here) with each verdict's ``fragility`` (:func:`entangled.reports.fragility.with_fragility`,
         read from the primary evidence)."""
-        out = []
-        for j in self.findings:
-            data = j.to_dict()
-            data["fragility"] = fragility(data)
-            out.append(data)
-        return out
+        return with_fragility([j.to_dict() for j in self.findings])
 
 
 # ---------------------------------------------------------------------------- analysis

@@ -24,6 +24,11 @@ that stage's p-value against its nominal level instead of the Holm-adjusted p ag
 names the comparison and the verdict it would flip to; ``summary.json`` carries the same under
 each finding's ``fragility``.
 
+A conjunction of findings (F3 = F3a and F3b: its ``parts``) has no comparisons of its own: it
+is fragile when a fragile part's verdict on the other side of its level would change the
+conjunction's verdict (:func:`conjunction_fragility`); :func:`with_fragility` marks a list of
+judgements, conjunctions included.
+
 Everything here reads the plain data of
 :meth:`entangled.reports.findings.Judgement.to_dict`, so new keys there need nothing here.
 """
@@ -33,7 +38,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from entangled.reports.verdicts import (INCONCLUSIVE, OPPOSITE, REPRODUCED, finding_verdict)
+from entangled.reports.verdicts import (INCONCLUSIVE, OPPOSITE, REPRODUCED, conjunction_verdict,
+                                        finding_verdict)
 
 #: How close to α (as a factor either way) a deciding p-value makes a verdict fragile.
 FACTOR = 2.0
@@ -96,3 +102,40 @@ def fragility(judgement: dict[str, Any], factor: float = FACTOR) -> dict[str, An
     return {"p_adjusted": p, "alpha": level, "flips_to": other,
             "comparison": f"{entry.get('arch')}/{entry.get('task')} {label}",
             "text": f"decided at p = {p:.3f}: fragile"}
+
+
+def conjunction_fragility(judgement: dict[str, Any], parts: dict[str, dict[str, Any]]
+                          ) -> dict[str, Any] | None:
+    """Whether a conjunction's verdict (``judgement["parts"]``, e.g. F3 of F3a and F3b) is
+    fragile: some part is fragile (``parts[key]["fragility"]``) and that part's verdict flipped
+    (its ``flips_to``) changes :func:`~entangled.reports.verdicts.conjunction_verdict` of the
+    parts. Returns the nearest such part's fragility, its comparison prefixed by the part's
+    key and ``flips_to`` the conjunction's other verdict; ``None`` otherwise."""
+    keys = list(judgement.get("parts") or [])
+    candidates = []
+    for key in keys:
+        fragile = (parts.get(key) or {}).get("fragility")
+        if not fragile:
+            continue
+        words = [str(fragile["flips_to"] if k == key else (parts.get(k) or {}).get("verdict"))
+                 for k in keys]
+        other = conjunction_verdict(words)
+        if other != judgement["verdict"]:
+            candidates.append((abs(math.log(fragile["p_adjusted"] / fragile["alpha"])), key,
+                               fragile, other))
+    if not candidates:
+        return None
+    _, key, fragile, other = min(candidates, key=lambda c: c[0])
+    return {**fragile, "flips_to": other, "comparison": f"{key}: {fragile['comparison']}"}
+
+
+def with_fragility(judgements: list[dict[str, Any]], factor: float = FACTOR) -> list[dict[str, Any]]:
+    """``judgements`` (``Judgement.to_dict()`` each, in report order) with ``fragility`` set
+    on every one: :func:`fragility` for a finding, :func:`conjunction_fragility` for a
+    conjunction (from its parts, judged first)."""
+    by_key: dict[str, dict[str, Any]] = {}
+    for data in judgements:
+        data["fragility"] = (conjunction_fragility(data, by_key) if data.get("parts")
+                             else fragility(data, factor))
+        by_key[data["key"]] = data
+    return judgements

@@ -111,3 +111,24 @@ def test_a_staged_decision_is_read_at_its_last_stage():
     assert fragile["flips_to"] == INCONCLUSIVE
     staged["sequential"]["stages"][-1]["p_value"] = 0.0001  # far below its level
     assert fragility(f) is None
+
+
+def test_a_conjunction_is_fragile_when_a_fragile_part_would_change_it():
+    """F3 = F3a and F3b: with F3b opposite, a fragile F3a changes nothing (F3 stays opposite);
+    with F3b reproduced, F3a reproduced at p = 0.04 decides F3 (it would be inconclusive)."""
+    from entangled.reports.fragility import with_fragility
+
+    def findings(f3b, f3):
+        f3a = {**judgement(REPRODUCED, "all", comparison(REPRODUCED, 0.04, -0.05)), "key": "F3a"}
+        part_b = {**judgement(f3b, "all", comparison(f3b, 0.0001, -0.05)), "key": "F3b"}
+        return with_fragility([f3a, part_b, {"key": "F3", "verdict": f3, "rule_kind": "all",
+                                             "alpha": 0.05, "evidence": [],
+                                             "parts": ["F3a", "F3b"]}])
+
+    f3a, f3b, f3 = findings(OPPOSITE, OPPOSITE)
+    assert f3a["fragility"]["flips_to"] == INCONCLUSIVE and f3b["fragility"] is None
+    assert f3["fragility"] is None
+    _, _, f3 = findings(REPRODUCED, REPRODUCED)
+    assert f3["fragility"] == {"p_adjusted": 0.04, "alpha": 0.05, "flips_to": INCONCLUSIVE,
+                               "comparison": "F3a: vit/digits orthogonal",
+                               "text": "decided at p = 0.040: fragile"}
