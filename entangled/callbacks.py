@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from entangled.errors import InvalidParameterError, MissingExtraError
+from entangled.atomic_io import write_atomic
+from entangled.errors import InvalidParameterError, MappingMismatchError, MissingExtraError
 from entangled.hooks import HOOKS, Callback, check_callbacks, dispatch  # noqa: F401 (public here)
 
 #: ``format`` entry of a checkpoint written by :func:`save_checkpoint`.
@@ -45,10 +46,7 @@ def save_checkpoint(path: str | os.PathLike, model, result) -> Path:
                "config": dict(result.config), "config_hash": result.config_hash,
                "status": str(result.status), "steps_done": result.steps_done,
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    tmp = target.with_name(target.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, target)
-    return target
+    return write_atomic(target, lambda fh: torch.save(payload, fh))
 
 
 def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
@@ -56,6 +54,12 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
 
     Returns ``(model, config)``: the model in eval mode on ``device`` with the saved weights,
     and the :class:`~entangled.train.RunConfig` it was trained with.
+
+    The saved config must describe the saved weights, else
+    :class:`~entangled.errors.MappingMismatchError` (nothing is allocated for a config that
+    does not fit them): every parameter's shape is compared with the model the config builds
+    (built first on the ``meta`` device, without memory), and every skip mapping the config
+    builds (family, size, seed, parameters) with the one saved with the weights.
     """
     import torch
 
@@ -63,13 +67,61 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
     from entangled.train import RunConfig, build_for
 
     payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+    if (not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT
+            or not isinstance(payload.get("config"), dict)
+            or not isinstance(payload.get("state_dict"), dict)):
         raise InvalidParameterError("path", str(path), "a checkpoint written by save_checkpoint")
     config = RunConfig.from_dict(payload["config"])
+    state = payload["state_dict"]
     task = load_task(config.task, seed=config.seed, **config.task_options)
+    _check_shapes(config, task, state, path)
     model = build_for(config, task, torch.device(device))
-    model.load_state_dict(payload["state_dict"])
+    configured = {name: module.mapping for name, module in _skips(model)}
+    model.load_state_dict(state)
+    for name, module in _skips(model):
+        if module.mapping != configured.get(name):
+            raise MappingMismatchError(
+                f"checkpoint {path}: its config builds skip {name!r} as "
+                f"{configured.get(name)!r}, but its saved weights hold {module.mapping!r}; "
+                "allowed: a checkpoint whose config is the one its model was trained with "
+                "(written by save_checkpoint and not edited)")
     return model.eval(), config
+
+
+def _skips(model):
+    from entangled.nn.skip import EntangledSkip
+
+    return [(name, module) for name, module in model.named_modules()
+            if isinstance(module, EntangledSkip)]
+
+
+def _check_shapes(config, task, state: dict, path) -> None:
+    """Refuse saved weights whose names or shapes differ from those of the model ``config``
+    builds, comparing with that model built on the ``meta`` device (no memory; the skips as
+    identities, whose tensors are compared after loading)."""
+    import dataclasses
+
+    import torch
+
+    from entangled.train import build_for
+
+    try:
+        with torch.device("meta"):
+            shapes = {key: tuple(value.shape) for key, value in
+                      build_for(dataclasses.replace(config, family="identity", params={}),
+                                task).state_dict().items()
+                      if isinstance(value, torch.Tensor) and value.device.type == "meta"}
+    except Exception:  # an architecture that cannot be built without data: checked on loading
+        return
+    for key, shape in shapes.items():
+        saved = state.get(key)
+        saved_shape = tuple(saved.shape) if isinstance(saved, torch.Tensor) else None
+        if saved_shape != shape:
+            raise MappingMismatchError(
+                f"checkpoint {path}: its config builds {key!r} with shape {shape}, but its "
+                f"saved weights have {'none' if saved_shape is None else saved_shape}; allowed: "
+                "a checkpoint whose config is the one its model was trained with (written by "
+                "save_checkpoint and not edited)")
 
 
 class SaveModel(Callback):

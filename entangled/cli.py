@@ -166,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     except EntangledError as exc:
         print(f"entangled {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, MemoryError) as exc:  # disk full, a file in the way: a message, not a traceback
+        detail = str(exc) or type(exc).__name__
+        print(f"entangled {args.command}: error: {detail}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"\nentangled {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -30,6 +30,7 @@ from __future__ import annotations
 import concurrent.futures as futures
 import multiprocessing
 import os
+import re
 import time
 from typing import Any, Callable, Hashable, Iterator, Sequence
 
@@ -61,15 +62,25 @@ TERMINATE_GRACE_S = 2.0
 def _init_local_worker(counter, parent_pid: int | None = None,
                        registrations: bytes | None = None) -> None:
     """Pool initializer: the parent's run-time registrations; one torch thread; pick this
-    worker's GPU round-robin; a watchdog thread ends the worker when the sweep's process is
-    gone (killed with SIGKILL, say), so no orphan keeps training. ``torch._dynamo``, which
-    ``torch.optim`` imports on its first use (1-2 s on an idle core), is imported here, once
-    per worker, rather than inside the worker's first run (whose recorded wall time it would
-    inflate)."""
+    worker's GPU round-robin; the worker ends when the sweep's process is gone (killed with
+    SIGKILL, say, and not yet reaped), so no orphan keeps training.
+
+    Two nets: a watchdog thread that checks every :data:`WATCH_PARENT_S` seconds whether the
+    sweep's process still runs (a zombie counts as gone,
+    :func:`entangled.process_tree.pid_alive`), and on Linux a parent-death signal (``SIGKILL``)
+    from the process that forked this worker, set only when that is the forkserver (whose
+    single thread lives as long as it does, and which exits when the sweep's process dies).
+
+    ``torch._dynamo``, which ``torch.optim`` imports on its first use (1-2 s on an idle core),
+    is imported here, once per worker, rather than inside the worker's first run (whose
+    recorded wall time it would inflate).
+    """
     import threading
 
     import torch
     import torch._dynamo  # warm-up: see the docstring
+
+    from entangled.process_tree import set_parent_death_signal
 
     restore_registrations(registrations)
     torch.set_num_threads(1)
@@ -78,20 +89,18 @@ def _init_local_worker(counter, parent_pid: int | None = None,
         counter.value += 1
     assign_gpu(index)
     if parent_pid is not None:
+        if os.getppid() != parent_pid:  # forked by the forkserver, not by a sweep thread
+            set_parent_death_signal()
         threading.Thread(target=_exit_when_gone, args=(parent_pid,), daemon=True,
                          name="entangled-parent-watch").start()
 
 
 def _exit_when_gone(pid: int) -> None:
-    import time
+    from entangled.process_tree import pid_alive
 
     while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not pid_alive(pid):
             os._exit(1)
-        except OSError:
-            pass
         time.sleep(WATCH_PARENT_S)
 
 
@@ -218,7 +227,7 @@ def scheduler_address(scheduler: str | None) -> str:
         raise InvalidParameterError(
             "--scheduler", scheduler,
             f"a Dask scheduler address such as tcp://host:8786 (or set {SCHEDULER_ENV})")
-    return address
+    return check_scheduler_address(address, "--scheduler" if scheduler else SCHEDULER_ENV)
 
 
 def _import_distributed():
@@ -250,7 +259,7 @@ class DaskExecutor(SerialExecutor):
             address = scheduler_address(scheduler)
             try:
                 client = distributed.Client(address, timeout="30s")
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise InvalidParameterError("--scheduler", address,
                                             f"the address of a running Dask scheduler ({exc})") from None
         self.client = client
@@ -316,3 +325,20 @@ def check_executor(executor: Any, scheduler: str | None = None) -> None:
     if executor == "local" and scheduler:
         raise InvalidParameterError("--scheduler", scheduler,
                                     "only with --executor dask (the local executor has none)")
+    if scheduler:
+        check_scheduler_address(scheduler)
+
+
+SCHEDULER_ADDRESS = re.compile(r"(?:(tcp|tls|ucx|ws|wss|inproc)://)?([^\s/:]+|\[[0-9a-fA-F:.]+\])"
+                               r"(?::(\d{1,5}))?/?")
+
+
+def check_scheduler_address(address: Any, name: str = "--scheduler") -> str:
+    """``address`` if it reads as a Dask scheduler address (``[protocol://]host[:port]``,
+    protocol one of tcp, tls, ucx, ws, wss, inproc; port 1-65535), else
+    :class:`InvalidParameterError` (connects to nothing)."""
+    match = SCHEDULER_ADDRESS.fullmatch(address) if isinstance(address, str) else None
+    if match is None or (match.group(3) is not None and not 1 <= int(match.group(3)) <= 65535):
+        raise InvalidParameterError(name, address, "a Dask scheduler address "
+                                    "[protocol://]host[:port], e.g. tcp://host:8786")
+    return address

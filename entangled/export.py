@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
+from entangled.atomic_io import write_atomic
 from entangled.errors import InvalidParameterError, MissingExtraError
 
 LOGGER = logging.getLogger(__name__)
@@ -196,13 +197,16 @@ def export(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
         return None
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
     if format == "csv":
-        with open(tmp, "w", encoding="utf-8", newline="") as stream:
+        def write(fh) -> None:
+            stream = io.TextIOWrapper(fh, encoding="utf-8", newline="")
             write_csv(columns, rows, stream)
+            stream.flush()
+            stream.detach()  # the file stays open for write_atomic's fsync
     else:
-        write_parquet(columns, rows, str(tmp))
-    os.replace(tmp, target)
+        def write(fh) -> None:
+            write_parquet(columns, rows, fh)
+    write_atomic(target, write)
     LOGGER.info(f"{len(rows)} runs -> {target}")
     return target
 

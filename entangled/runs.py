@@ -64,6 +64,13 @@ class RunStatus(Word):
 
 STATUSES = tuple(RunStatus)
 MAX_THREADS = 1024
+#: Largest ``steps``, ``eval_every`` and ``patience`` of a budget (ten million optimizer steps;
+#: the built-in suites use at most a few thousand): beyond it a value is a mistake, not a plan.
+MAX_STEPS = 10**7
+#: Largest ``epochs`` of a budget.
+MAX_EPOCHS = 10**5
+#: Largest ``batch_size`` of a budget.
+MAX_BATCH_SIZE = 2**20
 
 
 class ResultFileError(EntangledError):
@@ -165,20 +172,23 @@ class Budget:
         def count(name: str, high: int | None = None) -> int:
             return check_positive_int(name, getattr(self, name), high=high, whole=True)
 
-        def positive_or_none(name: str) -> float | None:
+        def positive_or_none(name: str, high: float = math.inf) -> float | None:
             value = getattr(self, name)
-            if value is not None and not (is_real(value) and math.isfinite(value) and value > 0):
-                raise InvalidParameterError(name, value, "a finite number > 0 or None")
+            if value is not None and not (is_real(value) and math.isfinite(value)
+                                          and 0 < value <= high):
+                bound = "" if math.isinf(high) else f" and <= {high:,}"
+                raise InvalidParameterError(name, value, f"a finite number > 0{bound} or None")
             return None if value is None else float(value)
 
         return Budget(
-            count("steps"), positive_or_none("epochs"), count("batch_size"),
+            count("steps", MAX_STEPS), positive_or_none("epochs", MAX_EPOCHS),
+            count("batch_size", MAX_BATCH_SIZE),
             check_real("lr", self.lr, low=0, exclusive_low=True),
             check_choice("optimizer", self.optimizer, OPTIMIZERS),
             check_real("weight_decay", self.weight_decay, low=0), positive_or_none("grad_clip"),
-            count("eval_every"), check_choice("device", self.device, DEVICES),
+            count("eval_every", MAX_STEPS), check_choice("device", self.device, DEVICES),
             check_flag("metrics", self.metrics), count("threads", MAX_THREADS),
-            None if self.patience is None else count("patience"))
+            None if self.patience is None else count("patience", MAX_STEPS))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

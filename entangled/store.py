@@ -37,9 +37,11 @@ compute, never correctness.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
+import stat
 import threading
 import time
 import uuid
@@ -48,7 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
+from entangled.atomic_io import loads_json, make_private_dir, read_limited, write_json_atomic
 from entangled.errors import InvalidParameterError
+from entangled.process_tree import pid_alive
 
 T = TypeVar("T")
 
@@ -161,15 +165,23 @@ def _create_exclusive(path: Path, data: dict[str, Any]) -> bool:
     return True
 
 
+#: Largest result file read (a result with every metric and curve is ~100 kB).
+RESULT_FILE_LIMIT = 32 * 2**20
+#: A claim file is a few hundred bytes; anything larger (or not a regular file) is unreadable.
+CLAIM_READ_LIMIT = 64 * 2**10
+
+
 def _snapshot(path: Path) -> tuple[bytes, int] | None:
-    """``(content, mtime_ns)`` of ``path``, ``None`` if it does not exist."""
+    """``(content, mtime_ns)`` of ``path``, ``None`` if it does not exist. A symlink, special
+    file or oversized file at the claim's name reads as empty content (an unreadable claim,
+    stale after one heartbeat; taking it over unlinks the name, never its target)."""
     try:
-        with open(path, "rb") as fh:
-            content = fh.read()
-            mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
+        mtime_ns = os.lstat(path).st_mtime_ns
+        return read_limited(path, CLAIM_READ_LIMIT), mtime_ns
     except FileNotFoundError:
         return None
-    return content, mtime_ns
+    except OSError:
+        return b"", mtime_ns
 
 
 def _parse(content: bytes) -> dict[str, Any] | None:
@@ -191,19 +203,6 @@ def read_claim(out_dir: str | os.PathLike, digest: str) -> dict[str, Any] | None
     data = dict(_parse(snap[0]) or {})
     data["age_s"] = time.time() - snap[1] / 1e9
     return data
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    except (OverflowError, ValueError):
-        return False
-    return True
 
 
 def is_stale(content: bytes, mtime_ns: int, policy: ClaimPolicy, *, now: float | None = None,
@@ -241,7 +240,7 @@ def try_claim(out_dir: str | os.PathLike, digest: str, policy: ClaimPolicy = Cla
     A stale claim is taken over (see the module docstring).
     """
     path = claim_path(out_dir, digest)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     claim = _new_claim(path)
     for _ in range(2):  # a second try when the claim vanished between create and read
         if _create_exclusive(path, claim.to_dict()):
@@ -284,7 +283,7 @@ def heartbeat(claim: Claim) -> bool:
     if not still_held(claim):
         return False
     try:
-        os.utime(claim.path)
+        os.utime(claim.path, follow_symlinks=False)
     except FileNotFoundError:
         return False
     return True
@@ -341,3 +340,99 @@ def run_once(out_dir: str | os.PathLike, digest: str, is_done: Callable[[], bool
             return RAN, work()
     finally:
         release(claim)
+
+
+# ---------------------------------------------------------------------------- manifest
+MANIFEST_DIR = ".manifest"
+#: Suffix of a manifest entry: ``<out>/.manifest/<hash>.sha256`` holds ``{"sha256", "bytes"}``.
+MANIFEST_SUFFIX = ".sha256"
+
+
+def manifest_entry_path(out_dir: str | os.PathLike, digest: str) -> Path:
+    """``<out_dir>/.manifest/<digest>.sha256``."""
+    return Path(out_dir) / MANIFEST_DIR / f"{digest}{MANIFEST_SUFFIX}"
+
+
+def content_sha256(content: bytes) -> str:
+    """The SHA-256 of ``content``, hexadecimal."""
+    return hashlib.sha256(content).hexdigest()
+
+
+def has_manifest(out_dir: str | os.PathLike) -> bool:
+    """Whether the store keeps a manifest (every store written since the manifest exists);
+    a symlink at its name is not one."""
+    try:
+        return stat.S_ISDIR(os.lstat(Path(out_dir) / MANIFEST_DIR).st_mode)
+    except OSError:
+        return False
+
+
+def record_digest(out_dir: str | os.PathLike, digest: str, content: bytes) -> None:
+    """Record the SHA-256 of result ``digest``'s ``content`` in the store's manifest.
+
+    Called *before* the result file is moved into place, so that a result on disk always has
+    its entry (a process killed in between leaves an entry without a result, which the next
+    write replaces)."""
+    folder = make_private_dir(Path(out_dir) / MANIFEST_DIR)
+    write_json_atomic(folder / f"{digest}{MANIFEST_SUFFIX}",
+                      {"sha256": content_sha256(content), "bytes": len(content)})
+
+
+def digest_problem(out_dir: str | os.PathLike, digest: str, content: bytes) -> str | None:
+    """Why ``content``, read as result ``digest`` of the store, must not be trusted, or
+    ``None``: it differs from the digest recorded when it was written (edited), or the store
+    keeps a manifest without an entry for it (not written by a sweep on this store). A store
+    without a manifest (written before it existed) has nothing to compare: ``None``."""
+    if not has_manifest(out_dir):
+        return None
+    path = manifest_entry_path(out_dir, digest)
+    try:
+        entry = loads_json(read_limited(path, CLAIM_READ_LIMIT))
+    except FileNotFoundError:
+        return ("not in the store's manifest (.manifest/): not written by a sweep on this "
+                "store, or copied in without its manifest entry")
+    except (OSError, ValueError) as exc:
+        return f"its manifest entry {path.name} is unreadable ({exc})"
+    recorded = entry.get("sha256") if isinstance(entry, dict) else None
+    actual = content_sha256(content)
+    if recorded != actual:
+        return (f"edited after it was written: its SHA-256 is {actual[:12]}..., the manifest "
+                f"recorded {str(recorded)[:12]}... when the sweep wrote it")
+    return None
+
+
+def adopt_store(out_dir: str | os.PathLike, names: Iterable[str] | None = None) -> int:
+    """Give a store written before manifests existed its manifest: record the digest of every
+    result file in it as it is now; return how many. A store that has one is left alone (0).
+
+    The manifest is built in a private temporary folder and renamed into place, so that
+    concurrent sweeps on the same store see either no manifest or a complete one."""
+    import shutil
+    import tempfile
+
+    out = Path(out_dir)
+    if has_manifest(out):
+        return 0
+    building = Path(tempfile.mkdtemp(prefix=f"{MANIFEST_DIR}-new-{os.getpid()}-", dir=out))
+    count = 0
+    try:
+        for path in sorted(out.glob("*.json")) if names is None else [out / n for n in names]:
+            try:
+                content = read_limited(path, RESULT_FILE_LIMIT)
+            except OSError:
+                continue  # special or unreadable: moved aside by the sweep, nothing to record
+            write_json_atomic(building / f"{path.stem}{MANIFEST_SUFFIX}",
+                              {"sha256": content_sha256(content), "bytes": len(content)})
+            count += 1
+        try:
+            os.rename(building, out / MANIFEST_DIR)
+        except OSError:  # another sweep adopted it first: theirs stands
+            return 0
+    finally:
+        if building.exists():
+            shutil.rmtree(building, ignore_errors=True)
+    for leftover in out.glob(f"{MANIFEST_DIR}-new-*"):  # of adopters that were killed
+        parts = leftover.name.split("-")
+        if len(parts) > 2 and parts[2].isdigit() and not pid_alive(int(parts[2])):
+            shutil.rmtree(leftover, ignore_errors=True)
+    return count

@@ -39,20 +39,24 @@ import os
 import signal
 import sys
 import threading
-import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from entangled.atomic_io import (dumps_json, loads_json, make_private_dir, read_limited,
+                                 write_atomic, write_json_atomic)
 from entangled.errors import EntangledError, InvalidParameterError
 from entangled.executors import check_executor, make_executor
+from entangled.process_tree import pid_alive
 from entangled.mappings.params import check_positive_int
 from entangled.runs import (SCHEMA_VERSION, ResultFileError, RunResult, RunSpec, RunStatus,
                             as_spec, canonical_json, config_hash, result_from_json)
-from entangled.store import (CLAIMED_ELSEWHERE, DONE_ELSEWHERE, RAN, ClaimPolicy, claim_is_live,
-                             heartbeating, parse_shard, release, run_once, try_claim)
+from entangled.store import (CLAIMED_ELSEWHERE, CLAIMS_DIR, DONE_ELSEWHERE, MANIFEST_DIR, RAN,
+                             RESULT_FILE_LIMIT, ClaimPolicy, adopt_store, claim_is_live,
+                             digest_problem, heartbeating, parse_shard, record_digest, release,
+                             run_once, try_claim)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -84,6 +88,8 @@ class SweepSummary:
     done_elsewhere : runs finished by another sweep on the same directory during this call.
     claimed_elsewhere : hashes of runs still being trained by another sweep when this call
         returned (only with ``wait=False``).
+    adopted : result files of a store written before manifests existed whose digests this
+        call recorded (:func:`entangled.store.adopt_store`).
     hashes : the config hash of every run, in sweep order.
     ran_hashes : the hashes of the runs executed (and written) by this call.
     wall_time_s : duration of the call.
@@ -104,6 +110,7 @@ class SweepSummary:
     shard: str | None = None
     done_elsewhere: int = 0
     claimed_elsewhere: list[str] = field(default_factory=list)
+    adopted: int = 0
 
     @property
     def complete(self) -> bool:
@@ -124,55 +131,6 @@ def result_path(out_dir: str | os.PathLike, digest: str) -> Path:
     return Path(out_dir) / f"{digest}.json"
 
 
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write ``data`` as strict JSON to ``path`` atomically (unique temp file + ``os.replace``).
-
-    The temp file's name carries this process's id (``.<stem>.<pid>.<random>.tmp``) so that
-    cleanup never touches another process's file in flight; the result gets the permissions
-    of a normally created file (the user's umask).
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=".tmp",
-                               dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True, allow_nan=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    """The process umask (read without changing it where /proc allows)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)  # pragma: no cover - no /proc: read by setting and restoring
-    os.umask(mask)
-    return mask
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def remove_stray_temp_files(out_dir: Path, policy: ClaimPolicy | None = None) -> list[Path]:
     """Remove ``.*.<pid>.*.tmp`` files of processes that no longer run; return them.
 
@@ -184,7 +142,7 @@ def remove_stray_temp_files(out_dir: Path, policy: ClaimPolicy | None = None) ->
     for stray in out_dir.glob(".*.tmp"):
         parts = stray.name.split(".")
         pid = next((int(p) for p in parts[2:-1] if p.isdigit()), None)
-        if pid is None or pid == os.getpid() or _pid_alive(pid):
+        if pid is None or pid == os.getpid() or pid_alive(pid):
             continue
         if len(parts) > 2 and claim_is_live(out_dir, parts[1], policy or ClaimPolicy()):
             continue
@@ -196,17 +154,26 @@ def remove_stray_temp_files(out_dir: Path, policy: ClaimPolicy | None = None) ->
     return removed
 
 
-def read_result(path: str | os.PathLike) -> RunResult:
-    """Read and validate one result file; raise :class:`ResultFileError` with the reason."""
+def read_result(path: str | os.PathLike, *, verify: bool = True) -> RunResult:
+    """Read and validate one result file; raise :class:`ResultFileError` with the reason.
+
+    Only a regular file of at most :data:`~entangled.store.RESULT_FILE_LIMIT` bytes is read
+    (never through a symlink, never a FIFO or device:
+    :func:`entangled.atomic_io.read_limited`); too deep nesting is invalid JSON like any
+    other. ``verify``: the content must match the digest the store's manifest recorded when
+    the file was written (:func:`entangled.store.digest_problem`; an edited file is invalid).
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultFileError(f"unreadable: {exc}") from None
+        content = read_limited(path, RESULT_FILE_LIMIT)
+    except OSError as exc:
+        raise ResultFileError(f"unreadable: {exc.strerror or exc}") from None
+    problem = digest_problem(path.parent, path.stem, content) if verify else None
+    if problem is not None:
+        raise ResultFileError(problem)
     try:
-        data = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(
-            ValueError(f"non-standard constant {c}")))
-    except ValueError as exc:
+        data = loads_json(content)
+    except ValueError as exc:  # UnicodeDecodeError included
         raise ResultFileError(f"invalid JSON: {exc}") from None
     result = result_from_json(data)
     if isinstance(data, dict) and data.get("schema_version") == SCHEMA_VERSION \
@@ -251,11 +218,10 @@ def check_result_file(path: str | os.PathLike, expected: Any = None
 
 def set_aside(path: Path, kind: str) -> Path:
     """Move ``path`` into ``<its dir>/<kind>/`` under a free name; return the new path."""
-    target_dir = path.parent / kind
-    target_dir.mkdir(exist_ok=True)
+    target_dir = make_private_dir(path.parent / kind)
     target = target_dir / path.name
     counter = 1
-    while target.exists():
+    while os.path.lexists(target):
         target = target_dir / f"{path.stem}.{counter}{path.suffix}"
         counter += 1
     os.replace(path, target)
@@ -270,7 +236,7 @@ def supersede_directory(out_dir: Path, summary: SweepSummary | None = None) -> N
 
     for path in sorted(out_dir.glob("*.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = loads_json(read_limited(path, RESULT_FILE_LIMIT))
         except (OSError, ValueError):
             continue
         version = schema_of(data) if isinstance(data, dict) else None
@@ -422,7 +388,9 @@ def _write_result(result: Any, out_dir: str, digest: str) -> tuple[str, str | No
                              f"(hash {result.config_hash}, expected {digest})")
     data = result.to_dict()
     result_from_json(data)  # the value ranges of what is written
-    write_json_atomic(result_path(out_dir, digest), data)
+    content = dumps_json(data).encode("utf-8")
+    record_digest(out_dir, digest, content)  # first: a result on disk always has its entry
+    write_atomic(result_path(out_dir, digest), content)
     return digest, result.status, None
 
 
@@ -563,6 +531,13 @@ def _prepare_out_dir(out: Path) -> None:
                                     f"a directory that can be created ({exc.strerror})") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise InvalidParameterError("out_dir", str(out), "a writable directory")
+    for name in (CLAIMS_DIR, MANIFEST_DIR, *SET_ASIDE):  # folders the sweep writes into
+        if name == CLAIMS_DIR or os.path.lexists(out / name):
+            try:
+                make_private_dir(out / name)
+            except OSError as exc:
+                raise InvalidParameterError("out_dir", str(out), f"a result directory whose "
+                                            f"{name}/ is a folder of its own ({exc})") from None
 
 
 #: Memory one local worker process needs: torch imported and one small model training.
@@ -664,6 +639,11 @@ def run_sweep(configs: Iterable[Any], out_dir: str | os.PathLike, *, jobs: int =
     summary = SweepSummary(out_dir=str(out), total=len(ordered), hashes=list(ordered),
                            shard=None if shard is None else str(shard))
     supersede_directory(out, summary)
+    summary.adopted = adopt_store(out)
+    if summary.adopted:
+        _warn(f"result store {out} had no manifest (written before digests were recorded): "
+              f"recorded the digests of its {summary.adopted} result files as they are now; "
+              "edits made from now on are detected, earlier ones cannot be")
 
     todo: list[tuple[str, RunSpec]] = []
     for digest, spec in ordered.items():

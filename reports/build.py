@@ -12,9 +12,9 @@ sections (:mod:`entangled.reports.page`, :mod:`entangled.reports.builtin_section
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +109,7 @@ def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: 
     missing ledger at once, one computes it and the others wait for it."""
     from entangled import cache as user_cache
     from entangled import theory
+    from entangled.atomic_io import dumps_json, loads_json
     from entangled.theory.ledger import dependencies_current
 
     name = f"ledger-{ledger_key(paths, examples, seed)}.json"
@@ -120,7 +121,7 @@ def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: 
             if payload is None:
                 continue
             try:
-                cached = theory.Ledger.from_dict(json.loads(payload))
+                cached = theory.Ledger.from_dict(loads_json(payload))
                 if dependencies_current(cached.dependencies):
                     return cached.to_dict()
                 log(f"report: a module behind the cached ledger {where.path} changed; "
@@ -135,15 +136,20 @@ def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: 
         log(f"report: checking conjectures ({examples} examples each)")
         ledger = theory.verify(list(paths), examples=examples, seed=seed, progress=progress)
         data = ledger.to_dict()
-        payload = json.dumps(data, indent=1, sort_keys=True, allow_nan=False).encode("utf-8")
+        payload = dumps_json(data).encode("utf-8")
         if not slot.write(payload):
             fallback.write(payload)
     return data
 
 
 def report_dir(preset: presets.Suite, out_dir: str | os.PathLike | None) -> Path:
-    """``out_dir``, or ``reports/out/<suite name>`` under the current directory."""
-    return Path(out_dir) if out_dir is not None else Path("reports") / "out" / preset.name
+    """``out_dir``, or ``reports/out/<suite name>`` under the current directory (the name
+    must be one path component: :func:`entangled.atomic_io.check_path_name`)."""
+    from entangled.atomic_io import check_path_name
+
+    if out_dir is not None:
+        return Path(out_dir)
+    return Path("reports") / "out" / check_path_name(preset.name, "suite name")
 
 
 def _suite(preset_name: str, suite: presets.Suite | str | os.PathLike | None) -> presets.Suite:
@@ -186,6 +192,7 @@ def output_directory(out: Path):
     """
     import fcntl
 
+    from entangled.atomic_io import open_lock_file
     from entangled.errors import InvalidParameterError
 
     if out.exists() and not out.is_dir():
@@ -196,22 +203,20 @@ def output_directory(out: Path):
         raise InvalidParameterError("--out", str(out), f"a directory that can be created ({exc.strerror})") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise InvalidParameterError("--out", str(out), "a writable directory")
-    index = out / "index.html"
-    if index.exists():
-        head = index.read_bytes()[:4096].decode("utf-8", "replace")
-        if f'<meta name="generator" content="{GENERATOR}">' not in head:
-            raise InvalidParameterError(
-                "--out", str(out), "a directory without an index.html, or one written by "
-                "entangled report (this index.html was not written by it; move it away or "
-                "choose another --out)")
+    _check_output_files(out)
     lock_path = out / ".report.lock"
-    handle = open(lock_path, "a+", encoding="utf-8")
+    try:
+        fd = open_lock_file(lock_path)
+    except OSError as exc:
+        raise InvalidParameterError("--out", str(out), f"a directory whose {lock_path.name} is "
+                                    f"a regular file the report can open ({exc})") from None
+    handle = os.fdopen(fd, "r+", encoding="utf-8")
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.seek(0)
-            holder = handle.read().strip() or "?"
+            holder = handle.read(64).strip() or "?"
             raise InvalidParameterError(
                 "--out", str(out), f"a directory no other report is writing to (another "
                 f"entangled report, pid {holder}, holds {lock_path}; wait for it or choose "
@@ -223,6 +228,51 @@ def output_directory(out: Path):
         yield out
     finally:
         handle.close()
+
+
+#: Files a report writes at the top of its directory (each must be a regular file or absent).
+OUTPUT_FILES = ("index.html", "summary.json", "history.json")
+#: Folders a report creates in its directory (each must be a real folder or absent).
+OUTPUT_DIRS = ("runs", "figures")
+
+
+def _check_output_files(out: Path) -> None:
+    """Refuse, before anything trains, an output directory where a file the report writes is
+    a symlink, a directory or another special file, or where ``index.html`` was not written
+    by this tool."""
+    from entangled.atomic_io import describe_file_type, make_private_dir, read_limited
+    from entangled.errors import InvalidParameterError
+
+    for name in OUTPUT_FILES:
+        path = out / name
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(mode):
+            raise InvalidParameterError(
+                "--out", str(out), f"a directory where {name} is a regular file or absent "
+                f"({path} is {describe_file_type(mode)}; move it away)")
+    index = out / "index.html"
+    if index.exists():
+        try:
+            head = read_limited(index, 64 * 2**20)[:4096].decode("utf-8", "replace")
+        except OSError as exc:
+            raise InvalidParameterError("--out", str(out), f"a directory whose index.html can "
+                                        f"be read ({exc})") from None
+        if f'<meta name="generator" content="{GENERATOR}">' not in head:
+            raise InvalidParameterError(
+                "--out", str(out), "a directory without an index.html, or one written by "
+                "entangled report (this index.html was not written by it; move it away or "
+                "choose another --out)")
+    for name in OUTPUT_DIRS:
+        if not os.path.lexists(out / name):
+            continue
+        try:
+            make_private_dir(out / name)
+        except OSError as exc:
+            raise InvalidParameterError("--out", str(out), f"a directory where {name}/ is a "
+                                        f"folder of its own ({exc})") from None
 
 
 def build_report(preset_name: str = "quick", out_dir: str | os.PathLike | None = None, *,
@@ -318,13 +368,13 @@ def record_invocation(out: Path, entry: dict) -> list[dict]:
     """Append this invocation to ``out/history.json`` (the last 50 are kept) and return the
     history, newest last. Each entry has its own wall times, separate from the runs' own
     recorded training times (a cached rerun does not overwrite the run that did the work)."""
-    from entangled.sweep import write_json_atomic
+    from entangled.atomic_io import loads_json, read_limited, write_json_atomic
 
     path = out / HISTORY_FILE
     history: list[dict] = []
     if path.exists():
         try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
+            loaded = loads_json(read_limited(path))
             history = [h for h in loaded if isinstance(h, dict)] if isinstance(loaded, list) else []
         except (OSError, ValueError):
             history = []
@@ -339,7 +389,7 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
            until_decided: bool = True) -> ReportOutcome:
     from entangled.reports import evidence as evidence_module
     from entangled.reports import builtin_sections, figures, page
-    from entangled.sweep import write_json_atomic
+    from entangled.atomic_io import write_json_atomic, write_text_atomic
 
     jobs = jobs or max(1, os.cpu_count() or 1)
     started = time.perf_counter()
@@ -364,9 +414,7 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     figures.write_svgs([f for _, fragment in placed for f in fragment.figures], out / "figures")
     html = page.render_page(ev, placed, builtin_sections.header(ev), ev.labels)
     index = out / "index.html"
-    tmp = index.with_name(f".index.{os.getpid()}.html.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, index)
+    write_text_atomic(index, html)
     write_json_atomic(out / "summary.json", finite_or_none(evidence_module.summary_data(ev)))
     log(f"report: done in {ev.timings['total']:.1f} s")
     return ReportOutcome(index, ev.findings, ev.mismatches, ev.runs, sweep_summary,

@@ -148,11 +148,11 @@ def cached_references(cache: str | Path | None = None, steps: int = STEPS,
                       seeds: Iterable[int] = REFERENCE_SEEDS) -> dict | None:
     """The stored reference accuracies (``{"accuracies", "measured"}``) when ``cache`` (default
     :func:`references_cache`) holds them for these steps, seeds and versions; else ``None``."""
-    import json
+    from entangled.atomic_io import loads_json, read_limited
 
     path = Path(cache) if cache is not None else references_cache()
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = loads_json(read_limited(path))
     except (OSError, ValueError):
         return None
     if not isinstance(stored, dict) or stored.get("key") != _key(steps, tuple(seeds)):
@@ -211,7 +211,7 @@ def reference_accuracies(steps: int = STEPS, seeds: Iterable[int] = REFERENCE_SE
     for (variant, model, _, _), value in zip(tasks, values):
         accuracies.setdefault(variant, {}).setdefault(model, []).append(value)
     if cache is not None:
-        from entangled.sweep import write_json_atomic
+        from entangled.atomic_io import write_json_atomic
 
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(Path(cache), {

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from entangled.commands import add_json_argument, text_stream, write_json_output
+from entangled.commands import (add_json_argument, add_yes_argument, confirm_cost, text_stream,
+                                write_json_output)
 
 HELP = "run a suite and write the self-contained HTML report"
 
@@ -37,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               "the table; the presets do)")
     decided.add_argument("--fixed-design", dest="until_decided", action="store_false",
                          help="train every run of the suite once, no stages")
+    add_yes_argument(parser)
     parser.add_argument("--allow-mismatch", action="store_true",
                         help="exit 0 even when a conjecture's verdict differs from its "
                              "expectation (default: exit 1)")
@@ -56,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
     for path in args.conjectures:  # fail fast: a wrong PATH stops before anything trains
         expand_source(path)
     suite = presets.load_suite(args.suite) if args.suite else presets.get_preset(args.preset)
+    from entangled.reports.build import report_dir
+
+    runs_dir = report_dir(suite, args.out) / "runs"
+    confirm_cost(presets.run_configs(suite), runs_dir, yes=args.yes,
+                 workers=args.jobs or max(1, os.cpu_count() or 1), shard=args.shard)
     out = text_stream(args.json)
     if args.shard:
         summary = train_shard(args.preset, args.out, args.shard, jobs=args.jobs,

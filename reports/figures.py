@@ -37,6 +37,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from entangled.atomic_io import write_text_atomic
+
 #: Smallest font size (points) of any text in a figure.
 MIN_FONT_SIZE = 10.0
 #: Font sizes (points) by role; all at least :data:`MIN_FONT_SIZE`.
@@ -382,6 +384,6 @@ def write_svgs(figures: list[Figure | None], directory: str | Path) -> list[Path
         if figure is None or not figure.svg:
             continue
         path = directory / f"{figure.key}.svg"
-        path.write_text(figure.svg, encoding="utf-8")
+        write_text_atomic(path, figure.svg)
         written.append(path)
     return written

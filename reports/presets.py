@@ -80,6 +80,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from entangled.atomic_io import PATH_NAME
 from entangled.errors import InvalidParameterError
 
 if sys.version_info >= (3, 11):
@@ -287,8 +288,10 @@ def parse_suite(data: dict, source: str = "<suite>") -> Suite:
         if key not in TOP_KEYS:
             raise _fail(where, "key", key, "one of " + ", ".join(sorted(TOP_KEYS)))
     name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise _fail(where, "name", name, "a non-empty string")
+    if not isinstance(name, str) or not PATH_NAME.fullmatch(name):
+        raise _fail(where, "name", name, "1-128 characters from A-Z a-z 0-9 . _ - starting "
+                    "with a letter or digit (it names the output folder reports/out/<name>: "
+                    "no '/', no '..', not an absolute path)")
     seeds = _seeds(data.get("seeds"), where, "seeds")
     examples = data.get("conjecture_examples", DEFAULT_CONJECTURE_EXAMPLES)
     if not isinstance(examples, int) or isinstance(examples, bool) or not 1 <= examples <= 10**6:

@@ -39,6 +39,20 @@ from pathlib import Path
 from entangled.commands import add_json_argument, text_stream, write_json_output
 from entangled.theory.cli_verify import _positive_float
 
+
+def _tolerance(text: str) -> float:
+    """``--tol``: a finite number >= 0."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"invalid TOL={text!r}; allowed: a finite number >= 0")
+    return value
+
+
 HELP = "measure the skip mapping a residual module actually applies"
 MATRIX_PRINT_LIMIT = 12
 #: Default of ``--timeout``: seconds for each of the two isolated steps (load TARGET and call
@@ -86,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="move the parameters whose names match GLOB by seeded Gaussian "
                              "noise of standard deviation SCALE (default 1) for the "
                              "'mixing is live' claim")
-    parser.add_argument("--tol", type=float, default=None, metavar="TOL",
+    parser.add_argument("--tol", type=_tolerance, default=None, metavar="TOL",
                         help="replace the numerical tolerance of the probed claims")
     parser.add_argument("--html", default=None, metavar="DIR",
                         help="write a self-contained page DIR/index.html (heatmap, "

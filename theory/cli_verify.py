@@ -15,6 +15,9 @@ import argparse
 import sys
 from typing import TextIO
 
+from entangled.atomic_io import write_text_atomic
+from entangled.commands import output_file
+
 HELP = "run conjectures and print the ledger of verdicts"
 
 #: Default of ``--timeout`` (same as :data:`entangled.theory.engine.DEFAULT_TIMEOUT`; kept here so that
@@ -39,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="conjecture file, directory or dotted module name")
-    parser.add_argument("--json", metavar="FILE", default=None,
+    parser.add_argument("--json", metavar="FILE", default=None, type=output_file,
                         help="also write the ledger as JSON to FILE")
     parser.add_argument("--examples", metavar="N", type=_positive_int, default=None,
                         help="hypothesis examples per conjecture and family "
@@ -199,8 +202,7 @@ def run(args: argparse.Namespace) -> int:
                     loaded=_report_load_errors(sys.stderr))
     if args.json:  # written first: a closed stdout (`| head`) must not lose the ledger
         try:
-            with open(args.json, "w", encoding="utf-8") as handle:
-                handle.write(ledger.to_json() + "\n")
+            write_text_atomic(args.json, ledger.to_json() + "\n")
         except OSError as exc:
             print(format_ledger(ledger))
             print(f"entangled verify: error: cannot write --json {args.json}: {exc}",

@@ -18,7 +18,20 @@ in a :class:`Worker`: a child Python process that executes calls ``module:functi
 Arguments and return values travel as JSON lines over private pipes (no pickle); the child's
 ``stdout`` is redirected to its ``stderr`` so that prints of user code cannot corrupt the
 protocol. The child runs in its own session, so Ctrl-C in the terminal reaches only the parent
-(which stops the child on its way out), and it exits by itself when the parent dies.
+(which stops the child on its way out), and it exits by itself when the parent dies: its
+request pipe closes (also while the dead parent is a zombie nobody has reaped), which a
+watcher thread notices within :data:`WATCH_PARENT_S` seconds.
+
+Processes that user code starts are ended when its call ends, also those it detached into a
+new session (``start_new_session=True``) or by a double fork: on Linux the child is a *child
+subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``), so every orphaned descendant becomes its child
+instead of init's, and after each call it stops and kills all of its descendants
+(:func:`entangled.process_tree.end_descendants`); a child that is stopped (timeout, close) has
+its whole tree ended first. Elsewhere only the child's process group is ended.
+
+This is isolation against crashes, exits, hangs and stray processes, **not a sandbox**: user
+code runs with the user's rights and can read the environment and files and write anywhere
+the user can.
 
 The child uses the parent's ``sys.path``, and hypothesis' storage directory (example database,
 constants cache) is :func:`hypothesis_cache_dir`, never ``.hypothesis/`` in the working
@@ -49,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from entangled.cache import cache_dir
+from entangled.process_tree import become_subreaper, end_descendants, pid_alive
 
 #: Seconds a fresh child may take to import its ``preload`` modules (torch included).
 STARTUP_TIMEOUT = 300.0
@@ -155,6 +169,7 @@ class Worker:
         proc, self._proc = self._proc, None
         if proc is not None:
             if proc.poll() is None:
+                end_descendants(proc.pid)  # detached ones included: the child is a subreaper
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
@@ -258,11 +273,27 @@ def _resolve(function: str):
     return target
 
 
-def _watch_parent(parent: int) -> None:
-    """Exit when the parent process is gone (re-parented)."""
+#: Seconds between the child's checks that its parent is still there.
+WATCH_PARENT_S = 0.5
+
+
+def _parent_gone(parent: int, requests_fd: int) -> bool:
+    """The request pipe has no writer left (the parent exited, reaped or not), or the parent
+    is gone or a zombie, or this process was re-parented."""
+    poller = select.poll()
+    poller.register(requests_fd, 0)  # POLLHUP and POLLERR are always reported
+    if any(event & (select.POLLHUP | select.POLLERR | select.POLLNVAL)
+           for _, event in poller.poll(0)):
+        return True
+    return os.getppid() != parent or not pid_alive(parent)
+
+
+def _watch_parent(parent: int, requests_fd: int) -> None:
+    """End this process and its descendants when the parent is gone."""
     while True:
-        time.sleep(1.0)
-        if os.getppid() != parent:
+        time.sleep(WATCH_PARENT_S)
+        if _parent_gone(parent, requests_fd):
+            end_descendants()
             os._exit(1)
 
 
@@ -284,7 +315,9 @@ def child_main(argv: list[str]) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # prints of user code go to stderr, never into the protocol
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    become_subreaper()
+    threading.Thread(target=_watch_parent, args=(os.getppid(), requests.fileno()),
+                     daemon=True).start()
     try:
         import importlib
 
@@ -301,5 +334,7 @@ def child_main(argv: list[str]) -> None:
             message = {"ok": True, "value": value}
         except BaseException:  # user code's SystemExit / KeyboardInterrupt included
             message = {"ok": False, "error": traceback.format_exc()}
+        end_descendants()  # what the call started ends with it, detached or not
         sys.stdout.flush()
         _send(replies, message)
+    end_descendants()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from entangled.commands import add_json_argument, text_stream, write_json_output
+from entangled.commands import (add_json_argument, add_yes_argument, confirm_cost, text_stream,
+                                write_json_output)
 
 HELP = "run a list of run configs into a result directory (resumable)"
 
@@ -20,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="parallel worker processes of the local executor (default 1); "
                              "with several GPUs, worker k uses cuda:(k mod GPUs)")
     add_scaleout_arguments(parser)
+    add_yes_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_json_argument(parser, "the sweep summary")
 
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from entangled.sweep import read_configs, run_sweep
 
     configs = read_configs(args.configs)
+    confirm_cost(configs, args.out, yes=args.yes, workers=args.jobs, shard=args.shard)
     summary = run_sweep(configs, args.out, jobs=args.jobs, progress=not args.no_progress,
                         executor=args.executor, scheduler=args.scheduler, shard=args.shard,
                         seed_batching=args.seed_batching)

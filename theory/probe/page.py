@@ -100,7 +100,6 @@ def write_page(directory: str | Path, data: dict) -> Path:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "index.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_page(data), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    from entangled.atomic_io import write_text_atomic
+
+    return write_text_atomic(path, render_page(data))

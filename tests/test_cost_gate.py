@@ -1,0 +1,133 @@
+"""The cost gate (issue 26): integer budgets refuse floats and absurd values; the commands
+estimate what is left to train and, above the limit, ask on a terminal and refuse without one
+unless ``--yes``; the built-in presets stay below the limit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from entangled import cost
+from entangled.cli import main
+from entangled.cost import CostEstimate, CostRefused, check_cost, estimate, run_seconds
+from entangled.errors import InvalidParameterError
+from entangled.reports.presets import get_preset, preset_names, run_configs
+from entangled.runs import as_spec
+from entangled.sweep import plan, run_sweep
+from run_fakes import fake_result
+
+
+def spec(**fields):
+    return as_spec({"arch": "rnn", "task": "parity", **fields}).resolve()
+
+
+# ------------------------------------------------------------------ budgets
+@pytest.mark.parametrize("name, value", [
+    ("steps", 1e12), ("steps", 400.0), ("steps", "400"), ("steps", 10**12), ("steps", 0),
+    ("batch_size", 64.0), ("batch_size", 2**30), ("eval_every", 1e3), ("patience", 2.0),
+    ("epochs", 1e9),
+])
+def test_integer_budgets_refuse_floats_and_absurd_values(name, value):
+    with pytest.raises(InvalidParameterError, match=f"invalid {name}="):
+        spec(**{name: value})
+
+
+def test_sweep_configs_with_a_float_step_count_are_refused_before_anything_runs(tmp_path, capsys):
+    (tmp_path / "c.json").write_text('[{"arch": "rnn", "task": "parity", "steps": 1e12}]')
+    code = main(["sweep", str(tmp_path / "c.json"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "invalid steps=1000000000000.0" in err and "not a float" in err
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ the estimate
+def test_the_estimate_is_overhead_plus_rate_times_steps_scaled_by_batch_and_size():
+    base = run_seconds(spec(steps=1000))
+    assert base == pytest.approx(cost.RUN_OVERHEAD_S + 1000 * cost.STEP_SECONDS["rnn"])
+    per_step = base - cost.RUN_OVERHEAD_S
+    assert run_seconds(spec(steps=1000, batch_size=128)) - cost.RUN_OVERHEAD_S == \
+        pytest.approx(2 * per_step)
+    wide = as_spec({"arch": "rnn", "task": "parity", "steps": 1000,
+                    "model": {"hidden": 128}}).resolve()  # default hidden 64: twice as wide
+    assert run_seconds(wide) - cost.RUN_OVERHEAD_S == pytest.approx(4 * per_step)
+    assert estimate([spec(seed=s, steps=1000) for s in range(3)]).cpu_seconds == \
+        pytest.approx(3 * base)
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_the_built_in_presets_run_without_yes(name):
+    """smoke (CI), quick (the Quickstart's ``make report``) and full are below the limit, so
+    none of them needs ``--yes``."""
+    assert estimate(plan(run_configs(get_preset(name))).values()).cpu_hours \
+        < cost.DEFAULT_LIMIT_CPU_HOURS
+
+
+def test_the_full_estimate_is_within_a_factor_of_two_of_the_timed_one():
+    """``benchmarks/estimate_suite.py --preset full`` timed 17.4 CPU hours (README)."""
+    hours = estimate(plan(run_configs(get_preset("full"))).values()).cpu_hours
+    assert 17.4 / 2 <= hours <= 17.4 * 2
+
+
+# ------------------------------------------------------------------ the gate
+def test_the_gate_asks_above_the_limit_and_refuses_without_an_answer():
+    big = CostEstimate(runs=10, cpu_seconds=100 * 3600)
+    check_cost(big, limit=200)  # below: nothing asked
+    check_cost(big, limit=50, yes=True)
+    check_cost(big, limit=50, ask=lambda question: "y")
+    with pytest.raises(CostRefused, match="above the limit of 50.0 h.*--yes"):
+        check_cost(big, limit=50, ask=lambda question: "n")
+    with pytest.raises(CostRefused, match="100.0 h"):
+        check_cost(big, limit=50)  # no terminal
+
+
+HUGE = [{"arch": "rnn", "task": "parity", "seed": s, "steps": 10**6} for s in range(200)]
+
+
+def test_a_huge_sweep_is_refused_without_a_terminal_and_nothing_trains(tmp_path, capsys):
+    (tmp_path / "c.json").write_text(json.dumps(HUGE))
+    code = main(["sweep", str(tmp_path / "c.json"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "200 runs" in err and "pass --yes" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_huge_suite_is_refused_by_report_before_its_folder_exists(tmp_path, capsys):
+    suite = tmp_path / "huge.toml"
+    suite.write_text('name = "huge"\nseeds = [' + ", ".join(map(str, range(50))) + ']\n'
+                     '[[runs]]\narch = "cnn"\ntask = "digits"\nsteps = 1000000\n'
+                     'variants = [{family = "identity"}, {family = "orthogonal"}]\n')
+    code = main(["report", "--suite", str(suite), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "100 runs" in err and "--yes" in err
+    assert not (tmp_path / "out").exists()
+
+
+TINY = [{"arch": "rnn", "task": "parity", "seed": s, "steps": 2, "eval_every": 1,
+         "batch_size": 16, "metrics": False} for s in range(2)]
+
+
+def test_yes_lets_a_job_above_the_limit_train(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(cost.LIMIT_ENV, "1e-9")
+    (tmp_path / "c.json").write_text(json.dumps(TINY))
+    assert main(["sweep", str(tmp_path / "c.json"), "--out", str(tmp_path / "out")]) == 2
+    assert main(["sweep", str(tmp_path / "c.json"), "--out", str(tmp_path / "out"),
+                 "--yes"]) == 0
+    assert len(list((tmp_path / "out").glob("*.json"))) == 2
+
+
+def test_finished_runs_do_not_count(tmp_path, monkeypatch):
+    """Resuming a big job that is almost done does not ask again: only the runs without a
+    result file count."""
+    run_sweep(TINY, tmp_path / "out", run_fn=fake_result, progress=False)
+    monkeypatch.setenv(cost.LIMIT_ENV, "1e-9")
+    (tmp_path / "c.json").write_text(json.dumps(TINY))
+    assert main(["sweep", str(tmp_path / "c.json"), "--out", str(tmp_path / "out")]) == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "lots"])
+def test_a_bad_limit_is_refused_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv(cost.LIMIT_ENV, value)
+    with pytest.raises(InvalidParameterError, match=cost.LIMIT_ENV):
+        cost.limit_cpu_hours()
