@@ -11,11 +11,11 @@ CPU seconds on one thread, where ``r_a`` is the measured seconds per optimizer s
 architecture ``a`` at its default size and batch 64 (:data:`STEP_SECONDS`, from
 ``benchmarks/cost_rates.py``), ``t_0`` the per-run overhead (data, evaluations, metrics;
 :data:`RUN_OVERHEAD_S`), and the product runs over the model sizes and the sequence length
-that differ from their defaults ``d_k``: widths count squared (``e = 2``: ``width``, ``hidden``,
-``dim``), depths and lengths linearly (``e = 1``). It is **approximate** — within a factor of
-about 2 of ``benchmarks/estimate_suite.py``'s timed estimate for the built-in presets (README,
-*Cost estimate*) — and meant to catch jobs that are orders of magnitude larger than intended
-(10^5 runs, ``steps = 10**12``), not to plan a cluster. An architecture without a measured rate
+that differ from their defaults ``d_k``: widths (``width``, ``hidden``, ``dim``) with
+``e =`` :data:`WIDTH_EXPONENT`, depths and lengths with ``e = 1``. It is **approximate** —
+within a factor of 2 of ``benchmarks/estimate_suite.py``'s timed estimate for the built-in
+presets (``docs/reliability.md``, *The cost gate*) — and meant to catch jobs that are orders
+of magnitude larger than intended (10^5 runs, ``steps = 10**12``), not to plan a cluster. An architecture without a measured rate
 (a plug-in) counts at the slowest measured one.
 
 :func:`check_cost` is the gate the ``report`` and ``sweep`` commands apply: above
@@ -33,12 +33,16 @@ from typing import Any, Iterable
 from entangled.errors import EntangledError, InvalidParameterError
 
 #: CPU seconds per optimizer step at the default model size and batch size 64, one thread
-#: (``python benchmarks/cost_rates.py``; see the README for the date and machine).
-STEP_SECONDS = {"cnn": 0.0060, "vit": 0.0085, "rnn": 0.0080, "transformer": 0.0085}
+#: (``python benchmarks/cost_rates.py``, 2026-12-06, 2-core VM under a load average of ~18,
+#: which inflates them: the estimates err on the high side).
+STEP_SECONDS = {"cnn": 0.0146, "vit": 0.0114, "rnn": 0.0092, "transformer": 0.0104}
 #: CPU seconds per run besides its steps: task data, evaluations, end-of-run metrics.
-RUN_OVERHEAD_S = 1.5
-#: Model-size keys that scale the cost quadratically / linearly when overridden.
+RUN_OVERHEAD_S = 1.0
+#: Model-size keys that scale the cost by (ratio)^WIDTH_EXPONENT / linearly when overridden.
 WIDTH_KEYS = ("width", "hidden", "dim")
+#: Between linear and quadratic: at these sizes a step is not yet bound by its matrix
+#: products (fitted to ``benchmarks/estimate_suite.py``'s timed width-64 CNN and hidden-128 RNN).
+WIDTH_EXPONENT = 1.5
 DEPTH_KEYS = ("depth", "layers", "blocks")
 #: Task options that scale the cost linearly (the sequence length of the sequence tasks).
 LENGTH_KEYS = ("length",)
@@ -91,7 +95,7 @@ def size_factor(spec) -> float:
     factor = 1.0
     defaults = spec.arch.defaults()
     for key, value in spec.arch.config.items():
-        exponent = 2 if key in WIDTH_KEYS else 1 if key in DEPTH_KEYS else 0
+        exponent = WIDTH_EXPONENT if key in WIDTH_KEYS else 1 if key in DEPTH_KEYS else 0
         if exponent:
             factor *= _ratio(value, defaults.get(key)) ** exponent
     options = dict(spec.task.options)

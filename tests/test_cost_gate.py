@@ -50,7 +50,8 @@ def test_the_estimate_is_overhead_plus_rate_times_steps_scaled_by_batch_and_size
         pytest.approx(2 * per_step)
     wide = as_spec({"arch": "rnn", "task": "parity", "steps": 1000,
                     "model": {"hidden": 128}}).resolve()  # default hidden 64: twice as wide
-    assert run_seconds(wide) - cost.RUN_OVERHEAD_S == pytest.approx(4 * per_step)
+    assert run_seconds(wide) - cost.RUN_OVERHEAD_S == \
+        pytest.approx(2 ** cost.WIDTH_EXPONENT * per_step)
     assert estimate([spec(seed=s, steps=1000) for s in range(3)]).cpu_seconds == \
         pytest.approx(3 * base)
 
