@@ -40,6 +40,7 @@ def _forge(path, **changes) -> None:
     path.write_bytes(content)
 
 
+@pytest.mark.slow
 def test_a_clean_store_audits_clean_with_real_reruns(real_store, capsys):
     code = main(["audit", str(real_store), "--rerun", "2"])
     out = capsys.readouterr().out
@@ -48,6 +49,7 @@ def test_a_clean_store_audits_clean_with_real_reruns(real_store, capsys):
     assert "retrained 2 sampled runs: 0 differ" in out
 
 
+@pytest.mark.slow
 def test_a_forged_result_with_a_matching_digest_is_caught_by_the_rerun(real_store, tmp_path,
                                                                       capsys):
     import shutil

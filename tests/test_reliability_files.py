@@ -286,6 +286,7 @@ def test_a_checkpoint_whose_config_names_another_skip_family_is_refused(checkpoi
     assert config.family == "identity"
 
 
+@pytest.mark.slow
 def test_a_checkpoint_whose_config_asks_for_a_huge_model_is_refused_without_allocating(
         checkpoint, tmp_path):
     edited = _edited(checkpoint, tmp_path / "huge.pt", model={"hidden": 200_000})

@@ -83,6 +83,7 @@ SWEEP = """
 """
 
 
+@pytest.mark.slow
 def test_workers_stop_when_the_sweep_is_killed_and_left_unreaped(tmp_path):
     """The caller kills the sweep with SIGKILL and keeps reading its pipe without reaping it
     (the sweep stays a zombie, on which ``kill(pid, 0)`` succeeds): its two workers, busy in a
@@ -142,6 +143,7 @@ def starts_detached_processes(m):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hang", [False, True], ids=["returns", "times-out"])
 def test_processes_detached_by_a_conjecture_are_ended_when_verify_exits(tmp_path, hang):
     marks = tmp_path / "marks"
@@ -176,6 +178,7 @@ def make():
 """
 
 
+@pytest.mark.slow
 def test_processes_detached_by_a_probe_factory_are_ended_when_probe_exits(tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
