@@ -37,7 +37,7 @@ from typing import Any, Callable
 from entangled.errors import InvalidParameterError
 
 __all__ = ["OutputError", "UnsafeFileError", "check_path_name", "describe_file_type", "dumps_json",
-           "is_within", "loads_json", "make_private_dir", "open_lock_file", "read_limited", "umask",
+           "loads_json", "make_private_dir", "open_lock_file", "read_limited", "umask",
            "write_atomic", "write_json_atomic", "write_text_atomic"]
 
 #: Flags of every read of a file the tool finds in an output directory.
@@ -245,10 +245,4 @@ def check_path_name(name: Any, parameter: str = "name") -> str:
                                     "letter or digit (it becomes a folder name: no '/', no "
                                     "'..', not an absolute path)")
     return name
-
-
-def is_within(path: str | os.PathLike, root: str | os.PathLike) -> bool:
-    """Whether ``path`` resolves to ``root`` or somewhere below it (symlinks resolved)."""
-    real, base = os.path.realpath(path), os.path.realpath(root)
-    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 

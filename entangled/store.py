@@ -50,7 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
-from entangled.atomic_io import loads_json, make_private_dir, read_limited, write_json_atomic
+from entangled.atomic_io import (dumps_json, loads_json, make_private_dir, read_limited,
+                                 write_atomic, write_json_atomic)
 from entangled.errors import InvalidParameterError
 from entangled.process_tree import pid_alive
 
@@ -376,6 +377,15 @@ def record_digest(out_dir: str | os.PathLike, digest: str, content: bytes) -> No
     folder = make_private_dir(Path(out_dir) / MANIFEST_DIR)
     write_json_atomic(folder / f"{digest}{MANIFEST_SUFFIX}",
                       {"sha256": content_sha256(content), "bytes": len(content)})
+
+
+def write_result(out_dir: str | os.PathLike, digest: str, data: Any) -> Path:
+    """Write result ``digest``'s JSON ``data`` into the store as a sweep does: its SHA-256
+    into the manifest first (:func:`record_digest`), then the file ``<out_dir>/<digest>.json``
+    atomically. Returns the file's path."""
+    content = dumps_json(data).encode("utf-8")
+    record_digest(out_dir, digest, content)
+    return write_atomic(Path(out_dir) / f"{digest}.json", content)
 
 
 def digest_problem(out_dir: str | os.PathLike, digest: str, content: bytes) -> str | None:

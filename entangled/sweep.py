@@ -45,8 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from entangled.atomic_io import (dumps_json, loads_json, make_private_dir, read_limited,
-                                 write_atomic, write_json_atomic)
+from entangled.atomic_io import loads_json, make_private_dir, read_limited, write_json_atomic
 from entangled.errors import EntangledError, InvalidParameterError
 from entangled.executors import check_executor, make_executor
 from entangled.process_tree import pid_alive
@@ -55,8 +54,8 @@ from entangled.runs import (SCHEMA_VERSION, ResultFileError, RunResult, RunSpec,
                             as_spec, canonical_json, config_hash, result_from_json)
 from entangled.store import (CLAIMED_ELSEWHERE, CLAIMS_DIR, DONE_ELSEWHERE, MANIFEST_DIR, RAN,
                              RESULT_FILE_LIMIT, ClaimPolicy, adopt_store, claim_is_live,
-                             digest_problem, heartbeating, parse_shard, record_digest, release,
-                             run_once, try_claim)
+                             digest_problem, heartbeating, parse_shard, release, run_once,
+                             try_claim, write_result)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -132,14 +131,15 @@ def result_path(out_dir: str | os.PathLike, digest: str) -> Path:
 
 
 def remove_stray_temp_files(out_dir: Path, policy: ClaimPolicy | None = None) -> list[Path]:
-    """Remove ``.*.<pid>.*.tmp`` files of processes that no longer run; return them.
+    """Remove ``.*.<pid>.*.tmp`` files of processes that no longer run, in ``out_dir`` and its
+    manifest folder; return them.
 
     A temp file of a live process on this host, or of a run another sweep holds a live claim
     on (a host sharing the directory), is left alone, and so is any temp file whose name does
     not carry a pid.
     """
     removed = []
-    for stray in out_dir.glob(".*.tmp"):
+    for stray in [*out_dir.glob(".*.tmp"), *(out_dir / MANIFEST_DIR).glob(".*.tmp")]:
         parts = stray.name.split(".")
         pid = next((int(p) for p in parts[2:-1] if p.isdigit()), None)
         if pid is None or pid == os.getpid() or pid_alive(pid):
@@ -388,9 +388,7 @@ def _write_result(result: Any, out_dir: str, digest: str) -> tuple[str, str | No
                              f"(hash {result.config_hash}, expected {digest})")
     data = result.to_dict()
     result_from_json(data)  # the value ranges of what is written
-    content = dumps_json(data).encode("utf-8")
-    record_digest(out_dir, digest, content)  # first: a result on disk always has its entry
-    write_atomic(result_path(out_dir, digest), content)
+    write_result(out_dir, digest, data)  # its digest first, then the file
     return digest, result.status, None
 
 

@@ -6,7 +6,10 @@ trusted; shards and resumption keep working."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -119,3 +122,15 @@ def test_a_symlinked_manifest_folder_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"\.manifest/"):
         run_sweep(configs(1), store, run_fn=quick_run, progress=False)
     assert list(elsewhere.iterdir()) == []
+
+
+def test_temporary_files_of_dead_writers_are_removed_from_the_manifest_too(tmp_path):
+    run_sweep(configs(1), tmp_path, run_fn=quick_run, progress=False)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stray = tmp_path / MANIFEST_DIR / f".{config_hash(configs(1)[0])}.{dead.pid}.x1y2.tmp"
+    stray.write_text("{")
+    mine = tmp_path / MANIFEST_DIR / f".{config_hash(configs(1)[0])}.{os.getpid()}.z.tmp"
+    mine.write_text("{")
+    run_sweep(configs(1), tmp_path, run_fn=quick_run, progress=False)
+    assert not stray.exists() and mine.exists()

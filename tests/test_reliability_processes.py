@@ -115,8 +115,8 @@ def test_workers_stop_when_the_sweep_is_killed_and_left_unreaped(tmp_path):
 
 
 # ------------------------------------------------------------------ detached children of user code
-DETACHING_CONJECTURE = """
-import os, subprocess, sys
+DETACHING_CONJECTURES = """
+import os, subprocess, sys, time
 from entangled.theory import conjecture
 
 MARKS = os.environ["ENTANGLED_TEST_MARKS"]
@@ -125,44 +125,52 @@ MARKS = os.environ["ENTANGLED_TEST_MARKS"]
 def _start_detached(tag):
     # a new session (out of the checking process's group) and a double-forked daemon
     p = subprocess.Popen(["sleep", "300"], start_new_session=True)
-    open(os.path.join(MARKS, f"{{tag}}-{{p.pid}}.pid"), "w").write(str(p.pid))
+    open(os.path.join(MARKS, f"{tag}-{p.pid}.pid"), "w").write(str(p.pid))
     code = ("import os, subprocess, sys\\n"
             "if os.fork() == 0:\\n"
             "    os.setsid()\\n"
             "    p = subprocess.Popen(['sleep', '300'])\\n"
             "    open(sys.argv[1], 'w').write(str(p.pid))\\n"
             "    os._exit(0)\\n")
-    subprocess.run([sys.executable, "-c", code, os.path.join(MARKS, f"{{tag}}-daemon.pid")])
+    subprocess.run([sys.executable, "-c", code, os.path.join(MARKS, f"{tag}-daemon.pid")])
 
 
-@conjecture(families=["identity"], tol=1.0{timeout})
-def starts_detached_processes(m):
-    \"\"\"Starts processes that leave the checker's session, then {then}.\"\"\"
-    _start_detached("c")
-    {body}
+@conjecture(families=["identity"], tol=1.0)
+def detaches_then_holds(m):
+    \"\"\"Starts processes that leave the checker's session, then returns.\"\"\"
+    _start_detached("returns")
+    return 0.0
+
+
+@conjecture(families=["identity"], tol=1.0)
+def detaches_then_hangs(m):
+    \"\"\"Starts processes that leave the checker's session, then hangs past the timeout.\"\"\"
+    _start_detached("hangs")
+    time.sleep(600)
 """
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("hang", [False, True], ids=["returns", "times-out"])
-def test_processes_detached_by_a_conjecture_are_ended_when_verify_exits(tmp_path, hang):
+def test_processes_detached_by_conjectures_are_ended_when_verify_exits(tmp_path):
+    """One conjecture starts a process in a new session and a double-forked daemon and
+    returns; another does the same and hangs until its check times out. After the command
+    exits, none of the four processes runs."""
     marks = tmp_path / "marks"
     marks.mkdir()
-    body = "import time; time.sleep(600)" if hang else "return 0.0"
     source = tmp_path / "detaching.py"
-    source.write_text(DETACHING_CONJECTURE.format(timeout="", then="hangs" if hang else "holds",
-                                                  body=body))
+    source.write_text(DETACHING_CONJECTURES)
     done = subprocess.run([sys.executable, "-m", "entangled", "verify", str(source),
                            "--no-builtin", "--examples", "2", "--timeout", "6", "-q"],
                           env=_env(ENTANGLED_TEST_MARKS=str(marks)), capture_output=True,
                           text=True, timeout=300)
     assert done.returncode in (0, 1), done.stderr[-2000:]
-    started = _pids(marks)
-    assert len(started) >= 2, "the conjecture did not start its processes"
-    assert _wait_for(lambda: not any(pid_alive(p) for p in started), 10), \
-        [p for p in started if pid_alive(p)]
-    if hang:
-        assert "timed out" in done.stdout + done.stderr
+    assert "timed out" in done.stdout + done.stderr
+    started = {p.name.split("-")[0] for p in marks.glob("*.pid")}
+    assert started == {"returns", "hangs"}
+    pids = _pids(marks)
+    assert len(pids) >= 4, "the conjectures did not start their processes"
+    assert _wait_for(lambda: not any(pid_alive(p) for p in pids), 10), \
+        [p for p in pids if pid_alive(p)]
 
 
 PROBE_FACTORY = """

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from entangled.runs import RunSpec, config_hash
+from entangled.store import write_result
 from entangled.sweep import load_results, remove_stray_temp_files, run_sweep, write_json_atomic
 from run_fakes import fake_result
 
@@ -136,7 +137,7 @@ def test_a_result_from_another_torch_version_is_stale_moved_aside_and_rerun(tmp_
     path = tmp_path / f"{config_hash(spec)}.json"
     data = json.loads(path.read_text())
     data["torch_version"] = "1.0.0"
-    path.write_text(json.dumps(data))
+    write_result(tmp_path, path.stem, data)  # as a sweep under torch 1.0.0 wrote it
     summary = run_sweep([spec], tmp_path, run_fn=quick_run, progress=False)
     assert summary.ran == 1 and summary.stale[0]["reason"].startswith("produced with torch 1.0.0")
     assert "stale result file" in caplog.text

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from entangled.cli import main
-from entangled.store import ClaimPolicy, claim_path, release, try_claim
-from entangled.sweep import config_hash, load_results, result_path, run_sweep, write_json_atomic
+from entangled.store import ClaimPolicy, claim_path, release, try_claim, write_result
+from entangled.sweep import config_hash, load_results, run_sweep
 from entangled.train import RunConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -126,7 +126,7 @@ def hold_claim_then_finish(out: Path, config: dict, after_s: float) -> threading
             os.utime(claim.path)
             time.sleep(0.05)
         data = fake_result(RunConfig.from_dict(config).to_dict()).to_dict()
-        write_json_atomic(result_path(out, config_hash(config)), data)
+        write_result(out, config_hash(config), data)  # as a sweep writes it: digest, then file
         release(claim)
 
     thread = threading.Thread(target=finish)
