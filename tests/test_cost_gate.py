@@ -24,20 +24,24 @@ def spec(**fields):
 
 # ------------------------------------------------------------------ budgets
 @pytest.mark.parametrize("name, value", [
-    ("steps", 1e12), ("steps", 400.0), ("steps", "400"), ("steps", 10**12), ("steps", 0),
-    ("batch_size", 64.0), ("batch_size", 2**30), ("eval_every", 1e3), ("patience", 2.0),
-    ("epochs", 1e9),
+    ("steps", 1e12), ("steps", 400.5), ("steps", "400"), ("steps", 10**12), ("steps", 0),
+    ("batch_size", 64.5), ("batch_size", 2**30), ("eval_every", 1e8), ("patience", 2.5),
+    ("epochs", 1e9), ("steps", float("nan")), ("steps", True),
 ])
-def test_integer_budgets_refuse_floats_and_absurd_values(name, value):
+def test_integer_budgets_refuse_fractions_and_absurd_values(name, value):
     with pytest.raises(InvalidParameterError, match=f"invalid {name}="):
         spec(**{name: value})
+
+
+def test_a_float_with_an_integer_value_is_that_integer():
+    assert spec(steps=400.0).budget.steps == 400 and spec(steps=400.0) == spec(steps=400)
 
 
 def test_sweep_configs_with_a_float_step_count_are_refused_before_anything_runs(tmp_path, capsys):
     (tmp_path / "c.json").write_text('[{"arch": "rnn", "task": "parity", "steps": 1e12}]')
     code = main(["sweep", str(tmp_path / "c.json"), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
-    assert code == 2 and "invalid steps=1000000000000.0" in err and "not a float" in err
+    assert code == 2 and "invalid steps=1000000000000.0" in err and "<= 10000000" in err
     assert not (tmp_path / "out").exists()
 
 
