@@ -88,7 +88,7 @@ def pid_alive(pid: int) -> bool:
 
 def _parents() -> dict[int, int]:
     """``{pid: parent pid}`` of every process visible in ``/proc`` (empty without ``/proc``)."""
-    out = {}
+    out: dict[int, int] = {}
     try:
         names = os.listdir("/proc")
     except OSError:
