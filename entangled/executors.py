@@ -37,6 +37,7 @@ from typing import Any, Callable, Hashable, Iterator, Sequence
 from entangled.errors import EntangledError, InvalidParameterError
 from entangled.mappings.params import check_positive_int
 from entangled.registry import portable_registrations, restore_registrations
+from entangled.process_tree import pid_alive, set_parent_death_signal
 
 EXECUTORS = ("local", "dask")
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -80,8 +81,6 @@ def _init_local_worker(counter, parent_pid: int | None = None,
     import torch
     import torch._dynamo  # warm-up: see the docstring
 
-    from entangled.process_tree import set_parent_death_signal
-
     restore_registrations(registrations)
     torch.set_num_threads(1)
     with counter.get_lock():
@@ -96,8 +95,6 @@ def _init_local_worker(counter, parent_pid: int | None = None,
 
 
 def _exit_when_gone(pid: int) -> None:
-    from entangled.process_tree import pid_alive
-
     while True:
         if not pid_alive(pid):
             os._exit(1)

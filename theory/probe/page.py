@@ -13,6 +13,8 @@ from typing import Any, Sequence
 
 import torch
 
+from entangled.atomic_io import write_text_atomic
+
 HEATMAP_LIMIT = 32
 
 
@@ -100,6 +102,4 @@ def write_page(directory: str | Path, data: dict) -> Path:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "index.html"
-    from entangled.atomic_io import write_text_atomic
-
     return write_text_atomic(path, render_page(data))
