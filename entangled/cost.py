@@ -57,6 +57,8 @@ class CostEstimate:
 
     runs: int
     cpu_seconds: float
+    #: how the runs are made up, in words (e.g. a staged report's stage 1 and its bound)
+    breakdown: str = ""
 
     @property
     def cpu_hours(self) -> float:
@@ -69,7 +71,8 @@ class CostEstimate:
     def describe(self, workers: int = 1) -> str:
         wall = f", about {_hours(self.wall_hours(workers))} with {workers} workers" \
             if workers > 1 else ""
-        return (f"{self.runs} runs, about {_hours(self.cpu_hours)} of CPU time (one thread "
+        parts = f" ({self.breakdown})" if self.breakdown else ""
+        return (f"{self.runs} runs{parts}, about {_hours(self.cpu_hours)} of CPU time (one thread "
                 f"per run{wall}; approximate, see entangled.cost)")
 
 

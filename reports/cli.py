@@ -49,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from entangled.errors import InvalidParameterError
     from entangled.reports import presets
-    from entangled.reports.build import make_report, train_shard
+    from entangled.reports.build import make_report, report_dir, train_shard
     from entangled.reports.fragility import fragility
+    from entangled.reports.staged import later_stage_configs
 
     if args.jobs is not None and args.jobs < 1:
         raise InvalidParameterError("--jobs", args.jobs, "a positive integer")
@@ -59,11 +60,11 @@ def run(args: argparse.Namespace) -> int:
     for path in args.conjectures:  # fail fast: a wrong PATH stops before anything trains
         expand_source(path)
     suite = presets.load_suite(args.suite) if args.suite else presets.get_preset(args.preset)
-    from entangled.reports.build import report_dir
-
     runs_dir = report_dir(suite, args.out) / "runs"
+    staged = args.until_decided and not args.shard  # a shard trains stage 1's runs only
     confirm_cost(presets.run_configs(suite), runs_dir, yes=args.yes,
-                 workers=args.jobs or max(1, os.cpu_count() or 1), shard=args.shard)
+                 workers=args.jobs or max(1, os.cpu_count() or 1), shard=args.shard,
+                 later=later_stage_configs(suite) if staged else ())
     out = text_stream(args.json)
     if args.shard:
         summary = train_shard(args.preset, args.out, args.shard, jobs=args.jobs,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from entangled.commands import add_json_argument, text_stream, write_json_output
+from entangled.commands import (add_json_argument, add_yes_argument, confirm_cost, text_stream,
+                                write_json_output)
 
 HELP = "choose task difficulty on validation so the identity skip has headroom"
 
@@ -28,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=5,
                         help="seeds of the reference models (with --mnist1d-references; default 5)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_yes_argument(parser)
     add_json_argument(parser, "the calibration results")
 
 
@@ -36,14 +38,17 @@ def run(args: argparse.Namespace) -> int:
 
     from entangled.errors import InvalidParameterError
     from entangled.reports import presets
-    from entangled.reports.headroom import calibrate
+    from entangled.atomic_io import check_path_name
+    from entangled.reports.headroom import calibrate, calibration_run_configs
 
     if args.jobs < 1:
         raise InvalidParameterError("--jobs", args.jobs, "a positive integer")
     if args.mnist1d_references:
         return _references(args)
     suite = presets.load_suite(args.suite) if args.suite else presets.get_preset(args.preset)
-    out_dir = Path(args.out) if args.out else Path("reports") / "out" / f"{suite.name}-calibration"
+    out_dir = (Path(args.out) if args.out else
+               Path("reports") / "out" / check_path_name(f"{suite.name}-calibration", "suite name"))
+    confirm_cost(calibration_run_configs(suite), out_dir, yes=args.yes, workers=args.jobs)
     results = calibrate(suite, out_dir=out_dir, jobs=args.jobs, progress=not args.no_progress)
     stream = text_stream(args.json)
     print(f"# calibration of suite {suite.name!r}: identity skip, validation accuracy only, "

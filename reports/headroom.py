@@ -133,6 +133,14 @@ def identity_validation(results: Sequence) -> float:
     return sum(scores) / len(scores)
 
 
+def calibration_run_configs(suite, seeds: Sequence[int] = CALIBRATION_SEEDS) -> list:
+    """Every run :func:`calibrate` trains for ``suite`` (for the cost gate before it trains)."""
+    return [c for entry in suite.calibration
+            for value in entry.tried
+            for c in calibration_configs(calibration_group(suite, entry.arch, entry.task),
+                                         entry.knob, value, seeds)]
+
+
 def calibrate(suite, *, out_dir: str | Path, jobs: int = 1, seeds: Sequence[int] = CALIBRATION_SEEDS,
               progress: bool = False, run_fn: Callable | None = None,
               today: str | None = None) -> list[CalibrationResult]:
@@ -181,5 +189,5 @@ def band_check(suite, rows) -> list[dict]:
 
 
 __all__ = ["CALIBRATION_SEEDS", "CalibrationResult", "band_check", "calibrate",
-           "calibration_configs", "calibration_group", "choose", "distance_to_band",
-           "identity_validation"]
+           "calibration_configs", "calibration_group", "calibration_run_configs", "choose",
+           "distance_to_band", "identity_validation"]

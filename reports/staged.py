@@ -40,7 +40,7 @@ from entangled.reports.sequential import (CONTINUE, ComparisonState, SequentialD
                                           StageDecision, decide_finding)
 from entangled.train import RunConfig
 
-__all__ = ["StagedOutcome", "design_for", "run_staged", "seed_order",
+__all__ = ["StagedOutcome", "design_for", "later_stage_configs", "run_staged", "seed_order",
            "stage_decisions", "stage_configs"]
 
 
@@ -87,6 +87,22 @@ def stage_configs(suite, primary, selections: dict, seeds: Sequence[int]) -> lis
         lr = selections[key].lr if key in selections else group.fixed_lr
         configs += [_arm_config(group, v, seed, lr) for seed in seeds]
     return configs
+
+
+def later_stage_configs(suite) -> list:
+    """The most runs the later stages can add (for the cost gate before anything trains):
+    both arms of every primary comparison on every seed after stage 1's, up to the cap. The
+    learning rate is selected only after stage 1, so they stand at the group's fixed rate
+    (the budget, and so the cost, is the same at any rate). Empty without a design."""
+    design = design_for(suite)
+    if design is None:
+        return []
+    later_seeds = design.seeds_at(len(design.stages) - 1)[design.stages[0]:]
+    configs: dict[str, RunConfig] = {}
+    for p in suite.primary:
+        for c in stage_configs(suite, p, {}, later_seeds):
+            configs.setdefault(c.hash(), c)
+    return list(configs.values())
 
 
 def _arm_config(group, variant: dict, seed: int, lr: float):

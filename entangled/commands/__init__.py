@@ -97,11 +97,16 @@ def _ask_on_terminal():
 
 
 def confirm_cost(configs: Any, out_dir: Any, *, yes: bool, workers: int = 1,
-                 shard: Any = None) -> None:
+                 shard: Any = None, later: Any = ()) -> None:
     """Estimate the runs of ``configs`` that have no result file in ``out_dir`` yet (of
     ``shard`` only, when given), log the estimate, and stop with
     :class:`entangled.cost.CostRefused` when it is above the limit and not confirmed
-    (``yes``, or an answer on the terminal). Invalid configs raise before any estimate."""
+    (``yes``, or an answer on the terminal). Invalid configs raise before any estimate.
+
+    ``later``: runs that may follow (a staged report's later stages, at most: see
+    :func:`entangled.reports.staged.later_stage_configs`); those without a result file count
+    too, so that the gate holds the worst case, and the estimate says how many of each."""
+    import dataclasses
     import logging
     from pathlib import Path
 
@@ -109,15 +114,24 @@ def confirm_cost(configs: Any, out_dir: Any, *, yes: bool, workers: int = 1,
     from entangled.store import parse_shard
     from entangled.sweep import plan, result_path
 
+    def still_to_train(planned: dict) -> list:
+        return [spec for digest, spec in planned.items()
+                if out_dir is None or not result_path(Path(out_dir), digest).exists()]
+
     planned = plan(configs)
     chosen = parse_shard(shard)
     if chosen is not None:
         keep = chosen.select(planned)
         planned = {digest: spec for digest, spec in planned.items() if digest in keep}
-    todo = [spec for digest, spec in planned.items()
-            if out_dir is None or not result_path(Path(out_dir), digest).exists()]
-    cost = estimate(todo)
+    todo = still_to_train(planned)
+    later_planned = {digest: spec for digest, spec in plan(list(later)).items()
+                     if digest not in planned}
+    more = still_to_train(later_planned)
+    cost = estimate(todo + more)
+    if later_planned:
+        cost = dataclasses.replace(cost, breakdown=f"{len(todo)} at stage 1 and at most "
+                                                   f"{len(more)} in later stages")
     logging.getLogger("entangled.cost").info(
-        "estimated cost of the %d of %d runs still to train: %s", len(todo), len(planned),
-        cost.describe(workers))
+        "estimated cost of the %d of %d runs still to train: %s", len(todo) + len(more),
+        len(planned) + len(later_planned), cost.describe(workers))
     check_cost(cost, yes=yes, ask=_ask_on_terminal(), workers=workers)
