@@ -204,6 +204,25 @@ def test_a_suite_whose_name_is_a_path_is_refused_and_nothing_is_written(tmp_path
     assert not (tmp_path / "a" / "escaped").exists() and not Path("/tmp/escaped-absolute").exists()
 
 
+def test_the_mnist1d_references_cache_is_neither_read_nor_written_through_a_symlink(
+        tmp_path, victim, monkeypatch):
+    """The cache ``entangled calibrate --mnist1d-references`` fills (outside any output
+    folder): a symlink planted at its name is not read as the cache and is replaced, not
+    written through, when the references are stored."""
+    from entangled.reports import calibration
+
+    cache = tmp_path / "mnist1d-references.json"
+    victim.write_text(json.dumps({"key": calibration._key(calibration.STEPS, (0,)),
+                                  "accuracies": {"planted": True}}))
+    cache.symlink_to(victim)
+    assert calibration.cached_references(cache, seeds=(0,)) is None  # the link is not followed
+    monkeypatch.setattr(calibration, "_reference_task", lambda task: 0.5)
+    accuracies = calibration.reference_accuracies(seeds=(0,), cache=cache)
+    assert accuracies["mnist1d"]["cnn"] == [0.5] and "planted" in victim.read_text()
+    assert not cache.is_symlink()
+    assert calibration.cached_references(cache, seeds=(0,))["accuracies"] == accuracies
+
+
 # ----------------------------------------------------------------------- reading a store
 def test_reading_refuses_symlinks_fifos_devices_directories_and_oversized_files(tmp_path):
     (tmp_path / "zero").symlink_to("/dev/zero")
