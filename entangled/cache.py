@@ -11,14 +11,19 @@ Delete the folder to empty the cache; nothing else refers to it.
 
 Safety:
 
-* **atomic writes** - an entry is written to a unique temporary file in the same folder and
-  renamed over the entry (``os.replace``): a reader sees the old file or the new one,
-  never a part;
+* **atomic writes** - an entry is written by :func:`entangled.atomic_io.write_atomic` (a
+  unique, exclusively created temporary file in the same folder renamed over the entry): a
+  reader sees the old file or the new one, never a part, and a symlink planted at the
+  entry's name is replaced, never written through;
+* **bounded reads** - an entry is read by :func:`entangled.atomic_io.read_limited` (no
+  symlink followed, no FIFO waited on, at most :data:`READ_LIMIT` bytes); anything else at
+  its name reads as missing, with a warning;
 * **concurrent writers** - :meth:`Entry.locked` holds an exclusive ``flock`` on
   ``<entry>.lock`` while the caller computes, so that of several processes wanting the same
   missing entry (the worker processes of a sweep, two reports at once) one computes and the
-  others wait and read its result; without the lock (a filesystem that refuses it) each
-  computes and the last rename wins, which is still correct;
+  others wait and read its result; without the lock (a filesystem that refuses it, or a
+  symlink or special file at the lock's name, which is never opened) each computes and the
+  last rename wins, which is still correct;
 * **verified reads** - an entry starts with a header line holding the SHA-256 of the
   payload; an entry whose payload does not match (a truncated or corrupted file) is removed
   and read as missing, so that it is computed again, never trusted;
@@ -33,10 +38,11 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from entangled.atomic_io import (DEFAULT_READ_LIMIT, UnsafeFileError, open_lock_file,
+                                 read_limited, write_atomic)
 from entangled.errors import InvalidParameterError
 
 LOGGER = logging.getLogger(__name__)
@@ -44,6 +50,8 @@ ENV = "ENTANGLED_CACHE_DIR"
 MAGIC = b"entangled-cache 1 sha256="
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _warned: set[str] = set()
+#: Largest cache entry read (generated data sets are a few MB).
+READ_LIMIT = 4 * DEFAULT_READ_LIMIT
 
 __all__ = ["ENV", "cache_dir", "Entry", "entry"]
 
@@ -82,7 +90,10 @@ class Entry:
     def read(self) -> bytes | None:
         """The payload, or ``None`` when missing, unreadable or corrupted (then removed)."""
         try:
-            content = self.path.read_bytes()
+            content = read_limited(self.path, READ_LIMIT)
+        except UnsafeFileError as exc:
+            _warn_once(f"cache entry {self.path} is not used ({exc}); computing it again")
+            return None
         except OSError:
             return None
         header, newline, payload = content.partition(b"\n")
@@ -100,24 +111,13 @@ class Entry:
         writable."""
         if not self._folder():
             return False
+        header = MAGIC + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n"
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}.", suffix=".tmp",
-                                       dir=self.path.parent)
+            write_atomic(self.path, header + payload)
         except OSError as exc:
-            _warn_once(f"cache folder {self.path.parent} is not writable ({exc.strerror}); "
-                       f"working without a cache (set {ENV} to another folder)")
+            _warn_once(f"cache entry {self.path} cannot be written ({exc}); working without "
+                       f"it (set {ENV} to another folder)")
             return False
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(MAGIC + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n")
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
         return True
 
     @contextlib.contextmanager
@@ -129,8 +129,13 @@ class Entry:
         if not self._folder():
             yield self
             return
+        lock = self.path.with_name(self.path.name + ".lock")
         try:
-            handle = open(self.path.with_name(self.path.name + ".lock"), "a+b")
+            handle = os.fdopen(open_lock_file(lock), "r+b")
+        except UnsafeFileError as exc:
+            _warn_once(f"cache lock {lock} is not used ({exc}); working unlocked")
+            yield self
+            return
         except OSError:
             yield self
             return

@@ -223,6 +223,45 @@ def test_the_mnist1d_references_cache_is_neither_read_nor_written_through_a_syml
     assert calibration.cached_references(cache, seeds=(0,))["accuracies"] == accuracies
 
 
+def test_the_user_cache_neither_follows_a_symlink_nor_waits_on_a_fifo(tmp_path, victim,
+                                                                      monkeypatch):
+    """``entangled.cache`` (the ledger, generated data sets): a symlink planted at an entry
+    is not read as the entry (even when its target looks like one) and is replaced, not
+    written through; a FIFO at an entry reads as missing at once; a symlink at the entry's
+    lock file is not opened (nothing is created where it points)."""
+    import hashlib
+    import threading
+
+    from entangled import cache
+
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "cache"))
+    slot = cache.entry("data", "planted.bin")
+    slot.path.parent.mkdir(parents=True)
+    planted = b"planted"
+    victim.write_bytes(cache.MAGIC + hashlib.sha256(planted).hexdigest().encode() + b"\n"
+                       + planted)
+    slot.path.symlink_to(victim)
+    assert slot.read() is None
+    assert slot.write(b"mine") and not slot.path.is_symlink() and slot.read() == b"mine"
+    assert victim.read_bytes().endswith(planted)
+
+    fifo = cache.entry("data", "fifo.bin")
+    os.mkfifo(fifo.path)
+    found: list = []
+    reader = threading.Thread(target=lambda: found.append(fifo.read()), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert found == [None]
+
+    elsewhere = tmp_path / "elsewhere" / "created.lock"
+    elsewhere.parent.mkdir()
+    locked = cache.entry("data", "locked.bin")
+    locked.path.with_name("locked.bin.lock").symlink_to(elsewhere)
+    with locked.locked():
+        assert locked.write(b"x")
+    assert not elsewhere.exists() and locked.read() == b"x"
+
+
 # ----------------------------------------------------------------------- reading a store
 def test_reading_refuses_symlinks_fifos_devices_directories_and_oversized_files(tmp_path):
     (tmp_path / "zero").symlink_to("/dev/zero")
