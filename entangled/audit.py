@@ -168,7 +168,7 @@ def audit_store(path: str | os.PathLike, *, rerun: int = 0, seed: int = 0,
     from entangled.export import results_directory
     from entangled.runs import ResultFileError
     from entangled.store import has_manifest
-    from entangled.sweep import produced_differently, read_result
+    from entangled.sweep.results import produced_differently, read_result
 
     if isinstance(rerun, bool) or not isinstance(rerun, int) or rerun < 0:
         raise InvalidParameterError("--rerun", rerun, "an integer >= 0")

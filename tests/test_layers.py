@@ -110,7 +110,6 @@ LAZY: dict[str, str] = {
     "entangled.batched": "pending: deferred for a removed cycle; to move to the top",
     "entangled.callbacks": "pending: deferred for a removed cycle; to move to the top",
     "entangled.metrics": "pending: deferred for a removed cycle; to move to the top",
-    "entangled.sweep": "pending: deferred for a removed cycle; to move to the top",
 }
 
 

@@ -323,6 +323,32 @@ def test_killed_sweep_resumes_and_loses_nothing(tmp_path):
     assert not list(out.glob(".*.tmp"))
 
 
+def test_the_validate_parameter_is_deprecated(tmp_path, recwarn):
+    run_sweep(configs(1), tmp_path / "a", run_fn=quick_run, progress=False)
+    assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)]
+    with pytest.warns(DeprecationWarning, match=r"run_sweep\(validate=\.\.\.\) is deprecated"):
+        summary = run_sweep(configs(1), tmp_path / "b", run_fn=quick_run, progress=False,
+                            validate=False)
+    assert summary.complete and summary.ran == 1  # no effect: the run is validated and runs
+
+
+def test_the_old_names_are_importable_from_entangled_sweep():
+    """The package re-exports every public name of the module it replaced (issue 24)."""
+    import entangled.sweep as sweep
+    from entangled.sweep import loop, planning, progress, results, summary, workers
+
+    assert sweep.run_sweep is loop.run_sweep and sweep.SweepSummary is summary.SweepSummary
+    assert sweep.plan is planning.plan and sweep.read_configs is planning.read_configs
+    assert sweep.ProgressBar is progress.ProgressBar
+    assert sweep.local_worker_limit is workers.local_worker_limit
+    for name in ("load_results", "check_result_file", "read_result", "result_path",
+                 "produced_differently", "remove_stray_temp_files", "set_aside"):
+        assert getattr(sweep, name) is getattr(results, name), name
+    assert sorted(sweep.__all__) == [
+        "SweepSummary", "canonical_json", "check_result_file", "config_hash", "load_results",
+        "read_configs", "result_path", "run_sweep", "write_json_atomic"]
+
+
 def test_read_configs(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps(configs(2)))
@@ -336,13 +362,13 @@ def test_read_configs(tmp_path):
 
 
 def test_jobs_beyond_what_the_machine_holds_are_capped_with_a_warning(tmp_path, caplog, monkeypatch):
-    import entangled.sweep as sweep_module
+    import entangled.sweep.workers as workers
 
-    monkeypatch.setattr(sweep_module.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(sweep_module, "available_memory_bytes", lambda: 100 * 2**30)
-    assert sweep_module.local_worker_limit() == 2
-    monkeypatch.setattr(sweep_module, "available_memory_bytes", lambda: 2**30)  # room for one
-    assert sweep_module.local_worker_limit() == 1
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(workers, "available_memory_bytes", lambda: 100 * 2**30)
+    assert workers.local_worker_limit() == 2
+    monkeypatch.setattr(workers, "available_memory_bytes", lambda: 2**30)  # room for one
+    assert workers.local_worker_limit() == 1
     with caplog.at_level("WARNING", logger="entangled.sweep"):
         summary = run_sweep(configs(2), tmp_path, run_fn=quick_run, jobs=1000, progress=False)
     assert summary.complete

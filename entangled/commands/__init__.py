@@ -112,7 +112,8 @@ def confirm_cost(configs: Any, out_dir: Any, *, yes: bool, workers: int = 1,
 
     from entangled.cost import check_cost, estimate
     from entangled.store import parse_shard
-    from entangled.sweep import plan, result_path
+    from entangled.sweep.planning import plan
+    from entangled.sweep.results import result_path
 
     def still_to_train(planned: dict) -> list:
         return [spec for digest, spec in planned.items()
