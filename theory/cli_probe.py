@@ -10,8 +10,14 @@ TARGET is ``package.module:NAME`` or ``path/to/file.py:NAME``. ``NAME`` is eithe
 
 Everything else comes from flags, which override the factory's values: ``--layout``,
 ``--streams``, ``--dim``, ``--silence SUBMODULE`` (repeatable) or ``--no-branch``,
-``--exposed ATTRIBUTE`` (or ``module:function`` taking ``(block, x)``), ``--exposed-transposed``,
-``--perturb GLOB[:SCALE]``, ``--tol``. The current directory is put on ``sys.path`` first, so
+``--exposed ATTRIBUTE`` (or ``module:function``, recorded when the forward pass calls it and
+otherwise called as ``function(block, x)``, or ``module:function(ARGS)``),
+``--exposed-transposed``, ``--perturb GLOB[:SCALE]``, ``--tol``; how the block is called:
+``--call ARGS`` (the forward's arguments built from the probe input ``x``), ``--output
+SELECTOR`` (an index, key or attribute of what it returns); what it is: ``--kind``,
+``--pre-activation SUBMODULE``, ``--claims``; and ``--calls N``, ``--dtype``, ``--mixing GLOB``.
+Expressions (``--init-args``, ``--call``, ``--exposed fn(ARGS)``) see the target module's own
+names, ``torch``, ``nn`` and ``F``. The current directory is put on ``sys.path`` first, so
 ``examples.my_module:factory`` works from the repo root.
 
 The target's module, its factory (or class) and the probe run isolated in a child process
@@ -32,8 +38,8 @@ import importlib
 import importlib.util
 import io
 import os
+import re
 import sys
-from typing import cast
 from pathlib import Path
 
 from entangled.commands import add_json_argument, text_stream, write_json_output
@@ -54,6 +60,7 @@ def _tolerance(text: str) -> float:
 
 
 HELP = "measure the skip mapping a residual module actually applies"
+BLOCK_KIND_NAMES = ("stream-mixing", "scalar-gated", "post-activation", "history-window")
 MATRIX_PRINT_LIMIT = 12
 #: Default of ``--timeout``: seconds for each of the two isolated steps (load TARGET and call
 #: its factory; probe the block and check the claims).
@@ -70,7 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(with --init-args and --input-shape)")
     parser.add_argument("--init-args", default="", metavar="ARGS",
                         help="constructor arguments of a class TARGET, as in a Python call: "
-                             "'4, dim=16, branch=nn.Linear(16, 16)' (literals, torch and nn)")
+                             "'4, dim=16, branch=nn.Linear(16, 16)' or 'BlockConfig(dim=16)'; "
+                             "the target module's own names, torch, nn and F are in scope")
     parser.add_argument("--input-shape", default=None, metavar="SHAPE",
                         help="shape of the seeded N(0, 1) sample input for a class TARGET, "
                              "e.g. 2,3,4,16")
@@ -92,7 +100,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exposed", default=None, metavar="ATTRIBUTE_OR_CALLABLE",
                         help="the mixing matrix the module claims to apply: a dotted attribute "
                              "(a tensor, or a callable/submodule the forward pass calls; its "
-                             "output is recorded) or module:function taking (block, x)")
+                             "output is recorded); module:function (a module-level function: "
+                             "its output is recorded when the forward pass calls it, else it "
+                             "is called as function(block, x)); or module:function(ARGS) "
+                             "called with ARGS (block, x and the target's names in scope)")
     parser.add_argument("--exposed-transposed", action="store_true",
                         help="the exposed matrix has rows indexing the input stream "
                              "(y = A^T x): compare its transpose")
@@ -100,6 +111,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="move the parameters whose names match GLOB by seeded Gaussian "
                              "noise of standard deviation SCALE (default 1) for the "
                              "'mixing is live' claim")
+    parser.add_argument("--call", default=None, metavar="ARGS",
+                        help="the forward's arguments as in a Python call, built from the probe "
+                             "input x at every call, e.g. 'torch.zeros_like(x[:, -1]), "
+                             "history=list(x.unbind(1))' (default: x)")
+    parser.add_argument("--output", default=None, metavar="SELECTOR",
+                        help="which part of the forward's return value is the next state: an "
+                             "index (0), a key or attribute (hidden), or a chain ([1].hidden, "
+                             "['h'])")
+    parser.add_argument("--kind", default=None, choices=list(BLOCK_KIND_NAMES),
+                        help="the block's declared kind, which decides the claims that apply "
+                             "(default stream-mixing); history-window appends the block's "
+                             "output (the new state) to the shifted window given as input")
+    parser.add_argument("--pre-activation", default=None, metavar="SUBMODULE",
+                        help="measure at the input of this submodule (an activation or norm "
+                             "applied after the residual sum), the pre-activation point")
+    parser.add_argument("--claims", default=None, metavar="NAMES",
+                        help="claims to check, comma-separated: NAME selects only the named "
+                             "claims, +NAME adds an opt-in claim (e.g. +skip_is_identity), "
+                             "-NAME removes one (write --claims=-NAME); the others are listed "
+                             "as not applicable")
+    parser.add_argument("--calls", type=int, default=None, metavar="N",
+                        help="measure the skip map at N successive calls of one instance "
+                             "(default 3; 1 turns the check off)")
+    parser.add_argument("--dtype", default=None, choices=["float64", "float32", "bfloat16",
+                                                          "float16"],
+                        help="the precision the block is probed in (default float64)")
+    parser.add_argument("--mixing", default=None, metavar="GLOB",
+                        help="the mixing parameters whose gradient is checked (default the "
+                             "glob of --perturb)")
     parser.add_argument("--tol", type=_tolerance, default=None, metavar="TOL",
                         help="replace the numerical tolerance of the probed claims")
     parser.add_argument("--html", default=None, metavar="DIR",
@@ -178,36 +218,19 @@ def load_factory(target: str, what: str = "TARGET"):
     return factory
 
 
-def parse_init_args(text: str) -> tuple[list, dict]:
+def parse_init_args(text: str, module=None) -> tuple[list, dict]:
     """``"4, dim=16, branch=nn.Linear(16, 16)"`` -> positional and keyword arguments.
 
-    Parsed as the argument list of a Python call; each argument is evaluated with only
-    literals, ``torch`` and ``nn`` (``torch.nn``) in scope.
+    Parsed as the argument list of a Python call and evaluated with the target ``module``'s
+    own names (e.g. its config class), ``torch``, ``nn``, ``F`` and Python's builtins in scope
+    (:func:`entangled.theory.probe.invoke.expression_scope`).
     """
-    import ast
-
-    import torch
-
-    from entangled.theory.probe import ProbeError
+    from entangled.theory.probe.invoke import compile_arguments, expression_scope
 
     if not text.strip():
         return [], {}
-    try:
-        call = cast(ast.Call, ast.parse(f"f({text})", mode="eval").body)
-    except SyntaxError as exc:
-        raise ProbeError(f"invalid --init-args={text!r}: {exc.msg}; allowed: arguments as in a "
-                         "Python call, e.g. '4, dim=16'") from None
-    scope = {"__builtins__": {}, "torch": torch, "nn": torch.nn, "True": True, "False": False,
-             "None": None}
-
-    def value(node):
-        try:
-            return eval(compile(ast.Expression(node), "<init-args>", "eval"), scope)
-        except Exception as exc:
-            raise ProbeError(f"invalid --init-args={text!r}: {ast.unparse(node)} raised "
-                             f"{type(exc).__name__}: {exc}") from None
-
-    return [value(a) for a in call.args], {k.arg: value(k.value) for k in call.keywords}
+    positional, keywords = compile_arguments(text, expression_scope(module), "--init-args")()
+    return list(positional), keywords
 
 
 def parse_shape(text: str | None) -> tuple[int, ...]:
@@ -224,6 +247,13 @@ def parse_shape(text: str | None) -> tuple[int, ...]:
     return shape
 
 
+def target_module(obj):
+    """The module that defines ``obj`` (the target's namespace for expressions), or None."""
+    import inspect
+
+    return inspect.getmodule(obj)
+
+
 def build_spec(args: argparse.Namespace):
     """The factory's result, or for a class TARGET ``{"block": cls(*init), "input": x}``."""
     import inspect
@@ -233,8 +263,9 @@ def build_spec(args: argparse.Namespace):
     from entangled.theory.probe import ProbeError
 
     obj = load_factory(args.target)
+    _BUILT["module"] = target_module(obj)
     if inspect.isclass(obj) and issubclass(obj, torch.nn.Module):
-        positional, keywords = parse_init_args(args.init_args)
+        positional, keywords = parse_init_args(args.init_args, _BUILT["module"])
         shape = parse_shape(args.input_shape)
         torch.manual_seed(args.seed)
         try:
@@ -254,11 +285,39 @@ def build_spec(args: argparse.Namespace):
         raise ProbeError(f"the factory {args.target} {describe_exception(exc)}") from None
 
 
-def exposed_option(text: str | None):
-    """``--exposed``: an attribute name, or ``module:function`` loaded as a callable."""
+EXPOSED_FUNCTION = re.compile(r"^(?P<target>[^:()\s]+:[A-Za-z_]\w*)(?:\((?P<args>.*)\))?$",
+                              re.DOTALL)
+
+
+def parse_exposed(text: str | None) -> tuple[str | None, str | None]:
+    """``(target, args)`` of ``module:function`` / ``module:function(ARGS)`` (``args`` None
+    without parentheses), or ``(None, None)`` for an attribute name; checks the target."""
+    from entangled.theory.probe.mapping import ProbeError
+
     if text is None or ":" not in text:
+        return None, None
+    found = EXPOSED_FUNCTION.match(text.strip())
+    if found is None:
+        raise ProbeError(f"invalid --exposed={text!r}; allowed: a dotted attribute of the "
+                         "block, module:function or module:function(ARGS)")
+    parse_target(found["target"], what="--exposed")
+    return found["target"], found["args"]
+
+
+def exposed_option(text: str | None, module=None):
+    """``--exposed``: an attribute name, or a module-level function (see :func:`parse_exposed`)
+    as a :class:`~entangled.theory.probe.blocks.ModuleFunction`."""
+    from entangled.theory.probe.blocks import ModuleFunction
+    from entangled.theory.probe.invoke import compile_arguments, expression_scope
+
+    target, arguments = parse_exposed(text)
+    if target is None:
         return text
-    return load_factory(text, what="--exposed")
+    function = load_factory(target, what="--exposed")
+    if arguments is None:
+        return ModuleFunction(function, text)
+    return ModuleFunction(function, text, compile_arguments(
+        arguments, expression_scope(module), "--exposed", ("block", "x")))
 
 
 def format_matrix(matrix, limit: int = MATRIX_PRINT_LIMIT) -> str:
@@ -288,7 +347,8 @@ def _gap(value) -> str:
 #: The options of :func:`add_arguments` that travel to the isolated child (JSON values).
 CHILD_OPTIONS = ("target", "init_args", "input_shape", "seed", "layout", "streams", "dim",
                  "silence", "no_branch", "exposed", "exposed_transposed", "perturb", "tol",
-                 "html", "conjectures")
+                 "html", "conjectures", "call", "output", "kind", "pre_activation", "claims",
+                 "calls", "dtype", "mixing")
 
 #: Child-side state between the two isolated steps: what the factory returned.
 _BUILT: dict = {}
@@ -299,11 +359,19 @@ def run(args: argparse.Namespace) -> int:
     from entangled.theory.probe.mapping import ProbeError
 
     parse_target(args.target)                    # usage errors before any process starts
-    exposed = args.exposed
-    if exposed is not None and ":" in exposed:
-        parse_target(exposed, what="--exposed")
+    parse_exposed(args.exposed)
     if args.input_shape is not None:
         parse_shape(args.input_shape)
+    if args.output is not None:
+        from entangled.theory.probe.invoke import parse_selector
+
+        parse_selector(args.output)
+    if args.call is not None:
+        from entangled.theory.probe.invoke import parse_call_arguments
+
+        parse_call_arguments(args.call, "--call")
+    if args.calls is not None and not 1 <= args.calls <= 100:
+        raise ProbeError(f"invalid --calls={args.calls}; allowed: an integer in [1, 100]")
     options = {name: getattr(args, name) for name in CHILD_OPTIONS}
     if args.in_process:
         for step in (isolated_build, isolated_probe):
@@ -398,16 +466,20 @@ def probe_and_report(args: argparse.Namespace, spec, out, err) -> tuple[int, dic
 
     from entangled.theory.engine import dedupe
     from entangled.theory.loader import load_builtin, load_sources
-    from entangled.theory.probe import ProbeWarning, check_probed, probe_spec
+    from entangled.theory.probe import ProbeError, ProbeWarning, check_probed, probe_spec
 
+    module = _BUILT.pop("module", None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ProbeWarning)
         m = probe_spec(spec, source=args.target, streams=args.streams, dim=args.dim,
                        layout=args.layout, silence=args.silence,
                        no_branch=True if args.no_branch else None,
-                       exposed=exposed_option(args.exposed),
+                       exposed=exposed_option(args.exposed, module),
                        exposed_transposed=True if args.exposed_transposed else None,
-                       perturb=args.perturb)
+                       perturb=args.perturb, call=args.call, output=args.output,
+                       kind=args.kind, pre_activation=args.pre_activation, calls=args.calls,
+                       dtype=args.dtype, mixing=args.mixing,
+                       names=vars(module) if module is not None else None)
     for warning in caught:
         if issubclass(warning.category, ProbeWarning):
             print(f"entangled probe: WARNING: {warning.message}", file=err)
@@ -429,7 +501,12 @@ def probe_and_report(args: argparse.Namespace, spec, out, err) -> tuple[int, dic
                       f"{error['error']}", file=err)
             return 2, None
         conjectures = dedupe(conjectures + found)
-    ledger, skipped = check_probed(m, conjectures, tol=args.tol)
+    from entangled.errors import InvalidParameterError
+
+    try:
+        ledger, skipped = check_probed(m, conjectures, tol=args.tol, claims=args.claims)
+    except InvalidParameterError as exc:        # --claims naming an unknown claim
+        raise ProbeError(str(exc)) from None
     description = spec.get("description") if isinstance(spec, dict) else None
     write_report(m, ledger, skipped, description, out)
     if args.html:
@@ -445,6 +522,7 @@ def probe_and_report(args: argparse.Namespace, spec, out, err) -> tuple[int, dic
 
 def write_report(m, ledger, skipped, description: str | None, out) -> None:
     """The human-readable probe report: stream map, diagnostics and the ledger."""
+    import torch
     def say(text: str = "") -> None:
         print(text, file=out)
 
@@ -455,6 +533,9 @@ def write_report(m, ledger, skipped, description: str | None, out) -> None:
             "skip-path claims are not applicable (use --silence SUBMODULE or --no-branch)")
     say(f"  input {tuple(p['input_shape'])}, layout {p['layout']!r}, {p['streams']} streams "
         f"of width {p['dim']}, {p['dtype']}, Jacobian by {p['jacobian_method']}")
+    say(f"  kind {p['kind']!r}, called as {p['invocation']}"
+        + (f", measured at the input of {p['measured_at']!r} (pre-activation)"
+           if p["measured_at"] else ""))
     say(f"stream map H ({m.n} x {m.n}), y_i = sum_j H_ij x_j:")
     say(format_matrix(m.dense()))
     exposed = m.exposed_matrix()
@@ -469,6 +550,17 @@ def write_report(m, ledger, skipped, description: str | None, out) -> None:
         f"per-layer skip gain = {p['skip_gain']:.4g}")
     say(f"autograd vs finite differences = {_gap(p['autograd_gap'])}, same input twice = "
         f"{_gap(p['repeat_gap'])}, batch item alone = {_gap(p['batch_gap'])}")
+    if p["call_drift"] is not None:
+        say(f"skip map over {p['calls']} successive calls of one instance: largest relative "
+            f"change from call 1 = {p['call_drift']:.3g}")
+        if p["call_drift"] > 1e-6:
+            for k, later in enumerate(m.params["call_maps"], 2):
+                say(f"  call {k}:")
+                say(format_matrix(torch.tensor(later, dtype=torch.float64)))
+    if p["mixing_gradients"] is not None:
+        say("gradient reaching the mixing parameters (max |dL/dp|, "
+            f"{p['dtype']}): " + ", ".join(f"{k} {v if isinstance(v, str) else f'{v:.3g}'}"
+                                           for k, v in p["mixing_gradients"].items()))
     for note in p["notes"]:
         say(f"note: {note}")
     say()

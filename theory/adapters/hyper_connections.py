@@ -205,6 +205,7 @@ def mhc_spec(*, streams: int = 4, dim: int = 16, batch: int = 2, seq: int = 3,
         "layout": layout,
         "exposed": mhc_mixing_matrix,
         "perturb": lambda b: perturb_mixing(b, scale=1.0, seed=seed + 300),
+        "mixing": "static_alpha",
         "source": (f"hyper_connections {'mHC' if version == 'v1' else 'mHCv2'}"
                    f"(streams={streams}, dim={dim}, sinkhorn_iters={sinkhorn_iters}, "
                    f"logit_scale={logit_scale:g}, dynamic_scale={dynamic_scale:g})"),

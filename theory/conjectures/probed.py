@@ -28,6 +28,7 @@ import torch
 from entangled.errors import EntangledError
 from entangled.mappings.base import Mapping
 from entangled.properties import column_sum_error, composite_gain, min_entry, row_sum_error
+from entangled.theory.probe.kinds import ALL_KINDS, LINEAR_KINDS
 from entangled.theory.registry import conjecture
 
 PROBED = ["probed"]
@@ -41,20 +42,30 @@ FUNCTION_TOL = 1e-6
 LIVE_THRESHOLD = 1e-6
 GAIN_BOUND = 2.0
 GAIN_DEPTH = (1, 64)
+DRIFT_TOL = 1e-6
+IDENTITY_TOL = 1e-5
+MIXING = ("stream-mixing",)
+#: Kinds with a linear skip that is meant to be non-expansive in every direction.
+NON_EXPANSIVE = ("stream-mixing",)
 
 
 class NotApplicable(EntangledError):
     """The probed mapping lacks the data a claim needs (no exposed matrix, no perturbation)."""
 
 
-def requires(*fields: str, scope: str = "skip", tunable: bool = True):
+def requires(*fields: str, scope: str = "skip", tunable: bool = True,
+             kinds: tuple[str, ...] = ALL_KINDS, opt_in: bool = False):
     """Mark a conjecture function: the ``params`` fields it needs, its scope (``"skip"`` or
-    ``"block"``) and whether its tolerance is numerical (replaced by ``--tol``)."""
+    ``"block"``), whether its tolerance is numerical (replaced by ``--tol``, widened in low
+    precision), the declared block kinds it is about (:mod:`entangled.theory.probe.kinds`) and
+    whether it only runs when asked for (``opt_in``: ``--claims +NAME``)."""
 
     def mark(function):
         function.requires = tuple(fields)
         function.scope = scope
         function.tunable_tol = tunable
+        function.kinds = tuple(kinds)
+        function.opt_in = opt_in
         return function
 
     return mark
@@ -74,7 +85,7 @@ def stochastic_error(matrix: torch.Tensor) -> float:
                      torch.clamp(-matrix.min(), min=0)))
 
 
-@requires()
+@requires(kinds=MIXING)
 @conjecture(families=PROBED, tol=STOCHASTIC_TOL, reference=MHC)
 def doubly_stochastic(m):
     """The probed stream map is doubly stochastic: entries >= 0, every row and column sums to 1.
@@ -87,14 +98,14 @@ def doubly_stochastic(m):
     return max(row_sum_error(m), column_sum_error(m), max(0.0, -min_entry(m)))
 
 
-@requires()
+@requires(kinds=NON_EXPANSIVE)
 @conjecture(families=PROBED, tol=STOCHASTIC_TOL, reference=MHC)
 def spectral_norm_at_most_one(m):
     """The probed stream map does not expand: ||H||_2 <= 1 (returns max(0, ||H||_2 - 1))."""
     return max(0.0, float(m.singular_values().max()) - 1.0)
 
 
-@requires("exposed", scope="block")
+@requires("exposed", scope="block", kinds=MIXING)
 @conjecture(families=PROBED, tol=STOCHASTIC_TOL, reference=MHC)
 def exposed_doubly_stochastic(m):
     """The mixing matrix the module computes (H_res) is doubly stochastic.
@@ -105,7 +116,7 @@ def exposed_doubly_stochastic(m):
     return stochastic_error(_param_matrix(m, "exposed"))
 
 
-@requires("exposed")
+@requires("exposed", kinds=("stream-mixing", "scalar-gated"))
 @conjecture(families=PROBED, tol=FLOAT32_TOL, reference=IMPLEMENTATION.format(item=28),
             kind="implementation")
 def equals_exposed(m):
@@ -135,7 +146,7 @@ def mixing_is_live(m):
     return bool((perturbed - m.dense()).abs().max() > LIVE_THRESHOLD)
 
 
-@requires()
+@requires(kinds=LINEAR_KINDS)
 @conjecture(families=PROBED, tol=FLOAT32_TOL)
 def kronecker_form(m):
     """The skip mixes whole streams: its Jacobian is H ⊗ I_d (relative residual <= 1e-5).
@@ -153,7 +164,7 @@ def positions_independent(m):
     return float(m.params.get("cross_position", 0.0))
 
 
-@requires(tunable=False)
+@requires(tunable=False, kinds=MIXING)
 @conjecture(families=PROBED, tol=GAIN_BOUND, depth=GAIN_DEPTH, reference=MHC)
 def composite_gain_bounded(ms: Sequence[Mapping]):
     """The Amax gain of L stacked probed blocks stays <= 2 for L <= 64 (forward and backward).
@@ -166,7 +177,7 @@ def composite_gain_bounded(ms: Sequence[Mapping]):
     return max(forward, backward)
 
 
-@requires("skip_gain")
+@requires("skip_gain", kinds=NON_EXPANSIVE)
 @conjecture(families=PROBED, tol=FLOAT32_TOL, reference=MHC)
 def skip_gain_at_most_one(m):
     """The per-layer skip gain is at most 1: max absolute row and column sums of J are <= 1.
@@ -224,3 +235,88 @@ def skip_path_isolated(m):
     Jacobian includes the branch, and every claim about the skip path is then not applicable.
     """
     return m.params.get("scope") == "skip"
+
+
+@requires("call_drift")
+@conjecture(families=PROBED, tol=DRIFT_TOL,
+            reference="implementation claim: a residual block applies the same skip at every "
+                      "call (entangled probe measures calls 1, 2, 3 of one instance)")
+def skip_map_stable_across_calls(m):
+    """The skip map is the same at every call of one instance: relative change <= 1e-6.
+
+    Returns ``max_k ||J_k - J_1||_F / max(||J_1||_F, ||J_k||_F)`` for the skip Jacobians
+    ``J_k`` of the first position at calls ``k = 2 .. calls`` of one instance (``--calls``,
+    default 3), each on the same sample input. A block that caches its mixed streams, its
+    mixing matrix or its history on the first call and reuses them detached loses its skip
+    from the second call on; the first-call probe and "same input twice" (whose outputs
+    agree) cannot see it.
+    """
+    return float(m.params["call_drift"])
+
+
+@requires(kinds=("scalar-gated",))
+@conjecture(families=PROBED, tol=FLOAT32_TOL,
+            reference="implementation claim of scalar-gated residuals: the skip is α I "
+                      "(a gated, scaled or DeepNet-style residual)")
+def skip_is_scalar_multiple_of_identity(m):
+    """The skip of a scalar-gated block is α I with α != 0: relative deviation <= 1e-5.
+
+    Returns ``max(kronecker_residual, max_ij |H_ij - α δ_ij| / |α|)`` with ``α`` the mean of
+    the diagonal of ``H`` (infinite when ``α = 0``: the skip is gone).
+    """
+    h = m.dense()
+    alpha = float(h.diagonal().mean())
+    if alpha == 0.0:
+        return float("inf")
+    deviation = float((h - alpha * torch.eye(m.n, dtype=h.dtype)).abs().max()) / abs(alpha)
+    return max(float(m.params.get("kronecker_residual", 0.0)), deviation)
+
+
+@requires(kinds=("history-window",))
+@conjecture(families=PROBED, tol=FLOAT32_TOL,
+            reference="mHC-style history mixing (e.g. the mhc package): the new state is a "
+                      "convex combination of the window, x_{l+1} = F(x_l) + Σ_k a_k h_k")
+def window_forward_gain_at_most_one(m):
+    """The forward (row) gain of a history-window skip is at most 1: max_i Σ_j |H_ij| <= 1.
+
+    Returns ``max_i Σ_j |H_ij| - 1`` for the companion stream map of the window (shift rows
+    have gain 1; the last row is the weights ``a`` the block gives the states). Simplex
+    weights (``a >= 0``, ``Σ a = 1``) give exactly 0; weights summing past 1 amplify the
+    state at every layer. The column gain is 2 by construction and is not claimed.
+    """
+    return float(m.dense().abs().sum(1).max()) - 1.0
+
+
+@requires("mixing_gradients", scope="block", tunable=False)
+@conjecture(families=PROBED,
+            reference="literature ledger claim 37: Sinkhorn logits with a range >~ 104 "
+                      "underflow in float32 (exact permutation, exactly zero gradient)",
+            kind="implementation")
+def gradient_reaches_mixing_parameters(m):
+    """Gradient reaches every mixing parameter, in the probe's dtype: dL/dp is not all zero.
+
+    Checked for each parameter matched by the mixing glob (``--mixing``, default the glob of
+    ``--perturb``), with ``L = <r, y>`` for the silenced block's output ``y`` and a seeded
+    direction ``r``. False when some matched parameter's gradient is exactly 0 everywhere (or
+    not finite): e.g. Sinkhorn
+    mixing at the published defaults (off-diagonal logits -8, temperature 0.05) in float32,
+    where ``exp(-160)`` underflows to 0 and the projection is an exact permutation with zero
+    gradient — the same module in float64 passes (``--dtype``).
+    """
+    gradients = m.params["mixing_gradients"]
+    return bool(gradients) and all(not isinstance(g, str) and g > 0 for g in gradients.values())
+
+
+@requires(opt_in=True)
+@conjecture(families=PROBED, tol=IDENTITY_TOL,
+            reference="Zhu et al., Hyper-Connections, arXiv 2409.19606 (claim 3); ResFormer, "
+                      "DenseFormer, MUDDFormer, LAuReL (claim 48): identity at initialisation",
+            kind="implementation")
+def skip_is_identity(m):
+    """The skip is the identity (a plain residual): max |H - I| and the Kronecker residual are
+    <= 1e-5. Opt-in (``--claims +skip_is_identity``), for modules that promise to start as a
+    plain residual at initialisation (literature claims 3 and 48).
+    """
+    h = m.dense()
+    return max(float((h - torch.eye(m.n, dtype=h.dtype)).abs().max()),
+               float(m.params.get("kronecker_residual", 0.0)))

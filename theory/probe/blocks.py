@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from entangled.errors import InvalidParameterError
+from entangled.theory.probe.invoke import Invocation, append_to_window
 from entangled.theory.probe.mapping import ProbeError
 
 
@@ -76,19 +77,30 @@ def _as_names(silence: str | Sequence[str] | None) -> list[str]:
 class BlockCopies:
     """Fresh, prepared copies of a block: deep copy, cast to ``dtype``, eval mode, silenced.
 
-    A plain callable (not a module) cannot be copied; it is returned as is.
+    A plain callable (not a module) cannot be copied; it is returned as is. ``invocation`` says
+    how the block is called (:class:`~entangled.theory.probe.invoke.Invocation`; default
+    ``block(x)``); ``measure_at`` names a submodule whose *input* at its last call replaces the
+    block's output (the pre-activation point of a block with a nonlinearity after the sum).
     """
 
-    def __init__(self, block: Any, dtype: torch.dtype, silence: str | Sequence[str] | None):
+    def __init__(self, block: Any, dtype: torch.dtype, silence: str | Sequence[str] | None,
+                 invocation: Invocation | None = None, measure_at: str | None = None):
         if not callable(block):
             raise InvalidParameterError("block", type(block).__name__, "a callable or nn.Module",
                                         context="probe")
         if not isinstance(block, torch.nn.Module) and silence is not None:
             raise ProbeError("silence= needs the block to be a torch.nn.Module (hooks are "
                              "registered on its submodules)")
+        if not isinstance(block, torch.nn.Module) and measure_at is not None:
+            raise ProbeError("pre_activation= needs the block to be a torch.nn.Module (a hook "
+                             "reads the input of its submodule)")
         self.block, self.dtype, self.silence = block, dtype, _as_names(silence)
+        self.invocation = invocation if invocation is not None else Invocation()
+        self.measure_at = measure_at
         if isinstance(block, torch.nn.Module) and self.silence:
             silence_hooks(copy.deepcopy(block), self.silence)      # fail early on bad names
+        if isinstance(block, torch.nn.Module) and measure_at is not None:
+            _submodule(block, measure_at, "pre_activation")
 
     @property
     def is_module(self) -> bool:
@@ -102,6 +114,50 @@ class BlockCopies:
         if silenced and self.silence:
             silence_hooks(block, self.silence)
         return block
+
+    def caller(self, block: Callable) -> Callable:
+        """``x -> output``: ``block`` called as the invocation says (read at ``measure_at``)."""
+        invocation, measure_at = self.invocation, self.measure_at
+        if measure_at is None:
+            return lambda x: invocation(block, x)
+
+        def call(x: torch.Tensor) -> Any:
+            captured: list = []
+            handle = _submodule(block, measure_at, "pre_activation").register_forward_pre_hook(
+                lambda _module, inputs: captured.append(inputs[0]))
+            try:
+                out = invocation(block, x)
+            finally:
+                handle.remove()
+            if not captured:
+                raise ProbeError(f"invalid pre_activation={measure_at!r}: the forward pass never "
+                                 "called that submodule")
+            return append_to_window(x, captured[-1]) if invocation.window else captured[-1]
+
+        return call
+
+    def fresh_call(self, silenced: bool = True) -> Callable:
+        """``x -> output`` on a new prepared copy (see :meth:`caller`)."""
+        return self.caller(self.fresh(silenced))
+
+    def after_calls(self, x: torch.Tensor, calls: int) -> Callable:
+        """A new prepared (silenced) copy that has already been called ``calls`` times on ``x``
+        (no gradient), so that state it keeps between calls has advanced."""
+        block = self.fresh()
+        run = self.caller(block)
+        with torch.no_grad():
+            for _ in range(calls):
+                run(x)
+        return block
+
+
+def _submodule(block: torch.nn.Module, name: str, option: str) -> torch.nn.Module:
+    modules = dict(block.named_modules())
+    if not name or name not in modules:
+        known = ", ".join(repr(k) for k in modules if k) or "none"
+        raise ProbeError(f"invalid {option}={name!r}; allowed: a submodule name of the block "
+                         f"({known})")
+    return modules[name]
 
 
 # ------------------------------------------------------------------------ perturbation
@@ -168,15 +224,16 @@ def _resolve(block: Any, name: str) -> tuple[Any, str, Any]:
     return owner, parts[-1], getattr(owner, parts[-1])
 
 
-def _record_call(block: Callable, owner: Any, attribute: str, value: Any,
+def _record_call(run: Callable, owner: Any, attribute: str, value: Any,
                  x: torch.Tensor) -> list:
-    """Run ``block(x)`` once and return the outputs of ``owner.attribute`` during the call."""
+    """Run ``run(x)`` (one forward pass) and return the outputs of ``owner.attribute`` during
+    the call."""
     recorded: list = []
     if isinstance(value, torch.nn.Module):
         handle = value.register_forward_hook(lambda _m, _i, out: recorded.append(out))
         try:
             with torch.no_grad():
-                block(x)
+                run(x)
         finally:
             handle.remove()
         return recorded
@@ -190,7 +247,7 @@ def _record_call(block: Callable, owner: Any, attribute: str, value: Any,
     setattr(owner, attribute, recording)
     try:
         with torch.no_grad():
-            block(x)
+            run(x)
     finally:
         if had_own:
             setattr(owner, attribute, value)
@@ -223,12 +280,14 @@ def exposed_reader(name: str, *, transpose: bool = False) -> Callable:
     matrix has rows indexing the *input* stream (``y = A^T x``).
     """
 
-    def read(block: Callable, x: torch.Tensor, n: int) -> torch.Tensor:
+    def read(block: Callable, x: torch.Tensor, n: int, run: Callable | None = None
+             ) -> torch.Tensor:
         owner, attribute, value = _resolve(block, name)
         if isinstance(value, torch.Tensor):
             result = value
         elif callable(value):
-            recorded = _record_call(block, owner, attribute, value, x)
+            recorded = _record_call(run if run is not None else block, owner, attribute, value,
+                                    x)
             if recorded:
                 result = recorded[-1]
             else:
@@ -242,3 +301,59 @@ def exposed_reader(name: str, *, transpose: bool = False) -> Callable:
 
     read.__name__ = f"exposed_reader({name!r}{', transpose=True' if transpose else ''})"
     return read
+
+
+class ModuleFunction:
+    """A module-level function named as the exposed matrix (``--exposed module:function``).
+
+    When the block's forward pass calls it (through any module-level binding of the same
+    function object, e.g. ``from .sinkhorn import sinkhorn_knopp``), its output during one
+    forward pass at the sample input is recorded (the last call counts); otherwise it is
+    called as ``function(block, x)``, an adapter. With ``arguments`` (``module:function(ARGS)``)
+    it is called with those arguments instead, evaluated with ``block`` and ``x`` in scope.
+    """
+
+    def __init__(self, function: Callable, name: str,
+                 arguments: Callable[[Any, torch.Tensor], tuple[tuple, dict]] | None = None):
+        self.function, self.name, self.arguments = function, name, arguments
+
+    def bindings(self) -> list[tuple[Any, str]]:
+        """``(module, name)`` of every loaded module attribute bound to the function."""
+        import sys
+
+        found = []
+        for module in list(sys.modules.values()):
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            for key, value in list(namespace.items()):
+                if value is self.function:
+                    found.append((module, key))
+        return found
+
+    def read(self, block: Callable, x: torch.Tensor, n: int, run: Callable) -> torch.Tensor:
+        if self.arguments is not None:
+            args, kwargs = self.arguments(block, x)
+            with torch.no_grad():
+                return first_square(self.function(*args, **kwargs), n, self.name)
+        recorded: list = []
+        original = self.function
+
+        def recording(*args, **kwargs):
+            out = original(*args, **kwargs)
+            recorded.append(out)
+            return out
+
+        bindings = self.bindings()
+        for module, key in bindings:
+            setattr(module, key, recording)
+        try:
+            with torch.no_grad():
+                run(x)
+        finally:
+            for module, key in bindings:
+                setattr(module, key, original)
+        if recorded:
+            return first_square(recorded[-1], n, self.name)
+        with torch.no_grad():
+            return first_square(original(block, x), n, self.name)

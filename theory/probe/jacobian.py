@@ -126,12 +126,12 @@ def autograd_gap(fn: Callable, x: torch.Tensor, jac_rows: torch.Tensor, rows: to
     local = jac_rows[:, columns]
     with torch.no_grad():
         for _ in range(min(directions, max(1, len(columns)))):
-            v = torch.randn(len(columns), generator=generator, dtype=torch.float64).to(x.dtype)
+            v = torch.randn(len(columns), generator=generator, dtype=torch.float64)
             v = v / torch.linalg.norm(v)
             full = torch.zeros_like(x)
-            full[columns] = v
-            fd = (fn(x + h * full)[rows] - fn(x - h * full)[rows]) / (2 * h)
-            ad = local @ v
+            full[columns] = v.to(x.dtype)
+            fd = ((fn(x + h * full)[rows] - fn(x - h * full)[rows]) / (2 * h)).to(torch.float64)
+            ad = local.to(torch.float64) @ v
             scale = max(float(torch.linalg.norm(fd)), float(torch.linalg.norm(ad)))
             if scale > 0:
                 worst = max(worst, float(torch.linalg.norm(fd - ad)) / scale)

@@ -70,6 +70,47 @@ def _check_notes(value: Any) -> list[str]:
     return list(value)
 
 
+def _check_kind(value: Any) -> str:
+    from entangled.theory.probe.kinds import BLOCK_KINDS
+
+    return _check_choice("kind", value, tuple(BLOCK_KINDS))
+
+
+def _check_string(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidParameterError(name, value, "a string", context=PROBED_FAMILY)
+    return value
+
+
+def _check_matrix_list(name: str, value: Any, n: int) -> list | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise InvalidParameterError(name, value, "a list of (n, n) arrays or None",
+                                    context=PROBED_FAMILY)
+    return [_check_optional_matrix(name, item, n) for item in value]
+
+
+def _check_gradients(value: Any) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise InvalidParameterError("mixing_gradients", value,
+                                    "a dict parameter name -> max |gradient|, or None",
+                                    context=PROBED_FAMILY)
+    out = {}
+    for key, grad in value.items():      # a non-finite gradient is kept, as a JSON-safe string
+        if isinstance(grad, str) and grad in ("NaN", "Infinity"):
+            out[key] = grad
+        elif isinstance(grad, float) and math.isnan(grad):
+            out[key] = "NaN"
+        elif isinstance(grad, float) and grad == math.inf:
+            out[key] = "Infinity"
+        else:
+            out[key] = _check_nonneg_float(f"mixing_gradients[{key!r}]", grad)
+    return out
+
+
 class ProbedMapping(DenseMapping):
     """The measured skip map of a module: a dense mapping of family ``"probed"`` with provenance.
 
@@ -107,7 +148,21 @@ class ProbedMapping(DenseMapping):
         (``y_i = sum_j H_ij x_j``), when it could be read, else ``None``;
     ``perturbed``
         the probed map of a copy whose mixing parameters were moved (for the "mixing is live"
-        claim), else ``None``.
+        claim), else ``None``;
+    ``kind``
+        the block's declared kind (:mod:`entangled.theory.probe.kinds`), which decides the
+        claims that apply;
+    ``invocation``, ``measured_at``
+        how the block was called (forward arguments, output selection, history window), in
+        words, and the submodule at whose input the map was measured (pre-activation), or
+        ``None`` for the block's output;
+    ``calls``, ``call_drift``, ``call_maps``
+        the number of successive calls of one instance measured, the largest relative change
+        of the Jacobian from the first call, and the stream maps of calls ``2 .. calls``
+        (``None``: not measured);
+    ``mixing_gradients``
+        ``{parameter: max |dL/dp|}`` for the mixing parameters, in the probe's dtype, or
+        ``None``.
     """
 
     family = PROBED_FAMILY
@@ -115,7 +170,8 @@ class ProbedMapping(DenseMapping):
     PROVENANCE = ("source", "input_shape", "layout", "streams", "dim", "dtype", "scope",
                   "kronecker_residual", "cross_position", "position_spread", "skip_gain",
                   "jacobian_method", "autograd_gap", "repeat_gap", "batch_gap", "notes",
-                  "exposed", "perturbed")
+                  "exposed", "perturbed", "kind", "invocation", "measured_at", "calls",
+                  "call_drift", "call_maps", "mixing_gradients")
 
     def __init__(self, n: int, *, seed: int = 0, matrix: Any, source: str = "<unknown>",
                  input_shape: Sequence[int] = (), layout: str = "... f", streams: int | None = None,
@@ -124,7 +180,10 @@ class ProbedMapping(DenseMapping):
                  position_spread: float = 0.0, skip_gain: float | None = None,
                  jacobian_method: str = "vmap-vjp", autograd_gap: float | None = None,
                  repeat_gap: float | None = None, batch_gap: float | None = None,
-                 notes: Sequence[str] = (), exposed: Any = None, perturbed: Any = None):
+                 notes: Sequence[str] = (), exposed: Any = None, perturbed: Any = None,
+                 kind: str = "stream-mixing", invocation: str = "block(x)",
+                 measured_at: str | None = None, calls: int = 1, call_drift: float | None = None,
+                 call_maps: Any = None, mixing_gradients: dict | None = None):
         super().__init__(n, seed=seed, matrix=matrix)
         if not isinstance(source, str):
             raise InvalidParameterError("source", source, "a string", context=PROBED_FAMILY)
@@ -163,6 +222,14 @@ class ProbedMapping(DenseMapping):
             "notes": _check_notes(notes),
             "exposed": _check_optional_matrix("exposed", exposed, self.n),
             "perturbed": _check_optional_matrix("perturbed", perturbed, self.n),
+            "kind": _check_kind(kind),
+            "invocation": _check_string("invocation", invocation),
+            "measured_at": None if measured_at is None else _check_string("measured_at",
+                                                                          measured_at),
+            "calls": _check_pos_int("calls", calls),
+            "call_drift": _check_nonneg_float("call_drift", call_drift, optional=True),
+            "call_maps": _check_matrix_list("call_maps", call_maps, self.n),
+            "mixing_gradients": _check_gradients(mixing_gradients),
         }
         self.jacobian: torch.Tensor | None = None   # J_p of the first position (not serialised)
 

@@ -73,6 +73,13 @@ def page_data(m: Any, ledger: Any, skipped: Sequence, *, target: str,
                                                 f"{_fmt(p['batch_gap'])}"),
         ("cross-position leakage / position spread", f"{_fmt(p['cross_position'])} / "
                                                      f"{_fmt(p['position_spread'])}"),
+        ("declared kind / called as", f"{p['kind']}, {p['invocation']}"),
+        ("measured at", f"input of {p['measured_at']!r} (pre-activation)"
+                        if p["measured_at"] else "the block's output"),
+        (f"drift over {p['calls']} successive calls", _fmt(p["call_drift"])),
+        ("gradient reaching the mixing parameters",
+         "not measured" if p["mixing_gradients"] is None else ", ".join(
+             f"{k} {_fmt(v)}" for k, v in p["mixing_gradients"].items())),
     ]
     summary = ledger.summary()
     return {

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from entangled.theory.probe.core import probe
+import torch
+
+from entangled.theory.probe.core import DEFAULT_CALLS, probe
+from entangled.theory.probe.kinds import DEFAULT_KIND
 from entangled.theory.probe.mapping import ProbedMapping, ProbeError
 
-SPEC_KEYS = ("block", "input", "streams", "dim", "layout", "silence", "no_branch", "exposed",
-             "exposed_transposed", "perturb", "source", "description")
 OPTION_KEYS = ("streams", "dim", "layout", "silence", "no_branch", "exposed",
-               "exposed_transposed", "perturb")
+               "exposed_transposed", "perturb", "call", "output", "kind", "pre_activation",
+               "calls", "mixing", "dtype")
+SPEC_KEYS = ("block", "input") + OPTION_KEYS + ("source", "description")
 
 
 def normalise_spec(spec: Any) -> dict:
@@ -36,11 +39,12 @@ def normalise_spec(spec: Any) -> dict:
 
 
 def probe_spec(spec: Any, *, source: str | None = None, checks: bool = True,
-               **overrides: Any) -> ProbedMapping:
+               names: dict | None = None, **overrides: Any) -> ProbedMapping:
     """Probe what a factory returned: ``(block, input)`` or a dict with :data:`SPEC_KEYS`.
 
     ``overrides`` (any of :data:`OPTION_KEYS`) that are not ``None`` replace the factory's
-    values; ``source`` is used when the factory gives none.
+    values; ``source`` is used when the factory gives none; ``names`` are put in scope of a
+    string ``call`` (the target module's globals, for the CLI).
     """
     unknown = [k for k in overrides if k not in OPTION_KEYS]
     if unknown:
@@ -48,12 +52,18 @@ def probe_spec(spec: Any, *, source: str | None = None, checks: bool = True,
     spec = normalise_spec(spec)
     options = {key: spec.get(key) for key in OPTION_KEYS}
     options.update({k: v for k, v in overrides.items() if v is not None})
+    defaults = {"layout": "auto", "kind": DEFAULT_KIND, "calls": DEFAULT_CALLS,
+                "dtype": torch.float64}
+    for key, value in defaults.items():
+        if options[key] is None:
+            options[key] = value
     return probe(
         spec["block"], spec["input"],
-        streams=options["streams"], dim=options["dim"],
-        layout=options["layout"] if options["layout"] is not None else "auto",
+        streams=options["streams"], dim=options["dim"], layout=options["layout"],
         silence=options["silence"], no_branch=bool(options["no_branch"]),
         source=spec.get("source", source), exposed=options["exposed"],
         exposed_transposed=bool(options["exposed_transposed"]), perturb=options["perturb"],
-        checks=checks,
+        checks=checks, call=options["call"], output=options["output"], kind=options["kind"],
+        pre_activation=options["pre_activation"], calls=options["calls"],
+        mixing=options["mixing"], dtype=options["dtype"], names=names,
     )
