@@ -111,7 +111,7 @@ def format_ledger(ledger) -> str:
     notes: dict[int, list[str]] = {}
     for index, entry in enumerate(ledger.entries):
         mark = "ok" if entry.matches_expected else "MISMATCH"
-        rows.append((entry.short_name or entry.conjecture, entry.family, entry.verdict,
+        rows.append((entry.short_name or entry.conjecture, entry.where, entry.verdict,
                      entry.expected, str(entry.examples), format_value(entry.worst), mark))
         lines = []
         cx = entry.counterexample
@@ -157,7 +157,7 @@ def summary_line(ledger) -> str:
 def _progress(stream: TextIO):
     def report(index: int, total: int, entry) -> None:
         flag = "" if entry.matches_expected else "  MISMATCH"
-        stream.write(f"[{index}/{total}] {entry.short_name} {entry.family}: {entry.verdict} "
+        stream.write(f"[{index}/{total}] {entry.short_name} {entry.where}: {entry.verdict} "
                      f"({entry.examples} examples, {entry.seconds:.2f} s){flag}\n")
         stream.flush()
     return report
@@ -209,6 +209,13 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     print(format_ledger(ledger))
+    if builtin:
+        from entangled.theory.literature import literature_summary
+
+        summary = literature_summary(ledger)
+        if summary:
+            print()
+            print("\n".join(summary))
     if ledger.load_errors:
         return 2
     if not ledger.entries:

@@ -157,18 +157,24 @@ def function_import(conj: Conjecture) -> str:
     return f"from {conj.module} import {fn}"
 
 
-def reproduction_snippet(conj: Conjecture, example: Any, kind: str) -> str:
-    """One line of Python that prints the measured value of ``conj`` on ``example``."""
+def reproduction_snippet(conj: Conjecture, example: Any, kind: str,
+                         dtype: str | None = None) -> str:
+    """One line of Python that prints the measured value of ``conj`` on ``example`` (in
+    ``dtype`` for a conjecture checked in several precisions)."""
     if isinstance(example, tuple):
         arg = "(" + ", ".join(mapping_expression(m) for m in example) + ("," if len(example) == 1 else "") + ")"
     else:
         arg = mapping_expression(example)
     cast = "bool" if kind == "bool" else "float"
+    if dtype is not None:
+        return (f"import torch; import entangled as E; {function_import(conj)}; "
+                f"print({cast}({conj.function_name}({arg}, dtype=torch.{dtype})))")
     return (f"import entangled as E; {function_import(conj)}; "
             f"print({cast}({conj.function_name}({arg})))")
 
 
-def describe_example(conj: Conjecture, example: Any, outcome: Outcome | None) -> dict:
+def describe_example(conj: Conjecture, example: Any, outcome: Outcome | None,
+                     dtype: str | None = None) -> dict:
     """The counterexample dict of the ledger (see :class:`entangled.theory.ledger.LedgerEntry`)."""
     if isinstance(example, tuple):
         data = {"family": example[0].family if example else None,
@@ -181,7 +187,8 @@ def describe_example(conj: Conjecture, example: Any, outcome: Outcome | None) ->
                 "params": data.get("params"), "seed": data.get("seed"),
                 **({"matrix": data["matrix"]} if "matrix" in data else {})}
     data["value"] = None if outcome is None else outcome.value
-    data["snippet"] = reproduction_snippet(conj, example, outcome.kind if outcome else "float")
+    data["snippet"] = reproduction_snippet(conj, example, outcome.kind if outcome else "float",
+                                           dtype)
     return data
 
 
@@ -273,8 +280,18 @@ def example_strategy(conj: Conjecture, family: str):
                                         structure=structure, **conj.params)
 
 
+def call_in(conj: Conjecture, example: Any, dtype: str | None) -> Any:
+    """``conj``'s function on ``example``: with ``dtype=torch.<dtype>`` for a conjecture that
+    declares ``dtypes``, else with the example alone."""
+    if dtype is None:
+        return conj.function(example)
+    import torch
+
+    return conj.function(example, dtype=getattr(torch, dtype))
+
+
 def _run_search(conj: Conjecture, family: str, max_examples: int, seed: int,
-                state: _SearchState) -> None:
+                state: _SearchState, dtype: str | None = None) -> None:
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis.errors import UnsatisfiedAssumption
@@ -283,7 +300,7 @@ def _run_search(conj: Conjecture, family: str, max_examples: int, seed: int,
 
     def body(example):
         try:
-            value = conj.function(example)
+            value = call_in(conj, example, dtype)
         except UnsatisfiedAssumption:
             raise
         except USER_ERRORS as exc:
@@ -308,7 +325,7 @@ def _run_search(conj: Conjecture, family: str, max_examples: int, seed: int,
 
 
 def check(conjecture: Any, family: str, *, examples: int | None = None,
-          seed: int = 0) -> LedgerEntry:
+          seed: int = 0, dtype: str | None = None) -> LedgerEntry:
     """Search for a counterexample to ``conjecture`` among mappings of ``family``.
 
     Parameters
@@ -319,7 +336,10 @@ def check(conjecture: Any, family: str, *, examples: int | None = None,
     examples : int, optional
         Hypothesis ``max_examples``; default the conjecture's ``examples`` or 30.
     seed : int, default 0
-        Base seed; the search is deterministic given ``(seed, conjecture, family)``.
+        Base seed; the search is deterministic given ``(seed, conjecture, family)`` (the same
+        examples in every dtype).
+    dtype : str, optional
+        For a conjecture declaring ``dtypes``: the precision to check (default its first).
 
     Returns
     -------
@@ -337,25 +357,44 @@ def check(conjecture: Any, family: str, *, examples: int | None = None,
         raise InvalidParameterError("examples", examples, "None or a positive integer")
     if not is_integer(seed) or seed < 0:
         raise InvalidParameterError("seed", seed, "an integer >= 0")
+    dtype = check_dtype(conj, dtype)
     max_examples = examples or conj.examples or DEFAULT_EXAMPLES
     state = _SearchState()
     start = time.perf_counter()
     counterexample, error, outcome = None, None, None
     try:
-        _run_search(conj, family, max_examples, search_seed(seed, conj, family), state)
+        _run_search(conj, family, max_examples, search_seed(seed, conj, family), state, dtype)
     except _Falsified as exc:
         outcome = exc.outcome
-        counterexample = describe_example(conj, exc.example, exc.outcome)
+        counterexample = describe_example(conj, exc.example, exc.outcome, dtype)
     except _Raised as exc:
         error = exc.text
-        counterexample = describe_example(conj, exc.example, None)
+        counterexample = describe_example(conj, exc.example, None, dtype)
     except USER_ERRORS:
         error = "search failed:\n" + traceback.format_exc()
     verdict = (Verdict.ERROR if error else
                Verdict.FALSIFIED if outcome is not None else Verdict.HOLDS)
     verdict, error = _with_proof(conj, verdict, error)
     return _entry(conj, family, verdict, state, counterexample, error,
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, dtype)
+
+
+def check_dtype(conj: Conjecture, dtype: str | None) -> str | None:
+    """The dtype to check ``conj`` in: ``None`` for a conjecture without ``dtypes`` (which
+    accepts only ``None`` or ``"float64"``), else ``dtype`` or its first declared one."""
+    from entangled.errors import InvalidParameterError
+
+    if not conj.dtypes:
+        if dtype not in (None, "float64"):
+            raise InvalidParameterError("dtype", dtype, f"None: {conj.name} declares no "
+                                        "dtypes (it computes in float64)")
+        return None
+    if dtype is None:
+        return conj.dtypes[0]
+    if dtype not in conj.dtypes:
+        raise InvalidParameterError("dtype", dtype, "one of the dtypes "
+                                    f"{', '.join(conj.dtypes)} that {conj.name} declares")
+    return dtype
 
 
 def _with_proof(conj: Conjecture, verdict: Verdict, error: str | None
@@ -372,13 +411,15 @@ def _with_proof(conj: Conjecture, verdict: Verdict, error: str | None
     return Verdict.PROVED, None
 
 
-def _entry(conj, family, verdict, state, counterexample, error, seconds) -> LedgerEntry:
+def _entry(conj, family, verdict, state, counterexample, error, seconds,
+           dtype: str | None = None) -> LedgerEntry:
+    expected = conj.expected_for(dtype)
     return LedgerEntry(
         conjecture=conj.name, statement=conj.statement, theme=conj.theme, family=family,
-        verdict=verdict, expected=conj.expected, matches_expected=matches(verdict, conj.expected),
+        verdict=verdict, expected=expected, matches_expected=matches(verdict, expected),
         examples=len(state.seen), worst=state.worst, tol=conj.tol, reference=conj.reference,
         counterexample=counterexample, proof=_proof_dict(conj), error=error, seconds=seconds,
-        short_name=conj.short_name,
+        short_name=conj.short_name, dtype=dtype,
     )
 
 
@@ -442,15 +483,23 @@ def plan(conjectures: Sequence[Conjecture], families: Iterable[str] | None = Non
     return pairs
 
 
+def plan_checks(conjectures: Sequence[Conjecture], families: Iterable[str] | None = None
+                ) -> list[tuple[Conjecture, str, str | None]]:
+    """The (conjecture, family, dtype) checks of a run: :func:`plan`, each pair once per
+    declared dtype (``None`` for conjectures without ``dtypes``)."""
+    return [(conj, family, dtype) for conj, family in plan(conjectures, families)
+            for dtype in (conj.dtypes or (None,))]
+
+
 def run_conjectures(conjectures: Sequence[Conjecture], *, examples: int | None = None,
                     seed: int = 0, families: Iterable[str] | None = None,
                     progress: Callable[[int, int, LedgerEntry], None] | None = None) -> Ledger:
     """Check every (conjecture, family) pair of ``conjectures``; return the :class:`Ledger`."""
     start = time.perf_counter()
-    pairs = plan(conjectures, families)
+    pairs = plan_checks(conjectures, families)
     ledger = Ledger(seed=seed, examples=examples)
-    for index, (conj, family) in enumerate(pairs, 1):
-        entry = check(conj, family, examples=examples, seed=seed)
+    for index, (conj, family, dtype) in enumerate(pairs, 1):
+        entry = check(conj, family, examples=examples, seed=seed, dtype=dtype)
         ledger.entries.append(entry)
         if progress is not None:
             progress(index, len(pairs), entry)
@@ -518,7 +567,7 @@ def _verify_in_process(paths, *, builtin, examples, seed, families, progress, ti
     found, load_errors = load_sources(paths)
     conjectures = dedupe(conjectures + found)
     if loaded is not None:
-        loaded(len(plan(conjectures, families)), load_errors)
+        loaded(len(plan_checks(conjectures, families)), load_errors)
     ledger = run_conjectures(conjectures, examples=examples, seed=seed,
                              families=families, progress=progress)
     ledger.load_errors = load_errors
@@ -571,18 +620,19 @@ def _verify_isolated(paths, *, builtin, examples, seed, families, progress, time
             if (meta["name"], meta["source"]) in keys:
                 continue
             keys.add((meta["name"], meta["source"]))
-            pairs += [(kind, target, meta, family) for family in meta["families"]]
+            pairs += [(kind, target, meta, family, dtype) for family in meta["families"]
+                      for dtype in (meta["dtypes"] or [None])]
         if loaded is not None:
             loaded(len(pairs), load_errors)
         ledger = Ledger(seed=seed, examples=examples, load_errors=load_errors)
-        for index, (kind, target, meta, family) in enumerate(pairs, 1):
+        for index, (kind, target, meta, family, dtype) in enumerate(pairs, 1):
             result = worker.call("entangled.theory.engine:_worker_check", kind, target, meta["name"],
-                                 family, examples, seed, timeout=timeout)
+                                 family, examples, seed, dtype, timeout=timeout)
             if result.ok:
                 entry = LedgerEntry.from_dict(result.value)
             else:
                 entry = _error_entry(meta, family, _isolated_error(result, "checking it"),
-                                     result.seconds)
+                                     result.seconds, dtype)
             ledger.entries.append(entry)
             if progress is not None:
                 progress(index, len(pairs), entry)
@@ -606,14 +656,17 @@ def _isolated_error(result, doing: str) -> str:
     return f"{result.error} while {doing}"
 
 
-def _error_entry(meta: dict, family: str, error: str, seconds: float) -> LedgerEntry:
+def _error_entry(meta: dict, family: str, error: str, seconds: float,
+                 dtype: str | None = None) -> LedgerEntry:
     """The ledger entry of a check that did not return (the process exited or timed out)."""
+    expected = meta["expected_by_dtype"].get(dtype, meta["expected"]) if dtype \
+        else meta["expected"]
     return LedgerEntry(
         conjecture=meta["name"], statement=meta["statement"], theme=meta["theme"],
-        family=family, verdict=Verdict.ERROR, expected=meta["expected"],
-        matches_expected=matches(Verdict.ERROR, Verdict(meta["expected"])), tol=meta["tol"],
+        family=family, verdict=Verdict.ERROR, expected=Verdict(expected),
+        matches_expected=matches(Verdict.ERROR, Verdict(expected)), tol=meta["tol"],
         reference=meta["reference"], error=error, seconds=seconds,
-        short_name=meta["short_name"])
+        short_name=meta["short_name"], dtype=dtype)
 
 
 _WORKER_SOURCES: dict[tuple[str, str], dict[str, Conjecture]] = {}
@@ -647,7 +700,8 @@ def _worker_load(kind: str, target: str, families: list[str] | None,
         searched.setdefault(conj.name, []).append(family)
     metas = [{"name": c.name, "source": c.source, "statement": c.statement, "theme": c.theme,
               "expected": c.expected, "tol": c.tol, "reference": c.reference,
-              "short_name": c.short_name, "families": searched.get(c.name, [])}
+              "short_name": c.short_name, "families": searched.get(c.name, []),
+              "dtypes": list(c.dtypes), "expected_by_dtype": dict(c.expected_by_dtype)}
              for c in conjectures]
     return {"conjectures": metas, "files": user_module_files(sources=sources)}
 
@@ -658,10 +712,10 @@ def _worker_files(sources: list[str]) -> list[str]:
 
 
 def _worker_check(kind: str, target: str, name: str, family: str, examples: int | None,
-                  seed: int) -> dict:
-    """(In the worker) :func:`check` one conjecture of a source on one family."""
+                  seed: int, dtype: str | None = None) -> dict:
+    """(In the worker) :func:`check` one conjecture of a source on one family (in ``dtype``)."""
     return check(_worker_conjectures(kind, target)[name], family, examples=examples,
-                 seed=seed).to_dict()
+                 seed=seed, dtype=dtype).to_dict()
 
 
 def dedupe(conjectures: Iterable[Conjecture]) -> list[Conjecture]:

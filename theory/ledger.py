@@ -103,6 +103,8 @@ class LedgerEntry:
     error : error text / traceback, or None.
     seconds : wall time of the check.
     short_name : ``theme.function``.
+    dtype : the precision the claim was checked in, for conjectures declaring ``dtypes``
+        (``"float64"``, ``"float32"``, ...); ``None`` for the others (float64).
     """
 
     conjecture: str
@@ -121,6 +123,12 @@ class LedgerEntry:
     error: str | None = None
     seconds: float = 0.0
     short_name: str = ""
+    dtype: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The family, followed by the dtype when the claim was checked in several."""
+        return self.family if self.dtype is None else f"{self.family} {self.dtype}"
 
     def __post_init__(self) -> None:
         self.verdict = Verdict.parse(self.verdict, name="verdict")

@@ -1,4 +1,4 @@
-"""The literature ledger: 30 published claims about residual mixing, each encoded as conjectures.
+"""The literature ledger: 48 published claims about residual mixing, each encoded as conjectures.
 
 :data:`CLAIMS` lists every claim as the source states it (in our words), its source, its kind
 — ``"theorem"`` (a mathematical statement), ``"empirical"`` (a measured or reported behaviour)
@@ -7,12 +7,20 @@ names in the built-in catalog) and how the claim was read where the source is lo
 conjectures run in ``entangled verify`` and ``entangled report`` like every other catalog
 entry; claims 28-30 also run on any module through ``entangled probe``.
 
-Four claims are **falsified as literally stated** (:data:`LITERALLY_FALSIFIED`), each with a
-minimal counterexample found by the search: 20 Sinkhorn iterations are not exactly doubly
-stochastic (5); the reported composite error 4e-7 is not a typical value (17); orthostochastic
-matrices do not cover the doubly stochastic ones from n = 3 (19); the orthogonal residual
-update with its eps > 0 does shrink the stream (20). Sharpened readings that are falsified too
-are marked in :attr:`Claim.reading`.
+Claims 1-30 come from the papers of DESIGN §1, claims 31-48 from their 2026 successors
+(mostly preprints: every number is a claim to test). Ten claims are **falsified as literally
+stated** (:data:`LITERALLY_FALSIFIED`), each with a minimal counterexample found by the search:
+20 Sinkhorn iterations are not exactly doubly stochastic (5); the reported composite error 4e-7
+is not a typical value (17); orthostochastic matrices do not cover the doubly stochastic ones
+from n = 3 (19); the orthogonal residual update with its eps > 0 does shrink the stream (20);
+the truncated-Sinkhorn gap does not grow with the logit scale for every matrix (31);
+``(1 - beta/L)^L >= e^{-beta - beta^2/L}`` fails for ``beta/L > 0.684`` (33); permutations
+never approach consensus (39); Post-Norm is no fixed-weight Hyper-Connection (41); circulant
+consensus slows down faster than ``(1 - gamma)^{L/n}`` from n = 18 (46). Claims checked in
+several precisions show one verdict per dtype: claim 31's reported numbers hold in float32
+and fail in float64 (the 4e-7 is float32 rounding), claim 37's underflow is real in float32
+only. Sharpened readings that are falsified too are marked in :attr:`Claim.reading`; a claim
+that needs training names its suite (:attr:`Claim.suite`).
 
 :func:`literature_rows` turns a :class:`~entangled.theory.ledger.Ledger` into one row per (claim,
 conjecture) — claim, source, kind, verdict, evidence — for reports.
@@ -24,6 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 C = "entangled.theory.conjectures."
+S = C + "lit_truncated_sinkhorn."
+K = C + "lit_stream_collapse."
+P = C + "lit_parametrisations."
+M = C + "lit_stream_models."
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class Claim:
     kind: str
     conjectures: tuple[str, ...]
     reading: str = ""
+    suite: str = ""        # a suite that tests the part of the claim that needs training
 
 
 @dataclass(frozen=True)
@@ -194,6 +207,144 @@ CLAIMS: tuple[Claim, ...] = (
           "implementations (HC/mHC code)", "implementation",
           (C + "lit_implementations.entangled_skip_gradients_match_finite_differences",
            C + "probed.autograd_matches_finite_differences")),
+    Claim(31, "Truncated Sinkhorn-Knopp (t = 20) is not exactly doubly stochastic; the error "
+              "grows with the logit scale and accumulates over depth (composite errors ~4e-7, "
+              "~4e-3, ~4e-2 reported at logit scales 1, 3, 6 for n = 4, L = 64).",
+          "mHC 2512.24880; mHC-lite 2601.05732; circulant-HC write-up "
+          "(github contactsebi/circulant-hyper-connections)", "empirical",
+          (S + "truncated_sinkhorn_gap_grows_with_logit_scale_for_every_matrix",
+           S + "truncated_sinkhorn_median_gap_grows_with_logit_scale",
+           S + "reported_composite_gaps_at_logit_scales_1_3_6",
+           C + "literature.twenty_sinkhorn_iterations_are_exactly_doubly_stochastic",
+           C + "literature.sinkhorn_gap_accumulates_at_most_multiplicatively"),
+          "not exact (claim 5) and accumulating (claim 11): confirmed; 'grows with the scale' "
+          "holds for the median gap in float64 and float32 and is falsified for single "
+          "matrices; the reported numbers hold in float32 and are falsified in float64 — the "
+          "4e-7 at scale 1 is float32 rounding, truncation alone leaves ~1e-10"),
+    Claim(32, "For Sinkhorn limits of logits with range <= 2B, ||prod_l H_l - J||_2 <= "
+              "sqrt(n) (1 - e^{-4B})^L with J = 11^T/n; the lemma: every entry of such a limit "
+              "is >= e^{-4B}/n.",
+          "circulant hyper-connections (github contactsebi/circulant-hyper-connections)",
+          "theorem",
+          (K + "sinkhorn_limit_entry_floor", K + "stream_collapse_bound"),
+          "limits approximated by 1000 iterations; the lemma follows from the invariance of "
+          "cross ratios under scaling (proof attached), the bound from claim 14"),
+    Claim(33, "Circulant mixing c = (1 - gamma) e_0 + gamma softmax(z): ||C - I||_2 <= 2 gamma, "
+              "every |eigenvalue| >= 1 - 2 gamma, sigma_min(prod C_l) >= prod (1 - 2 gamma_l); "
+              "with gamma_l = beta/(2L) this is >= (1 - beta/L)^L >= e^{-beta - beta^2/L}.",
+          "circulant hyper-connections (github contactsebi/circulant-hyper-connections)",
+          "theorem",
+          (K + "gamma_circulant_distance_and_eigenvalue_bounds",
+           C + "lit_circulant.circulant_smallest_singular_value_bound",
+           K + "uniform_gamma_product_bound_exponential_form",
+           K + "uniform_gamma_product_bound_for_small_beta"),
+          "the bounds hold; the last inequality is falsified for beta/L > 0.684 (depth 1, "
+          "n = 3) and proved for beta/L <= 1/2"),
+    Claim(34, "Exact doubly stochastic parametrisations reach different parts of the Birkhoff "
+              "polytope (dimension (n - 1)^2): circulant mixing n - 1 dimensions, a Kronecker "
+              "product of 2 x 2 factors at n = 4 only 2, mHC-lite all of it with n! weights "
+              "(transportation-polytope mHC claims all of it).",
+          "transportation-polytope mHC 2605.21724; KromHC 2601.21579; mHC-lite 2601.05732",
+          "theorem",
+          (P + "circulant_parametrisation_reaches_n_minus_1_dimensions",
+           P + "kronecker_2x2_parametrisation_reaches_2_dimensions",
+           P + "mhc_lite_parametrisation_reaches_the_whole_polytope",
+           P + "sinkhorn_parametrisation_reaches_the_whole_polytope"),
+          "reach = rank of the parametrisation's Jacobian at random points; mHC's Sinkhorn "
+          "projection added (full); the transportation-polytope construction is not encoded "
+          "(not specified in the sources at hand)"),
+    Claim(35, "Deep Delta Learning: A = I - beta k k^T with ||k|| = 1 has eigenvalues 1 (d - 1 "
+              "times) and 1 - beta, det A = 1 - beta, and is orthogonal iff beta in {0, 2}; at "
+              "beta = 1 the skip is singular.", "Deep Delta Learning, arXiv 2601.00417",
+          "theorem", (P + "deep_delta_update_spectrum",)),
+    Claim(36, "A Cayley map of a skew-symmetric matrix never has eigenvalue -1, so a "
+              "pure-Cayley mixer cannot represent a reflection (scoRNN adds a ±1 diagonal for "
+              "this).", "EΔ-MHC-Geo, arXiv 2605.06729; scoRNN", "theorem",
+          (P + "cayley_mixer_cannot_represent_a_reflection",
+           C + "lit_orthogonal.cayley_and_exponential_of_skew_are_special"),
+          "determinant 1 (proof attached) and every reflection has the eigenvalue -1"),
+    Claim(37, "Sinkhorn underflow: with logits whose range is >~ 104 in float32 (e.g. "
+              "off-diagonal -8 at temperature 0.05, a published default) exp underflows to "
+              "exactly 0, the output is an exact permutation with exactly zero gradient; in "
+              "float64 the same input is fine.",
+          "this testbed's reading of the published mHC-style defaults", "implementation",
+          (S + "published_sinkhorn_defaults_are_not_an_exact_permutation",
+           S + "published_sinkhorn_defaults_gradient_reaches_every_logit",
+           C + "probed.gradient_reaches_mixing_parameters"),
+          "confirmed: both claims hold in float64 and are falsified in float32, as the claim "
+          "says; entangled probe --dtype float32 checks a module the same way"),
+    Claim(38, "Identity degeneration: learned Birkhoff mixing collapses toward I; the "
+              "spectral-sphere alternative keeps ||M||_2 = 1 but allows negative entries and so "
+              "loses mean preservation (1^T M != 1^T in general).", "sHC, arXiv 2603.20896",
+          "theorem", (P + "spectral_sphere_mixing_preserves_the_stream_mean",),
+          "the mean-preservation half is confirmed (its negation is falsified, n = 1); the "
+          "identity degeneration of learned mixing needs training and is not encoded"),
+    Claim(39, "Homogeneity trap: doubly stochastic mixing suppresses sigma_2(M); the composite "
+              "over depth approaches J.", "arXiv 2601.02080", "theorem",
+          (K + "doubly_stochastic_composite_approaches_consensus",
+           C + "lit_circulant.collapse_bound_without_sqrt_n"),
+          "falsified as stated (permutations keep sigma_2 = 1; identity at n = 2); true, at "
+          "the collapse-bound rate, for strictly positive layers"),
+    Claim(40, "Hyper-Connections' hidden matrix is low rank when all n streams start as copies "
+              "of the embedding: rank <= l + 1 at layer l (broken by per-stream embeddings).",
+          "arXiv 2601.02080 on HC, arXiv 2409.19606", "theorem",
+          (M + "hyper_connection_hidden_rank_grows_by_one_per_layer",)),
+    Claim(41, "Pre-Norm and Post-Norm residual blocks are Hyper-Connections with n = 1 and "
+              "fixed weights: an algebraic identity.", "Zhu et al., arXiv 2409.19606",
+          "theorem",
+          (M + "prenorm_block_is_a_one_stream_hyper_connection",
+           M + "postnorm_block_is_a_fixed_weight_hyper_connection"),
+          "Pre-Norm: proved; Post-Norm with fixed weights: falsified (n = 1; the norm makes "
+          "the weights input-dependent)"),
+    Claim(42, "Pre-Norm hidden-state growth (1 + l/2) d <= E||h_l||^2 <= (1 + 3l/2) d for "
+              "identity skips; how does it change under orthogonal or doubly stochastic skips?",
+          "Xiong et al. 2020", "empirical",
+          (M + "prenorm_growth_within_xiong_bounds_for_norm_preserving_skips",
+           M + "prenorm_growth_within_xiong_bounds_for_doubly_stochastic_skips"),
+          "Monte Carlo at initialisation (400 networks, L = 8): inside the bounds for "
+          "identity, orthogonal, permutation and rotation skips; below the lower bound for "
+          "doubly stochastic mixtures"),
+    Claim(43, "Two gain conventions, max_i |sum_j M_ij| and max_i sum_j |M_ij| (the infinity "
+              "norm), agree only for nonnegative M; for orthogonal families the first can be "
+              "<= 1 while the true norm is > 1.",
+          "a published stability toolkit vs the infinity norm", "theorem",
+          (P + "signed_row_sum_gain_bounds_the_infinity_norm",
+           C + "lit_mhc.amax_gain_definitions_agree"),
+          "confirmed: for sum-preserving orthogonal mixings (signed gain exactly 1) the "
+          "infinity norm exceeds 1 from n = 3"),
+    Claim(44, "Which marginal of truncated Sinkhorn is exact depends on the last normalisation "
+              "step (rows in one popular implementation, columns in the paper's formula): the "
+              "forward and backward gains differ accordingly.",
+          "mHC 2512.24880 and its implementations", "theorem",
+          (S + "truncated_sinkhorn_last_normalisation_decides_the_exact_marginal",)),
+    Claim(45, "Metamorphic limits of Sinkhorn: t -> 0 iterations returns the unnormalised "
+              "exponentials; t -> infinity converges to the doubly stochastic limit.",
+          "Sinkhorn 1964; an mHC implementation keeping t = 0", "theorem",
+          (S + "zero_sinkhorn_iterations_return_the_exponentials",
+           S + "many_sinkhorn_iterations_converge_to_doubly_stochastic")),
+    Claim(46, "mHC-GNN: over-smoothing decays like (1 - gamma)^{L/n} with n streams instead of "
+              "(1 - gamma)^L.", "mHC-GNN, arXiv 2601.02451", "empirical",
+          (K + "oversmoothing_decays_like_one_minus_gamma_to_the_L_over_n",),
+          "read for circulant stream mixing: falsified from n = 18 on (mixing between nearby "
+          "streams contracts like 1 - gamma (1 - cos(2 pi/n)), slower than (1 - gamma)^{1/n})"),
+    Claim(47, "A tiny character LM (6 blocks, width 128, 4 streams, 400 steps, one seed): "
+              "baseline, HC, mHC and circulant mHC end within 0.02 nats of each other in "
+              "validation loss; composite forward/backward gains HC 1.54/2.22, mHC 1.00/1.02, "
+              "circulant 1.00/1.00.",
+          "circulant hyper-connections (github contactsebi/circulant-hyper-connections)",
+          "empirical", (M + "circulant_composite_gains_are_one",),
+          "the circulant gains are exactly 1 at any depth (holds); the loss comparison is a "
+          "paired multi-seed suite, reports/suites/lit47_stream_lm.toml",
+          suite="reports/suites/lit47_stream_lm.toml"),
+    Claim(48, "Value-residual and dense-connection variants (ResFormer, DenseFormer, "
+              "MUDDFormer, LAuReL) initialise their mixing weights so that the block starts as "
+              "a plain residual: an identity-at-initialisation claim checkable per module.",
+          "ResFormer 2410.17897, DenseFormer 2402.02622, MUDDFormer 2502.12170, LAuReL "
+          "2411.07501", "implementation",
+          (M + "published_identity_initialisations_start_as_plain_residuals",
+           C + "probed.skip_is_identity"),
+          "probed on re-implementations of DenseFormer's and LAuReL's initialisations; any "
+          "module: entangled probe ... --claims +skip_is_identity"),
 )
 
 LITERALLY_FALSIFIED = {
@@ -201,6 +352,11 @@ LITERALLY_FALSIFIED = {
     17: C + "lit_circulant.reported_sinkhorn_composite_error_is_about_4e_7",
     19: C + "lit_orthostochastic.orthostochastic_matrices_cover_doubly_stochastic",
     20: C + "lit_orthogonal.orthogonal_update_never_decreases_the_norm",
+    31: S + "truncated_sinkhorn_gap_grows_with_logit_scale_for_every_matrix",
+    33: K + "uniform_gamma_product_bound_exponential_form",
+    39: K + "doubly_stochastic_composite_approaches_consensus",
+    41: M + "postnorm_block_is_a_fixed_weight_hyper_connection",
+    46: K + "oversmoothing_decays_like_one_minus_gamma_to_the_L_over_n",
 }
 """Claim number -> the conjecture that falsifies the claim as literally stated."""
 
@@ -211,7 +367,16 @@ def claim_conjecture_names() -> list[str]:
 
 
 def _evidence(entries: list[Any]) -> str:
-    """Words for a reader: the counterexample of a falsification, else the worst value."""
+    """Words for a reader: the counterexample of a falsification, else the worst value; for a
+    claim checked in several dtypes, the verdict in each first."""
+    dtypes = [e for e in entries if getattr(e, "dtype", None)]
+    if dtypes:
+        verdicts = "; ".join(f"{e.dtype}: {e.verdict}" for e in dtypes)
+        return f"{verdicts} — {_single_evidence(entries)}"
+    return _single_evidence(entries)
+
+
+def _single_evidence(entries: list[Any]) -> str:
     for entry in entries:
         if entry.verdict == "error":
             return "error: " + (entry.error or "").strip().splitlines()[-1][:200]
@@ -219,7 +384,7 @@ def _evidence(entries: list[Any]) -> str:
         cx = entry.counterexample
         if entry.verdict == "falsified" and cx:
             params = cx.get("params")
-            return (f"counterexample [{entry.family}] n={cx.get('n')}"
+            return (f"counterexample [{entry.where}] n={cx.get('n')}"
                     + (f", params={params}" if params else "")
                     + f", seed={cx.get('seed')}: value {cx.get('value')}")
     proved = [e for e in entries if e.verdict == "proved" and e.proof]
@@ -289,3 +454,34 @@ def literature_section(ledger: Any) -> list[dict]:
     if isinstance(ledger, dict):
         ledger = Ledger.from_dict(ledger)
     return [asdict(row) for row in literature_rows(ledger)]
+
+
+def literature_summary(ledger: Any, conjectures: Iterable[Any] | None = None) -> list[str]:
+    """Lines for ``entangled verify``: the literature claims the ledger found falsified as
+    literally stated (claim, source and the smallest counterexample), and the claims whose
+    verdict depends on the dtype (one verdict per dtype). Claims whose conjectures are not in
+    the ledger are left out; ``[]`` when none is."""
+    rows = [r for r in literature_rows(ledger, conjectures) if r.verdict != "not run"]
+    if not rows:
+        return []
+    by_conjecture = {(r.number, r.conjecture): r for r in rows}
+    claims = {c.number: c for c in CLAIMS}
+    lines = [f"literature ledger: {len({r.number for r in rows})} of {len(CLAIMS)} published "
+             "claims checked (entangled.theory.literature)"]
+    falsified = []
+    for number, name in sorted(LITERALLY_FALSIFIED.items()):
+        short = name.rsplit(".", 2)[-2] + "." + name.rsplit(".", 1)[-1]
+        row = by_conjecture.get((number, short))
+        if row is not None and row.verdict == "falsified":
+            falsified.append(f"  claim {number} ({claims[number].source}): "
+                             f"{claims[number].text}")
+            falsified.append(f"      {row.evidence}")
+    if falsified:
+        lines.append("falsified as literally stated, with the smallest counterexample found:")
+        lines += falsified
+    split = [r for r in rows if r.evidence.startswith(("float64:", "float32:", "bfloat16:"))]
+    if split:
+        lines.append("verdict depends on the precision:")
+        lines += [f"  claim {r.number} {r.conjecture}: {r.evidence.split(' — ')[0]}"
+                  for r in split]
+    return lines

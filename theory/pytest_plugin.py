@@ -29,7 +29,7 @@ import pytest
 
 def collect_conjecture_items(session, sources, catalog: bool) -> list:
     """Items for the built-in catalog (if ``catalog``) and for each source."""
-    from entangled.theory.engine import dedupe, plan
+    from entangled.theory.engine import dedupe, plan_checks
     from entangled.theory.loader import load_builtin, load_sources
 
     items: list[Any] = []
@@ -46,14 +46,15 @@ def collect_conjecture_items(session, sources, catalog: bool) -> list:
         for failure in errors:
             items.append(LoadErrorItem.from_parent(
                 parent, name=f"conjecture-load[{failure['source']}]", failure=failure))
-        for conj, family in plan(dedupe(conjectures)):
-            key = (conj.name, conj.source, family)
+        for conj, family, dtype in plan_checks(dedupe(conjectures)):
+            key = (conj.name, conj.source, family, dtype)
             if key in seen:
                 continue
             seen.add(key)
+            where = family if dtype is None else f"{family}-{dtype}"
             items.append(ConjectureItem.from_parent(
-                parent, name=f"conjecture[{conj.short_name}-{family}]",
-                conj=conj, family=family))
+                parent, name=f"conjecture[{conj.short_name}-{where}]",
+                conj=conj, family=family, dtype=dtype))
     return items
 
 
@@ -90,10 +91,11 @@ class _MessageItem(pytest.Item):
 class ConjectureItem(_MessageItem):
     """One conjecture checked on one family."""
 
-    def __init__(self, *, conj, family, **kwargs):
+    def __init__(self, *, conj, family, dtype=None, **kwargs):
         super().__init__(**kwargs)
         self.conj = conj
         self.family = family
+        self.dtype = dtype
         self.entry = None
 
     def runtest(self) -> None:
@@ -102,7 +104,7 @@ class ConjectureItem(_MessageItem):
         config = self.config
         self.entry = check(self.conj, self.family,
                            examples=config.getoption("conjecture_examples"),
-                           seed=config.getoption("conjecture_seed"))
+                           seed=config.getoption("conjecture_seed"), dtype=self.dtype)
         if not self.entry.matches_expected:
             raise ConjectureMismatch(format_entry(self.entry))
 
@@ -121,7 +123,7 @@ class LoadErrorItem(_MessageItem):
 
 def format_entry(entry) -> str:
     """Failure message: verdict vs expectation, counterexample, snippet, error."""
-    lines = [f"{entry.conjecture} on {entry.family}: verdict {entry.verdict!r}, "
+    lines = [f"{entry.conjecture} on {entry.where}: verdict {entry.verdict!r}, "
              f"expected {entry.expected!r} ({entry.examples} distinct examples)",
              f"statement: {entry.statement}"]
     if entry.worst is not None:

@@ -45,6 +45,8 @@ NON_SEARCHED_FAMILIES = {
 }
 KINDS = ("theorem", "empirical", "implementation")
 VERDICTS = tuple(Verdict)
+#: Precisions a conjecture can be checked in (``dtypes=``): torch dtype names.
+DTYPES = ("float64", "float32", "bfloat16")
 DEFAULT_EXAMPLES = 30
 
 
@@ -78,6 +80,11 @@ class Conjecture:
     kind : None, or what the claim is when it comes from the literature: ``"theorem"`` (a
         mathematical statement), ``"empirical"`` (a measured or reported behaviour) or
         ``"implementation"`` (a promise about code, checked by probing modules).
+    dtypes : ``()`` (the function takes only the example, and computes in float64), or the
+        precisions the claim is checked in: the engine calls ``function(example, dtype=...)``
+        once per dtype, one ledger entry each.
+    expected_by_dtype : ``{dtype: Verdict}`` where the expectation depends on the precision
+        (e.g. holds in float64, falsified in float32); else empty.
     """
 
     name: str
@@ -99,6 +106,12 @@ class Conjecture:
     kind: str | None = None
     requires: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
+    dtypes: tuple[str, ...] = ()
+    expected_by_dtype: dict = field(default_factory=dict)
+
+    def expected_for(self, dtype: str | None) -> Verdict:
+        """What the catalog believes of this claim in ``dtype`` (``None``: the default)."""
+        return self.expected_by_dtype.get(dtype, self.expected) if dtype else self.expected
 
     @property
     def by_structure(self) -> bool:
@@ -297,9 +310,51 @@ def _display_module(function: Callable) -> tuple[str, str, str | None]:
     return display, module, source
 
 
+def _check_dtypes(dtypes: Any, function: Callable, context: str) -> tuple[str, ...]:
+    """``()`` for None; else distinct names from :data:`DTYPES`, and ``function`` must take a
+    ``dtype`` keyword."""
+    import inspect
+
+    if dtypes is None:
+        return ()
+    if (not isinstance(dtypes, (list, tuple)) or not dtypes
+            or not all(isinstance(d, str) and d in DTYPES for d in dtypes)
+            or len(set(dtypes)) != len(dtypes)):
+        raise InvalidParameterError("dtypes", dtypes, "None or a list of distinct names from "
+                                    + ", ".join(DTYPES), context=context)
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if "dtype" not in parameters and not any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        raise InvalidParameterError("dtypes", dtypes, "a function that takes a dtype keyword "
+                                    "(def claim(m, dtype): ...) when dtypes is given",
+                                    context=context)
+    return tuple(dtypes)
+
+
+def _check_expected(expected: Any, dtypes: tuple[str, ...], context: str
+                    ) -> tuple[Verdict, dict]:
+    """``(default expectation, per-dtype expectations)`` from a word or a dict by dtype."""
+    if isinstance(expected, dict):
+        if (not dtypes or not expected or not set(expected) <= set(dtypes)
+                or not all(v in EXPECTED for v in expected.values())):
+            raise InvalidParameterError(
+                "expected", expected, "'holds', 'falsified', or a dict {dtype: 'holds' | "
+                f"'falsified'}} over the declared dtypes {list(dtypes) or 'none'}",
+                context=context)
+        by_dtype = {d: Verdict(v) for d, v in expected.items()}
+        return by_dtype.get(dtypes[0], Verdict.HOLDS), by_dtype
+    if expected not in EXPECTED:
+        raise InvalidParameterError("expected", expected, "'holds' or 'falsified'",
+                                    context=context)
+    return Verdict(expected), {}
+
+
 def make_conjecture(function: Callable, *, families=None, requires=(), excludes=(), tol=1e-9,
                     n=(1, 64), params=None, depth=None, reference=None, expected="holds",
-                    proof=None, examples=None, kind=None) -> Conjecture:
+                    proof=None, examples=None, kind=None, dtypes=None) -> Conjecture:
     """Validate the decorator arguments and build the :class:`Conjecture` (not registered)."""
     from entangled.theory.strategies import check_range
 
@@ -313,9 +368,8 @@ def make_conjecture(function: Callable, *, families=None, requires=(), excludes=
     excluded = _check_structure("excludes", excludes, fams, params, context)
     n_range = check_range("n", n, context=context)
     depth_range = None if depth is None else check_range("depth", depth, context=context)
-    if expected not in EXPECTED:
-        raise InvalidParameterError("expected", expected, "'holds' or 'falsified'",
-                                    context=context)
+    checked_dtypes = _check_dtypes(dtypes, function, context)
+    expected, expected_by_dtype = _check_expected(expected, checked_dtypes, context)
     if examples is not None:
         from entangled.mappings.params import is_integer
 
@@ -337,14 +391,16 @@ def make_conjecture(function: Callable, *, families=None, requires=(), excludes=
         expected=Verdict(expected), theme=display.rsplit(".", 1)[-1],
         proof=_check_proof(proof, context),
         examples=examples, function=function, module=module, source=source, kind=kind,
-        requires=required, excludes=excluded,
+        requires=required, excludes=excluded, dtypes=checked_dtypes,
+        expected_by_dtype=expected_by_dtype,
     )
 
 
 def conjecture(*, families=None, requires=(), excludes=(), tol: float = 1e-9, n=(1, 64),
                params: dict | None = None, depth=None, reference: str | None = None,
-               expected: str = "holds", proof: Any = None, examples: int | None = None,
-               kind: str | None = None):
+               expected: str | dict = "holds", proof: Any = None,
+               examples: int | None = None, kind: str | None = None,
+               dtypes: list[str] | tuple[str, ...] | None = None):
     """Register a function of a mapping as a conjecture.
 
     Parameters
@@ -380,8 +436,9 @@ def conjecture(*, families=None, requires=(), excludes=(), tol: float = 1e-9, n=
         independently unless fixed), ``L = depth`` or ``lo <= L <= hi``.
     reference : str, optional
         Source of the claim (paper and section).
-    expected : {"holds", "falsified"}, default "holds"
-        What the catalog believes; a ledger entry matches when its verdict agrees.
+    expected : {"holds", "falsified"} or dict, default "holds"
+        What the catalog believes; a ledger entry matches when its verdict agrees. With
+        ``dtypes``, a dict ``{dtype: "holds" | "falsified"}`` states it per precision.
     proof : optional
         Object with ``statement``, ``latex`` and ``check() -> bool`` (e.g.
         ``entangled.theory.symbolic.Proof``). A checking proof and no numeric counterexample give the
@@ -391,6 +448,12 @@ def conjecture(*, families=None, requires=(), excludes=(), tol: float = 1e-9, n=
     kind : {"theorem", "empirical", "implementation"}, optional
         For claims from the literature: a mathematical statement, a measured or reported
         behaviour, or a promise about code (see :mod:`entangled.theory.literature`).
+    dtypes : list of str, optional
+        Precisions to check the claim in (names from :data:`DTYPES`, e.g.
+        ``["float64", "float32"]``): the function takes a ``dtype`` keyword (a
+        ``torch.dtype``) and computes in it; the engine checks each dtype on the same examples
+        and records one ledger entry per dtype, so a claim that holds in float64 and fails in
+        float32 shows both verdicts.
 
     Returns
     -------
@@ -401,7 +464,7 @@ def conjecture(*, families=None, requires=(), excludes=(), tol: float = 1e-9, n=
         conj = make_conjecture(function, families=families, requires=requires,
                                excludes=excludes, tol=tol, n=n, params=params, depth=depth,
                                reference=reference, expected=expected, proof=proof,
-                               examples=examples, kind=kind)
+                               examples=examples, kind=kind, dtypes=dtypes)
         setattr(function, "__conjecture__", conj)  # noqa: B010 - a function attribute mypy does not know
         registry_for(function).add(conj)
         return function

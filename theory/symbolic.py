@@ -661,6 +661,162 @@ def rotation_composition() -> Proof:
     )
 
 
+# ------------------------------------------------------------- 2026 successors (claims 31-48)
+def deep_delta_spectrum() -> Proof:
+    """Deep Delta Learning's update :math:`A = I - \\beta k k^T` (claim 35), for symbolic
+    :math:`k \\in \\mathbb R^3` and :math:`\\beta`: :math:`A k = (1 - \\beta k^Tk) k`, :math:`A v = v`
+    for the two vectors :math:`v \\perp k` below, :math:`\\det A = 1 - \\beta k^Tk` and
+    :math:`A^TA - I = \\beta(\\beta k^Tk - 2) k k^T`; with :math:`\\lVert k\\rVert = 1` the spectrum is
+    :math:`\\{1, 1, 1 - \\beta\\}` and :math:`A` is orthogonal iff :math:`\\beta(\\beta - 2) = 0`."""
+
+    def identities():
+        import sympy as sp
+
+        beta = sp.Symbol("beta", real=True)
+        k = sp.Matrix(sp.symbols("k1:4", real=True))
+        norm2 = (k.T * k)[0, 0]
+        a = sp.eye(3) - beta * k * k.T
+        v1 = sp.Matrix([k[1], -k[0], 0])
+        v2 = sp.Matrix([k[2], 0, -k[0]])
+        expand = lambda matrix: matrix.applyfunc(sp.expand)
+        return [(expand(a * k), expand((1 - beta * norm2) * k)),
+                (expand(a * v1), v1), (expand(a * v2), v2),
+                (sp.expand(a.det()), sp.expand(1 - beta * norm2)),
+                ((a.T * a - sp.eye(3)).applyfunc(sp.expand),
+                 (beta * (beta * norm2 - 2) * k * k.T).applyfunc(sp.expand)),
+                (sp.Matrix(sorted(sp.solve(beta * (beta - 2), beta))), sp.Matrix([0, 2]))]
+
+    return Proof(
+        statement="A = I - beta k k^T with ||k|| = 1 has eigenvalues 1 (d - 1 times) and "
+                  "1 - beta, det A = 1 - beta, and is orthogonal iff beta is 0 or 2 "
+                  "(symbolic k in R^3, beta).",
+        latex="\n".join([
+            r"A k = k - \beta k (k^Tk) = (1 - \beta) k, \qquad A v = v \ (v \perp k)",
+            r"\det(I - \beta k k^T) = 1 - \beta k^Tk = 1 - \beta \quad\text{(matrix determinant lemma)}",
+            r"A^TA = I - 2\beta k k^T + \beta^2 k (k^Tk) k^T = I + \beta(\beta - 2) k k^T",
+            r"A^TA = I \iff \beta(\beta - 2) = 0 \iff \beta \in \{0, 2\};\quad \beta = 1:\ \det A = 0",
+        ]),
+        identities=identities,
+    )
+
+
+def cayley_has_determinant_one(n: int = 3) -> Proof:
+    """The Cayley map :math:`Q = (I - A/2)^{-1}(I + A/2)` of a skew-symmetric :math:`A` has
+    :math:`\\det Q = 1` (claim 36): :math:`\\det(I + A/2) = \\det((I - A/2)^T) = \\det(I - A/2)`,
+    which is :math:`1 + \\tfrac14\\sum a_{ij}^2 > 0` at :math:`n = 3`. A reflection
+    (determinant -1) is never a Cayley image."""
+
+    def identities():
+        import sympy as sp
+
+        names = sp.symbols(f"s0:{n * (n - 1) // 2}", real=True)
+        a = sp.zeros(n, n)
+        k = 0
+        for i in range(n):
+            for j in range(i + 1, n):
+                a[i, j], a[j, i] = names[k], -names[k]
+                k += 1
+        eye = sp.eye(n)
+        out = [(sp.expand((eye + a / 2).det()), sp.expand((eye - a / 2).det())),
+               ((eye + a / 2).T, eye - a / 2)]
+        if n == 3:
+            out.append((sp.expand((eye - a / 2).det()), 1 + sum(s ** 2 for s in names) / 4))
+        return out
+
+    return Proof(
+        statement=f"The Cayley map of a skew-symmetric matrix has determinant 1 (n = {n}): it "
+                  "cannot represent a reflection.",
+        latex="\n".join([
+            r"(I + \tfrac A2)^T = I - \tfrac A2 \Rightarrow \det(I + \tfrac A2) = \det(I - \tfrac A2)",
+            r"\det Q = \det(I + \tfrac A2) / \det(I - \tfrac A2) = 1",
+            r"n = 3:\ \det(I - \tfrac A2) = 1 + \tfrac14 (a_{12}^2 + a_{13}^2 + a_{23}^2) > 0",
+        ]),
+        identities=identities,
+    )
+
+
+def log_one_minus_x_bound() -> Proof:
+    """:math:`\\log(1 - x) \\ge -x - x^2` for :math:`0 \\le x \\le 1/2` (claim 33): with
+    :math:`f(x) = \\log(1 - x) + x + x^2`, :math:`f(0) = 0` and
+    :math:`f'(x) = x(1 - 2x)/(1 - x) \\ge 0` on :math:`[0, 1/2]`. Hence
+    :math:`(1 - \\beta/L)^L \\ge e^{-\\beta - \\beta^2/L}` whenever :math:`\\beta/L \\le 1/2`; past
+    :math:`1/2` the derivative is negative and :math:`f` crosses 0 at :math:`x^* \\approx 0.6838`."""
+
+    def identities():
+        import sympy as sp
+
+        x = sp.Symbol("x", real=True)
+        f = sp.log(1 - x) + x + x ** 2
+        return [(f.subs(x, 0), 0),
+                (sp.together(sp.diff(f, x)), x * (1 - 2 * x) / (1 - x)),
+                (f.subs(x, sp.Rational(1, 2)), sp.Rational(3, 4) - sp.log(2))]
+
+    return Proof(
+        statement="log(1 - x) >= -x - x^2 on [0, 1/2], so (1 - beta/L)^L >= exp(-beta - "
+                  "beta^2/L) for beta/L <= 1/2.",
+        latex="\n".join([
+            r"f(x) = \log(1 - x) + x + x^2,\quad f(0) = 0",
+            r"f'(x) = -\frac{1}{1 - x} + 1 + 2x = \frac{x(1 - 2x)}{1 - x} \ge 0 \ \text{on}\ [0, \tfrac12]",
+            r"L \log(1 - \tfrac\beta L) \ge -\beta - \tfrac{\beta^2}{L} \quad (\tfrac\beta L \le \tfrac12)",
+        ]),
+        identities=identities,
+    )
+
+
+def sinkhorn_cross_ratio(n: int = 3) -> Proof:
+    """Scaling preserves cross ratios (claim 32): for :math:`P = D A E` (diagonal
+    :math:`D, E`), :math:`P_{ij}P_{kl} / (P_{il}P_{kj}) = a_{ij}a_{kl} / (a_{il}a_{kj})` for all
+    :math:`i, j, k, l` (symbolic, n = 3). With logits of range at most :math:`2B` every cross
+    ratio is at least :math:`e^{-4B}`; summing :math:`P_{ij}P_{kl} \\ge e^{-4B} P_{il}P_{kj}`
+    over :math:`k, l` for a doubly stochastic :math:`P` gives :math:`n P_{ij} \\ge e^{-4B}`."""
+
+    def identities():
+        import sympy as sp
+
+        d = sp.symbols(f"d0:{n}", positive=True)
+        e = sp.symbols(f"e0:{n}", positive=True)
+        a = sp.Matrix(n, n, lambda i, j: sp.Symbol(f"a{i}{j}", positive=True))
+        p = sp.Matrix(n, n, lambda i, j: d[i] * a[i, j] * e[j])
+        pairs = []
+        for i in range(n):
+            for j in range(n):
+                k, l = (i + 1) % n, (j + 1) % n
+                pairs.append((sp.cancel(p[i, j] * p[k, l] / (p[i, l] * p[k, j])),
+                              a[i, j] * a[k, l] / (a[i, l] * a[k, j])))
+        return pairs
+
+    return Proof(
+        statement="Diagonal scaling P = D A E preserves every cross ratio P_ij P_kl / "
+                  "(P_il P_kj), the step behind the Sinkhorn entry floor e^{-4B}/n (n = 3).",
+        latex="\n".join([
+            r"\frac{P_{ij}P_{kl}}{P_{il}P_{kj}} = \frac{d_i a_{ij} e_j\, d_k a_{kl} e_l}{d_i a_{il} e_l\, d_k a_{kj} e_j} = \frac{a_{ij}a_{kl}}{a_{il}a_{kj}} \ge e^{-4B}",
+            r"n P_{ij} = \sum_{k,l} P_{ij}P_{kl} \ge e^{-4B} \sum_{k,l} P_{il}P_{kj} = e^{-4B}\Big(\sum_l P_{il}\Big)\Big(\sum_k P_{kj}\Big) = e^{-4B}",
+        ]),
+        identities=identities,
+    )
+
+
+def prenorm_is_a_hyper_connection() -> Proof:
+    """A Pre-Norm block is a Hyper-Connection with one stream and unit weights (claim 41):
+    :math:`x + F(N(x)) = H_{res} x + H_{post} F(N(H_{pre} x))` at
+    :math:`H_{res} = H_{pre} = H_{post} = 1`, for any branch :math:`F` and norm :math:`N`."""
+
+    def identities():
+        import sympy as sp
+
+        x, r, a, b = sp.symbols("x r a b", real=True)
+        f, norm = sp.Function("F"), sp.Function("N")
+        hyper = r * x + b * f(norm(a * x))
+        return [(hyper.subs({r: 1, a: 1, b: 1}), x + f(norm(x)))]
+
+    return Proof(
+        statement="x + F(N(x)) is the one-stream Hyper-Connection H_res x + H_post "
+                  "F(N(H_pre x)) with H_res = H_pre = H_post = 1.",
+        latex=r"H_{res}x + H_{post}F(N(H_{pre}x))\big|_{H = 1} = x + F(N(x))",
+        identities=identities,
+    )
+
+
 def all_proofs() -> dict[str, Proof]:
     """Every built-in proof by name."""
     return {
@@ -681,4 +837,9 @@ def all_proofs() -> dict[str, Proof]:
         "orthogonal_update_norm": orthogonal_update_norm(),
         "memoryless_baselines": memoryless_baselines(),
         "rotation_composition": rotation_composition(),
+        "deep_delta_spectrum": deep_delta_spectrum(),
+        "cayley_has_determinant_one": cayley_has_determinant_one(),
+        "log_one_minus_x_bound": log_one_minus_x_bound(),
+        "sinkhorn_cross_ratio": sinkhorn_cross_ratio(),
+        "prenorm_is_a_hyper_connection": prenorm_is_a_hyper_connection(),
     }

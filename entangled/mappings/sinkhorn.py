@@ -7,7 +7,13 @@ where ``R`` divides every row by its sum and ``C`` every column by its sum; one 
 one row and one column normalisation. ``M`` is positive and its columns sum to 1 (the last
 step); its rows sum to 1 only approximately, with an error that falls as ``iters`` grows —
 finitely many iterations are *not* exactly doubly stochastic (mHC-lite, arXiv 2601.05732).
-``iters = 0`` is the unnormalised ``exp(W / tau)``. Computed in the log domain.
+``iters = 0`` is the unnormalised ``exp(W / tau)``. Computed in the log domain, in float64;
+:meth:`SinkhornMapping.matrix_in` computes the same projection in another dtype.
+
+:func:`published_default_logits` gives the initialisation published for mHC-style mixing
+(0 on the diagonal, -8 off it; with temperature 0.05 the off-diagonal ``exp(-160) ~ 1e-70``
+underflows to exactly 0 in float32): ``m.matrix_in(dtype, logits=...)`` projects it with the
+mapping's ``iters`` and ``temperature``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,18 @@ from entangled.mappings import _checks
 from entangled.mappings.params import Param
 from entangled.mappings.registry import register_family
 from entangled.mappings.structure import Structure, When
+
+
+PUBLISHED_OFF_DIAGONAL = -8.0
+PUBLISHED_TEMPERATURE = 0.05
+
+
+def published_default_logits(n: int) -> torch.Tensor:
+    """The published mHC-style initialisation of the mixing logits, float64: 0 on the diagonal,
+    -8 off it (used with temperature 0.05): ``m.matrix_in(dtype, logits=...)`` for a mapping
+    ``make_mapping("sinkhorn", n, temperature=0.05)``."""
+    off = torch.full((n, n), PUBLISHED_OFF_DIAGONAL, dtype=torch.float64)
+    return off.fill_diagonal_(0.0)
 
 
 def sinkhorn_log(log_p: torch.Tensor, iters: int) -> torch.Tensor:
@@ -46,11 +64,21 @@ class SinkhornMapping(Mapping):
               search_range=(0.05, 4.0), doc="tau in exp(W / tau)"),
     )
 
-    def _build_matrix(self) -> torch.Tensor:
+    def logits(self) -> torch.Tensor:
+        """The logits ``W ~ N(0, 1)`` (float64) drawn from the seed."""
         generator = torch.Generator().manual_seed(self.seed)
-        logits = torch.randn(self.n, self.n, generator=generator, dtype=torch.float64)
-        log_p = sinkhorn_log(logits / self.params["temperature"], self.params["iters"])
-        return torch.exp(log_p)
+        return torch.randn(self.n, self.n, generator=generator, dtype=torch.float64)
+
+    def matrix_in(self, dtype: torch.dtype, logits: torch.Tensor | None = None) -> torch.Tensor:
+        """The projection with this mapping's ``iters`` and ``temperature``, computed in
+        ``dtype`` from ``logits`` (default :meth:`logits`), cast to ``dtype``: autograd-safe,
+        so gradients w.r.t. the logits can be taken. ``matrix_in(torch.float64)`` is
+        :meth:`matrix`."""
+        w = (self.logits() if logits is None else logits).to(dtype)
+        return torch.exp(sinkhorn_log(w / self.params["temperature"], self.params["iters"]))
+
+    def _build_matrix(self) -> torch.Tensor:
+        return self.matrix_in(torch.float64)
 
     @classmethod
     def contains(cls, matrix, /, tol: float = 1e-9, **params) -> bool:

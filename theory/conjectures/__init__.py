@@ -14,7 +14,11 @@ Importing this package registers every built-in conjecture (``from entangled.the
   :mod:`~entangled.theory.conjectures.lit_mhc`, :mod:`~entangled.theory.conjectures.lit_mhc_lite`,
   :mod:`~entangled.theory.conjectures.lit_circulant`, :mod:`~entangled.theory.conjectures.lit_orthostochastic`,
   :mod:`~entangled.theory.conjectures.lit_orthogonal`, :mod:`~entangled.theory.conjectures.lit_refinement`,
-  :mod:`~entangled.theory.conjectures.lit_implementations` (with :mod:`~entangled.theory.conjectures.literature`).
+  :mod:`~entangled.theory.conjectures.lit_implementations` (with :mod:`~entangled.theory.conjectures.literature`),
+  and the 2026 successors (claims 31-48): :mod:`~entangled.theory.conjectures.lit_truncated_sinkhorn`,
+  :mod:`~entangled.theory.conjectures.lit_stream_collapse`,
+  :mod:`~entangled.theory.conjectures.lit_parametrisations`,
+  :mod:`~entangled.theory.conjectures.lit_stream_models`.
 
 Every catalog function is also an ordinary function of a mapping (or of a tuple of mappings
 for ``depth`` claims) and can be called directly.
@@ -30,7 +34,11 @@ from entangled.theory.conjectures import (
     lit_mhc_lite,
     lit_orthogonal,
     lit_orthostochastic,
+    lit_parametrisations,
     lit_refinement,
+    lit_stream_collapse,
+    lit_stream_models,
+    lit_truncated_sinkhorn,
     literature,
     norms,
     probed,
@@ -41,9 +49,11 @@ from entangled.theory.conjectures import (
 THEMES = ("spectral", "norms", "structure", "composition", "literature", "probed")
 LITERATURE_THEMES = ("lit_lechner", "lit_hyper_connections", "lit_mhc", "lit_mhc_lite",
                      "lit_circulant", "lit_orthostochastic", "lit_orthogonal", "lit_refinement",
-                     "lit_implementations")
+                     "lit_implementations", "lit_truncated_sinkhorn", "lit_stream_collapse",
+                     "lit_parametrisations", "lit_stream_models")
 
 __all__ = ["LITERATURE_THEMES", "THEMES", "composition", "lit_circulant",
            "lit_hyper_connections", "lit_implementations", "lit_lechner", "lit_mhc",
-           "lit_mhc_lite", "lit_orthogonal", "lit_orthostochastic", "lit_refinement",
-           "literature", "norms", "probed", "spectral", "structure"]
+           "lit_mhc_lite", "lit_orthogonal", "lit_orthostochastic", "lit_parametrisations",
+           "lit_refinement", "lit_stream_collapse", "lit_stream_models",
+           "lit_truncated_sinkhorn", "literature", "norms", "probed", "spectral", "structure"]
