@@ -494,9 +494,10 @@ def plan_checks(conjectures: Sequence[Conjecture], families: Iterable[str] | Non
 def run_conjectures(conjectures: Sequence[Conjecture], *, examples: int | None = None,
                     seed: int = 0, families: Iterable[str] | None = None,
                     progress: Callable[[int, int, LedgerEntry], None] | None = None) -> Ledger:
-    """Check every (conjecture, family) pair of ``conjectures``; return the :class:`Ledger`."""
+    """Check every (conjecture, family) pair of ``conjectures`` (records or decorated
+    functions), in every dtype a conjecture declares; return the :class:`Ledger`."""
     start = time.perf_counter()
-    pairs = plan_checks(conjectures, families)
+    pairs = plan_checks([as_conjecture(c) for c in conjectures], families)
     ledger = Ledger(seed=seed, examples=examples)
     for index, (conj, family, dtype) in enumerate(pairs, 1):
         entry = check(conj, family, examples=examples, seed=seed, dtype=dtype)

@@ -812,7 +812,10 @@ def prenorm_is_a_hyper_connection() -> Proof:
     return Proof(
         statement="x + F(N(x)) is the one-stream Hyper-Connection H_res x + H_post "
                   "F(N(H_pre x)) with H_res = H_pre = H_post = 1.",
-        latex=r"H_{res}x + H_{post}F(N(H_{pre}x))\big|_{H = 1} = x + F(N(x))",
+        latex="\n".join([
+            r"\text{HC, } n = 1:\quad y = H_{res}\,x + H_{post}\,F(N(H_{pre}\,x))",
+            r"H_{res} = H_{pre} = H_{post} = 1:\quad y = x + F(N(x)) \quad\text{(Pre-Norm)}",
+        ]),
         identities=identities,
     )
 
