@@ -311,7 +311,7 @@ def exposed_option(text: str | None, module=None):
     from entangled.theory.probe.invoke import compile_arguments, expression_scope
 
     target, arguments = parse_exposed(text)
-    if target is None:
+    if target is None or text is None:
         return text
     function = load_factory(target, what="--exposed")
     if arguments is None:

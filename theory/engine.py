@@ -283,11 +283,14 @@ def example_strategy(conj: Conjecture, family: str):
 def call_in(conj: Conjecture, example: Any, dtype: str | None) -> Any:
     """``conj``'s function on ``example``: with ``dtype=torch.<dtype>`` for a conjecture that
     declares ``dtypes``, else with the example alone."""
+    function = conj.function
+    if function is None:
+        raise TypeError(f"conjecture {conj.name} has no function")
     if dtype is None:
-        return conj.function(example)
+        return function(example)
     import torch
 
-    return conj.function(example, dtype=getattr(torch, dtype))
+    return function(example, dtype=getattr(torch, dtype))
 
 
 def _run_search(conj: Conjecture, family: str, max_examples: int, seed: int,

@@ -678,7 +678,9 @@ def deep_delta_spectrum() -> Proof:
         a = sp.eye(3) - beta * k * k.T
         v1 = sp.Matrix([k[1], -k[0], 0])
         v2 = sp.Matrix([k[2], 0, -k[0]])
-        expand = lambda matrix: matrix.applyfunc(sp.expand)
+        def expand(matrix):
+            return matrix.applyfunc(sp.expand)
+
         return [(expand(a * k), expand((1 - beta * norm2) * k)),
                 (expand(a * v1), v1), (expand(a * v2), v2),
                 (sp.expand(a.det()), sp.expand(1 - beta * norm2)),

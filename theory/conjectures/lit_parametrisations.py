@@ -8,7 +8,6 @@ dimension of its image), against the ``(n - 1)^2`` dimensions of the Birkhoff po
 from __future__ import annotations
 
 import itertools
-import math
 
 import torch
 from hypothesis import strategies as st

@@ -11,7 +11,6 @@ not a conjecture: it needs training.
 from __future__ import annotations
 
 import torch
-from hypothesis import strategies as st
 
 from entangled.properties import composite_gain
 from entangled.theory import conjecture
@@ -45,7 +44,10 @@ def hyper_connection_hidden_rank_grows_by_one_per_layer(mappings):
     """
     n = mappings[0].n
     generator = torch.Generator().manual_seed(mappings[0].seed)
-    randn = lambda *shape: torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+    def randn(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
     hidden = torch.ones(n, 1, dtype=torch.float64) @ randn(1, WIDTH)
     worst = 0
     for layer, mixing in enumerate(mappings, 1):

@@ -123,10 +123,12 @@ class BlockCopies:
 
         def call(x: torch.Tensor) -> Any:
             captured: list = []
+            if not isinstance(block, torch.nn.Module):     # checked in __init__ as well
+                raise ProbeError("pre_activation= needs the block to be a torch.nn.Module")
             handle = _submodule(block, measure_at, "pre_activation").register_forward_pre_hook(
                 lambda _module, inputs: captured.append(inputs[0]))
             try:
-                out = invocation(block, x)
+                invocation(block, x)
             finally:
                 handle.remove()
             if not captured:

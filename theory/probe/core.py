@@ -130,8 +130,8 @@ def check_gradients(copies: BlockCopies, x: torch.Tensor, shape: tuple[int, ...]
         copies = BlockCopies(copies.block, torch.float32, copies.silence, copies.invocation,
                              copies.measure_at)
         x = x.to(torch.float32)
-        found.notes.append(f"finite differences of the forward map taken in float32 (too "
-                           f"coarse in the probe's dtype); autograd in the probe's dtype")
+        found.notes.append("finite differences of the forward map taken in float32 (too "
+                           "coarse in the probe's dtype); autograd in the probe's dtype")
     fn = fresh_flat_call(copies, shape)
     flat = x.reshape(-1)
     gap = autograd_gap(fn, flat, found.first_rows, found.rows, found.columns)
@@ -161,7 +161,7 @@ def call_drift(copies: BlockCopies, x: torch.Tensor, shape: tuple[int, ...],
     vanish; ``None`` when ``calls < 2``) and the stream maps ``H_2, ..., H_calls``. ``J_1`` is
     the autograd Jacobian of the first call (before any finite-difference replacement).
     """
-    if calls < 2:
+    if calls < 2 or found.first_rows is None:
         return None, []
     first = found.first_rows[:, found.columns].to(torch.float64)
     worst, maps = 0.0, []

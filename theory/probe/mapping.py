@@ -98,7 +98,7 @@ def _check_gradients(value: Any) -> dict | None:
         raise InvalidParameterError("mixing_gradients", value,
                                     "a dict parameter name -> max |gradient|, or None",
                                     context=PROBED_FAMILY)
-    out = {}
+    out: dict[str, float | str | None] = {}
     for key, grad in value.items():      # a non-finite gradient is kept, as a JSON-safe string
         if isinstance(grad, str) and grad in ("NaN", "Infinity"):
             out[key] = grad

@@ -1,6 +1,5 @@
 """Residual layers of minihc. Inputs are ``(batch, num_streams, dim)`` unless said otherwise."""
 
-from typing import List
 
 import torch
 from torch import nn
@@ -74,7 +73,7 @@ class HistoryMix(nn.Module):
         logits[-1] = 0.0
         self.mixing_logits = nn.Parameter(logits)
 
-    def forward(self, x: torch.Tensor, history: List[torch.Tensor]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, history: list[torch.Tensor]) -> torch.Tensor:
         window = history[-self.max_history:]
         alphas = torch.softmax(self.mixing_logits[-len(window):], dim=-1)
         mixed = sum(alpha * state for alpha, state in zip(alphas, window))
