@@ -515,9 +515,45 @@ def probe_and_report(args: argparse.Namespace, spec, out, err) -> tuple[int, dic
         path = write_page(args.html, page_data(m, ledger, skipped, target=args.target,
                                                description=description))
         print(f"page written to {path}", file=out)
+    block = spec.get("block") if isinstance(spec, dict) else spec[0]
     data = {"probe": m.to_dict(), "ledger": ledger.to_dict(),
-            "not_applicable": [{"conjecture": c.name, "reason": r} for c, r in skipped]}
+            "not_applicable": [{"conjecture": c.name, "reason": r} for c, r in skipped],
+            "implementation": implementation_info(args.target, block)}
     return (0 if ledger.all_match() else 1), data
+
+
+def implementation_info(target: str, block) -> dict:
+    """Who was probed, for the conformance page (``entangled conformance``): ``target``, the
+    block's ``class`` (module and qualified name; a function's own name), its top-level
+    ``package`` and that package's ``version`` (installed distribution metadata, else the
+    package's ``__version__``; ``None`` for a file TARGET), and this tool's version."""
+    from importlib import metadata
+
+    import torch
+
+    from entangled import __version__
+
+    owner = type(block) if isinstance(block, torch.nn.Module) else block
+    module_name = getattr(owner, "__module__", None) or ""
+    name = getattr(owner, "__qualname__", None) or type(owner).__name__
+    package: str | None = module_name.split(".")[0] if module_name else None
+    if package is not None and package.startswith("_entangled_probe_"):   # a file TARGET
+        package = None
+    version = None
+    if package is not None:
+        for dist in metadata.packages_distributions().get(package, []):
+            try:
+                version = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+        if version is None:
+            root = sys.modules.get(package)
+            version = getattr(root, "__version__", None)
+    return {"target": target, "package": package,
+            "version": None if version is None else str(version),
+            "class": name if package is None else f"{module_name}.{name}",
+            "entangled": __version__}
 
 
 def write_report(m, ledger, skipped, description: str | None, out) -> None:
