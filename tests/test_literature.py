@@ -290,3 +290,16 @@ def test_verify_summary_lists_literal_falsifications_and_dtype_splits(catalog):
             "permutation: float64: holds; float32: falsified") in text
     assert "claim 5 " not in text                     # not in this ledger: not listed
     assert literature_summary(run_conjectures([], seed=0), catalog.values()) == []
+
+
+def test_oversmoothing_claim_holds_up_to_17_streams_and_fails_at_18():
+    """Claim 46's smallest counterexample among Gaussian circulants, by a direct scan."""
+    from entangled.theory.conjectures.lit_stream_collapse import (
+        oversmoothing_decays_like_one_minus_gamma_to_the_L_over_n as claim,
+    )
+
+    bandwidths = [0.05 + 0.025 * k for k in range(19)]
+    assert all(claim(E.make_mapping("circulant", n, bandwidth=b)) <= 1e-12
+               for n in range(2, 18) for b in bandwidths)
+    assert claim(E.make_mapping("circulant", 18, bandwidth=0.47)) > 1e-5
+    assert all(claim(E.make_mapping("circulant", 24, bandwidth=b)) > 0 for b in (0.3, 0.4, 0.5))

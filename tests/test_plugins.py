@@ -141,6 +141,10 @@ def test_a_plugin_family_declaring_orthogonal_gets_every_orthogonality_conjectur
         "lit_mhc.amax_gain_definitions_agree",  # believed false: counterexample families
         "lit_orthogonal.orthogonal_update_adds_only_the_orthogonal_part",  # sample vectors
         "lit_hyper_connections.unconstrained_composite_gain_explodes",  # a seed source only
+        # believed false: the counterexample families (the identity conserves the mean and
+        # builds only I as a sum-preserving orthogonal map)
+        "lit_parametrisations.spectral_sphere_mixing_preserves_the_stream_mean",
+        "lit_parametrisations.signed_row_sum_gain_bounds_the_infinity_norm",
     )}
     assert all(e["matches_expected"] for e in entries), [
         (e["short_name"], e["family"], e["verdict"]) for e in entries if not e["matches_expected"]]

@@ -26,8 +26,8 @@ EXPECTED_SHAPES = {
     "digits": (1, 8, 8), "digits_patches": (16, 4), "digits_sequence": (64, 1),
     "digits_permuted": (64, 1), "delayed_recall": (20, 8), "copy_memory": (17, 10),
     "counting": (20, 4), "majority": (20, 2), "parity": (12, 2), "adding": (20, 2),
-    "mnist1d": (1, 40), "mnist1d_shuffled": (1, 40), "mnist1d_sequence": (40, 1),
-    "mnist1d_shuffled_sequence": (40, 1), "mnist1d_patches": (10, 4),
+    "char_lm": (32, 28), "mnist1d": (1, 40), "mnist1d_shuffled": (1, 40),
+    "mnist1d_sequence": (40, 1), "mnist1d_shuffled_sequence": (40, 1), "mnist1d_patches": (10, 4),
 }
 
 

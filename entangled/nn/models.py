@@ -32,6 +32,7 @@ from entangled.mappings.params import is_integer
 from entangled.nn.blocks import EntangledModel, ResidualBlock, SkipSpec, StackRun, Application
 from entangled.nn.cnn import CNNConfig, ResidualCNN
 from entangled.nn.rnn import RNNConfig, ResidualRNN
+from entangled.nn.streams import StreamConfig, StreamTransformer
 from entangled.nn.transformer import SequenceTransformer, TransformerConfig
 from entangled.nn.vit import ViTConfig, VisionTransformer
 from entangled.registry import Registry
@@ -134,6 +135,11 @@ register_architecture("transformer", config=TransformerConfig, model=SequenceTra
 register_architecture("rnn", config=RNNConfig, model=ResidualRNN, input_kinds=("sequence",),
                       input_ranks=(2,), input_doc="a sequence shape (T, D_in)",
                       summary="residual RNN (one skip application per time step)")
+register_architecture("stream_lm", config=StreamConfig, model=StreamTransformer,
+                      input_kinds=("sequence",), input_ranks=(2,),
+                      input_doc="a sequence shape (T, D_in)",
+                      summary="multi-stream Transformer (Hyper-Connection style: the skips mix "
+                              "n residual streams)")
 
 
 def check_arch(arch: Any) -> str:

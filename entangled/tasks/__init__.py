@@ -33,6 +33,7 @@ from typing import Any, Callable
 from entangled.mappings.params import check_seed
 from entangled.tasks.base import (KINDS, TIME_STRUCTURES, Task, TaskData, load_registered,
                                   register_task, registered_tasks, task_entry)
+from entangled.tasks import char_lm
 from entangled.tasks.digits import DIGITS_TASKS, load_digits_task
 from entangled.tasks.mnist1d import MNIST1D_TASKS, load_mnist1d_task
 from entangled.tasks.mnist1d import check_options as check_mnist1d_options
@@ -88,6 +89,10 @@ for _name in SEQUENCE_TASKS:
                   load=_sequence_loader(_name), options=OPTIONS[_name],
                   check_options=_option_function(check_options, _name),
                   summary="generated sequence task")
+register_task("char_lm", kind="sequence", time_structure="time-variant",
+              chance=lambda o: char_lm.chance_level(o), load=char_lm.load_char_lm,
+              options=char_lm.OPTIONS, check_options=char_lm.check_options,
+              summary="next character of a generated English-like corpus (tiny LM)")
 for _name in MNIST1D_TASKS:
     _sequence = _name.endswith("_sequence")
     register_task(_name, kind=("sequence" if _sequence else

@@ -97,16 +97,16 @@ def mhc_lite_parametrisation_reaches_the_whole_polytope(m):
     return float(abs(rank - (n - 1) ** 2))
 
 
-@conjecture(families=["sinkhorn"], params={"iters": 500, "temperature": st.floats(1.0, 4.0)},
+@conjecture(families=["sinkhorn"], params={"iters": 200, "temperature": st.floats(1.0, 4.0)},
             n=(2, 3), tol=0.0, examples=3, kind="theorem",
             reference=REACH + " (mHC: the Sinkhorn projection of n^2 logits)")
 def sinkhorn_parametrisation_reaches_the_whole_polytope(m):
     """mHC's Sinkhorn projection of n^2 logits reaches all (n - 1)^2 dimensions: the Jacobian
-    of the (converged, 500-iteration) projection w.r.t. the logits has rank (n - 1)^2.
+    of the (converged, 200-iteration) projection w.r.t. the logits has rank (n - 1)^2.
 
     (Adding ``r_i + c_j`` to the logits does not move the limit: ``2n - 1`` directions are
     lost, ``n^2 - (2n - 1) = (n - 1)^2``.) Temperatures >= 1 keep the projection far from a
-    permutation, where 500 iterations converge; the rank counts singular values above 1e-6
+    permutation, where 200 iterations converge; the rank counts singular values above 1e-6
     of the largest (a truncated projection keeps the lost directions at the size of its
     convergence error). Returns ``|rank - (n - 1)^2|``.
     """
@@ -118,14 +118,15 @@ def sinkhorn_parametrisation_reaches_the_whole_polytope(m):
 DELTA_BETAS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
 
 
-@conjecture(families=["orthogonal"], n=(1, 12), tol=1e-9, kind="theorem", reference=DDL,
+@conjecture(requires=["orthogonal"], n=(1, 12), tol=1e-9, kind="theorem", reference=DDL,
             proof=symbolic.deep_delta_spectrum())
 def deep_delta_update_spectrum(m):
     """Deep Delta Learning: A = I - beta k k^T with ||k|| = 1 has eigenvalues 1 (d - 1 times)
     and 1 - beta, det A = 1 - beta, and is orthogonal iff beta in {0, 2}; at beta = 1 the
     skip is singular.
 
-    ``k`` is the example's first column (a unit vector), ``beta`` runs over 0, 0.5, ..., 2.5.
+    ``k`` is the example's first column (a unit vector: every family declared orthogonal is
+    searched), ``beta`` runs over 0, 0.5, ..., 2.5.
     Returns the largest deviation: sorted eigenvalues, determinant, ``||A^T A - I||`` where
     orthogonality is claimed, and ``0.1 - ||A^T A - I||`` where it is not.
     """
@@ -149,7 +150,7 @@ def cayley(a: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(eye - a / 2, eye + a / 2)
 
 
-@conjecture(families=["orthogonal"], n=(1, 12), tol=1e-8, kind="theorem", reference=GEO,
+@conjecture(requires=["orthogonal"], n=(1, 12), tol=1e-8, kind="theorem", reference=GEO,
             proof=symbolic.cayley_has_determinant_one())
 def cayley_mixer_cannot_represent_a_reflection(m):
     """A pure-Cayley mixer cannot represent a reflection: an orthogonal Q is a Cayley image iff
@@ -157,7 +158,8 @@ def cayley_mixer_cannot_represent_a_reflection(m):
 
     For ``det Q = -1`` the distance of the spectrum from -1 must vanish; otherwise (no
     eigenvalue near -1) the inverse map ``A = 2 (Q + I)^{-1} (Q - I)`` must give a skew
-    matrix whose Cayley image is Q. Haar samples have ``det = -1`` half the time. (scoRNN
+    matrix whose Cayley image is Q. Every family declared orthogonal is searched; Haar
+    samples have ``det = -1`` half the time, permutations with odd cycles too. (scoRNN
     reaches the reflections with a fixed ``D = diag(±1)`` factor.) Returns the largest
     deviation.
     """

@@ -4,8 +4,8 @@
 Small closed-form models of what the sources describe: the HC hidden matrix of ``n`` streams,
 one-stream HC against Pre-/Post-Norm blocks, the Pre-Norm norm growth of Xiong et al. under
 entangled skips, the composite gains of a circulant mixing, and two published "identity at
-initialisation" schemes re-implemented here and probed. The training half of claim 47 (the loss comparison) is
-not a conjecture: it needs training.
+initialisation" schemes re-implemented here and probed. The training half of claim 47 (the loss comparison) is a
+suite, ``reports/suites/lit47_stream_lm.toml``.
 """
 
 from __future__ import annotations
@@ -133,12 +133,12 @@ def _outside_xiong_bounds(m) -> float:
     return max(0.0, low - (mean + slack), (mean - slack) - high)
 
 
-@conjecture(families=["identity", "orthogonal", "permutation", "rotation"], n=(2, 12),
-            tol=0.0, examples=8, kind="empirical", reference=XIONG)
+@conjecture(requires=["orthogonal"], n=(2, 12), tol=0.0, examples=8, kind="empirical",
+            reference=XIONG)
 def prenorm_growth_within_xiong_bounds_for_norm_preserving_skips(m):
     """Pre-Norm hidden-state growth (1 + l/2) d <= E||h_l||^2 <= (1 + 3l/2) d holds for
-    identity skips and carries over to orthogonal ones (norm-preserving skips add the
-    branch's energy the same way).
+    identity skips and carries over to every orthogonal skip (norm-preserving skips add the
+    branch's energy the same way): every family declared orthogonal is searched.
 
     Monte Carlo: 400 seeded networks, L = 8, ``d = n`` (LayerNorm needs n >= 2); holds when
     the mean ± 4 standard errors meets the interval. At initialisation the cross term vanishes
@@ -230,7 +230,7 @@ def published_identity_initialisations_start_as_plain_residuals(m):
                 checks=False).dense()
     shift = torch.diag(torch.ones(k - 1, dtype=torch.float64), 1)
     shift[-1, -1] = 1.0
-    laurel = probe(LowRankAugmentedResidual(6, seed=m.seed), torch.randn(3, 6, dtype=torch.float64),
+    laurel = probe(LowRankAugmentedResidual(4, seed=m.seed), torch.randn(2, 4, dtype=torch.float64),
                    silence="branch", checks=False).dense()
     return max(float((dwa - shift).abs().max()),
-               float((laurel - torch.eye(6, dtype=torch.float64)).abs().max()))
+               float((laurel - torch.eye(4, dtype=torch.float64)).abs().max()))
