@@ -48,7 +48,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("reports", ("entangled.reports",)),
     ("CLI", ("entangled.cli", "entangled.__main__", "entangled.commands",
              "entangled.pytest_plugin", "entangled.theory.cli_verify",
-             "entangled.theory.cli_probe", "entangled.theory.pytest_plugin",
+             "entangled.theory.cli_probe", "entangled.theory.cli_conformance",
+             "entangled.theory.pytest_plugin",
              "entangled.reports.cli", "entangled.reports.cli_calibrate")),
 ]
 
@@ -80,6 +81,7 @@ LAZY: dict[str, str] = {
     "entangled.theory.pytest_plugin": LIGHT,
     "entangled.theory.cli_verify": LIGHT,
     "entangled.theory.cli_probe": LIGHT,
+    "entangled.theory.cli_conformance": LIGHT,
     "entangled.reports.analysis": LIGHT,
     "entangled.reports.build": LIGHT,
     "entangled.reports.cli": LIGHT,
@@ -95,6 +97,8 @@ LAZY: dict[str, str] = {
     "entangled.theory.conjectures.lit_implementations":
         "on use: the catalog loads without the probe, which only these functions run",
     "entangled.theory.conjectures.lit_orthogonal":
+        "on use: the catalog loads without the probe, which only these functions run",
+    "entangled.theory.conjectures.lit_stream_models":
         "on use: the catalog loads without the probe, which only these functions run",
     "entangled.theory.conjectures.lit_refinement":
         "on use: the catalog loads without building the families its functions use",

@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, cast
+from typing import Any, Callable, Iterator, Mapping, cast
 
 from entangled.errors import InvalidParameterError
 from entangled.theory.ledger import Verdict
@@ -322,6 +322,7 @@ def _check_dtypes(dtypes: Any, function: Callable, context: str) -> tuple[str, .
             or len(set(dtypes)) != len(dtypes)):
         raise InvalidParameterError("dtypes", dtypes, "None or a list of distinct names from "
                                     + ", ".join(DTYPES), context=context)
+    parameters: Mapping[str, inspect.Parameter]
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):

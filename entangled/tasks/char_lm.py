@@ -19,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from entangled.errors import InvalidParameterError
 from entangled.mappings.params import Param
+from entangled.tasks.base import TaskData
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz ."
 WORDS = {
@@ -44,8 +46,6 @@ OPTIONS = (
 
 def check_options(options: dict) -> dict:
     """Options with defaults filled in (ValueError naming a bad key or value)."""
-    from entangled.errors import InvalidParameterError
-
     specs = {p.name: p for p in OPTIONS}
     for key in options:
         if key not in specs:
@@ -116,8 +116,6 @@ def baselines(codes: np.ndarray, split: int, test_targets: np.ndarray,
 
 def load_char_lm(*, seed: int = 0, **options):
     """The ``char_lm`` task (see the module docstring) for run seed ``seed``."""
-    from entangled.tasks.base import TaskData
-
     o = check_options(options)
     codes = encode(generate_corpus(o["corpus_chars"], o["corpus_seed"]))
     split = int(0.8 * len(codes))

@@ -28,7 +28,7 @@ import torch
 from entangled.errors import InvalidParameterError
 from entangled.theory.probe.blocks import BlockCopies, ModuleFunction, exposed_reader, \
     has_zero_branch, matching_parameters, parse_perturb, perturb_parameters
-from entangled.theory.probe.invoke import make_invocation
+from entangled.theory.probe.invoke import expression_scope, make_invocation
 from entangled.theory.probe.jacobian import autograd_gap, fd_columns, jacobian_rows
 from entangled.theory.probe.kinds import BLOCK_KINDS, DEFAULT_KIND, check_kind
 from entangled.theory.probe.layouts import first_batch_item, position_index
@@ -375,8 +375,6 @@ def probe(block: Any, sample_input: torch.Tensor, *, streams: int | None = None,
     if scope == "whole block":
         warnings.warn(WHOLE_BLOCK_WARNING, ProbeWarning, stacklevel=2)
         notes.append(WHOLE_BLOCK_WARNING)
-    from entangled.theory.probe.invoke import expression_scope
-
     invocation = make_invocation(call, output, window=BLOCK_KINDS[kind].window,
                                  scope=expression_scope(None, **(names or {})))
     x = sample_input.detach().to(dtype)

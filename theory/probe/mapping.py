@@ -15,6 +15,7 @@ import torch
 from entangled.errors import EntangledError, InvalidParameterError
 from entangled.mappings.base import DICT_FIELDS, Mapping, as_float64_matrix
 from entangled.mappings.dense import DenseMapping
+from entangled.theory.probe.kinds import BLOCK_KINDS
 
 PROBED_FAMILY = "probed"
 SCOPES = ("skip", "whole block")
@@ -71,8 +72,6 @@ def _check_notes(value: Any) -> list[str]:
 
 
 def _check_kind(value: Any) -> str:
-    from entangled.theory.probe.kinds import BLOCK_KINDS
-
     return _check_choice("kind", value, tuple(BLOCK_KINDS))
 
 
