@@ -1,7 +1,7 @@
 """Literature claim 47: are baseline, HC, mHC and circulant mHC within 0.02 nats?
 
-Reads the runs of ``entangled report --suite reports/suites/lit47_stream_lm.toml --out DIR``
-and prints, per mapping against the plain-residual baseline (``identity``), the paired
+Reads the runs of
+``entangled report --suite reports/suites/literature/lit47_stream_lm.toml --out DIR`` and prints, per mapping against the plain-residual baseline (``identity``), the paired
 per-seed differences of the validation loss at the selected checkpoint (nats), their mean and
 95% interval, and the paired TOST at the claim's margin of 0.02 nats
 (:func:`entangled.reports.paired.compare`): "equivalent" when the 90% interval lies inside

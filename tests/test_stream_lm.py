@@ -25,7 +25,7 @@ from entangled.tasks import load_task
 from entangled.tasks.char_lm import ALPHABET, encode, generate_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = ROOT / "reports" / "suites" / "lit47_stream_lm.toml"
+SUITE = ROOT / "reports" / "suites" / "literature" / "lit47_stream_lm.toml"
 
 
 def small_model(family: str, **params):
@@ -89,6 +89,9 @@ def test_suite_parses_plans_a_paired_design_and_is_in_no_preset():
     assert {c.family for c in configs} == {"identity", "dense", "sinkhorn", "circulant"}
     by_seed = Counter(c.seed for c in configs)
     assert set(by_seed.values()) == {4}                  # every mapping on every seed
+    from entangled.reports.presets import preset_names
+
+    assert "lit47_stream_lm" not in preset_names()       # its own folder: not a --preset
     for preset in ("smoke", "quick", "full"):
         text = (ROOT / "reports" / "suites" / f"{preset}.toml").read_text()
         assert "stream_lm" not in text
@@ -116,5 +119,5 @@ def test_claims_that_need_training_name_an_existing_suite():
     from entangled.theory.literature import CLAIMS
 
     suites = {c.number: c.suite for c in CLAIMS if c.suite}
-    assert suites == {47: "reports/suites/lit47_stream_lm.toml"}
+    assert suites == {47: "reports/suites/literature/lit47_stream_lm.toml"}
     assert load_suite(ROOT / suites[47]).name == "lit47_stream_lm"

@@ -334,8 +334,9 @@ CLAIMS: tuple[Claim, ...] = (
           "circulant hyper-connections (github contactsebi/circulant-hyper-connections)",
           "empirical", (M + "circulant_composite_gains_are_one",),
           "the circulant gains are exactly 1 at any depth (holds); the loss comparison is a "
-          "paired multi-seed suite with fixed mixings, reports/suites/lit47_stream_lm.toml",
-          suite="reports/suites/lit47_stream_lm.toml"),
+          "paired multi-seed suite with fixed mixings, "
+          "reports/suites/literature/lit47_stream_lm.toml",
+          suite="reports/suites/literature/lit47_stream_lm.toml"),
     Claim(48, "Value-residual and dense-connection variants (ResFormer, DenseFormer, "
               "MUDDFormer, LAuReL) initialise their mixing weights so that the block starts as "
               "a plain residual: an identity-at-initialisation claim checkable per module.",

@@ -14,7 +14,7 @@ the readout is the mean of the streams at the last token, then LayerNorm and a l
 
 The mixings are fixed matrices, as every skip of this project: the architecture compares the
 *structure* of stream mixing at equal compute, not mixings learned during training (literature
-claim 47, ``reports/suites/lit47_stream_lm.toml``).
+claim 47, ``reports/suites/literature/lit47_stream_lm.toml``).
 """
 
 from __future__ import annotations

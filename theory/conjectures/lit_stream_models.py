@@ -5,7 +5,7 @@ Small closed-form models of what the sources describe: the HC hidden matrix of `
 one-stream HC against Pre-/Post-Norm blocks, the Pre-Norm norm growth of Xiong et al. under
 entangled skips, the composite gains of a circulant mixing, and two published "identity at
 initialisation" schemes re-implemented here and probed. The training half of claim 47 (the loss comparison) is a
-suite, ``reports/suites/lit47_stream_lm.toml``.
+suite, ``reports/suites/literature/lit47_stream_lm.toml``.
 """
 
 from __future__ import annotations
