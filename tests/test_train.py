@@ -13,7 +13,8 @@ from entangled.train import RunConfig, RunResult, compatible_tasks, fit, planned
 
 TINY_SEQ = {"n_train": 64, "n_test": 32}
 TINY_MODEL = {"rnn": {"hidden": 8}, "transformer": {"dim": 8, "depth": 1, "heads": 2},
-              "vit": {"dim": 8, "depth": 1, "heads": 2}, "cnn": {"width": 4, "depth": 1}}
+              "vit": {"dim": 8, "depth": 1, "heads": 2}, "cnn": {"width": 4, "depth": 1},
+              "stream_lm": {"dim": 8, "streams": 2, "depth": 1, "heads": 2}}
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +41,11 @@ def test_compatibility_table():
     assert compatible_tasks("vit") == ["digits", "digits_patches", "mnist1d_patches"]
     assert compatible_tasks("rnn") == ["digits_sequence", "digits_permuted", "delayed_recall",
                                        "copy_memory", "counting", "majority", "parity",
-                                       "adding", "mnist1d_sequence", "mnist1d_shuffled_sequence"]
+                                       "adding", "char_lm", "mnist1d_sequence",
+                                       "mnist1d_shuffled_sequence"]
     assert compatible_tasks("transformer") == (["digits_patches"] + compatible_tasks("rnn")
                                                + ["mnist1d_patches"])
+    assert compatible_tasks("stream_lm") == compatible_tasks("rnn")  # (steps, features) input
 
 
 @pytest.mark.parametrize("kw,match", [
