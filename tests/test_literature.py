@@ -193,7 +193,7 @@ def test_report_template_literature_section_renders_every_row():
 
     rows = literature_section(Ledger(seed=0))
     fragment = sections.literature_section(SimpleNamespace(ledger=Ledger(seed=0)))
-    assert fragment.collapsed and "30 published claims" in fragment.brief
+    assert fragment.collapsed and "48 published claims" in fragment.brief
     html = page.environment().get_template(fragment.template).render(data=fragment.data)
     assert html.count("<tr") == len(rows) + 1
     assert "48 published claims" in html and "Birkhoff" in html
