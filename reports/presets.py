@@ -97,7 +97,7 @@ F1_SPARSE = {"strength": 0.5}
 SUITE_DIR = Path(__file__).parent / "suites"
 TOP_KEYS = {"name", "description", "seeds", "conjecture_examples", "runs", "primary",
             "headroom", "calibration", "sequential"}
-SEQUENTIAL_KEYS = {"stages", "spending", "alpha"}
+SEQUENTIAL_KEYS = {"stages", "spending", "alpha", "seed_order"}
 RUN_KEYS = {"arch", "task", "variants", "model", "task_options", "skip_seed", "lr_grid", "seeds"}
 PRIMARY_KEYS = {"finding", "arch", "task", "task_options", "model", "variant", "predicted"}
 HEADROOM_KEYS = {"band"}
@@ -359,13 +359,16 @@ def _finish(data: dict, where: str, name: str, description: str, seeds: list[int
             raise _fail(where, "primary", [p.to_dict() for p in primary],
                         "distinct comparisons (one is listed twice)")
     calibration = _calibrations(data.get("calibration", []), where)
-    sequential = _sequential(data.get("sequential"), where, len(seeds))
+    sequential = _sequential(data.get("sequential"), where, seeds)
     return Suite(name, description, tuple(seeds), runs, examples, source, primary,
                  declared is not None, band, calibration, sequential)
 
 
-def _sequential(table: Any, where: str, n_seeds: int) -> dict:
-    """A validated ``[sequential]`` table (``{}`` when absent)."""
+def _sequential(table: Any, where: str, seeds: list[int]) -> dict:
+    """A validated ``[sequential]`` table (``{}`` when absent). ``seed_order`` (optional): the
+    seeds the stages take, in order — the suite's seeds first, at least the cap of them, all
+    distinct (default: the suite's seeds, then the smallest integers not among them)."""
+    n_seeds = len(seeds)
     if table is None:
         return {}
     table = _table(table, where, "sequential")
@@ -387,7 +390,17 @@ def _sequential(table: Any, where: str, n_seeds: int) -> dict:
     alpha = table.get("alpha", 0.05)
     if not (isinstance(alpha, float) and 0 < alpha < 0.5):
         raise _fail(where, "sequential.alpha", alpha, "a number strictly between 0 and 0.5")
-    return {"stages": list(stages), "spending": spending, "alpha": alpha}
+    out = {"stages": list(stages), "spending": spending, "alpha": alpha}
+    order = table.get("seed_order")
+    if order is not None:
+        if (not isinstance(order, list) or len(order) < stages[-1]
+                or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in order)
+                or len(set(order)) != len(order) or order[:n_seeds] != list(seeds)):
+            raise _fail(where, "sequential.seed_order", order,
+                        f"a list of at least {stages[-1]} (the cap) distinct non-negative "
+                        f"integer seeds beginning with the suite's seeds {list(seeds)}")
+        out["seed_order"] = list(order)
+    return out
 
 
 def _band(headroom: Any, where: str) -> tuple[float, float]:

@@ -45,8 +45,12 @@ __all__ = ["StagedOutcome", "design_for", "later_stage_configs", "run_staged", "
 
 
 def seed_order(suite, cap: int) -> tuple[int, ...]:
-    """The seeds in the order the stages take them: the suite's seeds, then the smallest
-    integers not among them, ``cap`` in all."""
+    """The seeds in the order the stages take them, ``cap`` in all: the suite's
+    ``[sequential] seed_order`` when it has one (checked on loading: it begins with the
+    suite's seeds), else the suite's seeds, then the smallest integers not among them."""
+    declared = (getattr(suite, "sequential", None) or {}).get("seed_order")
+    if declared:
+        return tuple(declared[:max(cap, len(suite.seeds))])
     order = list(suite.seeds)
     candidate = 0
     while len(order) < cap:

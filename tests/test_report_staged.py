@@ -6,7 +6,7 @@ import pytest
 from entangled.reports import presets
 from entangled.reports.analysis import outcomes
 from entangled.reports.sequential import CONTINUE
-from entangled.reports.staged import design_for, run_staged, seed_order
+from entangled.reports.staged import design_for, later_stage_configs, run_staged, seed_order
 from entangled.reports.verdicts import REPRODUCED
 from run_fakes import fake_result
 
@@ -69,6 +69,23 @@ def test_seed_order_takes_the_suite_seeds_first():
     assert seed_order(suite, 6) == (3, 0, 1, 2, 4, 5)
     assert design_for(presets.parse_suite(SUITE)).seeds_at(1) == (0, 1, 2, 3, 4, 5)
     assert design_for(presets.parse_suite({k: v for k, v in SUITE.items() if k != "sequential"})) is None
+
+
+def test_a_declared_seed_order_gives_the_later_stages_fresh_seeds():
+    sequential = {"stages": [3, 6], "seed_order": [100, 101, 102, 103, 104, 105, 106]}
+    suite = presets.parse_suite({**SUITE, "seeds": [100, 101, 102], "sequential": sequential})
+    assert seed_order(suite, 6) == (100, 101, 102, 103, 104, 105)
+    assert design_for(suite).seeds_at(1) == (100, 101, 102, 103, 104, 105)
+    assert {c.seed for c in later_stage_configs(suite)} == {103, 104, 105}
+
+
+@pytest.mark.parametrize("order", [[100, 101, 102, 103, 104], [101, 100, 102, 103, 104, 105],
+                                   [100, 101, 102, 103, 103, 105], [100, 101, 102, 103, 4.0, 5],
+                                   "100-105", [100, 101, 102, 103, 104, -1]])
+def test_a_bad_seed_order_is_refused_naming_it(order):
+    sequential = {"stages": [3, 6], "seed_order": order}
+    with pytest.raises(ValueError, match="sequential.seed_order"):
+        presets.parse_suite({**SUITE, "seeds": [100, 101, 102], "sequential": sequential})
 
 
 def test_only_open_comparisons_get_more_seeds_at_their_selected_rate():
