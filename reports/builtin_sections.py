@@ -129,11 +129,20 @@ def findings_section(ev: Evidence) -> Fragment:
         "selections": ev.selections, "tuned_pairs": outcome_tables(ev.tuned_outcomes),
         "primary_declared": suite.primary_declared, "band": suite.band,
         "spending": ev.spending, "calibration": ev.headroom,
+        "pilot_tuning": [pilot_tuning_row(t) for t in suite.tuning],
         "margin": margin, "alpha": alpha, "fragile_low": alpha / FACTOR,
         "fragile_high": alpha * FACTOR,
         **rule_parts(margin, alpha),
         "figure": figure,
     }, figures=(figure,) if figure else ())
+
+
+def pilot_tuning_row(record) -> dict:
+    """A ``[[tuning]]`` record for the page: the rates with their pilot validation means."""
+    v = dict(record.variant)
+    params = {k: x for k, x in v.items() if k not in ("family", "spatial")}
+    return {**record.to_dict(), "pairs": list(zip(record.tried, record.mean_validation)),
+            "mapping": analysis.variant_label(v["family"], params)}
 
 
 # ------------------------------------------------------------------- outcome figures

@@ -498,6 +498,7 @@ def summary_data(ev: Evidence) -> dict:
         "headroom": {"band": list(ev.suite.band),
                      "calibration": [c.to_dict() for c in ev.suite.calibration]},
         "learning_rate_selection": [s.to_dict() for s in ev.selections],
+        "learning_rate_pilot": [t.to_dict() for t in ev.suite.tuning],
         "tuned_outcomes": [o.to_dict() for o in ev.tuned_outcomes],
         "outcomes": [o.to_dict() for o in ev.outcomes],
         "outcomes_table": outcomes_table(ev.outcomes),

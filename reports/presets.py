@@ -96,13 +96,15 @@ F1_SPARSE = {"strength": 0.5}
 
 SUITE_DIR = Path(__file__).parent / "suites"
 TOP_KEYS = {"name", "description", "seeds", "conjecture_examples", "runs", "primary",
-            "headroom", "calibration", "sequential"}
+            "headroom", "calibration", "sequential", "tuning"}
 SEQUENTIAL_KEYS = {"stages", "spending", "alpha", "seed_order"}
 RUN_KEYS = {"arch", "task", "variants", "model", "task_options", "skip_seed", "lr_grid", "seeds"}
 PRIMARY_KEYS = {"finding", "arch", "task", "task_options", "model", "variant", "predicted"}
 HEADROOM_KEYS = {"band"}
 CALIBRATION_KEYS = {"arch", "task", "knob", "tried", "identity_validation", "chosen", "seeds",
                     "band", "budget", "date"}
+TUNING_KEYS = {"arch", "task", "variant", "tried", "mean_validation", "chosen", "seeds",
+               "source", "date"}
 DEFAULT_CONJECTURE_EXAMPLES = 20
 #: the band the identity arm of a primary comparison should land in on validation by default
 DEFAULT_BAND = (0.6, 0.9)
@@ -196,6 +198,30 @@ class Calibration:
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """A learning rate chosen before the suite ran, on a pilot's validation accuracy: the rates
+    tried, the mean validation accuracy over the pilot's seeds at each, and the one chosen (the
+    best; ties: the smaller rate), which the group training this (architecture, task,
+    mapping) trains (its fixed ``lr``, or one of its ``lr_grid``)."""
+
+    arch: str
+    task: str
+    variant: tuple
+    tried: tuple[float, ...]
+    mean_validation: tuple[float, ...]
+    chosen: float
+    seeds: tuple = ()
+    source: str = ""
+    date: str = ""
+
+    def to_dict(self) -> dict:
+        return {"arch": self.arch, "task": self.task, "variant": dict(self.variant),
+                "tried": list(self.tried), "mean_validation": list(self.mean_validation),
+                "chosen": self.chosen, "seeds": list(self.seeds), "source": self.source,
+                "date": self.date}
+
+
+@dataclass(frozen=True)
 class Suite:
     """A parsed, validated suite."""
 
@@ -215,6 +241,8 @@ class Suite:
     #: fixed design): ``stages`` (cumulative seeds, the first = len(seeds)), ``spending``,
     #: ``alpha`` (:mod:`entangled.reports.staged`)
     sequential: dict = field(default_factory=dict)
+    #: learning rates chosen on a pilot before the suite ran (``[[tuning]]``)
+    tuning: tuple[Tuning, ...] = ()
 
     @property
     def training(self) -> dict[str, dict]:
@@ -360,8 +388,9 @@ def _finish(data: dict, where: str, name: str, description: str, seeds: list[int
                         "distinct comparisons (one is listed twice)")
     calibration = _calibrations(data.get("calibration", []), where)
     sequential = _sequential(data.get("sequential"), where, seeds)
+    tuning = _tunings(data.get("tuning", []), where, runs)
     return Suite(name, description, tuple(seeds), runs, examples, source, primary,
-                 declared is not None, band, calibration, sequential)
+                 declared is not None, band, calibration, sequential, tuning)
 
 
 def _sequential(table: Any, where: str, seeds: list[int]) -> dict:
@@ -547,6 +576,51 @@ def _calibrations(entries: Any, where: str) -> tuple[Calibration, ...]:
                                tuple(entry.get("seeds", ())),
                                tuple(entry.get("band", DEFAULT_BAND)),
                                str(entry.get("budget", "")), str(entry.get("date", ""))))
+    return tuple(out)
+
+
+def _tunings(entries: Any, where: str, runs: Sequence[SuiteRun]) -> tuple[Tuning, ...]:
+    """Validated ``[[tuning]]`` records: the chosen rate is the best tried (ties: the smaller)
+    and the one group of that architecture, task and mapping trains it."""
+    if not isinstance(entries, list):
+        raise _fail(where, "tuning", entries, "a list of [[tuning]] tables")
+    out = []
+    for i, entry in enumerate(entries):
+        here = f"{where}, tuning[{i}]"
+        entry = _table(entry, here, "tuning")
+        for key in entry:
+            if key not in TUNING_KEYS:
+                raise _fail(here, "key", key, "one of " + ", ".join(sorted(TUNING_KEYS)))
+        for key in ("arch", "task"):
+            if not isinstance(entry.get(key), str):
+                raise _fail(here, key, entry.get(key), "a name (string)")
+        variant = _table(entry.get("variant"), here, "variant")
+        if not isinstance(variant.get("family"), str):
+            raise _fail(here, "variant.family", variant.get("family"), "a family name")
+        tried, scores = entry.get("tried"), entry.get("mean_validation")
+        if (not isinstance(tried, list) or len(tried) < 2
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
+                           for x in tried)):
+            raise _fail(here, "tried", tried, "a list of at least two learning rates > 0")
+        if (not isinstance(scores, list) or len(scores) != len(tried)
+                or not all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in scores)):
+            raise _fail(here, "mean_validation", scores,
+                        "one mean validation accuracy in [0, 1] per rate tried")
+        best = max(zip(tried, scores), key=lambda pair: (pair[1], -pair[0]))[0]
+        chosen = entry.get("chosen")
+        if chosen != best:
+            raise _fail(here, "chosen", chosen, f"the best rate tried ({best:g}: the highest "
+                        "mean validation accuracy, ties to the smaller rate)")
+        groups = [g for g in runs if g.arch == entry["arch"] and g.task == entry["task"]
+                  and any(_same_variant(v, variant) for v in g.variants)]
+        if len(groups) != 1 or not any(math.isclose(chosen, lr)
+                                       for lr in groups[0].learning_rates):
+            raise _fail(here, "chosen", chosen, "a rate that the one [[runs]] group of this "
+                        "arch, task and variant trains (its lr or one of its lr_grid)")
+        out.append(Tuning(entry["arch"], entry["task"], _frozen(variant),
+                          tuple(float(x) for x in tried), tuple(float(x) for x in scores),
+                          float(chosen), tuple(entry.get("seeds", ())),
+                          str(entry.get("source", "")), str(entry.get("date", ""))))
     return tuple(out)
 
 

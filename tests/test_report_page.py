@@ -199,3 +199,33 @@ def test_decided_by_names_the_excluded_comparisons_when_none_is_counted():
     assert decisive({"verdict": "inconclusive", "evidence": [excluded]}) == [excluded]
     assert decisive({"verdict": "inconclusive", "evidence": [excluded, *counted]}) == [counted[1]]
     assert decisive({"verdict": "inconclusive", "evidence": [], "parts": ["F3a", "F3b"]}) == []
+
+
+def test_learning_rates_chosen_on_a_pilot_are_shown_and_in_the_summary(tmp_path):
+    """Issue 22: a preset whose rates were chosen on a pilot ([[tuning]]) says so on the page,
+    with the pilot's validation means, its seeds and source, and in summary.json."""
+    path = tmp_path / "mine.toml"
+    path.write_text(RNN_SUITE + """
+[[tuning]]
+arch = "rnn"
+task = "counting"
+variant = {family = "orthogonal"}
+tried = [0.001, 0.003, 0.01]
+mean_validation = [0.5, 0.75, 0.625]
+chosen = 0.003
+seeds = [0, 1, 2]
+source = "my pilot report"
+date = "2026-12-06"
+""")
+    suite = presets.load_suite(path)
+    results = rnn_results()
+    sweep = SweepSummary(out_dir=str(tmp_path), total=len(results), skipped=len(results),
+                         hashes=[r.config_hash for r in results])
+    ev = gather(suite, tmp_path, results, sweep, {"entries": [], "load_errors": []},
+                timings={"sweep": 0.0, "ledger": 0.0}, references=None)
+    html = render_page(ev, page.fragments(ev), header(ev), ev.labels)
+    block = html.split("Learning rates chosen on a pilot")[1].split("</details>")[0]
+    assert '<span class="selected">0.003: 75.0</span>' in block and "0.01: 62.5" in block
+    assert "my pilot report" in block and re.search(r"<strong>0\.003</strong>", block)
+    [record] = summary_data(ev)["learning_rate_pilot"]
+    assert record["chosen"] == 0.003 and record["seeds"] == [0, 1, 2]

@@ -110,8 +110,9 @@ def test_bad_lr_grid_is_rejected_with_the_key_and_value(grid):
 
 @pytest.mark.parametrize("name", ["quick", "full"])
 def test_shipped_presets_tune_every_findings_comparison_over_a_10x_grid(name):
-    """Issue 11: each primary comparison's mapping and its identity baseline are trained at
-    >= 3 learning rates spanning >= 10x."""
+    """Issue 11: each primary comparison's mapping and its identity baseline are tuned over
+    >= 3 learning rates spanning >= 10x — in the report (an ``lr_grid``) or, issue 22, on a
+    pilot before it (a ``[[tuning]]`` record whose chosen rate the group trains)."""
     suite = presets.get_preset(name)
     tuned = {}
     for group in suite.runs:
@@ -122,14 +123,49 @@ def test_shipped_presets_tune_every_findings_comparison_over_a_10x_grid(name):
                 key = (group.arch, group.task, variant(v["family"], {
                     k: x for k, x in v.items() if k not in ("family", "spatial")}))
                 tuned[key] = group.learning_rates
+    for record in suite.tuning:
+        v = dict(record.variant)
+        key = (record.arch, record.task, variant(v["family"], {
+            k: x for k, x in v.items() if k not in ("family", "spatial")}))
+        tuned.setdefault(key, record.tried)
     for rates in tuned.values():
-        assert max(rates) / min(rates) >= 10 - 1e-9
+        assert len(rates) >= 3 and max(rates) / min(rates) >= 10 - 1e-9
     for primary in suite.primary:
         v = dict(primary.variant)
         key = (primary.arch, primary.task, variant(v["family"], {
             k: x for k, x in v.items() if k not in ("family", "spatial")}))
         assert key in tuned, key
         assert (primary.arch, primary.task, variant("identity")) in tuned
+
+
+def _tuning_suite(**record):
+    data = _suite(lr_grid=[1e-3, 1e-2])
+    entry = {"arch": data["runs"][0]["arch"], "task": data["runs"][0]["task"],
+             "variant": dict(data["runs"][0]["variants"][0]), "tried": [1e-3, 3e-3, 1e-2],
+             "mean_validation": [0.5, 0.6, 0.6], "chosen": 1e-3, **record}
+    return {**data, "tuning": [entry]}
+
+
+def test_a_pilot_tuning_record_is_kept_when_its_choice_is_the_best_and_trained():
+    suite = presets.parse_suite(_tuning_suite(mean_validation=[0.7, 0.6, 0.6]))
+    [record] = suite.tuning
+    assert record.chosen == 1e-3 and record.tried == (1e-3, 3e-3, 1e-2)
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"chosen": 1e-3}, "the best rate tried (0.003"),  # 0.6 at 3e-3 and 1e-2: ties to the smaller
+    ({"mean_validation": [0.5, 0.6, 0.7], "chosen": 1e-2, "tried": [1e-3, 3e-3, 2e-2]},
+     "the best rate tried (0.02"),
+    ({"mean_validation": [0.5, 0.6, 0.7], "tried": [1e-3, 3e-3, 3e-2], "chosen": 3e-2},
+     "trains"),  # the group trains 1e-3 and 1e-2 only
+    ({"mean_validation": [0.5, 1.5, 0.7]}, "mean_validation"),
+    ({"tried": [1e-3]}, "tried"),
+    ({"color": "red"}, "key"),
+])
+def test_a_bad_pilot_tuning_record_is_refused_naming_it(record, message):
+    with pytest.raises(presets.SuiteError, match="tuning") as info:
+        presets.parse_suite(_tuning_suite(**record))
+    assert message in str(info.value)
 
 
 def test_full_sample_is_a_subset_of_the_full_preset():

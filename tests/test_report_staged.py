@@ -137,3 +137,15 @@ def test_later_stages_never_change_the_learning_rate_choice():
     assert {(s.task.name, s.variant.family): s.lr for s in staged_choice} == {
         (t, f): 1e-2 for t in ("delayed_recall", "counting") for f in ("identity", "orthogonal")}
     assert {s.lr for s in naive_choice if s.task.name == "counting"} == {1e-3}
+
+
+@pytest.mark.parametrize("name", presets.preset_names())
+def test_a_preset_designed_on_a_pilot_never_reruns_the_pilots_seeds(name):
+    """Issue 22: the learning rates (and the design) chosen on a pilot are confirmed on seeds
+    the pilot never ran, so that the pilot's results cannot choose their own analysis."""
+    suite = presets.get_preset(name)
+    pilot = {s for record in suite.tuning for s in record.seeds}
+    design = design_for(suite)
+    report = set(suite.seeds) | {s for g in suite.runs for s in g.seeds}
+    report |= set(design.seeds) if design else set()
+    assert not pilot & report, sorted(pilot & report)
