@@ -68,6 +68,11 @@ entries record how the task settings of the primary groups were chosen
 (:mod:`entangled.reports.headroom`, ``entangled calibrate``): the knob, the values tried, the
 identity's validation accuracy at each, and the value chosen. The page shows both.
 
+**Design.** ``[sequential]`` (``stages``, ``spending``, ``alpha``, optional ``seed_order``)
+runs the primary comparisons in stages (:mod:`entangled.reports.staged`); ``[[tuning]]``
+records learning rates chosen on a pilot's validation accuracies before the suite ran
+(:class:`Tuning`; ``benchmarks/design_from_pilot.py`` chooses the design on the same pilot).
+
 A bad suite file raises :class:`SuiteError` naming the file, the key, its value and what is
 allowed.
 """
