@@ -89,6 +89,38 @@ def cold_report(python: Path, suite_args: list[str], jobs: int, label: str) -> d
             "out": str(root / "out")}
 
 
+NAMES = {"before": ("{baseline}", "{baseline}"), "like": ("current", "{baseline}"),
+         "after": ("current", "current")}
+
+
+def table(results: list[dict], baseline: str) -> list[str]:
+    """The Markdown table of the reports, each against *before* when it ran."""
+    reference = next((r for r in results if r["label"] == "before"), None)
+    lines = ["| report | code | preset | runs | wall (s) | sweep (s) | ledger (s) | page (s) "
+             "| vs before | verdicts |", "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        t = r["timings"]
+        ratio = f"{r['wall'] / reference['wall']:.0%}" if reference else "—"
+        words = ", ".join(f"{k} {v}" for k, v in r["words"].items())
+        code, preset = (x.format(baseline=baseline) for x in NAMES[r["label"]])
+        lines.append(f"| {r['label']} | {code} | {preset} | {r['runs']} | {r['wall']:.0f} | "
+                     f"{t.get('sweep', float('nan')):.0f} | {t.get('ledger', float('nan')):.0f} | "
+                     f"{t.get('page', float('nan')):.0f} | {ratio} | {words} |")
+    return lines
+
+
+def word_differences(results: list[dict]) -> dict | None:
+    """Findings whose verdict differs between *before* and *like for like* (same preset, two
+    codes): finding -> (before, like); ``None`` unless both ran."""
+    before = next((r for r in results if r["label"] == "before"), None)
+    like = next((r for r in results if r["label"] == "like"), None)
+    if before is None or like is None:
+        return None
+    keys = list(before["words"]) + [k for k in like["words"] if k not in before["words"]]
+    return {k: (before["words"].get(k), like["words"].get(k)) for k in keys
+            if before["words"].get(k) != like["words"].get(k)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=DEFAULT_BASELINE)
@@ -98,6 +130,8 @@ def main() -> None:
                         help="which of the three reports to run (comma-separated)")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
+    if not wanted or not wanted <= set(NAMES):
+        parser.error(f"--only {args.only!r}: allowed are before, like, after (comma-separated)")
     python, source = baseline_python(args.baseline, args.work)
     baseline_suite = ["--suite", str(source / "reports" / "suites" / "quick.toml")]
     load = os.getloadavg()
@@ -107,27 +141,12 @@ def main() -> None:
             ("after", Path(sys.executable), ["--preset", "quick"])]
     results = [cold_report(py, suite, args.jobs, label) for label, py, suite in plan
                if label in wanted]
-    reference = next((r for r in results if r["label"] == "before"), None)
     print()
     print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
-    print("| report | code | preset | runs | wall (s) | sweep (s) | ledger (s) | page (s) "
-          "| vs before | verdicts |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|")
-    names = {"before": (args.baseline, args.baseline), "like": ("current", args.baseline),
-             "after": ("current", "current")}
-    for r in results:
-        t = r["timings"]
-        ratio = f"{r['wall'] / reference['wall']:.0%}" if reference else "—"
-        words = ", ".join(f"{k} {v}" for k, v in r["words"].items())
-        code, preset = names[r["label"]]
-        print(f"| {r['label']} | {code} | {preset} | {r['runs']} | {r['wall']:.0f} | "
-              f"{t.get('sweep', float('nan')):.0f} | {t.get('ledger', float('nan')):.0f} | "
-              f"{t.get('page', float('nan')):.0f} | {ratio} | {words} |")
-    like = next((r for r in results if r["label"] == "like"), None)
-    if reference and like:
-        differ = {k: (v, like["words"].get(k)) for k, v in reference["words"].items()
-                  if like["words"].get(k) != v}
+    print("\n".join(table(results, args.baseline)))
+    differ = word_differences(results)
+    if differ is not None:
         print()
         print("like for like: same verdict words" if not differ else
               "like for like: verdict words differ: " + "; ".join(

@@ -102,11 +102,13 @@ def ledger_key(paths: Sequence[str], examples: int, seed: int) -> str:
     return ledger_cache_key(paths, examples, seed)
 
 
-def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: int = 0) -> dict:
+def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: int = 0,
+                      jobs: int = 1) -> dict:
     """The ledger as a dict, cached by :func:`ledger_key` in the user-level cache
     (:mod:`entangled.cache`, ``ledger/``), so that a new output directory reuses it; only
     where that cache cannot be written, in ``out_dir``. Of several reports needing the same
-    missing ledger at once, one computes it and the others wait for it."""
+    missing ledger at once, one computes it and the others wait for it. ``jobs``: child
+    processes checking at once (the ledger is the same for any number)."""
     from entangled import cache as user_cache
     from entangled import theory
     from entangled.atomic_io import dumps_json, loads_json
@@ -134,7 +136,8 @@ def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: 
                 f"{entry.verdict}")
 
         log(f"report: checking conjectures ({examples} examples each)")
-        ledger = theory.verify(list(paths), examples=examples, seed=seed, progress=progress)
+        ledger = theory.verify(list(paths), examples=examples, seed=seed, progress=progress,
+                               jobs=jobs)
         data = ledger.to_dict()
         payload = dumps_json(data).encode("utf-8")
         if not slot.write(payload):
@@ -401,7 +404,8 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
         seed_batching=seed_batching)
     sweep_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ledger = conjecture_ledger(conjecture_paths, preset.conjecture_examples, out)
+    ledger = conjecture_ledger(conjecture_paths, preset.conjecture_examples, out,
+                               jobs=1 if executor == "dask" else jobs)
     ledger_seconds = time.perf_counter() - t0
 
     log("report: analysing and rendering")

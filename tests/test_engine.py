@@ -518,3 +518,34 @@ def test_ledger_cache_key_covers_the_versions_and_the_checkout(monkeypatch):
         monkeypatch.setattr(ledger_module, "verdict_environment",
                             lambda f=field: {**real, f: real[f] + "x"})
         assert ledger_module.ledger_cache_key([], 3, 0) != before, field
+
+
+def test_checks_on_two_child_processes_give_the_same_ledger_in_the_same_order(tmp_path):
+    """verify(jobs=2) spreads the checks over two children; every check is deterministic
+    given (seed, conjecture, family), so the ledger is the one of jobs=1 (timings aside),
+    including a user conjecture that kills its process (an error entry either way)."""
+    user = tmp_path / "mine.py"
+    user.write_text(textwrap.dedent('''
+        import os
+        from entangled.theory import conjecture
+
+        @conjecture(families=["orthogonal"])
+        def exits(M):
+            """Kills the checking process."""
+            os._exit(3)
+    '''))
+    one = verify([str(user)], examples=2, families=["orthogonal", "permutation"], jobs=1)
+    two = verify([str(user)], examples=2, families=["orthogonal", "permutation"], jobs=2)
+
+    def comparable(ledger):
+        return [{k: v for k, v in e.to_dict().items() if k != "seconds"} for e in ledger.entries]
+
+    assert len(one.entries) > 10 and comparable(two) == comparable(one)
+    crashed = [e for e in two.entries if e.conjecture.endswith("exits")]
+    assert crashed and all(e.verdict.value == "error" for e in crashed)
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, "2", True])
+def test_a_bad_number_of_checking_processes_is_refused(jobs):
+    with pytest.raises(ValueError, match="jobs"):
+        verify([], builtin=False, jobs=jobs)

@@ -515,7 +515,7 @@ def verify(paths: Sequence[str] = (), *, builtin: bool = True, examples: int | N
            seed: int = 0, families: str | Sequence[str] | None = None,
            progress: Callable[[int, int, LedgerEntry], None] | None = None,
            timeout: float | None = DEFAULT_TIMEOUT, isolate: bool = True,
-           loaded: Callable[[int, list[dict]], None] | None = None) -> Ledger:
+           loaded: Callable[[int, list[dict]], None] | None = None, jobs: int = 1) -> Ledger:
     """Load conjectures (the built-in catalog and/or ``paths``) and check them all.
 
     Parameters
@@ -545,6 +545,10 @@ def verify(paths: Sequence[str] = (), *, builtin: bool = True, examples: int | N
     loaded : callable ``(pairs, load_errors)``, optional
         Called once every source is loaded, before the first check, with the number of checks
         to run and the load errors (to report them before the search).
+    jobs : int, default 1
+        Child processes checking at once (``isolate=True`` only). Each check is deterministic
+        given ``(seed, conjecture, family)`` and the ledger lists them in the same order, so the
+        ledger is the same for any ``jobs``; ``progress`` is called as checks finish.
     """
     from entangled.theory.strategies import resolve_families
 
@@ -552,11 +556,22 @@ def verify(paths: Sequence[str] = (), *, builtin: bool = True, examples: int | N
         from entangled.errors import InvalidParameterError
 
         raise InvalidParameterError("timeout", timeout, "None or a number of seconds > 0")
+    from entangled.mappings.params import is_integer
+
+    if not (is_integer(jobs) and jobs >= 1):
+        from entangled.errors import InvalidParameterError
+
+        raise InvalidParameterError("jobs", jobs, "an integer >= 1")
     start = time.perf_counter()
-    run = _verify_isolated if isolate else _verify_in_process
     family_filter = None if families is None else resolve_families(families, context="verify")
-    ledger = run(list(paths), builtin=builtin, examples=examples, seed=seed,
-                 families=family_filter, progress=progress, timeout=timeout, loaded=loaded)
+    if isolate:
+        ledger = _verify_isolated(list(paths), builtin=builtin, examples=examples, seed=seed,
+                                  families=family_filter, progress=progress, timeout=timeout,
+                                  loaded=loaded, jobs=int(jobs))
+    else:
+        ledger = _verify_in_process(list(paths), builtin=builtin, examples=examples, seed=seed,
+                                    families=family_filter, progress=progress,
+                                    timeout=timeout, loaded=loaded)
     ledger.seconds = time.perf_counter() - start
     return ledger
 
@@ -581,7 +596,7 @@ def _verify_in_process(paths, *, builtin, examples, seed, families, progress, ti
 
 # ------------------------------------------------------------- isolated verify
 def _verify_isolated(paths, *, builtin, examples, seed, families, progress, timeout,
-                     loaded) -> Ledger:
+                     loaded, jobs: int = 1) -> Ledger:
     """:func:`verify` with every load and check a call in a :class:`entangled.theory.isolation.Worker`;
     the parent never imports user code."""
     from entangled.errors import EntangledError
@@ -629,17 +644,13 @@ def _verify_isolated(paths, *, builtin, examples, seed, families, progress, time
         if loaded is not None:
             loaded(len(pairs), load_errors)
         ledger = Ledger(seed=seed, examples=examples, load_errors=load_errors)
-        for index, (kind, target, meta, family, dtype) in enumerate(pairs, 1):
-            result = worker.call("entangled.theory.engine:_worker_check", kind, target, meta["name"],
-                                 family, examples, seed, dtype, timeout=timeout)
-            if result.ok:
-                entry = LedgerEntry.from_dict(result.value)
-            else:
-                entry = _error_entry(meta, family, _isolated_error(result, "checking it"),
-                                     result.seconds, dtype)
-            ledger.entries.append(entry)
-            if progress is not None:
-                progress(index, len(pairs), entry)
+        helpers = [Worker(preload=worker.preload) for _ in range(min(jobs, len(pairs)) - 1)]
+        try:
+            ledger.entries = _check_pairs(pairs, [worker, *helpers], examples, seed, timeout,
+                                          progress)
+        finally:
+            for helper in helpers:
+                helper.close()
         if pairs:  # modules that conjectures imported while running
             result = worker.call("entangled.theory.engine:_worker_files", list(paths), timeout=timeout)
             files.update(result.value if result.ok else [])
@@ -652,6 +663,58 @@ def _verify_isolated(paths, *, builtin, examples, seed, families, progress, time
 
 
 BUILTIN_LABEL = "entangled.theory.conjectures"
+
+
+def _check_pairs(pairs: list, workers: list, examples, seed: int, timeout,
+                 progress) -> list[LedgerEntry]:
+    """Every (conjecture, family, dtype) check of ``pairs`` on the child ``workers`` (one
+    check at a time each; one thread per worker takes the next pair), the entries in the
+    order of ``pairs``; ``progress`` is called as checks finish."""
+    import queue
+    import threading
+
+    entries: list[LedgerEntry | None] = [None] * len(pairs)
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for index in range(len(pairs)):
+        todo.put(index)
+    done = [0]
+    lock = threading.Lock()
+
+    def check_on(worker) -> None:
+        worker.start()
+        if len(workers) > 1:  # one core each: torch's own threads would oversubscribe them
+            worker.call("torch:set_num_threads", 1, timeout=timeout)
+        while True:
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            kind, target, meta, family, dtype = pairs[index]
+            result = worker.call("entangled.theory.engine:_worker_check", kind, target,
+                                 meta["name"], family, examples, seed, dtype, timeout=timeout)
+            if result.ok:
+                entry = LedgerEntry.from_dict(result.value)
+            else:
+                entry = _error_entry(meta, family, _isolated_error(result, "checking it"),
+                                     result.seconds, dtype)
+            with lock:
+                entries[index] = entry
+                done[0] += 1
+                if progress is not None:
+                    progress(done[0], len(pairs), entry)
+
+    if len(workers) == 1:
+        check_on(workers[0])
+    else:
+        threads = [threading.Thread(target=check_on, args=(w,), daemon=True) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    missing = [i for i, e in enumerate(entries) if e is None]
+    if missing:  # a thread died (not a check: those become error entries)
+        raise RuntimeError(f"conjecture checks {missing[:5]} did not run")
+    return [e for e in entries if e is not None]
 
 
 def _isolated_error(result, doing: str) -> str:
