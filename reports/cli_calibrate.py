@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="parallel training workers (default 1)")
     parser.add_argument("--mnist1d-references", action="store_true",
                         help="instead: train the MNIST-1D paper's reference models the published "
-                             "way (4000/1000 split, 8000 steps) on --seeds seeds into this "
+                             "way (4000/1000 split, 6001 updates) on --seeds seeds into this "
                              "machine's cache, which every later report shows")
     parser.add_argument("--seeds", type=int, default=5,
                         help="seeds of the reference models (with --mnist1d-references; default 5)")
