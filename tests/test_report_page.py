@@ -52,19 +52,22 @@ def rnn_results():
     return out
 
 
-@pytest.fixture(scope="module")
-def rnn_page(tmp_path_factory):
-    out = tmp_path_factory.mktemp("page")
+def build_page(out, suite_text: str):
+    """The evidence and page of ``suite_text`` over :func:`rnn_results` in ``out``."""
     path = out / "mine.toml"
-    path.write_text(RNN_SUITE)
+    path.write_text(suite_text)
     suite = presets.load_suite(path)
     results = rnn_results()
     sweep = SweepSummary(out_dir=str(out), total=len(results), skipped=len(results),
                          hashes=[r.config_hash for r in results])
     ev = gather(suite, out, results, sweep, {"entries": [], "load_errors": []},
                 timings={"sweep": 0.0, "ledger": 0.0}, references=None)
-    html = render_page(ev, page.fragments(ev), header(ev), ev.labels)
-    return ev, html
+    return ev, render_page(ev, page.fragments(ev), header(ev), ev.labels)
+
+
+@pytest.fixture(scope="module")
+def rnn_page(tmp_path_factory):
+    return build_page(tmp_path_factory.mktemp("page"), RNN_SUITE)
 
 
 def test_a_suite_without_cnn_or_vit_marks_f1_and_f2_not_tested(rnn_page):
@@ -204,8 +207,7 @@ def test_decided_by_names_the_excluded_comparisons_when_none_is_counted():
 def test_learning_rates_chosen_on_a_pilot_are_shown_and_in_the_summary(tmp_path):
     """Issue 22: a preset whose rates were chosen on a pilot ([[tuning]]) says so on the page,
     with the pilot's validation means, its seeds and source, and in summary.json."""
-    path = tmp_path / "mine.toml"
-    path.write_text(RNN_SUITE + """
+    ev, html = build_page(tmp_path, RNN_SUITE + """
 [[tuning]]
 arch = "rnn"
 task = "counting"
@@ -217,13 +219,6 @@ seeds = [0, 1, 2]
 source = "my pilot report"
 date = "2026-12-06"
 """)
-    suite = presets.load_suite(path)
-    results = rnn_results()
-    sweep = SweepSummary(out_dir=str(tmp_path), total=len(results), skipped=len(results),
-                         hashes=[r.config_hash for r in results])
-    ev = gather(suite, tmp_path, results, sweep, {"entries": [], "load_errors": []},
-                timings={"sweep": 0.0, "ledger": 0.0}, references=None)
-    html = render_page(ev, page.fragments(ev), header(ev), ev.labels)
     block = html.split("Learning rates chosen on a pilot")[1].split("</details>")[0]
     assert '<span class="selected">0.003: 75.0</span>' in block and "0.01: 62.5" in block
     assert "my pilot report" in block and re.search(r"<strong>0\.003</strong>", block)
