@@ -32,6 +32,7 @@ is possible.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import asdict, dataclass
@@ -225,9 +226,18 @@ def minimum_detectable_effect(std: float, n: int, alpha: float = ALPHA,
     power = _check_level("power", power)
     if n < 2 or not (isinstance(std, (int, float)) and std > 0 and math.isfinite(std)):
         return math.nan
-    crit = float(stats.t.ppf(1 - alpha / 2, n - 1))
     if power <= alpha:
         return 0.0
+    return _detectable_noncentrality(int(n), alpha, power) * std / math.sqrt(n)
+
+
+@functools.lru_cache(maxsize=4096)
+def _detectable_noncentrality(n: int, alpha: float, power: float) -> float:
+    """The noncentrality ``lambda`` at which the two-sided paired t test with ``n`` seeds at
+    level ``alpha`` has power ``power`` (the root of ``power(lambda) = power``, Brent's method).
+    It depends on ``n``, ``alpha`` and ``power`` only, so it is computed once per triple:
+    a report asks for it tens of thousands of times (:func:`seeds_needed` per comparison)."""
+    crit = float(stats.t.ppf(1 - alpha / 2, n - 1))
 
     def gap(ncp: float) -> float:
         return _two_sided_power(crit, n - 1, ncp) - power
@@ -235,8 +245,7 @@ def minimum_detectable_effect(std: float, n: int, alpha: float = ALPHA,
     upper = crit + 10.0
     while gap(upper) < 0 and upper < 1e6:
         upper *= 2
-    ncp = optimize.brentq(gap, 0.0, upper, xtol=1e-10)
-    return ncp * std / math.sqrt(n)
+    return float(optimize.brentq(gap, 0.0, upper, xtol=1e-10))
 
 
 def seeds_needed(effect: float, std: float, alpha: float = ALPHA, power: float = POWER,

@@ -162,6 +162,16 @@ def test_mde_approaches_the_normal_formula_for_many_seeds():
     assert minimum_detectable_effect(sd, n) == pytest.approx(normal, rel=0.01)
 
 
+@pytest.mark.parametrize("n", [3, 10, 30])
+def test_mde_has_the_stated_power_for_every_spread_at_the_same_seeds(n):
+    """The noncentrality solved for is shared by every spread at ``n`` seeds (computed once
+    per ``n``): each spread's MDE still has exactly the stated power."""
+    for sd in (0.05, 0.01, 0.02):
+        mde = minimum_detectable_effect(sd, n)
+        assert paired_power(mde, sd, n) == pytest.approx(0.8, abs=1e-9)
+        assert minimum_detectable_effect(sd, n, power=0.9) > mde
+
+
 def test_mde_undefined_without_variance_and_seeds_needed():
     assert math.isnan(minimum_detectable_effect(0.0, 5))
     assert math.isnan(minimum_detectable_effect(0.02, 1))

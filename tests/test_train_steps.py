@@ -205,3 +205,21 @@ def test_flat_stepper_falls_back_to_separate_tensors_for_mixed_dtypes():
     assert stepper.flat is None
     for p, q in zip([*a1.parameters(), *b1.parameters()], plain_params):
         assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['arch']}-{c['family']}")
+def test_evaluation_in_chunks_gives_each_example_the_same_prediction(case):
+    """:func:`evaluate` runs ``EVAL_BATCH`` examples at a time: the accuracy equals that of one
+    pass over all examples (per-example outputs do not depend on the chunk), and the mean
+    loss equals it up to the order of the chunk sums."""
+    from entangled.train import EVAL_BATCH, evaluate
+
+    run = RunState(as_spec(RunConfig(steps=1, seed=3, **case)).resolve())
+    x, y = run.task.x_train, run.task.y_train  # more examples than one chunk
+    assert x.shape[0] > 40
+    chunked = evaluate(run.model, run.task, x, y, batch_size=40)
+    whole = evaluate(run.model, run.task, x, y, batch_size=x.shape[0])
+    assert chunked[1] == whole[1]
+    assert chunked[0] == pytest.approx(whole[0], rel=1e-5)
+    assert evaluate(run.model, run.task, x, y) == evaluate(run.model, run.task, x, y,
+                                                            batch_size=EVAL_BATCH)

@@ -104,8 +104,11 @@ class ResidualRNN(EntangledModel):
         return [self.cell.mapping] * self.steps
 
     def applications(self, x: torch.Tensor):
+        # unbind, not u[:, t]: the backward of T selections would build (and add) T zero
+        # tensors of u's full size (quadratic in T); unbind's backward is one stack, with
+        # the same gradient values
         u = self.input_proj(x)  # (B, T, hidden)
-        return [(self.cell, (u[:, t],)) for t in range(u.shape[1])]
+        return [(self.cell, (u_t,)) for u_t in u.unbind(1)]
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return x.new_zeros(x.shape[0], self.config.hidden)
