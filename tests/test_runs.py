@@ -337,7 +337,7 @@ def test_builtin_suites_are_data_files_shipped_with_the_package():
 
 @pytest.mark.parametrize("text,match", [
     ('name = "x"\nseeds = [0]\ncolour = 1\n[[runs]]\narch="rnn"\ntask="parity"\nvariants=[{family="identity"}]',
-     "invalid key='colour'; allowed: one of calibration, conjecture_examples, description, headroom, name, primary, runs, seeds, sequential"),
+     "invalid key='colour'; allowed: one of calibration, conjecture_examples, description, headroom, name, primary, runs, seed_batching, seeds, sequential"),
     ('name = "x"\nseeds = [0, 0]\n[[runs]]\narch="rnn"\ntask="parity"\nvariants=[{family="identity"}]',
      "seeds=\\[0, 0\\]; allowed: a non-empty list of distinct integers"),
     ('name = "x"\nseeds = [0]\n[[runs]]\narch="rnn"\ntask="parity"\nstepz=3\nvariants=[{family="identity"}]',
@@ -453,6 +453,19 @@ def test_each_report_invocation_is_recorded_separately(tmp_path):
     assert [h["wall_time_s"] for h in history] == [100.0, 2.0]
     assert json.loads((tmp_path / "history.json").read_text()) == history
 
+
+
+def test_the_last_invocation_gets_its_full_time_once_the_page_is_drawn(tmp_path):
+    from entangled.reports.build import complete_invocation, record_invocation
+
+    record_invocation(tmp_path, {"wall_time_s": 100.0, "trained": 30})
+    record_invocation(tmp_path, {"wall_time_s": 2.0, "trained": 0})
+    complete_invocation(tmp_path, {"total": 5.5, "render": 3.5})
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history == [{"wall_time_s": 100.0, "trained": 30},
+                       {"wall_time_s": 5.5, "trained": 0, "render_s": 3.5}]
+    complete_invocation(tmp_path / "nothing-here", {"total": 1.0, "render": 1.0})  # no file: no-op
+    assert not (tmp_path / "nothing-here").exists()
 
 # ------------------------------------------------------------------ interruption
 INTERRUPT_SCRIPT = """
