@@ -31,11 +31,13 @@ canvas), so no global backend is switched and pyplot is never imported.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from entangled.atomic_io import write_text_atomic
 
@@ -361,10 +363,23 @@ def panel_figure(key: str, title: str, alt: str, panels: list[Panel], *,
     """Render ``panels`` in a grid of at most ``columns`` (and :data:`MAX_COLUMNS`) columns.
 
     Returns the PNG as a data URI and the SVG text. ``panel_size`` (inches) can enlarge the
-    panels; it never shrinks them below :data:`PANEL_SIZE`.
+    panels; it never shrinks them below :data:`PANEL_SIZE`. Inside :func:`drawn_in_parallel`
+    the figure is returned empty and drawn when that block ends.
     """
+    figure = Figure(key, title, alt, "")
+    job = (key, title, panels, columns, panel_size)
+    if _DEFERRED is not None:
+        _DEFERRED.append((figure, job))
+    else:
+        figure.src, figure.svg = _drawn(job)
+    return figure
+
+
+def _drawn(job: tuple) -> tuple[str, str]:
+    """The PNG data URI and the SVG text of one figure (``job``: see :func:`panel_figure`)."""
     import matplotlib
 
+    key, title, panels, columns, panel_size = job
     fig = draw(title, panels, columns=columns, panel_size=panel_size)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=PNG_DPI)
@@ -372,7 +387,53 @@ def panel_figure(key: str, title: str, alt: str, panels: list[Panel], *,
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": key}):
         svg = io.StringIO()
         fig.savefig(svg, format="svg", metadata={"Date": None})
-    return Figure(key, title, alt, "data:image/png;base64," + encoded, svg.getvalue())
+    return "data:image/png;base64," + encoded, svg.getvalue()
+
+
+_DEFERRED: list[tuple[Figure, tuple]] | None = None
+
+
+@contextlib.contextmanager
+def drawn_in_parallel(jobs: int) -> Iterator[None]:
+    """Within the block, :func:`panel_figure` returns each figure at once, empty, and the
+    figures are drawn when the block ends, on ``jobs`` processes (one: here, in order). Each
+    figure is the same, byte for byte, as one drawn at once: drawing depends on nothing but
+    its panels and matplotlib's defaults, which every process starts from."""
+    global _DEFERRED
+    if _DEFERRED is not None:  # nested: the outer block draws
+        yield
+        return
+    _DEFERRED = deferred = []
+    try:
+        yield
+    finally:
+        _DEFERRED = None
+    jobs = max(1, min(int(jobs), len(deferred)))
+    # the figures with the most panels first, so that the processes finish together
+    order = sorted(range(len(deferred)), key=lambda i: -len(deferred[i][1][2]))
+    if jobs == 1:
+        drawn = [_drawn(deferred[i][1]) for i in order]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            drawn = list(pool.map(_drawn, [deferred[i][1] for i in order]))
+    for i, (src, svg) in zip(order, drawn):
+        deferred[i][0].src, deferred[i][0].svg = src, svg
+
+
+@contextlib.contextmanager
+def drawn_at_once() -> Iterator[None]:
+    """Within the block, :func:`panel_figure` draws each figure at once, even inside
+    :func:`drawn_in_parallel` (for a section that renders its figures into markup itself)."""
+    global _DEFERRED
+    saved, _DEFERRED = _DEFERRED, None
+    try:
+        yield
+    finally:
+        _DEFERRED = saved
 
 
 def write_svgs(figures: list[Figure | None], directory: str | Path) -> list[Path]:

@@ -35,6 +35,7 @@ built-in content and before the environment.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from markupsafe import Markup
 
 import entangled.reports.builtin_sections  # noqa: F401  (registers the built-in sections)
+from entangled.reports import figures
 from entangled.errors import InvalidParameterError
 from entangled.reports.sections import (DEFAULT_ORDER, SECTION_REGISTRY, Fragment, Section,
                                         heading, register_section)
@@ -81,24 +83,36 @@ class Placed:
     brief: str
 
 
-def fragments(evidence: "Evidence", sections: list[Section] | None = None
-              ) -> list[tuple[Section, Fragment]]:
+def fragments(evidence: "Evidence", sections: list[Section] | None = None, *,
+              jobs: int = 1) -> list[tuple[Section, Fragment]]:
     """Every section's fragment for ``evidence`` in page order (sections returning ``None``
     left out). A section may also return a ``markupsafe.Markup`` rendered from a template
-    with autoescape (the registry's first protocol); a plain ``str`` is refused."""
+    with autoescape (the registry's first protocol); a plain ``str`` is refused.
+
+    ``jobs``: processes drawing the built-in sections' figures, all at the end
+    (:func:`entangled.reports.figures.drawn_in_parallel`; the same figures). Other sections'
+    figures are drawn at once, since such a section may render them into its markup."""
     out = []
-    for entry in registered() if sections is None else sections:
-        fragment = entry.build(evidence)
-        if fragment is None:
-            continue
-        if isinstance(fragment, Markup):
-            fragment = Fragment("{{ data.html }}", {"html": fragment})
-        if not isinstance(fragment, Fragment):
-            raise InvalidParameterError(f"section {entry.key!r}", type(fragment).__name__,
-                                        "a reports.page.Fragment, a markupsafe.Markup "
-                                        "rendered from a template, or None")
-        out.append((entry, fragment))
+    with figures.drawn_in_parallel(jobs):
+        for entry in registered() if sections is None else sections:
+            out.extend(_fragment_of(entry, evidence))
     return out
+
+
+def _fragment_of(entry: Section, evidence: "Evidence") -> list[tuple[Section, Fragment]]:
+    """``[(entry, its fragment)]``, or ``[]`` when the section returns ``None``."""
+    builtin = getattr(entry.build, "__module__", "") == "entangled.reports.builtin_sections"
+    with contextlib.nullcontext() if builtin else figures.drawn_at_once():
+        fragment = entry.build(evidence)
+    if fragment is None:
+        return []
+    if isinstance(fragment, Markup):
+        fragment = Fragment("{{ data.html }}", {"html": fragment})
+    if not isinstance(fragment, Fragment):
+        raise InvalidParameterError(f"section {entry.key!r}", type(fragment).__name__,
+                                    "a reports.page.Fragment, a markupsafe.Markup "
+                                    "rendered from a template, or None")
+    return [(entry, fragment)]
 
 
 def environment():

@@ -549,3 +549,42 @@ def test_checks_on_two_child_processes_give_the_same_ledger_in_the_same_order(tm
 def test_a_bad_number_of_checking_processes_is_refused(jobs):
     with pytest.raises(ValueError, match="jobs"):
         verify([], builtin=False, jobs=jobs)
+
+
+def test_the_ledger_checked_in_the_background_is_the_one_the_report_reads(tmp_path, monkeypatch):
+    """The report checks the conjectures in a separate process at the lowest CPU priority while
+    its runs train; afterwards it reads that process's ledger from the cache (computing
+    nothing itself)."""
+    import run_fakes
+    from entangled.reports.build import BackgroundLedger, cached_ledger_current, conjecture_ledger
+
+    source = tmp_path / "claims.py"
+    source.write_text(textwrap.dedent(USES_HELPER).replace("from limits_helper import LIMIT",
+                                                           "LIMIT = 2.0"))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert not cached_ledger_current([str(source)], 3, out)
+    background = BackgroundLedger([str(source)], 3, out, 1,
+                                  target=run_fakes.user_ledger_in_background)
+    assert background.wait()
+    assert (out / "niceness").read_text() == "19"
+    assert cached_ledger_current([str(source)], 3, out)
+    assert not cached_ledger_current([str(source)], 4, out)
+
+    def nothing_to_compute(*args, **kwargs):
+        raise AssertionError("the ledger should come from the background process")
+
+    monkeypatch.setattr(theory, "verify", nothing_to_compute)
+    ledger = conjecture_ledger([str(source)], 3, out)
+    assert [e["verdict"] for e in ledger["entries"]] == ["holds"]
+
+
+def test_a_background_ledger_says_when_it_failed_and_stops_when_told(tmp_path):
+    import run_fakes
+    from entangled.reports.build import BackgroundLedger
+
+    assert not BackgroundLedger([], 3, tmp_path, 1, target=run_fakes.failing_ledger).wait()
+    endless = BackgroundLedger([], 3, tmp_path, 1, target=run_fakes.ledger_that_never_ends)
+    assert endless.process.is_alive()
+    endless.stop()
+    assert not endless.process.is_alive()

@@ -190,3 +190,21 @@ def test_every_family_task_and_architecture_name_renders_as_written():
     # every architecture and task name was drawn verbatim in some panel title
     drawn = " ".join(names_seen)
     assert all(f"{arch} · " in drawn for arch in archs) and all(f" · {t}" in drawn for t in tasks)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_figures_drawn_together_at_the_end_are_the_figures_drawn_at_once(jobs):
+    """Inside drawn_in_parallel each figure comes back empty and is filled when the block
+    ends (on ``jobs`` processes), byte for byte the figure drawn at once; drawn_at_once
+    inside it draws at once."""
+    specs = [("one", [accuracy_panel([0.2, 0.7], [0.05, 0.5])]),
+             ("two", [accuracy_panel([0.4], [0.1]) for _ in range(4)]),
+             ("three", [accuracy_panel([0.6, 0.1], [0.2, 0.3])])]
+    at_once = [figures.panel_figure(key, key, "alt", panels) for key, panels in specs]
+    with figures.drawn_in_parallel(jobs):
+        later = [figures.panel_figure(key, key, "alt", panels) for key, panels in specs]
+        assert all(f.src == "" and f.svg == "" for f in later)
+        with figures.drawn_at_once():
+            now = figures.panel_figure("one", "one", "alt", specs[0][1])
+        assert now.src == at_once[0].src
+    assert [(f.src, f.svg) for f in later] == [(f.src, f.svg) for f in at_once]

@@ -156,6 +156,34 @@ def test_a_plain_callable_of_the_registry_goes_before_the_environment(rnn_page):
     assert '<h2>Run notes</h2>' in html and "<p>24 runs</p>" in html
 
 
+def test_figures_are_drawn_on_several_processes_and_a_plugin_s_own_markup_keeps_its_figure(
+        rnn_page):
+    """page.fragments(jobs=2) draws the built-in sections' figures together at the end, the
+    same figures as one by one; a plugin section that renders its figure into markup gets
+    it drawn at once."""
+    from markupsafe import Markup
+
+    from entangled.reports import figures
+
+    ev, _ = rnn_page
+
+    def notes(evidence):
+        figure = figures.panel_figure("notes", "notes", "alt", [figures.Panel(
+            "p", "x", "test accuracy", [figures.Series("s", [0, 1], [0.2, 0.4])])])
+        return Markup('<img src="%s">') % figure.src
+
+    with SECTION_REGISTRY.scoped():
+        register_section("run_notes", notes)
+        one = page.fragments(ev)
+        two = page.fragments(ev, jobs=2)
+    drawn = [(f.key, f.src, f.svg) for _, fragment in one for f in fragment.figures]
+    assert drawn and all(src.startswith("data:image/png;base64,") for _, src, _ in drawn)
+    assert [(f.key, f.src, f.svg) for _, fragment in two for f in fragment.figures] == drawn
+    html = {entry.key: fragment.data["html"] for entry, fragment in two
+            if entry.key == "run_notes"}["run_notes"]
+    assert 'src="data:image/png;base64,' in html
+
+
 def test_bad_registrations_are_refused_with_the_parameter_named():
     with pytest.raises(EntangledError, match="report section 'findings' is already registered"):
         register_section("findings", title="again")(lambda ev: None)
