@@ -9,7 +9,12 @@ relative difference between the two ways' validation-loss curves and the mean ab
 difference of their test accuracies (float rounding, amplified by training; see the
 ``entangled.batched`` docstring).
 
+``--sizes 1 5 16``: instead, the time per run of batches of each size (runs of the group's
+variants and seeds mixed, as ``seed_batching = "on"`` batches them), one batch per size and
+group, against one run trained alone; budgets cut to ``--steps`` (default 200) steps.
+
 Usage: python benchmarks/bench_seed_batch.py [--seeds 5] [--repeats 3] [--device cpu]
+       python benchmarks/bench_seed_batch.py --sizes 1 5 16 [--steps 200]
 """
 
 from __future__ import annotations
@@ -56,6 +61,53 @@ def largest_difference(single, batched) -> float:
     return worst
 
 
+def mixed_group(arch: str, task: str, count: int, steps: int, device: str) -> list:
+    """``count`` runs of ``quick``'s group on (arch, task) at its fixed rate: its variants in
+    turn, each with the next seed, budgets cut to ``steps``, no metric snapshots."""
+    import dataclasses
+    import itertools
+
+    from entangled.reports import presets
+
+    configs = [c for c in presets.run_configs(presets.get_preset("quick"))
+               if (c.arch, c.task) == (arch, task)]
+    fixed = [c for c in configs if c.lr == configs[0].lr]
+    variants = list(dict.fromkeys((c.family, tuple(sorted(c.params.items()))) for c in fixed))
+    base = fixed[0]
+    out = []
+    for index, (family, params) in zip(range(count), itertools.cycle(variants)):
+        out.append(dataclasses.replace(base, family=family, params=dict(params), seed=index,
+                                       skip_seed=index, steps=steps, metrics=False,
+                                       device=device))
+    return out
+
+
+def batch_sizes(sizes: list[int], steps: int, device: str) -> None:
+    """Print the time per run of one batch of each size, per group of ``quick``."""
+    from entangled.batched import fit_batch
+    from entangled.reports import presets
+    from entangled.train import fit
+
+    pairs = list(dict.fromkeys((c.arch, c.task)
+                               for c in presets.run_configs(presets.get_preset("quick"))))
+    print("| arch | task | alone (s per run) | " + " | ".join(f"batch of {n}" for n in sizes)
+          + " |")
+    print("|---|---|---:|" + "---:|" * len(sizes))
+    for arch, task in pairs:
+        fit(mixed_group(arch, task, 1, 5, device)[0])  # warm-up
+        start = time.perf_counter()
+        fit(mixed_group(arch, task, 1, steps, device)[0])
+        alone = time.perf_counter() - start
+        cells = []
+        for size in sizes:
+            configs = mixed_group(arch, task, size, steps, device)
+            start = time.perf_counter()
+            fit_batch(configs)
+            per_run = (time.perf_counter() - start) / size
+            cells.append(f"{per_run:.2f} ({alone / per_run:.2f}x)")
+        print(f"| {arch} | {task} | {alone:.2f} | " + " | ".join(cells) + " |", flush=True)
+
+
 def main() -> None:
     import torch
 
@@ -66,11 +118,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None,
+                        help="time per run at these batch sizes instead")
+    parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
     device = args.device
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"python {platform.python_version()}, torch {torch.__version__}, device {device}, "
           f"1 intra-op thread per run\n")
+    if args.sizes:
+        batch_sizes(args.sizes, args.steps, device)
+        return
     rows = []
     for (arch, task), configs in groups(args.seeds, device).items():
         one, many, diff, gap = [], [], 0.0, 0.0

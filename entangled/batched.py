@@ -1,11 +1,13 @@
-"""Seed-batched training: the runs of one variant that differ only in their seeds, trained as
+"""Batched training: runs that differ only in their seeds and fixed skip mappings, trained as
 one batched model (:func:`fit_batch`).
 
-Runs whose specs are equal once ``seed`` and ``skip_seed`` are set aside (same
-:func:`batch_key`) build models of one structure. Each run's model is built exactly as
-:func:`entangled.train.fit` builds it (from its own seed, with its own skip matrix); their
-parameters and buffers are then stacked along a new leading axis ``s = 0..S-1`` and one step
-computes
+Runs whose specs are equal once ``seed``, ``skip_seed`` and (for skips that are not
+``spatial``) the skip family and its parameters are set aside (same :func:`batch_key`) build
+models of one structure once every skip ``M h`` is computed as the product with its dense
+matrix (:class:`DenseSkip`, a buffer ``M``). Each run's model is built exactly as
+:func:`entangled.train.fit` builds it (from its own seed, with its own skip mapping); their
+parameters and buffers (each skip contributing its dense ``M``) are then stacked along a new
+leading axis ``s = 0..S-1`` and one step computes
 
     loss_s = L_s( f(theta_s, buffers_s; x_s) ),    s = 0..S-1,
 
@@ -15,7 +17,7 @@ with :func:`torch.func.vmap` over :func:`torch.func.functional_call`, where ``x_
 gradient, because no operation mixes slices; Adam, AdamW and SGD act elementwise, so one
 optimizer over the stacked tensors applies each run's own update. Gradient clipping uses
 each run's own global norm. BatchNorm's running statistics are stacked buffers, updated
-in place per slice.
+in place per slice; the skips' own tensors are never written back (they are fixed).
 
 Per run, exactly as in :func:`~entangled.train.fit` (the same :class:`~entangled.train.RunState`
 does the bookkeeping): initialisation, validation split, batch order, evaluation every
@@ -32,25 +34,31 @@ separate tensors).
 
 Equality with :func:`~entangled.train.fit`: the configuration hash exactly; the numbers up to
 the float rounding of batched kernels (a grouped convolution or a batched matrix product adds
-in another order), which training can amplify over many steps. ``tests/test_batched.py``
-checks the loss curves within :data:`CURVE_RTOL` over short runs of every architecture.
+in another order; a structured skip kernel, e.g. a sparse product, becomes a dense one),
+which training can amplify over many steps. ``tests/test_batched.py`` checks the loss curves
+within :data:`CURVE_RTOL` over short runs of every architecture, for batches of seeds and of
+families. A run's numbers do not depend on which other runs share its batch (a lone run
+trains beside a copy of itself, because a batched product of one slice takes another kernel):
+a resumed sweep or ``entangled audit`` reproduces them.
 
 Speed: a batched step does the arithmetic of ``S`` steps and pays the per-step overhead
 (Python, dispatch, kernel launches) once. On a GPU, where these small models are launch-bound,
-that is the whole cost; on a CPU thread the arithmetic dominates at batch 64 and the gain is
-small or negative (``benchmarks/bench_seed_batch.py``), so the sweep batches seeds by default
-only on CUDA (:func:`use_seed_batching`).
+that is the whole cost; on one CPU thread the per-run time of the ``quick`` models falls
+1.3-2x from 5 to 16 runs per batch (``benchmarks/bench_seed_batch.py``). ``auto`` batches on
+CUDA only (:func:`use_seed_batching`), since batching changes the rounding; a suite that wants
+it on a CPU says so (``seed_batching = "on"``, as ``quick`` does).
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 
 from entangled.errors import InvalidParameterError
+from entangled.mappings.base import dense_product
 from entangled.runs import RunResult, RunSpec, as_spec, config_hash
 
 #: Relative tolerance within which a batched run's loss curve equals the unbatched run's
@@ -71,24 +79,36 @@ class BatchingError(InvalidParameterError):
 
 
 def batch_key(config: Any) -> str:
-    """The configuration hash with ``seed`` and ``skip_seed`` set to 0: runs with equal keys
-    differ only in their seeds and may train as one batch."""
+    """The configuration hash with ``seed`` and ``skip_seed`` set to 0 and, for skips along the
+    channel/feature/state axis (not ``spatial``), the skip family and its parameters set
+    aside: runs with equal keys differ only in their seeds and fixed skip mappings, build
+    models of one structure once every skip is its dense matrix (:class:`DenseSkip`), and may
+    train as one batch. Spatial skips keep their family in the key (their modules differ)."""
     spec = as_spec(config)
     flat = spec.to_flat()
     flat["seed"], flat["skip_seed"] = 0, 0
+    if not flat["spatial"]:
+        flat["family"], flat["params"] = "identity", {}
     return config_hash(RunSpec.from_flat(flat))
 
 
 def batch_groups(specs: Sequence[Any], max_size: int = MAX_SEED_BATCH) -> list[list[int]]:
-    """Indices of ``specs`` grouped by :func:`batch_key`, in first-seen order, each group of at
-    most ``max_size`` (a group of one trains unbatched)."""
-    groups: dict[str, list[list[int]]] = {}
+    """Indices of ``specs`` grouped by :func:`batch_key`, in first-seen order; a group of more
+    than ``max_size`` runs is cut into the fewest chunks of at most ``max_size``, of sizes
+    differing by at most one (30 runs, at most 16: 15 and 15), in order."""
+    groups: dict[str, list[int]] = {}
     for index, spec in enumerate(specs):
-        chunks = groups.setdefault(batch_key(spec), [[]])
-        if len(chunks[-1]) >= max_size:
-            chunks.append([])
-        chunks[-1].append(index)
-    return [chunk for chunks in groups.values() for chunk in chunks]
+        groups.setdefault(batch_key(spec), []).append(index)
+    chunks = []
+    for members in groups.values():
+        count = -(-len(members) // max_size)
+        size, extra = divmod(len(members), count)
+        start = 0
+        for chunk in range(count):
+            end = start + size + (chunk < extra)
+            chunks.append(members[start:end])
+            start = end
+    return chunks
 
 
 def use_seed_batching(mode: str, specs: Sequence[RunSpec]) -> bool:
@@ -129,7 +149,8 @@ def fit_batch(configs: Sequence[Any], *,
     keys = {batch_key(spec) for spec in specs}
     if len(keys) > 1:
         raise BatchingError("configs", f"{len(keys)} different variants",
-                            "runs that differ only in seed and skip_seed (one batch_key)")
+                            "runs that differ only in seed, skip_seed and (without spatial "
+                            "skips) skip family and parameters (one batch_key)")
     if len({config_hash(spec) for spec in specs}) != len(specs):
         raise BatchingError("configs", "a repeated run", "distinct runs")
     with intra_op_threads(specs[0].budget.threads):
@@ -137,12 +158,76 @@ def fit_batch(configs: Sequence[Any], *,
 
 
 # ---------------------------------------------------------------------------- internals
-def _stacked_state(models: list[torch.nn.Module]) -> tuple[dict[str, torch.Tensor],
-                                                           dict[str, torch.Tensor]]:
-    """The models' parameters (new leaves, ``requires_grad`` as in the models) and buffers,
-    each stacked along a new leading axis; raises BatchingError on differing structure."""
-    parameters = [dict(m.named_parameters()) for m in models]
-    buffers = [dict(m.named_buffers()) for m in models]
+class DenseSkip(torch.nn.Module):
+    """A skip ``M h`` along ``dim`` as the product with the dense matrix ``M`` (a buffer),
+    whatever the family: in a batch every :class:`~entangled.nn.skip.EntangledSkip` is one of
+    these, so that runs of different families share one module structure. The product is
+    :func:`~entangled.mappings.base.dense_product`, the skip's own dense kernel; for the
+    families whose own kernel is structured (identity, permutation, sparse, ...) the values
+    are those of the structured product (exactly so for 0/1 matrices) up to float rounding."""
+
+    matrix: torch.Tensor
+
+    def __init__(self, dim: int, n: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.register_buffer("matrix", torch.empty(n, n, device="meta"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dim = self.dim + x.ndim if self.dim < 0 else self.dim
+        return dense_product(self.matrix, x, dim)
+
+
+def dense_skips(model: torch.nn.Module) -> list[str]:
+    """Names of the :class:`~entangled.nn.skip.EntangledSkip` modules of ``model`` that a batch
+    computes as :class:`DenseSkip` (all but those inside a spatial skip)."""
+    from entangled.nn.blocks import SpatialSkip
+    from entangled.nn.skip import EntangledSkip
+
+    inside_spatial = {f"{name}.{child}" for name, module in model.named_modules()
+                      if isinstance(module, SpatialSkip)
+                      for child, _ in module.named_children()}
+    return [name for name, module in model.named_modules()
+            if isinstance(module, EntangledSkip) and name not in inside_spatial]
+
+
+def _batch_template(model: torch.nn.Module, skips: Sequence[str]) -> torch.nn.Module:
+    """A copy of ``model`` on the meta device with each skip of ``skips`` a :class:`DenseSkip`."""
+    from entangled.nn.skip import EntangledSkip
+
+    template = copy.deepcopy(model)
+    for name in skips:
+        parent_name, _, attribute = name.rpartition(".")
+        skip = cast(EntangledSkip, template.get_submodule(name))
+        setattr(template.get_submodule(parent_name), attribute,
+                DenseSkip(skip.dim, skip.mapping.n))
+    return template.to("meta")
+
+
+def _run_state(model: torch.nn.Module, skips: Sequence[str]
+               ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The parameters and buffers that one run contributes to the batch: its own, except that
+    each skip of ``skips`` contributes only its dense matrix (in the parameters' dtype)."""
+    from entangled.nn.skip import EntangledSkip
+
+    parameters: dict[str, torch.Tensor] = dict(model.named_parameters())
+    prefixes = tuple(f"{name}." for name in skips)
+    buffers = {name: b for name, b in model.named_buffers() if not name.startswith(prefixes)}
+    dtype = next(iter(parameters.values())).dtype if parameters else torch.get_default_dtype()
+    device = next(iter(parameters.values())).device if parameters else torch.device("cpu")
+    for name in skips:
+        mapping = cast(EntangledSkip, model.get_submodule(name)).mapping
+        buffers[f"{name}.matrix"] = mapping.dense().to(device=device, dtype=dtype)
+    return parameters, buffers
+
+
+def _stacked_state(states: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]
+                   ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The runs' parameters (new leaves, ``requires_grad`` as in the models) and buffers
+    (:func:`_run_state`), each stacked along a new leading axis; raises BatchingError on
+    differing structure."""
+    parameters = [p for p, _ in states]
+    buffers = [b for _, b in states]
     shapes = {tuple((n, tuple(t.shape)) for n, t in {**p, **b}.items())
               for p, b in zip(parameters, buffers)}
     if len(shapes) > 1:
@@ -157,11 +242,21 @@ def _stacked_state(models: list[torch.nn.Module]) -> tuple[dict[str, torch.Tenso
 @torch.no_grad()
 def _copy_slice(model: torch.nn.Module, params: dict[str, torch.Tensor],
                 buffers: dict[str, torch.Tensor], index: int) -> None:
-    """Load slice ``index`` of the stacked state into ``model``."""
+    """Load slice ``index`` of the stacked state into ``model``: every parameter, and every
+    buffer the batch trains alongside (BatchNorm statistics; the fixed skip matrices stay the
+    model's own)."""
     for name, parameter in model.named_parameters():
         parameter.copy_(params[name][index])
     for name, buffer in model.named_buffers():
-        buffer.copy_(buffers[name][index])
+        if name in buffers and not _is_dense_skip_matrix(model, name):
+            buffer.copy_(buffers[name][index])
+
+
+def _is_dense_skip_matrix(model: torch.nn.Module, name: str) -> bool:
+    from entangled.nn.skip import EntangledSkip
+
+    owner, _, _ = name.rpartition(".")
+    return isinstance(model.get_submodule(owner), EntangledSkip) if owner else False
 
 
 @torch.no_grad()
@@ -189,13 +284,19 @@ def _fit_batch(specs: list[RunSpec],
     start = time.perf_counter()
     runs = [RunState(spec) for spec in specs]
     count = len(runs)
+    if count == 1:
+        # a lone run trains beside a copy of itself, whose result is dropped: a batched matrix
+        # product of one slice takes another kernel than one of several and rounds
+        # differently, so without the copy a run resumed alone would not equal its batch
+        runs.append(RunState(specs[0]))
     batch_shapes = {(tuple(run.x_train.shape[1:]), min(run.budget.batch_size, run.task.n_train))
                     for run in runs}
     if len(batch_shapes) > 1:
         raise BatchingError("configs", "tasks with different input shapes or sizes",
                             "runs whose mini-batches stack")
-    params, buffers = _stacked_state([run.model for run in runs])
-    template = copy.deepcopy(runs[0].model).to("meta")
+    skips = dense_skips(runs[0].model)
+    params, buffers = _stacked_state([_run_state(run.model, skips) for run in runs])
+    template = _batch_template(runs[0].model, skips)
     for module in template.modules():
         if isinstance(module, SelfAttentionBranch):
             module.explicit = True  # vmap batches the explicit form; the fused kernel loops
@@ -210,15 +311,17 @@ def _fit_batch(specs: list[RunSpec],
     stepper = FlatStepper(trained, budget, clip=False)  # clipping is per run, below
 
     results: list[RunResult | None] = [None] * count
-    active = [True] * count
+    active = [True] * len(runs)
     # a finished run's slice is carried along on its last mini-batch (its output is not read)
-    last_idx = [torch.arange(batch_shapes.pop()[1], device=device)] * count
+    last_idx = [torch.arange(batch_shapes.pop()[1], device=device)] * len(runs)
     live: torch.Tensor | None = None  # which slices' losses are trained (on the device)
     live_for: list[bool] = []
     pending: list[torch.Tensor] = []  # the losses of the steps since the last read
 
     def finish(index: int) -> None:
         active[index] = False
+        if index >= count:  # the copy beside a lone run
+            return
         _copy_slice(runs[index].model, params, buffers, index)
         runs[index].wall_time_s = (time.perf_counter() - start) / count
         result = results[index] = runs[index].finish()
@@ -267,7 +370,7 @@ def _fit_batch(specs: list[RunSpec],
         if not any(active):
             break
     stepper.release()
-    for index in range(count):
+    for index in range(len(runs)):
         if active[index]:
             finish(index)
     finished = [result for result in results if result is not None]

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     from entangled.commands.sweep import add_scaleout_arguments
 
-    add_scaleout_arguments(parser)  # --executor, --scheduler, --shard, --seed-batching
+    add_scaleout_arguments(parser, batching_default=None)  # also --seed-batching
     decided = parser.add_mutually_exclusive_group()
     decided.add_argument("--until-decided", dest="until_decided", action="store_true",
                          default=True,

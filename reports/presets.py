@@ -11,6 +11,7 @@ reproducible with ``entangled train`` run by run.
     seeds = [0, 1, 2]
     conjecture_examples = 20          # optional (default 20)
     description = "..."               # optional
+    seed_batching = "on"              # optional: "auto" (default), "on" or "off" (below)
 
     [[runs]]
     arch = "cnn"                      # a registered architecture
@@ -43,6 +44,13 @@ and the plots use the fixed-rate runs). The report then selects, per (architectu
 the best mean *validation* accuracy over seeds (:mod:`entangled.reports.tuning`; the test set never
 takes part) and judges the findings on the selected runs, beside the comparison at the fixed
 ``lr``. Groups without ``lr_grid`` train at their fixed ``lr`` only.
+
+**Batched training.** ``seed_batching = "on"`` trains the runs of a group that differ only in
+their seeds and skip mappings as one batched model (:mod:`entangled.batched`; faster on a CPU
+too for these small models). Batched kernels round differently from one run alone, and
+training amplifies rounding, so the setting is part of the suite's experiment: every run's
+file records its batch (``environment.seed_batch``), and ``entangled audit`` retrains it the
+same way. ``entangled report --seed-batching`` overrides it.
 
 **Primary comparisons** (preregistered). A suite names, per finding, the comparisons its
 verdict rests on, before anything runs::
@@ -101,7 +109,7 @@ F1_SPARSE = {"strength": 0.5}
 
 SUITE_DIR = Path(__file__).parent / "suites"
 TOP_KEYS = {"name", "description", "seeds", "conjecture_examples", "runs", "primary",
-            "headroom", "calibration", "sequential", "tuning"}
+            "headroom", "calibration", "sequential", "tuning", "seed_batching"}
 SEQUENTIAL_KEYS = {"stages", "spending", "alpha", "seed_order"}
 RUN_KEYS = {"arch", "task", "variants", "model", "task_options", "skip_seed", "lr_grid", "seeds"}
 PRIMARY_KEYS = {"finding", "arch", "task", "task_options", "model", "variant", "predicted"}
@@ -111,6 +119,9 @@ CALIBRATION_KEYS = {"arch", "task", "knob", "tried", "identity_validation", "cho
 TUNING_KEYS = {"arch", "task", "variant", "tried", "mean_validation", "chosen", "seeds",
                "source", "date"}
 DEFAULT_CONJECTURE_EXAMPLES = 20
+#: the values of ``seed_batching`` (those of entangled.batched.SEED_BATCHING, named here so that
+#: reading a suite does not import torch)
+SEED_BATCHING_MODES = ("auto", "on", "off")
 #: the band the identity arm of a primary comparison should land in on validation by default
 DEFAULT_BAND = (0.6, 0.9)
 #: the predicted direction of each finding's comparisons (+1: the mapping is higher than the
@@ -248,6 +259,10 @@ class Suite:
     sequential: dict = field(default_factory=dict)
     #: learning rates chosen on a pilot before the suite ran (``[[tuning]]``)
     tuning: tuple[Tuning, ...] = ()
+    #: how its runs train (:func:`entangled.sweep.run_sweep`'s ``seed_batching``): ``"on"``
+    #: trains the runs that differ only in seeds and skip mappings as one batched model (part
+    #: of the experiment: batched kernels round differently); ``--seed-batching`` overrides it
+    seed_batching: str = "auto"
 
     @property
     def training(self) -> dict[str, dict]:
@@ -394,8 +409,12 @@ def _finish(data: dict, where: str, name: str, description: str, seeds: list[int
     calibration = _calibrations(data.get("calibration", []), where)
     sequential = _sequential(data.get("sequential"), where, seeds)
     tuning = _tunings(data.get("tuning", []), where, runs)
+    batching = data.get("seed_batching", "auto")
+    if batching not in SEED_BATCHING_MODES:
+        raise _fail(where, "seed_batching", batching,
+                    "one of " + ", ".join(map(repr, SEED_BATCHING_MODES)))
     return Suite(name, description, tuple(seeds), runs, examples, source, primary,
-                 declared is not None, band, calibration, sequential, tuning)
+                 declared is not None, band, calibration, sequential, tuning, batching)
 
 
 def _sequential(table: Any, where: str, seeds: list[int]) -> dict:

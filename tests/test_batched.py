@@ -62,8 +62,6 @@ def test_each_run_of_a_batch_equals_the_run_trained_alone(arch):
 def test_first_step_gradients_and_batchnorm_statistics_equal_the_unbatched_ones():
     """The batched forward/backward is the per-run computation: after one step of the CNN
     (BatchNorm in training mode), every gradient and running statistic matches."""
-    import copy
-
     from torch.func import functional_call, vmap
 
     from entangled.runs import as_spec
@@ -71,8 +69,10 @@ def test_first_step_gradients_and_batchnorm_statistics_equal_the_unbatched_ones(
 
     specs = [as_spec(c).resolve() for c in seeds_of(CASES["cnn"], (0, 1))]
     runs = [RunState(spec) for spec in specs]
-    params, buffers = batched._stacked_state([run.model for run in runs])
-    template = copy.deepcopy(runs[0].model).to("meta")
+    skips = batched.dense_skips(runs[0].model)
+    assert skips == [f"residual_blocks.{i}.skip" for i in range(len(runs[0].model.residual_blocks))]
+    params, buffers = batched._stacked_state([batched._run_state(run.model, skips) for run in runs])
+    template = batched._batch_template(runs[0].model, skips)
     xs = torch.stack([run.x_train[:32] for run in runs])
     ys = torch.stack([run.y_train[:32] for run in runs])
     out = vmap(lambda p, b, x: functional_call(template, (p, b), (x,)))(params, buffers, xs)
@@ -86,7 +86,12 @@ def test_first_step_gradients_and_batchnorm_statistics_equal_the_unbatched_ones(
             torch.testing.assert_close(params[name].grad[index], parameter.grad,
                                        rtol=1e-5, atol=1e-6)
         for name, buffer in run.model.named_buffers():
-            torch.testing.assert_close(buffers[name][index], buffer, rtol=1e-5, atol=1e-6)
+            if ".skip." not in name:  # the skips' own tensors are not trained in a batch
+                torch.testing.assert_close(buffers[name][index], buffer, rtol=1e-5, atol=1e-6)
+        for skip in skips:
+            torch.testing.assert_close(buffers[f"{skip}.matrix"][index].double(),
+                                       run.model.get_submodule(skip).mapping.dense(), rtol=0,
+                                       atol=1e-7)
 
 
 def test_a_runs_numbers_do_not_depend_on_the_other_seeds_of_its_batch():
@@ -167,20 +172,102 @@ def test_grad_clip_runs_batched_like_alone():
         assert_curves_close(single, result)
 
 
-def test_batch_key_groups_by_everything_but_the_seeds():
+def test_batch_key_groups_by_everything_but_the_seeds_and_the_skip_mapping():
     a = RunConfig(arch="rnn", task="counting", family="orthogonal", seed=0, skip_seed=0)
     b = dataclasses.replace(a, seed=7, skip_seed=3)
     c = dataclasses.replace(a, lr=1e-2)
-    assert batch_key(a) == batch_key(b)
+    d = dataclasses.replace(a, family="sparse", params={"strength": 0.5})
+    assert batch_key(a) == batch_key(b) == batch_key(d)
     assert batch_key(a) != batch_key(c)
+    assert batch_key(a) != batch_key(dataclasses.replace(a, task_options={"length": 30}))
     specs = [dataclasses.replace(a, seed=s) for s in range(5)] + [c]
     assert batch_groups(specs, max_size=2) == [[0, 1], [2, 3], [4], [5]]
+    # a spatial skip's modules depend on its family: those keep it in the key
+    spatial = RunConfig(arch="cnn", task="digits", family="circulant", spatial=True,
+                        params={"bandwidth": 1.0})
+    assert batch_key(spatial) != batch_key(dataclasses.replace(spatial, family="permutation",
+                                                               params={}))
+    assert batch_key(spatial) == batch_key(dataclasses.replace(spatial, seed=4, skip_seed=4))
+
+
+@pytest.mark.parametrize("count, expected", [(16, [16]), (17, [9, 8]), (30, [15, 15]),
+                                             (33, [11, 11, 11]), (3, [3])])
+def test_a_large_group_is_cut_into_the_fewest_even_chunks(count, expected):
+    a = RunConfig(arch="rnn", task="counting", family="orthogonal")
+    groups = batch_groups([dataclasses.replace(a, seed=s) for s in range(count)], max_size=16)
+    assert [len(g) for g in groups] == expected
+    assert [i for g in groups for i in g] == list(range(count))
+
+
+MIXED = ("identity", "orthogonal", "permutation", "sparse", "circulant")
+
+
+def mixed_families(config: RunConfig, seeds=(0, 1)) -> list[RunConfig]:
+    params = {"sparse": {"strength": 0.5}, "circulant": {"bandwidth": 1.0}}
+    return [dataclasses.replace(config, family=f, params=params.get(f, {}), seed=s, skip_seed=s)
+            for f in MIXED for s in seeds]
+
+
+@pytest.mark.parametrize("arch", ["rnn", "vit"])
+def test_runs_of_different_families_batch_together_and_equal_their_runs_alone(arch):
+    """Every skip of a batch is its dense matrix: runs of different families share a batch,
+    and each equals the run trained on its own up to float rounding."""
+    configs = mixed_families(CASES[arch])
+    results = fit_batch(configs)
+    assert len({batch_key(c) for c in configs}) == 1
+    for config, result in zip(configs, results):
+        assert result.spec.skip.family == config.family
+        assert_curves_close(fit(config), result)
+        assert result.environment["seed_batch"] == len(configs)
+
+
+@pytest.mark.parametrize("arch", ["rnn", "cnn"])
+def test_a_runs_numbers_do_not_depend_on_the_families_batched_with_it(arch):
+    """Resuming may batch a run with other families, or alone: the same numbers, bit for bit
+    (a lone run trains beside a copy of itself: see fit_batch)."""
+    config = dataclasses.replace(CASES[arch], steps=30 if arch == "rnn" else 12)
+    configs = mixed_families(config, seeds=(0,))
+    together = fit_batch(configs)
+    for config, result in zip(configs, together):
+        alone = fit_batch([config])[0]
+        assert alone.curves == result.curves
+        assert alone.test_accuracy == result.test_accuracy
+
+
+def test_a_batched_model_keeps_its_own_skip_buffers(monkeypatch):
+    """The model a batched run hands to its result keeps the skip's own (float64-built)
+    structure tensors: only parameters and BatchNorm statistics come from the batch."""
+    from entangled.train import RunState
+
+    kept = {}
+    finish = RunState.finish
+
+    def spy(self):
+        kept[self.spec.skip.family] = {n: b.clone() for n, b in self.model.named_buffers()
+                                       if ".skip." in n}
+        return finish(self)
+
+    monkeypatch.setattr(RunState, "finish", spy)
+    configs = mixed_families(dataclasses.replace(CASES["cnn"], steps=3), seeds=(0,))
+    fit_batch(configs)
+    for config in configs:
+        fresh = RunState(as_spec_resolved(config)).model
+        own = {n: b for n, b in fresh.named_buffers() if ".skip." in n}
+        assert kept[config.family].keys() == own.keys()
+        for name, buffer in own.items():
+            assert torch.equal(kept[config.family][name], buffer), name
+
+
+def as_spec_resolved(config):
+    from entangled.runs import as_spec
+
+    return as_spec(config).resolve()
 
 
 def test_runs_of_different_variants_are_refused_with_a_clear_error():
     a = CASES["rnn"]
     with pytest.raises(BatchingError, match="configs") as info:
-        fit_batch([a, dataclasses.replace(a, family="identity", seed=1)])
+        fit_batch([a, dataclasses.replace(a, lr=a.lr * 2, seed=1)])
     assert isinstance(info.value, ValueError)
     with pytest.raises(BatchingError, match="repeated"):
         fit_batch([a, a])
@@ -210,7 +297,7 @@ def test_sweep_batches_seeds_and_resumes_per_run(tmp_path):
     summary = run_sweep(configs, tmp_path, progress=False, seed_batching="on")
     assert summary.complete and summary.ran == 4
     first = {r.config_hash: r for r in load_results(tmp_path)}
-    assert {r.environment["seed_batch"] for r in first.values()} == {2}
+    assert {r.environment["seed_batch"] for r in first.values()} == {4}  # both families
     expected = fit_batch(configs[:2])
     assert first[expected[0].config_hash].curves == expected[0].curves
     # one result lost: only that run trains again, alone, to the same numbers
@@ -268,7 +355,7 @@ def test_a_batch_failing_midway_keeps_the_runs_it_finished(tmp_path, monkeypatch
     summary = run_sweep(sweep_configs(), tmp_path, progress=False, seed_batching="on")
     assert summary.complete and summary.ran == 4 and not summary.failed
     kinds = sorted(r.environment.get("seed_batch", 0) for r in load_results(tmp_path))
-    assert kinds == [0, 0, 2, 2]  # one run of each batch from the batch, the other alone
+    assert kinds == [0, 0, 0, 4]  # the first run from the batch (both families), the others alone
 
 
 def test_the_report_counts_the_seed_batched_runs():
@@ -286,8 +373,8 @@ def test_with_seed_batching_shards_take_whole_batches(tmp_path):
     """--shard with seed batching deals whole variants (batch keys) to shards, so a shard's
     batches are as large as unsharded; the shards still cover every run exactly once."""
     configs = [dataclasses.replace(c, steps=2, eval_every=1)
-               for family in ("identity", "orthogonal", "permutation")
-               for c in seeds_of(dataclasses.replace(CASES["rnn"], family=family), (0, 1, 2))]
+               for lr in (1e-3, 3e-3, 1e-2)  # three batch keys (families would share one)
+               for c in seeds_of(dataclasses.replace(CASES["rnn"], lr=lr), (0, 1, 2))]
     hashes = {}
     for index in (1, 2):
         summary = run_sweep(configs, tmp_path, progress=False, seed_batching="on",

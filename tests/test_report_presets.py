@@ -262,3 +262,52 @@ def test_group_seeds_and_headroom_band():
     bad["runs"][0]["seeds"] = [1, 1]
     with pytest.raises(presets.SuiteError, match="seeds"):
         presets.parse_suite(bad)
+
+
+def test_a_suite_may_ask_for_batched_training_and_bad_values_are_refused():
+    from entangled.batched import SEED_BATCHING
+
+    assert presets.SEED_BATCHING_MODES == SEED_BATCHING
+    assert presets.parse_suite(_suite()).seed_batching == "auto"
+    assert presets.parse_suite({**_suite(), "seed_batching": "on"}).seed_batching == "on"
+    assert presets.get_preset("quick").seed_batching == "on"
+    for bad in ("yes", True, 1):
+        with pytest.raises(presets.SuiteError, match="seed_batching") as info:
+            presets.parse_suite({**_suite(), "seed_batching": bad})
+        assert "'auto', 'on', 'off'" in str(info.value)
+
+
+def test_the_report_trains_as_the_suite_says_unless_told_otherwise(tmp_path, monkeypatch):
+    """``make_report`` passes the suite's ``seed_batching`` to the sweep; an explicit value
+    (``--seed-batching``) wins."""
+    from entangled.reports import build
+
+    seen = []
+
+    def fake_build(preset, out, paths, jobs, progress, executor, scheduler, batching, decided):
+        seen.append(batching)
+
+    monkeypatch.setattr(build, "_build", fake_build)
+    suite = presets.parse_suite({**_suite(), "seed_batching": "on"})
+    build.make_report(suite, tmp_path / "a")
+    build.make_report(suite, tmp_path / "b", seed_batching="off")
+    build.make_report(presets.parse_suite(_suite()), tmp_path / "c")
+    assert seen == ["on", "off", "auto"]
+
+
+def test_quick_takes_metric_snapshots_only_where_the_dynamics_plots_read_them():
+    """The training-dynamics plots show each architecture on its first task by name among the
+    runs with snapshots (entangled.reports.evidence.dynamics): quick takes snapshots on that
+    one task per architecture, and every architecture still has one."""
+    from collections import defaultdict
+
+    tasks = defaultdict(set)
+    every_task = defaultdict(set)
+    for config in presets.run_configs(presets.get_preset("quick")):
+        every_task[config.arch].add(config.task)
+        if config.metrics:
+            tasks[config.arch].add(config.task)
+    assert set(tasks) == set(every_task) == {"cnn", "vit", "rnn", "transformer"}
+    assert all(len(found) == 1 for found in tasks.values()), dict(tasks)
+    assert {arch: min(found) for arch, found in every_task.items()} == {
+        arch: found.pop() for arch, found in tasks.items()}

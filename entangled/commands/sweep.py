@@ -26,9 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json_argument(parser, "the sweep summary")
 
 
-def add_scaleout_arguments(parser: argparse.ArgumentParser) -> None:
+def add_scaleout_arguments(parser: argparse.ArgumentParser, *,
+                           batching_default: str | None = "auto") -> None:
     """``--executor``, ``--scheduler``, ``--shard`` and ``--seed-batching`` (shared with
-    ``entangled report``)."""
+    ``entangled report``, whose default is the suite's own ``seed_batching``: ``None``)."""
     parser.add_argument("--executor", choices=("local", "dask"), default="local",
                         help="where runs execute: local worker processes (default) or a Dask "
                              "cluster (pip install \"entangled[dask]\")")
@@ -38,10 +39,14 @@ def add_scaleout_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", default=None, metavar="I/N",
                         help="run only shard I of N (1 <= I <= N) of the runs; several hosts or "
                              "array jobs may share one result directory")
-    parser.add_argument("--seed-batching", choices=("auto", "on", "off"), default="auto",
-                        help="train the seeds of one variant as one batched model (torch.func."
-                             "vmap; same result files, numbers equal up to float rounding): "
-                             "on, off, or auto (default: on when the runs use CUDA)")
+    default = ("the suite's seed_batching key, else auto" if batching_default is None
+               else batching_default)
+    parser.add_argument("--seed-batching", choices=("auto", "on", "off"),
+                        default=batching_default,
+                        help="train the runs that differ only in their seeds and skip mappings "
+                             "as one batched model (torch.func.vmap; same result files, numbers "
+                             "equal up to float rounding): on, off, or auto (on when the runs "
+                             f"use CUDA); default: {default}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from entangled.batched import SEED_BATCHING, batch_groups, use_seed_batching
+from entangled.cost import run_seconds
 from entangled.errors import InvalidParameterError
 from entangled.executors import check_executor, make_executor
 from entangled.mappings.params import check_positive_int
@@ -163,6 +164,15 @@ def _sort_existing(out: Path, ordered: dict[str, RunSpec], summary: SweepSummary
     return todo
 
 
+def longest_first(groups: list[list[tuple[str, RunSpec]]]) -> list[list[tuple[str, RunSpec]]]:
+    """The batches in order of their estimated training time, longest first
+    (:func:`entangled.cost.run_seconds`; ties keep their order), so that the workers finish
+    together rather than one waiting for a long last batch (the longest-processing-time rule)."""
+    cost = [sum(run_seconds(spec) for _, spec in group) for group in groups]
+    order = sorted(range(len(groups)), key=lambda i: -cost[i])
+    return [groups[i] for i in order]
+
+
 class _Execution:
     """The runs of one :func:`run_sweep` call that are left to train, executed and recorded
     into its summary and progress bar."""
@@ -213,6 +223,8 @@ class _Execution:
         another sweep holds a claim on."""
         groups = ([[todo[i] for i in group] for group in batch_groups([s for _, s in todo])]
                   if self.batched else [[member] for member in todo])
+        if self.batched:
+            groups = longest_first(groups)
         members = {group[0][0]: group for group in groups}
         calls = [(group[0][0], (self.run_fn, group, str(self.out), self.policy, self.batched))
                  for group in groups]
