@@ -103,13 +103,12 @@ def ledger_key(paths: Sequence[str], examples: int, seed: int) -> str:
 
 
 def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: int = 0,
-                      jobs: int = 1, *, quiet: bool = False) -> dict:
+                      jobs: int = 1) -> dict:
     """The ledger as a dict, cached by :func:`ledger_key` in the user-level cache
     (:mod:`entangled.cache`, ``ledger/``), so that a new output directory reuses it; only
     where that cache cannot be written, in ``out_dir``. Of several reports needing the same
     missing ledger at once, one computes it and the others wait for it. ``jobs``: child
-    processes checking at once (the ledger is the same for any number). ``quiet``: no
-    messages (the background process of :class:`BackgroundLedger`)."""
+    processes checking at once (the ledger is the same for any number)."""
     from entangled import cache as user_cache
     from entangled import theory
     from entangled.atomic_io import dumps_json, loads_json
@@ -136,77 +135,14 @@ def conjecture_ledger(paths: Sequence[str], examples: int, out_dir: Path, seed: 
             log(f"  conjectures {index}/{total}: {entry.conjecture} [{entry.family}] -> "
                 f"{entry.verdict}")
 
-        if not quiet:
-            log(f"report: checking conjectures ({examples} examples each)")
-        ledger = theory.verify(list(paths), examples=examples, seed=seed,
-                               progress=None if quiet else progress, jobs=jobs)
+        log(f"report: checking conjectures ({examples} examples each)")
+        ledger = theory.verify(list(paths), examples=examples, seed=seed, progress=progress,
+                               jobs=jobs)
         data = ledger.to_dict()
         payload = dumps_json(data).encode("utf-8")
         if not slot.write(payload):
             fallback.write(payload)
     return data
-
-
-def cached_ledger_current(paths: Sequence[str], examples: int, out_dir: Path,
-                          seed: int = 0) -> bool:
-    """Whether a current ledger for ``(paths, examples, seed)`` is cached already (in the
-    user-level cache or ``out_dir``), so that nothing needs computing."""
-    from entangled import cache as user_cache
-    from entangled import theory
-    from entangled.atomic_io import loads_json
-    from entangled.theory.ledger import dependencies_current
-
-    name = f"ledger-{ledger_key(paths, examples, seed)}.json"
-    for where in (user_cache.entry("ledger", name), user_cache.Entry(out_dir / name)):
-        payload = where.read()
-        if payload is None:
-            continue
-        try:
-            if dependencies_current(theory.Ledger.from_dict(loads_json(payload)).dependencies):
-                return True
-        except (ValueError, KeyError, TypeError):
-            continue
-    return False
-
-
-def _ledger_in_background(paths: list[str], examples: int, out_dir: str, jobs: int) -> None:
-    """Body of :class:`BackgroundLedger`'s process: lowest CPU priority (inherited by the
-    checks' own child processes), then :func:`conjecture_ledger`, which caches the ledger."""
-    if hasattr(os, "nice"):
-        os.nice(19)
-    conjecture_ledger(paths, examples, Path(out_dir), jobs=jobs, quiet=True)
-
-
-class BackgroundLedger:
-    """The conjecture ledger checked in a separate process, at the lowest CPU priority, while
-    the runs train: it takes the CPU time the training workers leave idle (while a stage's
-    last batches finish, between stages) and little else, and caches the ledger where
-    :func:`conjecture_ledger` looks for it. The report then waits for the process and reads
-    the cached ledger; if the process failed, the ledger is checked in the foreground as
-    before. The ledger is the same either way (it does not depend on when or where it is
-    checked). ``target`` is the process body (a test stands in for it)."""
-
-    def __init__(self, paths: Sequence[str], examples: int, out_dir: Path, jobs: int,
-                 target: Any = None) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")  # no fork of a process holding torch
-        self.process = context.Process(
-            target=target or _ledger_in_background,
-            args=(list(paths), examples, str(out_dir), jobs), daemon=True,
-            name="entangled-ledger")
-        self.process.start()
-
-    def wait(self) -> bool:
-        """Wait for the process; whether it finished without an error."""
-        self.process.join()
-        return self.process.exitcode == 0
-
-    def stop(self) -> None:
-        """End the process now (the report was interrupted)."""
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join(timeout=10)
 
 
 def report_dir(preset: presets.Suite, out_dir: str | os.PathLike | None) -> Path:
@@ -479,28 +415,14 @@ def _build(preset: presets.Suite, out: Path, conjecture_paths: Sequence[str],
     started = time.perf_counter()
     where = "on Dask" if executor == "dask" else f"{jobs} worker{'s' if jobs > 1 else ''}"
     log(f"report: preset {preset.name!r} -> {out} ({where})")
-    ledger_jobs = 1 if executor == "dask" else jobs
-    background = None
-    if not cached_ledger_current(conjecture_paths, preset.conjecture_examples, out):
-        log("report: checking conjectures in the background while the runs train "
-            f"({preset.conjecture_examples} examples each, lowest CPU priority)")
-        background = BackgroundLedger(conjecture_paths, preset.conjecture_examples, out,
-                                      ledger_jobs)
     t0 = time.perf_counter()
-    try:
-        results, sweep_summary, staged_outcome = run_suite(
-            preset, out, jobs, progress, until_decided, executor=executor, scheduler=scheduler,
-            seed_batching=seed_batching)
-    except BaseException:
-        if background is not None:
-            background.stop()
-        raise
+    results, sweep_summary, staged_outcome = run_suite(
+        preset, out, jobs, progress, until_decided, executor=executor, scheduler=scheduler,
+        seed_batching=seed_batching)
     sweep_seconds = time.perf_counter() - t0
-    t0 = time.perf_counter()  # the ledger's time: what is left of it once the runs are done
-    if background is not None and not background.wait():
-        log("report: checking the conjectures in the background failed; checking them now")
+    t0 = time.perf_counter()
     ledger = conjecture_ledger(conjecture_paths, preset.conjecture_examples, out,
-                               jobs=ledger_jobs)
+                               jobs=1 if executor == "dask" else jobs)
     ledger_seconds = time.perf_counter() - t0
 
     log("report: analysing and rendering")

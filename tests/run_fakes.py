@@ -54,28 +54,3 @@ def smoke_shard_size(shard: str) -> int:
     hashes = {c.hash() for c in presets.get_preset("smoke").configs()}
     return len(parse_shard(shard).select(hashes))
 
-
-# ------------------------------------------------------------ the report's background ledger
-def user_ledger_in_background(paths, examples, out_dir, jobs) -> None:
-    """BackgroundLedger's own body with the built-in catalog left out (so that it is quick),
-    then its process's niceness written to ``out_dir/niceness``."""
-    from pathlib import Path
-
-    from entangled import theory
-    from entangled.reports import build
-
-    real = theory.verify
-    theory.verify = lambda *args, **kwargs: real(*args, builtin=False, **kwargs)
-    build._ledger_in_background(paths, examples, out_dir, jobs)
-    Path(out_dir, "niceness").write_text(str(os.nice(0)))
-
-
-def failing_ledger(paths, examples, out_dir, jobs) -> None:
-    raise RuntimeError("no ledger here")
-
-
-def ledger_that_never_ends(paths, examples, out_dir, jobs) -> None:
-    import time
-
-    while True:
-        time.sleep(1)
