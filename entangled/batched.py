@@ -239,24 +239,28 @@ def _stacked_state(states: list[tuple[dict[str, torch.Tensor], dict[str, torch.T
     return stacked_parameters, stacked_buffers
 
 
-@torch.no_grad()
-def _copy_slice(model: torch.nn.Module, params: dict[str, torch.Tensor],
-                buffers: dict[str, torch.Tensor], index: int) -> None:
-    """Load slice ``index`` of the stacked state into ``model``: every parameter, and every
-    buffer the batch trains alongside (BatchNorm statistics; the fixed skip matrices stay the
-    model's own)."""
-    for name, parameter in model.named_parameters():
-        parameter.copy_(params[name][index])
-    for name, buffer in model.named_buffers():
-        if name in buffers and not _is_dense_skip_matrix(model, name):
-            buffer.copy_(buffers[name][index])
-
-
-def _is_dense_skip_matrix(model: torch.nn.Module, name: str) -> bool:
+def trained_buffers(model: torch.nn.Module) -> list[str]:
+    """Names of the buffers of ``model`` that a batch trains alongside the parameters and
+    copies back into each run's model (BatchNorm statistics): every buffer that is not part
+    of a skip module (the fixed skip matrices, dense or spatial, stay each model's own)."""
+    from entangled.nn.blocks import SpatialSkip
     from entangled.nn.skip import EntangledSkip
 
-    owner, _, _ = name.rpartition(".")
-    return isinstance(model.get_submodule(owner), EntangledSkip) if owner else False
+    skip_prefixes = tuple(f"{name}." for name, module in model.named_modules()
+                          if isinstance(module, (EntangledSkip, SpatialSkip)))
+    return [name for name, _ in model.named_buffers() if not name.startswith(skip_prefixes)]
+
+
+@torch.no_grad()
+def _copy_slice(model: torch.nn.Module, params: dict[str, torch.Tensor],
+                buffers: dict[str, torch.Tensor], index: int, copied: Sequence[str]) -> None:
+    """Load slice ``index`` of the stacked state into ``model``: every parameter, and the
+    buffers named in ``copied`` (:func:`trained_buffers`)."""
+    for name, parameter in model.named_parameters():
+        parameter.copy_(params[name][index])
+    own = dict(model.named_buffers())
+    for name in copied:
+        own[name].copy_(buffers[name][index])
 
 
 @torch.no_grad()
@@ -295,6 +299,7 @@ def _fit_batch(specs: list[RunSpec],
         raise BatchingError("configs", "tasks with different input shapes or sizes",
                             "runs whose mini-batches stack")
     skips = dense_skips(runs[0].model)
+    copied = trained_buffers(runs[0].model)
     params, buffers = _stacked_state([_run_state(run.model, skips) for run in runs])
     template = _batch_template(runs[0].model, skips)
     for module in template.modules():
@@ -322,7 +327,7 @@ def _fit_batch(specs: list[RunSpec],
         active[index] = False
         if index >= count:  # the copy beside a lone run
             return
-        _copy_slice(runs[index].model, params, buffers, index)
+        _copy_slice(runs[index].model, params, buffers, index, copied)
         runs[index].wall_time_s = (time.perf_counter() - start) / count
         result = results[index] = runs[index].finish()
         result.environment["seed_batch"] = count
@@ -363,7 +368,7 @@ def _fit_batch(specs: list[RunSpec],
                     finish(index)  # diverged at step `at`
                     break
                 if at == step and run.evaluation_due(step):
-                    _copy_slice(run.model, params, buffers, index)
+                    _copy_slice(run.model, params, buffers, index, copied)
                 if not run.after_step(at, row[index]):
                     finish(index)
                     break

@@ -15,9 +15,9 @@ from entangled import batched
 from entangled.batched import (CURVE_RTOL, BatchingError, batch_groups, batch_key, fit_batch,
                                use_seed_batching)
 from entangled.errors import InvalidParameterError
-from entangled.runs import config_hash
+from entangled.runs import as_spec, config_hash
 from entangled.sweep import load_results, result_path, run_sweep
-from entangled.train import RunConfig, fit
+from entangled.train import RunConfig, RunState, fit
 
 
 def seeds_of(config: RunConfig, seeds=(0, 1, 2)) -> list[RunConfig]:
@@ -64,8 +64,6 @@ def test_first_step_gradients_and_batchnorm_statistics_equal_the_unbatched_ones(
     (BatchNorm in training mode), every gradient and running statistic matches."""
     from torch.func import functional_call, vmap
 
-    from entangled.runs import as_spec
-    from entangled.train import RunState
 
     specs = [as_spec(c).resolve() for c in seeds_of(CASES["cnn"], (0, 1))]
     runs = [RunState(spec) for spec in specs]
@@ -237,8 +235,6 @@ def test_a_runs_numbers_do_not_depend_on_the_families_batched_with_it(arch):
 def test_a_batched_model_keeps_its_own_skip_buffers(monkeypatch):
     """The model a batched run hands to its result keeps the skip's own (float64-built)
     structure tensors: only parameters and BatchNorm statistics come from the batch."""
-    from entangled.train import RunState
-
     kept = {}
     finish = RunState.finish
 
@@ -251,17 +247,25 @@ def test_a_batched_model_keeps_its_own_skip_buffers(monkeypatch):
     configs = mixed_families(dataclasses.replace(CASES["cnn"], steps=3), seeds=(0,))
     fit_batch(configs)
     for config in configs:
-        fresh = RunState(as_spec_resolved(config)).model
+        fresh = RunState(as_spec(config).resolve()).model
         own = {n: b for n, b in fresh.named_buffers() if ".skip." in n}
         assert kept[config.family].keys() == own.keys()
         for name, buffer in own.items():
             assert torch.equal(kept[config.family][name], buffer), name
 
 
-def as_spec_resolved(config):
-    from entangled.runs import as_spec
+def test_trained_buffers_are_the_batchnorm_statistics_and_no_skip_buffer():
+    from entangled.batched import trained_buffers
 
-    return as_spec(config).resolve()
+    for spatial in (False, True):
+        config = dataclasses.replace(CASES["cnn"], family="permutation", spatial=spatial)
+        model = RunState(as_spec(config).resolve()).model
+        names = trained_buffers(model)
+        batchnorm = [f"{name}.{b}" for name, module in model.named_modules()
+                     if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+                     for b in ("running_mean", "running_var", "num_batches_tracked")]
+        assert sorted(names) == sorted(batchnorm)
+        assert any(".skip." in n for n, _ in model.named_buffers())  # there are skip buffers
 
 
 def test_runs_of_different_variants_are_refused_with_a_clear_error():
