@@ -156,12 +156,15 @@ class LocalExecutor(SerialExecutor):
         self._pool: futures.ProcessPoolExecutor | None = None
         portable_registrations()  # refuse now what cannot reach the workers
 
-    def _ensure_pool(self, n_calls: int) -> futures.ProcessPoolExecutor:
+    def _ensure_pool(self) -> futures.ProcessPoolExecutor:
+        # the worker processes start on demand (one per call in flight, up to `workers`;
+        # Python >= 3.9 with the forkserver or spawn method), so that fewer calls than
+        # workers start fewer processes and a pool reused by a larger call grows
         if self._pool is None:
             context = _mp_context()
             counter = context.Value("i", 0)
             self._pool = futures.ProcessPoolExecutor(
-                max_workers=max(1, min(self.workers, n_calls)), mp_context=context,
+                max_workers=self.workers, mp_context=context,
                 initializer=_init_local_worker,
                 initargs=(counter, os.getpid(), portable_registrations()))
         return self._pool
@@ -170,7 +173,7 @@ class LocalExecutor(SerialExecutor):
                       on_start: Callable[[Hashable], None] | None = None) -> Iterator[Outcome]:
         if not calls:
             return
-        pool = self._ensure_pool(len(calls))
+        pool = self._ensure_pool()
         pending = {pool.submit(fn, *args): key for key, args in calls}
         for future in futures.as_completed(pending):
             key = pending[future]

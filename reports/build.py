@@ -55,13 +55,16 @@ def run_suite(preset: presets.Suite, out_dir: Path, jobs: int, progress: bool,
 
     from entangled.reports import analysis, learnability, staged
     from entangled.reports.evidence import fixed_lr_results
+    from entangled.sweep.workers import shared_workers
 
     merged = SweepSummary(str(out_dir / "runs"))
     wanted_hashes: list[str] = []
+    # the stages' runs share one set of worker processes (not started again per stage)
+    workers = shared_workers(sweep_options.pop("executor", "local"), jobs)
 
     def run(configs: list) -> list[RunResult]:
         summary = run_sweep(configs, out_dir / "runs", jobs=jobs, progress=progress,
-                            **sweep_options)
+                            executor=executor, **sweep_options)
         _merge_summaries(merged, summary)
         seen = set(wanted_hashes)
         wanted_hashes.extend(h for h in summary.hashes if h not in seen)
@@ -76,7 +79,9 @@ def run_suite(preset: presets.Suite, out_dir: Path, jobs: int, progress: bool,
         return [u.pair for u in learnability.unlearnt_pairs(
             rows, learnability.memoryless_levels(results))]
 
-    outcome = staged.run_staged(preset, run, outcome_rows=tuned_rows, unlearnt=unlearnt, log=log)
+    with workers as executor:
+        outcome = staged.run_staged(preset, run, outcome_rows=tuned_rows, unlearnt=unlearnt,
+                                    log=log)
     return outcome.results, merged, outcome
 
 

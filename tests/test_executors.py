@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from entangled.errors import EntangledError
+from entangled.process_tree import pid_alive
 from entangled.sweep import load_results
 from entangled.executors import (
     DaskExecutor,
@@ -92,6 +93,37 @@ def test_local_executor_uses_worker_processes_with_one_thread():
     pids = {v[0] for _, v, _ in out}
     assert os.getpid() not in pids and 1 <= len(pids) <= 2
     assert {v[2] for _, v, _ in out} == {1}
+
+
+def test_shared_workers_keep_their_processes_from_one_call_to_the_next():
+    from entangled.sweep.workers import shared_workers
+
+    with shared_workers("local", 2) as ex:
+        assert isinstance(ex, LocalExecutor) and ex.workers == 2
+        first = {v[0] for _, v, _ in ex.map_unordered(whoami, [("a", (0,))])}
+        assert set(ex._pool._processes) == first  # one call: one process started, not two
+        assert all(e is None for _, _, e in ex.map_unordered(whoami, [(k, (0.1,)) for k in range(4)]))
+        started = set(ex._pool._processes)
+    assert first < started and len(started) == 2  # the same process again, and one more
+    assert ex._pool is None
+
+
+def test_shared_workers_pass_other_executors_through_and_stop_theirs_on_an_error():
+    from entangled.sweep.workers import shared_workers
+
+    for executor, jobs in (("local", 1), ("dask", 4)):
+        with shared_workers(executor, jobs) as same:
+            assert same == executor
+    with pytest.raises(KeyboardInterrupt):
+        with shared_workers("local", 2) as ex:
+            processes = {v[0] for _, v, _ in ex.map_unordered(whoami, [("a", (0,))])}
+            raise KeyboardInterrupt
+    assert ex._pool is None
+    for pid in processes:
+        deadline = time.monotonic() + 10
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pid_alive(pid)
 
 
 def test_make_executor_checks_its_arguments(monkeypatch):

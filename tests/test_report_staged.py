@@ -8,6 +8,7 @@ from entangled.reports.analysis import outcomes
 from entangled.reports.sequential import CONTINUE
 from entangled.reports.staged import design_for, later_stage_configs, run_staged, seed_order
 from entangled.reports.verdicts import REPRODUCED
+from entangled.sweep import local_worker_limit
 from run_fakes import fake_result
 
 SUITE = {
@@ -149,3 +150,32 @@ def test_a_preset_designed_on_a_pilot_never_reruns_the_pilots_seeds(name):
     report = set(suite.seeds) | {s for g in suite.runs for s in g.seeds}
     report |= set(design.seeds) if design else set()
     assert not pilot & report, sorted(pilot & report)
+
+
+def test_the_stages_of_a_report_share_one_set_of_worker_processes(monkeypatch, tmp_path):
+    """run_suite hands every stage's sweep the same local executor (its workers are not
+    started again per stage) and stops it when the stages are done."""
+    import entangled.sweep as sweep_module
+    from entangled.executors import LocalExecutor
+    from entangled.reports.build import run_suite
+    from entangled.sweep import SweepSummary
+
+    store, executors = FakeStore(), []
+
+    def fake_sweep(configs, out_dir, *, executor, **options):
+        executors.append((executor, executor._pool is None))
+        store(configs)
+        executor._pool = "started"  # what a sweep's first call leaves behind
+        return SweepSummary(str(out_dir), hashes=[c.hash() for c in configs])
+
+    monkeypatch.setattr(sweep_module, "run_sweep", fake_sweep)
+    monkeypatch.setattr(sweep_module, "load_results", lambda out: list(store.results.values()))
+    monkeypatch.setattr(LocalExecutor, "close", lambda self: setattr(self, "_pool", "closed"))
+    suite = presets.parse_suite(SUITE)
+    _, _, outcome = run_suite(suite, tmp_path, 2, False, until_decided=True)
+    assert len(outcome.runs_per_stage) == len(executors) >= 2  # several stages ran
+    first = executors[0][0]
+    assert isinstance(first, LocalExecutor) and first.workers == min(2, local_worker_limit())
+    assert all(executor is first for executor, _ in executors)
+    assert [fresh for _, fresh in executors] == [True] + [False] * (len(executors) - 1)
+    assert first._pool == "closed"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from typing import Any, Iterator
 
 #: The sweep's logger (one name for every module of :mod:`entangled.sweep`).
 LOGGER = logging.getLogger("entangled.sweep")
@@ -40,3 +42,29 @@ def capped_jobs(jobs: int) -> int:
                        jobs, limit, WORKER_MEMORY_BYTES // 2**20)
         return limit
     return jobs
+
+
+@contextlib.contextmanager
+def shared_workers(executor: Any = "local", jobs: int = 1) -> Iterator[Any]:
+    """The executor to pass to several :func:`~entangled.sweep.run_sweep` calls in a row (a
+    staged report's stages), so that their runs share one set of worker processes: for
+    ``executor="local"`` and ``jobs > 1``, one :class:`~entangled.executors.LocalExecutor`
+    of :func:`capped_jobs` workers, started on first use and stopped on leaving the block
+    (terminated at once on Ctrl-C or an error, as a sweep's own pool is); anything else is
+    passed through unchanged (each sweep then makes its own executor, as without this).
+
+    Each sweep would otherwise start fresh workers, which import torch and load their tasks
+    again (seconds per worker, with the cores idle)."""
+    from entangled.executors import LocalExecutor
+
+    if executor != "local" or jobs <= 1:
+        yield executor
+        return
+    pool = LocalExecutor(capped_jobs(jobs))
+    try:
+        yield pool
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.close()
