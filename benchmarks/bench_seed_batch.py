@@ -11,7 +11,9 @@ difference of their test accuracies (float rounding, amplified by training; see 
 
 ``--sizes 1 5 16``: instead, the time per run of batches of each size (runs of the group's
 variants and seeds mixed, as ``seed_batching = "on"`` batches them), one batch per size and
-group, against one run trained alone; budgets cut to ``--steps`` (default 200) steps.
+group, against one run trained alone; budgets cut to ``--steps`` (default 200) steps. It
+ends with the rates of ``entangled.cost.BATCHED_STEP_SECONDS`` fitted to the run alone and
+the largest batch.
 
 Usage: python benchmarks/bench_seed_batch.py [--seeds 5] [--repeats 3] [--device cpu]
        python benchmarks/bench_seed_batch.py --sizes 1 5 16 [--steps 200]
@@ -85,7 +87,9 @@ def mixed_group(arch: str, task: str, count: int, steps: int, device: str) -> li
 def batch_sizes(sizes: list[int], steps: int, device: str) -> None:
     """Print the time per run of one batch of each size, per group of ``quick``."""
     from entangled.batched import fit_batch
+    from entangled.cost import size_factor
     from entangled.reports import presets
+    from entangled.runs import as_spec
     from entangled.train import fit
 
     pairs = list(dict.fromkeys((c.arch, c.task)
@@ -93,6 +97,7 @@ def batch_sizes(sizes: list[int], steps: int, device: str) -> None:
     print("| arch | task | alone (s per run) | " + " | ".join(f"batch of {n}" for n in sizes)
           + " |")
     print("|---|---|---:|" + "---:|" * len(sizes))
+    rates = {}
     for arch, task in pairs:
         fit(mixed_group(arch, task, 1, 5, device)[0])  # warm-up
         start = time.perf_counter()
@@ -105,7 +110,23 @@ def batch_sizes(sizes: list[int], steps: int, device: str) -> None:
             fit_batch(configs)
             per_run = (time.perf_counter() - start) / size
             cells.append(f"{per_run:.2f} ({alone / per_run:.2f}x)")
+            if size == sizes[-1] and size > 1:
+                factor = size_factor(as_spec(configs[0]).resolve())
+                rates[(arch, task)] = batched_rates(alone, per_run, size, steps * factor)
         print(f"| {arch} | {task} | {alone:.2f} | " + " | ".join(cells) + " |", flush=True)
+    print(f"\nentangled.cost.BATCHED_STEP_SECONDS, (shared, own) s per step fitted to one run "
+          f"alone and a batch of {sizes[-1]}, at size factor 1:")
+    for (arch, task), (shared, own) in rates.items():
+        print(f"    ({arch!r}, {task!r}): ({shared:.5f}, {own:.5f}),")
+
+
+def batched_rates(alone: float, per_run: float, size: int, steps: int) -> tuple[float, float]:
+    """``(shared, own)`` seconds per step such that a run's step in a batch of ``n`` costs
+    ``shared / n + own``, through ``alone`` (n = 1) and ``per_run`` (n = ``size``), the
+    seconds per run of ``steps`` steps (steps times the size factor: rates at factor 1)."""
+    shared = max(0.0, (alone - per_run) * size / (size - 1))
+    own = max(0.0, alone - shared)
+    return shared / steps, own / steps
 
 
 def main() -> None:

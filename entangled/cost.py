@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from entangled.errors import EntangledError, InvalidParameterError
 
@@ -38,6 +38,25 @@ from entangled.errors import EntangledError, InvalidParameterError
 STEP_SECONDS = {"cnn": 0.0146, "vit": 0.0114, "rnn": 0.0092, "transformer": 0.0104}
 #: CPU seconds per run besides its steps: task data, evaluations, end-of-run metrics.
 RUN_OVERHEAD_S = 1.0
+#: Seconds per optimizer step of one run trained in a seed batch of ``n`` runs, as
+#: ``shared / n + own`` — what the batch's runs share (one operation launched for all of
+#: them) and each run's own arithmetic — by (architecture, task), at batch size 32, the
+#: architecture's default model size and the task's default length (:func:`size_factor` 1),
+#: evaluations included: fitted to one run alone and a batch of 16 of the ``quick`` preset's
+#: groups (``python benchmarks/bench_seed_batch.py --sizes 16 --steps 200``, 2026-12-07,
+#: 2-core AMD EPYC, idle), divided by their size factors.
+BATCHED_STEP_SECONDS: dict[tuple[str, str], tuple[float, float]] = {
+    ("cnn", "mnist1d"): (0.00693, 0.00562),
+    ("cnn", "digits"): (0.00592, 0.01183),
+    ("vit", "mnist1d_patches"): (0.00560, 0.00400),
+    ("vit", "digits"): (0.00469, 0.00471),
+    ("rnn", "delayed_recall"): (0.00498, 0.00210),
+    ("rnn", "counting"): (0.00267, 0.00254),
+    ("transformer", "mnist1d_sequence"): (0.00165, 0.01185),
+}
+#: For an (architecture, task) without measured batched rates: the part of
+#: :func:`run_seconds` that a batch shares.
+UNMEASURED_SHARED = 0.5
 #: Model-size keys that scale the cost by (ratio)^WIDTH_EXPONENT / linearly when overridden.
 WIDTH_KEYS = ("width", "hidden", "dim")
 #: Between linear and quadratic: at these sizes a step is not yet bound by its matrix
@@ -110,15 +129,41 @@ def size_factor(spec) -> float:
     return factor
 
 
+def _steps(budget) -> int:
+    """The optimizer steps of a budget (epochs over a training split of at most ~1800
+    examples, as the built-in tasks have)."""
+    if budget.epochs is not None:
+        return max(1, math.ceil(budget.epochs * 1800 / budget.batch_size))
+    return budget.steps
+
+
 def run_seconds(spec) -> float:
     """Estimated CPU seconds of one resolved :class:`~entangled.runs.RunSpec`."""
     rate = STEP_SECONDS.get(spec.arch.name, max(STEP_SECONDS.values()))
     budget = spec.budget
-    steps = budget.steps
-    if budget.epochs is not None:  # epochs over the training split: at most ~1800 examples here
-        steps = max(1, math.ceil(budget.epochs * 1800 / budget.batch_size))
     per_step = rate * budget.batch_size / 64 * size_factor(spec)
-    return RUN_OVERHEAD_S + per_step * steps
+    return RUN_OVERHEAD_S + per_step * _steps(budget)
+
+
+def batch_seconds(specs: Sequence[Any]) -> float:
+    """Estimated seconds of training the resolved specs as one seed batch
+    (:func:`entangled.batched.fit_batch`; one thread): for each run,
+    ``steps * (shared / n + own) * (batch size / 32) * size factor`` with the measured
+    :data:`BATCHED_STEP_SECONDS` of its (architecture, task), where ``n`` is the batch's
+    number of runs; for a pair not measured, :func:`run_seconds` with the
+    :data:`UNMEASURED_SHARED` part of it shared. Used to start the longest batches first."""
+    n = max(1, len(specs))
+    total = 0.0
+    for spec in specs:
+        rates = BATCHED_STEP_SECONDS.get((spec.arch.name, spec.task.name))
+        if rates is None:
+            total += run_seconds(spec) * (1 - UNMEASURED_SHARED + UNMEASURED_SHARED / n)
+            continue
+        shared, own = rates
+        budget = spec.budget
+        total += (_steps(budget) * (shared / n + own) * budget.batch_size / 32
+                  * size_factor(spec))
+    return total
 
 
 def estimate(specs: Iterable[Any]) -> CostEstimate:

@@ -63,6 +63,45 @@ def test_the_estimate_is_overhead_plus_rate_times_steps_scaled_by_batch_and_size
         pytest.approx(3 * base)
 
 
+def test_a_batch_costs_its_shared_part_once_and_each_runs_own_part():
+    """batch_seconds: steps * (shared / n + own) per run for a measured (arch, task), scaled
+    by batch size and size factor; half of run_seconds shared for one not measured."""
+    shared, own = cost.BATCHED_STEP_SECONDS[("rnn", "counting")]
+
+    def counting(seed, **fields):
+        return as_spec({"arch": "rnn", "task": "counting", "steps": 300, "seed": seed,
+                        "batch_size": 32, **fields}).resolve()
+
+    batch = [counting(s) for s in range(8)]
+    factor = cost.size_factor(batch[0])
+    assert cost.batch_seconds(batch) == pytest.approx(8 * 300 * (shared / 8 + own) * factor)
+    larger = [counting(s, batch_size=64) for s in range(8)]
+    assert cost.batch_seconds(larger) == pytest.approx(2 * cost.batch_seconds(batch))
+    longer = [counting(s, task_options={"length": 40}) for s in range(8)]  # twice the default
+    assert cost.batch_seconds(longer) == pytest.approx(2 * cost.batch_seconds(batch))
+    per_run = [cost.batch_seconds(batch[:n]) / n for n in (1, 2, 4, 8)]
+    assert per_run == sorted(per_run, reverse=True) and per_run[0] > per_run[-1]
+    unmeasured = [spec(seed=s, steps=1000) for s in range(4)]
+    assert cost.batch_seconds(unmeasured) == pytest.approx(
+        4 * run_seconds(unmeasured[0]) * (1 - cost.UNMEASURED_SHARED + cost.UNMEASURED_SHARED / 4))
+
+
+def test_the_longest_batch_by_its_batched_cost_starts_first():
+    """quick's 9 transformer runs train longer as a batch than 16 digit CNN runs (the
+    transformer gains little from batching) though their one-at-a-time estimates are
+    smaller: the transformer batch is started first."""
+    from entangled.sweep.loop import longest_first
+
+    def runs(arch, task, steps, count):
+        return [(f"{arch}{s}", as_spec({"arch": arch, "task": task, "steps": steps, "seed": s,
+                                         "batch_size": 32}).resolve()) for s in range(count)]
+
+    cnn, transformer = runs("cnn", "digits", 150, 16), runs("transformer", "mnist1d_sequence", 300, 9)
+    assert sum(run_seconds(s) for _, s in transformer) < sum(run_seconds(s) for _, s in cnn)
+    assert longest_first([cnn, transformer]) == [transformer, cnn]
+    assert longest_first([transformer[:1], cnn]) == [cnn, transformer[:1]]
+
+
 @pytest.mark.parametrize("name", preset_names())
 def test_the_built_in_presets_run_without_yes(name):
     """smoke (CI), quick (the Quickstart's ``make report``) and full are below the limit with

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from entangled.batched import SEED_BATCHING, batch_groups, use_seed_batching
-from entangled.cost import run_seconds
+from entangled.cost import batch_seconds
 from entangled.errors import InvalidParameterError
 from entangled.executors import check_executor, make_executor
 from entangled.mappings.params import check_positive_int
@@ -166,9 +166,9 @@ def _sort_existing(out: Path, ordered: dict[str, RunSpec], summary: SweepSummary
 
 def longest_first(groups: list[list[tuple[str, RunSpec]]]) -> list[list[tuple[str, RunSpec]]]:
     """The batches in order of their estimated training time, longest first
-    (:func:`entangled.cost.run_seconds`; ties keep their order), so that the workers finish
+    (:func:`entangled.cost.batch_seconds`; ties keep their order), so that the workers finish
     together rather than one waiting for a long last batch (the longest-processing-time rule)."""
-    cost = [sum(run_seconds(spec) for _, spec in group) for group in groups]
+    cost = [batch_seconds([spec for _, spec in group]) for group in groups]
     order = sorted(range(len(groups)), key=lambda i: -cost[i])
     return [groups[i] for i in order]
 
