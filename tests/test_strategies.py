@@ -149,3 +149,40 @@ def test_bad_arguments_of_mapping_sequences_raise(kwargs, name):
 def test_bounds_are_keyword_only():
     with pytest.raises(TypeError):
         mappings("rotation", 3)  # n must be given by keyword
+
+
+def test_a_parameters_strategy_is_built_once_and_draws_as_a_fresh_one():
+    """parameter_strategy and the family's parameter strategy are one object per parameter
+    (hypothesis works out a strategy's properties per object); the cached strategy draws
+    exactly what one built afresh draws, and a parameter that differs only in its search
+    range (not part of Param equality) gets its own."""
+    import dataclasses
+
+    from hypothesis import HealthCheck, Phase
+
+    from entangled.theory import strategies as module
+
+    density = {p.name: p for p in E.family_class("sparse").parameters}["density"]
+    assert parameter_strategy(density) is parameter_strategy(density)
+    narrower = dataclasses.replace(density, search_range=(0.2, 0.3))
+    assert narrower == density and parameter_strategy(narrower) is not parameter_strategy(density)
+    assert module._params_strategy("sparse", {"strength": 0.5}) is \
+        module._params_strategy("sparse", {"strength": 0.5})
+    assert module._params_strategy("sparse", {"strength": 1}) is not \
+        module._params_strategy("sparse", {"strength": 1.0})  # equal values, other types
+
+    def draws(strategy_of) -> list:
+        seen = []
+
+        @settings(max_examples=25, derandomize=True, database=None, phases=[Phase.generate],
+                  suppress_health_check=list(HealthCheck))
+        @given(st.data())
+        def collect(data):
+            seen.append(data.draw(strategy_of()))
+
+        collect()
+        return seen
+
+    cached = draws(lambda: module._params_strategy("sparse", {}))
+    fresh = draws(lambda: module._params_strategy_for(E.family_class("sparse"), {}))
+    assert cached == fresh and len({tuple(sorted(d.items())) for d in cached}) > 5

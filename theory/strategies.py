@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Sequence
 
@@ -140,8 +141,24 @@ def _families_accepting(families: list[str], params: dict, context: str) -> list
 def parameter_strategy(param) -> Any:
     """Strategy for one :class:`~entangled.mappings.params.Param`, shrinking to its identity end.
 
-    Returns ``None`` for parameters that are not searched (kind ``"matrix"``).
+    Returns ``None`` for parameters that are not searched (kind ``"matrix"``). The same
+    parameter gives the same strategy object (built once: hypothesis works out a strategy's
+    properties once per object, and a strategy built afresh for every example is most of the
+    cost of drawing one); the draws do not depend on it.
     """
+    try:
+        return _parameter_strategy_of(param, param.search_range)
+    except TypeError:  # a parameter with an unhashable default
+        return _parameter_strategy(param)
+
+
+@functools.lru_cache(maxsize=None)
+def _parameter_strategy_of(param, search_range) -> Any:
+    # search_range is not part of a Param's equality (compare=False), so it is part of the key
+    return _parameter_strategy(param)
+
+
+def _parameter_strategy(param) -> Any:
     import hypothesis.strategies as st
 
     if param.kind == "matrix":
@@ -196,11 +213,30 @@ def _search_bounds(param) -> tuple[float, float]:
 
 
 def _params_strategy(family: str, fixed: dict):
+    """The strategy of a family's parameters with ``fixed`` ones fixed (one object per family
+    class and fixed values, as :func:`parameter_strategy`)."""
     import entangled as E
+
+    cls = E.family_class(family)
+    try:
+        key = tuple((name, type(value), value) for name, value in sorted(
+            fixed.items(), key=lambda item: item[0]))
+        return _params_strategy_of(cls, key)
+    except TypeError:  # an unhashable fixed value
+        return _params_strategy_for(cls, fixed)
+
+
+@functools.lru_cache(maxsize=1024)
+def _params_strategy_of(cls, fixed: tuple):
+    # the key holds each value's type: 1, 1.0 and True are equal but not the same parameter
+    return _params_strategy_for(cls, {name: value for name, _, value in fixed})
+
+
+def _params_strategy_for(cls, fixed: dict):
     import hypothesis.strategies as st
 
     parts = {}
-    for param in E.family_class(family).parameters:
+    for param in cls.parameters:
         if param.name in fixed:
             value = fixed[param.name]
             parts[param.name] = value if _is_strategy(value) else st.just(value)
