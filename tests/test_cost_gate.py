@@ -102,6 +102,48 @@ def test_the_longest_batch_by_its_batched_cost_starts_first():
     assert longest_first([transformer[:1], cnn]) == [cnn, transformer[:1]]
 
 
+def test_lpt_finish_times_start_each_batch_on_the_first_free_worker():
+    from entangled.sweep.loop import lpt_finish_times
+
+    assert lpt_finish_times([5, 4, 3, 2], 2) == [5, 4, 7, 7]
+    assert lpt_finish_times([5, 4, 3, 2], 1) == [5, 9, 12, 14]
+    assert lpt_finish_times([], 3) == []
+
+
+def test_the_batch_that_would_end_last_alone_is_halved_when_that_ends_sooner():
+    """quick's third stage: two CNN batches of 15, two RNN and three ViT batches of 10 on two
+    workers leave one worker alone with the last ViT batch; halving it ends the stage ~10 s
+    sooner by the estimate. Every run stays in exactly one batch, of one batch key."""
+    from entangled.batched import batch_key
+    from entangled.sweep.loop import balanced_batches, longest_first, lpt_finish_times
+
+    def group(arch, task, count, lr, first_seed, **options):
+        return [(f"{arch}{lr}s{s}", as_spec({
+            "arch": arch, "task": task, "steps": 500, "seed": s, "lr": lr, "batch_size": 32,
+            "task_options": options}).resolve()) for s in range(first_seed, first_seed + count)]
+
+    groups = [group("cnn", "mnist1d", 15, 1e-3, 0), group("cnn", "mnist1d", 15, 1e-3, 15),
+              group("rnn", "counting", 10, 1e-3, 0, length=40),
+              group("rnn", "counting", 10, 1e-3, 10, length=40),
+              group("vit", "mnist1d_patches", 10, 1e-3, 0),
+              group("vit", "mnist1d_patches", 10, 3e-3, 0),
+              group("vit", "mnist1d_patches", 10, 1e-2, 0)]
+
+    def makespan(batches, workers=2):
+        return max(lpt_finish_times([cost.batch_seconds([s for _, s in b]) for b in batches],
+                                    workers))
+
+    before, after = longest_first(groups), balanced_batches(groups, 2)
+    assert len(after) == len(before) + 1 and sorted(len(b) for b in after)[:2] == [5, 5]
+    assert makespan(after) < makespan(before) - 5
+    members = [m for b in after for m in b]
+    assert sorted(k for k, _ in members) == sorted(k for g in groups for k, _ in g)
+    assert all(len({batch_key(s) for _, s in b}) == 1 for b in after)
+    assert balanced_batches(groups, 1) == before  # one worker: nothing to balance
+    even = groups[:2]  # two equal batches on two workers: already balanced
+    assert balanced_batches(even, 2) == longest_first(even)
+
+
 @pytest.mark.parametrize("name", preset_names())
 def test_the_built_in_presets_run_without_yes(name):
     """smoke (CI), quick (the Quickstart's ``make report``) and full are below the limit with

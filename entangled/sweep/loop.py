@@ -12,7 +12,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from entangled.batched import SEED_BATCHING, batch_groups, use_seed_batching
 from entangled.cost import batch_seconds
@@ -173,6 +173,42 @@ def longest_first(groups: list[list[tuple[str, RunSpec]]]) -> list[list[tuple[st
     return [groups[i] for i in order]
 
 
+def lpt_finish_times(costs: Sequence[float], workers: int) -> list[float]:
+    """When each batch finishes when ``costs`` are started in order, each on the first
+    worker free (``workers`` of them, all free at 0)."""
+    free = [0.0] * max(1, workers)
+    finished = []
+    for cost in costs:
+        at = min(range(len(free)), key=free.__getitem__)
+        free[at] += cost
+        finished.append(free[at])
+    return finished
+
+
+def balanced_batches(groups: list[list[tuple[str, RunSpec]]], workers: int, *,
+                     max_splits: int = 8) -> list[list[tuple[str, RunSpec]]]:
+    """:func:`longest_first`, with the batch that would finish last halved as long as that
+    ends the round sooner by the estimate (:func:`entangled.cost.batch_seconds`, scheduled by
+    :func:`lpt_finish_times`): a few large batches on fewer workers than batches leave one
+    worker alone with the last batch, and two halves on two workers end sooner than the
+    whole on one, though batching each half saves less. At most ``max_splits`` halvings."""
+    ordered = longest_first(groups)
+    for _ in range(max_splits if workers > 1 else 0):
+        finish = lpt_finish_times([batch_seconds([s for _, s in g]) for g in ordered], workers)
+        last = max(range(len(ordered)), key=finish.__getitem__)
+        if len(ordered[last]) < 2:
+            break
+        batch = ordered[last]
+        half = (len(batch) + 1) // 2
+        trial = longest_first(ordered[:last] + [batch[:half], batch[half:]] + ordered[last + 1:])
+        trial_finish = lpt_finish_times(
+            [batch_seconds([s for _, s in g]) for g in trial], workers)
+        if max(trial_finish) >= max(finish) * 0.99:  # not worth it (<1%)
+            break
+        ordered = trial
+    return ordered
+
+
 class _Execution:
     """The runs of one :func:`run_sweep` call that are left to train, executed and recorded
     into its summary and progress bar."""
@@ -224,7 +260,7 @@ class _Execution:
         groups = ([[todo[i] for i in group] for group in batch_groups([s for _, s in todo])]
                   if self.batched else [[member] for member in todo])
         if self.batched:
-            groups = longest_first(groups)
+            groups = balanced_batches(groups, pool.workers)
         members = {group[0][0]: group for group in groups}
         calls = [(group[0][0], (self.run_fn, group, str(self.out), self.policy, self.batched))
                  for group in groups]
