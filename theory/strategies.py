@@ -152,7 +152,7 @@ def parameter_strategy(param) -> Any:
         return _parameter_strategy(param)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parameter_strategy_of(param, search_range) -> Any:
     # search_range is not part of a Param's equality (compare=False), so it is part of the key
     return _parameter_strategy(param)
