@@ -7,6 +7,8 @@ import logging
 import os
 from typing import Any, Iterator
 
+from entangled.executors import LocalExecutor
+
 #: The sweep's logger (one name for every module of :mod:`entangled.sweep`).
 LOGGER = logging.getLogger("entangled.sweep")
 
@@ -55,8 +57,6 @@ def shared_workers(executor: Any = "local", jobs: int = 1) -> Iterator[Any]:
 
     Each sweep would otherwise start fresh workers, which import torch and load their tasks
     again (seconds per worker, with the cores idle)."""
-    from entangled.executors import LocalExecutor
-
     if executor != "local" or jobs <= 1:
         yield executor
         return
