@@ -192,20 +192,22 @@ def balanced_batches(groups: list[list[tuple[str, RunSpec]]], workers: int, *,
     :func:`lpt_finish_times`): a few large batches on fewer workers than batches leave one
     worker alone with the last batch, and two halves on two workers end sooner than the
     whole on one, though batching each half saves less. At most ``max_splits`` halvings."""
+    def finish_times(batches: list[list[tuple[str, RunSpec]]]) -> list[float]:
+        return lpt_finish_times([batch_seconds([s for _, s in b]) for b in batches], workers)
+
     ordered = longest_first(groups)
+    finish = finish_times(ordered)
     for _ in range(max_splits if workers > 1 else 0):
-        finish = lpt_finish_times([batch_seconds([s for _, s in g]) for g in ordered], workers)
         last = max(range(len(ordered)), key=finish.__getitem__)
-        if len(ordered[last]) < 2:
-            break
         batch = ordered[last]
+        if len(batch) < 2:
+            break
         half = (len(batch) + 1) // 2
         trial = longest_first(ordered[:last] + [batch[:half], batch[half:]] + ordered[last + 1:])
-        trial_finish = lpt_finish_times(
-            [batch_seconds([s for _, s in g]) for g in trial], workers)
+        trial_finish = finish_times(trial)
         if max(trial_finish) >= max(finish) * 0.99:  # not worth it (<1%)
             break
-        ordered = trial
+        ordered, finish = trial, trial_finish
     return ordered
 
 
